@@ -1,0 +1,65 @@
+"""Exceptions that carry the public exit codes (design section 2).
+
+Every failure the library reports to a person is one of these: the task layer turns them
+into one line on stderr and the matching exit code, so shell glue can rely on the codes.
+"""
+
+from __future__ import annotations
+
+# Exit codes of the public contract.
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_BAD_INPUT = 2
+EXIT_ROLLED_BACK = 3
+EXIT_LOCKED = 4
+EXIT_INTERRUPTED = 130
+
+
+class RetailDeployError(Exception):
+    """Base class: `str(error)` is the one line shown to the user."""
+
+    exit_code = EXIT_FAILED
+
+
+class InputError(RetailDeployError):
+    """Bad input or configuration; raised before anything was changed."""
+
+    exit_code = EXIT_BAD_INPUT
+
+
+class ConfigError(InputError):
+    """A configuration file is malformed or invalid (message names file, key and line)."""
+
+
+class OperationFailed(RetailDeployError):
+    """An external operation failed (command, HTTP check, registry, ...)."""
+
+    exit_code = EXIT_FAILED
+
+
+class CommandFailed(OperationFailed):
+    """An external command exited non-zero or timed out."""
+
+    def __init__(self, display: str, exit_code: int | None, detail: str = "", host: str = "local"):
+        self.display = display
+        self.returncode = exit_code
+        self.detail = detail.strip()
+        self.host = host
+        status = "timed out" if exit_code is None else f"exited {exit_code}"
+        where = "" if host == "local" else f" on {host}"
+        message = f"command {status}{where}: {display}"
+        if self.detail:
+            message += f" ({self.detail.splitlines()[-1][:300]})"
+        super().__init__(message)
+
+
+class RolledBack(RetailDeployError):
+    """The deploy failed and the previous state was restored."""
+
+    exit_code = EXIT_ROLLED_BACK
+
+
+class LockHeld(RetailDeployError):
+    """Another deploy holds the environment's lock."""
+
+    exit_code = EXIT_LOCKED
