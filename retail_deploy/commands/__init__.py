@@ -1,0 +1,55 @@
+"""Commands as data.
+
+A `Command` is the argv of one external action, built by a pure function in this package
+(kubectl.py, helm.py, docker.py, ...). It becomes a string only at the execution boundary
+(`retail_deploy.execute`), through `shlex.join`, so user input is never spliced into a shell
+string. Secret tokens are declared when the command is built, so every display of it
+(echo, dry run, error) can mask them.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass, field
+
+MASK = "***"
+
+
+@dataclass(frozen=True)
+class Command:
+    """One external command: argv tokens plus the tokens that must never be shown."""
+
+    argv: tuple[str, ...]
+    secrets: frozenset[str] = field(default_factory=frozenset)
+    # Read-only probes run even in a dry run (design section 2) and are not echoed as actions.
+    read_only: bool = False
+    # Seconds before the command is killed; None means the runner's default.
+    timeout: float | None = None
+    # Text fed to the command's stdin (e.g. a manifest for `kubectl apply -f -`); never echoed.
+    stdin: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.argv:
+            raise ValueError("a command needs at least one argv token")
+        object.__setattr__(self, "argv", tuple(str(token) for token in self.argv))
+
+    def shell(self) -> str:
+        """The runnable shell string (secrets included): only for the execution boundary."""
+        return shlex.join(self.argv)
+
+    def display(self) -> str:
+        """The shell string with every secret token (or secret substring) masked."""
+        text = shlex.join(self.argv)
+        for secret in sorted(self.secrets, key=len, reverse=True):
+            if secret:
+                text = text.replace(secret, MASK)
+        return text
+
+    def __str__(self) -> str:  # never leak secrets through an f-string
+        return self.display()
+
+
+def cmd(*argv: object, secrets: frozenset[str] | set[str] = frozenset(), read_only: bool = False,
+        timeout: float | None = None, stdin: str | None = None) -> Command:
+    """Shorthand used by the argv builders: `cmd("kubectl", "get", "pods")`."""
+    return Command(tuple(str(a) for a in argv), frozenset(secrets), read_only, timeout, stdin)

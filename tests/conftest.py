@@ -1,0 +1,1 @@
+"""Shared pytest setup: real-service fixtures live in tests/services.py."""
