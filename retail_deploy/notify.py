@@ -41,7 +41,7 @@ class NotificationSettings:
     enabled: bool = True
     timeout_s: float = 5.0
     source: str | None = None  # PagerDuty payload.source; default "<platform>/<environment>"
-    slack_alerts_env: str | None = "SLACK_ALERTS_WEBHOOK_URL"
+    slack_alerts_env: str | None = "SLACK_WEBHOOK_URL"
     slack_monitoring_env: str | None = "SLACK_MONITORING_WEBHOOK_URL"
     pagerduty_key_env: str | None = "PAGERDUTY_ROUTING_KEY"
     pagerduty_url: str = PAGERDUTY_EVENTS_URL

@@ -41,6 +41,8 @@ def parse_vector(body: Any) -> list[Sample]:
         raise ValueError("not a successful Prometheus answer")
     data = body.get("data") or {}
     kind, result = data.get("resultType"), data.get("result")
+    if not isinstance(result, list):
+        raise ValueError("no result list in the answer")
     if kind == "vector":
         return [Sample(dict(item.get("metric") or {}), _number(item["value"][1])) for item in result]
     if kind == "scalar":

@@ -404,11 +404,11 @@ def _entries(section: Node, key: str, defaults: Mapping[str, Mapping[str, Any]],
              allowed: frozenset[str]) -> list[tuple[str, Node | None, Mapping[str, Any]]]:
     """(name, config entry or None, default fields) in order: defaults first, then additions."""
     configured: dict[str, Node] = {}
-    for name, entry in section.section(key).items():
-        entry.unknown_keys(allowed)
-        configured[name] = entry
+    for name, given in section.section(key).items():
+        given.unknown_keys(allowed)
+        configured[name] = given
     names = (list(defaults) if use_defaults else []) + [n for n in configured if not (use_defaults and n in defaults)]
-    result = []
+    result: list[tuple[str, Node | None, Mapping[str, Any]]] = []
     for name in names:
         entry = configured.get(name)
         if entry is not None and not entry.bool("enabled", True):
