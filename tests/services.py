@@ -90,6 +90,17 @@ def _tail(path: Path, lines: int = 15) -> str:
         return ""
 
 
+def _die_with_parent() -> None:
+    """Runs in the child before exec: SIGTERM it when pytest dies without running finalizers."""
+    import ctypes
+
+    PR_SET_PDEATHSIG = 1
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass  # best effort; fixture finalizers are the normal way services stop
+
+
 class ServiceProcess:
     """A daemon process with its output in a log file; stopped by its own process group."""
 
@@ -106,7 +117,7 @@ class ServiceProcess:
         with open(self.log_file, "ab") as log:
             self.proc = subprocess.Popen(
                 self.argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                env=self.env, start_new_session=True,
+                env=self.env, start_new_session=True, preexec_fn=_die_with_parent,
             )
 
     @property
@@ -644,7 +655,7 @@ def _render_labels(key: LabelKey, extra: tuple[str, str] | None = None) -> str:
     if not pairs:
         return ""
     escaped = (v.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"') for _, v in pairs)
-    return "{" + ",".join(f'{k}="{v}"' for (k, _), v in zip(pairs, escaped)) + "}"
+    return "{" + ",".join(f'{k}="{v}"' for (k, _), v in zip(pairs, escaped, strict=True)) + "}"
 
 
 def _number(value: float) -> str:
