@@ -211,7 +211,7 @@ class Notifier:
     def _post(self, channel: str, url: str, body: dict[str, Any], secret_env: str, secret: str) -> Delivery:
         text = json.dumps(body, sort_keys=True)
         equivalent = cmd("curl", "-fsS", "-X", "POST", "-H", "Content-Type: application/json",
-                         "--data", text, url, secrets={secret, url})
+                         "--data", text, url, secrets={secret})
         if self.runner is not None:
             result = self.runner.action(equivalent, self._deliver, channel, url, text, secret_env)
             if getattr(self.runner, "dry", False) or not isinstance(result, Delivery):
