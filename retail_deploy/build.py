@@ -381,7 +381,7 @@ def _build_one(plan: ServicePlan, result: ServiceResult, settings: BuildSettings
         images.tag_image(shared.client, plan.local_tag, plan.remote_ref)
         result.result = "built"
     except images.Cancelled as error:
-        result.result, result.detail = "stopped", str(error)
+        result.result, result.detail = "stopped", _without_prefix(str(error), plan.service)
     except RetailDeployError as error:
         shared.cancel.set()
         result.result, result.detail = "failed", _without_prefix(str(error), plan.service)
