@@ -80,26 +80,39 @@ class ServicePlan:
                                 build_args=self.build_args, labels=labels)
 
 
-def plan_service(cfg: Any, service: Any, version: str, *, skip_tests: bool = False) -> ServicePlan:
-    """Check a service's inputs and decide its build. Raises InputError naming the service."""
+def plan_service(cfg: Any, service: Any, version: str, *, skip_tests: bool = False,
+                 check: bool = True) -> ServicePlan:
+    """Decide a service's build. With `check`, a missing source dir or Dockerfile raises
+    InputError naming the service (before anything runs)."""
     source_dir = Path(service.source_dir)
-    if not source_dir.is_dir():
-        raise InputError(f"{service.name}: source directory {source_dir} does not exist "
-                         "(check services.{0}.source_dir in {1})".format(service.name, cfg.source))
-    dockerfile = (source_dir / service.dockerfile).resolve()
-    if not dockerfile.is_file():
-        raise InputError(f"{service.name}: no Dockerfile at {dockerfile} "
-                         f"(check services.{service.name}.dockerfile in {cfg.source})")
+    dockerfile = (source_dir / service.dockerfile).resolve() if source_dir.is_dir() else \
+        source_dir / service.dockerfile
+    if check:
+        missing = missing_input(cfg, service)
+        if missing:
+            raise InputError(missing)
     steps = tuple(
         in_directory(source_dir, step.argv) for step in service.build_steps
         if not (skip_tests and step.is_test)
     )
-    local_tag = f"{service.image}:{version}"
     return ServicePlan(
         service=service.name, source_dir=source_dir, dockerfile=dockerfile, steps=steps,
-        local_tag=local_tag, remote_ref=cfg.registry.image_ref(service.image, version),
+        local_tag=f"{service.image}:{version}", remote_ref=cfg.registry.image_ref(service.image, version),
         build_args=dict(service.build_args), version=version,
     )
+
+
+def missing_input(cfg: Any, service: Any) -> str | None:
+    """A one-line problem when the service's source dir or Dockerfile is missing, else None."""
+    source_dir = Path(service.source_dir)
+    if not source_dir.is_dir():
+        return (f"{service.name}: source directory {source_dir} does not exist "
+                f"(services.{service.name}.source_dir in {cfg.source})")
+    dockerfile = (source_dir / service.dockerfile).resolve()
+    if not dockerfile.is_file():
+        return (f"{service.name}: no Dockerfile at {dockerfile} "
+                f"(services.{service.name}.dockerfile in {cfg.source})")
+    return None
 
 
 def in_directory(directory: Path, argv: Sequence[str]) -> Command:
@@ -235,15 +248,18 @@ def build_services(cfg: Any, services: Sequence[Any], version: str, *, push: boo
     """
     version = validate.version(version)
     settings = BuildSettings.from_config(cfg)
-    plans = [plan_service(cfg, service, version, skip_tests=skip_tests) for service in services]
-    if not plans:
+    if not services:
         raise InputError("no service to build")
+    # A dry run still prints the plan when a source dir is missing, and says what it assumed.
+    plans = [plan_service(cfg, service, version, skip_tests=skip_tests, check=not runner.dry)
+             for service in services]
+    problems = {service.name: missing_input(cfg, service) for service in services} if runner.dry else {}
     console = _Console(out or runner.out)
     report = BuildReport(version, [ServiceResult(p.service, image=p.remote_ref if push else p.local_tag)
                                    for p in plans])
     if runner.dry:
         for plan, result in zip(plans, report.results, strict=True):
-            _dry_plan(plan, result, settings, runner, push)
+            _dry_plan(plan, result, settings, runner, push, problems.get(plan.service))
         return report
 
     shared = _Shared()
@@ -333,11 +349,13 @@ def _in_parallel(workers: int, plans: Sequence[ServicePlan], results: Sequence[S
 
 
 def _dry_plan(plan: ServicePlan, result: ServiceResult, settings: BuildSettings, runner: Runner,
-              push: bool) -> None:
+              push: bool, problem: str | None) -> None:
     runner.say(f"{plan.service}: build {plan.local_tag} from {_shown(plan.source_dir)}")
+    if problem:
+        runner.say(f"warning: {problem}; the real run stops here (exit 2)")
     for step in plan.steps:
         runner.run(step)
-    digest = _input_digest(plan, settings)
+    digest = None if problem else _input_digest(plan, settings)
     runner.announce(plan.build_command(digest))
     runner.announce(docker_cli.tag(plan.local_tag, plan.remote_ref))
     if push:
