@@ -288,7 +288,7 @@ def registry_problem(registry: str, message: str, credentials: Credentials | Non
     text = _first_line(message)
     lowered = text.lower()
     if any(word in lowered for word in ("unauthorized", "authentication required", "incorrect username",
-                                        "denied", "401")):
+                                        "basic auth", "denied", "401")):
         who = f"user {credentials.username!r} from {credentials.source}" if credentials else "no credentials"
         return f"registry {registry} rejected the credentials ({who}): check the username and password"
     if any(word in lowered for word in ("connection refused", "no such host", "i/o timeout",
