@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from retail_deploy import images, redact, validate
 from retail_deploy.commands import Command, cmd
@@ -212,7 +212,7 @@ class _PrefixedStream(io.TextIOBase):
         self.service = service
         self.pending = ""
 
-    def write(self, text: str) -> int:  # type: ignore[override]
+    def write(self, text: str) -> int:
         self.pending += text
         *lines, self.pending = self.pending.split("\n")
         for line in lines:
@@ -385,7 +385,7 @@ def _build_one(plan: ServicePlan, result: ServiceResult, settings: BuildSettings
             emit(f"{plan.local_tag} is up to date (inputs unchanged, {digest[:19]}): nothing built")
             return
         step_runner = Runner(runner.ctx, default_timeout=settings.step_timeout,
-                             out=console.stream(plan.service), dry=False)
+                             out=cast(IO[str], console.stream(plan.service)), dry=False)
         for step in plan.steps:
             _check_cancel(plan, shared)
             step_runner.run(step)
