@@ -4,8 +4,16 @@ from __future__ import annotations
 
 from invoke import Collection
 
-from retail_deploy.tasks import checklist, config
+from retail_deploy.tasks import (
+    build,
+    checklist,
+    config,
+)
 
 ns = Collection()
-for chapter in (checklist, config):
+for chapter in (
+    checklist,
+    build,
+    config,
+):
     ns.add_collection(chapter.ns)
