@@ -15,7 +15,14 @@ from retail_deploy.errors import LockHeld, OperationFailed
 from retail_deploy.migrations import plan, runner
 from retail_deploy.migrations.discovery import discover
 from retail_deploy.migrations.lock import LOCK_ID, MigrationLock
-from tests.migrations_support import Recorder, items, marker_migration, mongo_client, mongo_db, write_migration
+from tests.migrations_support import (
+    Recorder,
+    items,
+    marker_migration,
+    mongo_client,
+    mongo_db,
+    write_migration,
+)
 
 __all__ = ["mongo_client", "mongo_db"]  # fixtures used by name
 
