@@ -149,10 +149,16 @@ def _undo(db: Any, migration: LoadedMigration, undone: list[str], what: str) -> 
                               f"{error}; it stays recorded as applied{done}") from error
 
 
-def verify(db: Any, files: list[MigrationFile], names: Collections, reporter: Reporter) -> list[str]:
-    """Every problem found (empty when all is well): unapplied or edited files, failing verify()."""
+def verify(db: Any, files: list[MigrationFile], names: Collections, reporter: Reporter,
+           allow_pending: bool = False) -> list[str]:
+    """Every problem found (empty when all is well): unapplied or edited files, failing verify().
+
+    `allow_pending` accepts unapplied files (the integrity check after a database rollback).
+    """
     current = plan.compute_status(files, Changelog(db[names.changelog]).applied())
     problems = current.problems
+    if allow_pending:
+        problems = [p for p in problems if not p.endswith(" is not applied")]
     by_name = {f.name: f for f in files}
     for entry in current.applied:
         if entry.state != "ok":

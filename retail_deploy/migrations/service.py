@@ -146,19 +146,22 @@ def migrate(cfg: Any, env: str, out: Any, version: str | None = None, take_backu
                               before=before)
 
 
-def verify(cfg: Any, env: str, out: Any) -> int:
-    """Check that everything is applied, unedited and passes its verify(); returns how many were checked."""
+def verify(cfg: Any, env: str, out: Any, allow_pending: bool = False) -> int:
+    """Check that everything is applied, unedited and passes its verify(); returns how many were checked.
+
+    `allow_pending`: only check what is applied (the data integrity check after a rollback)."""
     where = target(cfg, env)
     found = files(where)
     with database(where) as db:
-        problems = runner.verify(db, found, where.collections, out)
+        problems = runner.verify(db, found, where.collections, out, allow_pending)
+        checked = len(runner.status(db, found, where.collections).applied)
     for problem in problems:
         out.say(f"problem: {problem}")
     if problems:
         more = f" (and {len(problems) - 1} more above)" if len(problems) > 1 else ""
         raise OperationFailed(f"migrations of {where.where} do not verify: {problems[0]}{more}")
-    out.say(f"{len(found)} migration(s) applied and verified on {where.where}")
-    return len(found)
+    out.say(f"{checked} migration(s) applied and verified on {where.where}")
+    return checked
 
 
 def rollback(cfg: Any, env: str, out: Any) -> list[str]:
