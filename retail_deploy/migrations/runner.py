@@ -83,18 +83,18 @@ def migrate(db: Any, files: list[MigrationFile], names: Collections, reporter: R
             before(db, list(current.pending))
         batch = changelog.next_batch()
         applied: list[str] = []
-        for order, migration in enumerate(loaded):
-            reporter.say(f"applying {migration.file.name} (batch {batch})")
+        for order, step in enumerate(loaded):
+            reporter.say(f"applying {step.file.name} (batch {batch})")
             try:
-                migration.up(db)
+                step.up(db)
             except Exception as error:
                 kept = f"; {len(applied)} earlier migration(s) of batch {batch} stay applied" if applied else ""
                 raise OperationFailed(
-                    f"migration {migration.file.name} failed: {type(error).__name__}: {error}{kept}; "
+                    f"migration {step.file.name} failed: {type(error).__name__}: {error}{kept}; "
                     f"it was not recorded: fix it and run db.migrate again") from error
-            changelog.record(AppliedMigration(migration.file.name, utcnow(), batch, migration.file.sha256,
-                                              version, migration.file.reversible, order))
-            applied.append(migration.file.name)
+            changelog.record(AppliedMigration(step.file.name, utcnow(), batch, step.file.sha256,
+                                              version, step.file.reversible, order))
+            applied.append(step.file.name)
             held.refresh()
         reporter.say(f"applied {len(applied)} migration(s) as batch {batch}")
         return applied

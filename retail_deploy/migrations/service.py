@@ -17,7 +17,8 @@ from typing import Any
 from retail_deploy import redact
 from retail_deploy.errors import InputError, OperationFailed
 from retail_deploy.migrations import backup as backups
-from retail_deploy.migrations import plan, runner, settings, template
+from retail_deploy.migrations import plan, runner, template
+from retail_deploy.migrations import settings as section
 from retail_deploy.migrations.connection import redact_uri, uri_database, uri_secrets
 from retail_deploy.migrations.discovery import MigrationFile, discover
 from retail_deploy.migrations.lock import break_lock, default_holder
@@ -28,7 +29,8 @@ class Target:
     """One environment's migration database."""
 
     environment: str
-    settings: settings.MigrationSettings
+    settings: section.MigrationSettings
+    place: section.EnvironmentDatabase
     uri: str
     database: str
 
@@ -58,9 +60,7 @@ class Target:
 def target(cfg: Any, env: str, environ: Mapping[str, str] | None = None) -> Target:
     """Resolve where `env`'s migrations run; InputError (exit 2) if the URI variable is unset."""
     environ = os.environ if environ is None else environ
-    cfg.environment(env)  # an unknown environment is refused before anything else
-    config = settings.from_config(cfg)
-    place = config.for_environment(env)
+    config, place = section.environment_database(cfg, env)
     uri = environ.get(place.uri_env, "").strip()
     if not uri:
         raise InputError(f"{place.uri_env} is not set: export the MongoDB connection string for {env} "
@@ -68,7 +68,7 @@ def target(cfg: Any, env: str, environ: Mapping[str, str] | None = None) -> Targ
     if not uri.startswith(("mongodb://", "mongodb+srv://")):
         raise InputError(f"{place.uri_env} is not a MongoDB connection string (expected mongodb://...)")
     redact.register(*uri_secrets(uri))
-    return Target(env, config, uri, uri_database(uri) or place.database)
+    return Target(env, config, place, uri, uri_database(uri) or place.database)
 
 
 @contextmanager
@@ -85,7 +85,7 @@ def database(where: Target) -> Iterator[Any]:
         # Server selection errors carry a long topology dump: the first sentence says enough.
         detail = redact.redact(str(error)).split(", Timeout:")[0][:300]
         raise OperationFailed(f"MongoDB of {where.where}: {type(error).__name__}: {detail}; "
-                              f"check {where.settings.for_environment(where.environment).uri_env} "
+                              f"check {where.place.uri_env} "
                               f"and that the server is reachable") from error
     finally:
         client.close()
@@ -134,7 +134,7 @@ def migrate(cfg: Any, env: str, out: Any, version: str | None = None, take_backu
         version = validate.version(version)
     where = target(cfg, env)
     found = files(where)
-    wanted_backup = env in where.settings.backup_before if take_backup is None else take_backup
+    wanted_backup = where.place.backup if take_backup is None else take_backup
 
     def before(db: Any, pending: list[MigrationFile]) -> None:
         if wanted_backup:
@@ -226,7 +226,7 @@ def unlock(cfg: Any, env: str, out: Any) -> str | None:
 
 
 def create(cfg: Any, name: str) -> Path:
-    return template.create(settings.from_config(cfg).directory, name)
+    return template.create(section.from_config(cfg).directory, name)
 
 
 # -- for other chapters --------------------------------------------------------------------------

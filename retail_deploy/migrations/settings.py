@@ -11,29 +11,32 @@
       backup_dir: ../backups/migrations
       backup_method: auto           # auto (mongodump if installed, else export) | mongodump | export
       backup_before: [staging, production]
-      environments:                 # per-environment overrides
-        production: {uri_env: MONGODB_URI, database: retail}
+
+    environments:
+      production:
+        migrations: {uri_env: PRODUCTION_MONGODB_URI, database: retail, backup: true}   # overrides
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 _KEYS = {"directory", "database", "uri_env", "changelog_collection", "lock_collection", "lock_ttl",
-         "server_timeout", "backup_dir", "backup_method", "backup_before", "environments"}
+         "server_timeout", "backup_dir", "backup_method", "backup_before"}
+_ENV_KEYS = {"uri_env", "database", "backup"}
 BACKUP_METHODS = ("auto", "mongodump", "export")
 
 
 @dataclass(frozen=True)
 class EnvironmentDatabase:
-    """Where one environment's migrations run."""
+    """Where one environment's migrations run, and whether `db.migrate` backs up first."""
 
     environment: str
     uri_env: str
     database: str
+    backup: bool
 
 
 @dataclass(frozen=True)
@@ -48,30 +51,27 @@ class MigrationSettings:
     backup_dir: Path = Path("backups/migrations")
     backup_method: str = "auto"
     backup_before: tuple[str, ...] = ("staging", "production")
-    environments: Mapping[str, EnvironmentDatabase] = field(default_factory=dict)
 
-    def for_environment(self, name: str) -> EnvironmentDatabase:
-        return self.environments.get(name) or EnvironmentDatabase(name, self.uri_env, self.database)
+    def for_environment(self, name: str, overrides: Any = None) -> EnvironmentDatabase:
+        """`overrides`: the environment's own `migrations:` Node (uri_env, database, backup)."""
+        backup = name in self.backup_before
+        if overrides is None:
+            return EnvironmentDatabase(name, self.uri_env, self.database, backup)
+        overrides.unknown_keys(_ENV_KEYS)
+        return EnvironmentDatabase(name, overrides.str("uri_env", self.uri_env),
+                                   overrides.str("database", self.database), overrides.bool("backup", backup))
 
 
-def parse(node: Any, base_dir: Path, environment_names: list[str] | None = None) -> MigrationSettings:
+def parse(node: Any, base_dir: Path) -> MigrationSettings:
     """Read the section (a config Node); errors name file, line and key."""
     node.unknown_keys(_KEYS)
-    uri_env = node.str("uri_env", "MONGODB_URI")
-    database = node.str("database", "retail")
-    overrides = {}
-    for name, child in node.section("environments").items():
-        if environment_names is not None and name not in environment_names:
-            raise child.error(f"unknown environment (known: {', '.join(environment_names)})")
-        child.unknown_keys({"uri_env", "database"})
-        overrides[name] = EnvironmentDatabase(name, child.str("uri_env", uri_env), child.str("database", database))
     lock_ttl = node.duration("lock_ttl", "15m")
     if lock_ttl <= 0:
         raise node.require("lock_ttl").error("must be longer than zero")
     return MigrationSettings(
         directory=(base_dir / node.str("directory", "migrations")).resolve(),
-        database=database,
-        uri_env=uri_env,
+        database=node.str("database", "retail"),
+        uri_env=node.str("uri_env", "MONGODB_URI"),
         changelog_collection=node.str("changelog_collection", "migrations_changelog"),
         lock_collection=node.str("lock_collection", "migrations_lock"),
         lock_ttl=lock_ttl,
@@ -79,9 +79,15 @@ def parse(node: Any, base_dir: Path, environment_names: list[str] | None = None)
         backup_dir=(base_dir / node.str("backup_dir", "backups/migrations")).resolve(),
         backup_method=node.choice("backup_method", BACKUP_METHODS, "auto"),
         backup_before=tuple(node.str_list("backup_before", ("staging", "production"))),
-        environments=overrides,
     )
 
 
 def from_config(cfg: Any) -> MigrationSettings:
-    return parse(cfg.section("migrations"), cfg.base_dir, list(cfg.environments))
+    return parse(cfg.section("migrations"), cfg.base_dir)
+
+
+def environment_database(cfg: Any, env: str) -> tuple[MigrationSettings, EnvironmentDatabase]:
+    """The section and `env`'s place in it; an unknown environment is refused (InputError)."""
+    environment = cfg.environment(env)
+    config = from_config(cfg)
+    return config, config.for_environment(env, environment.raw.section("migrations"))
