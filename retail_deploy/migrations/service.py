@@ -16,8 +16,7 @@ from typing import Any
 
 from retail_deploy import redact
 from retail_deploy.errors import InputError, OperationFailed
-from retail_deploy.migrations import backup as backups
-from retail_deploy.migrations import plan, runner, template
+from retail_deploy.migrations import backups, plan, runner, template
 from retail_deploy.migrations import settings as section
 from retail_deploy.migrations.connection import redact_uri, uri_database, uri_secrets
 from retail_deploy.migrations.discovery import MigrationFile, discover
@@ -78,17 +77,23 @@ def database(where: Target) -> Iterator[Any]:
 
     import retail_deploy.migrations as package
 
-    client = package.connect(where.uri, where.settings.server_timeout)
+    try:
+        client = package.connect(where.uri, where.settings.server_timeout)
+    except PyMongoError as error:  # e.g. an invalid URI
+        raise _driver_failure(where, error) from error
     try:
         yield client[where.database]
     except PyMongoError as error:
-        # Server selection errors carry a long topology dump: the first sentence says enough.
-        detail = redact.redact(str(error)).split(", Timeout:")[0][:300]
-        raise OperationFailed(f"MongoDB of {where.where}: {type(error).__name__}: {detail}; "
-                              f"check {where.place.uri_env} "
-                              f"and that the server is reachable") from error
+        raise _driver_failure(where, error) from error
     finally:
         client.close()
+
+
+def _driver_failure(where: Target, error: Exception) -> OperationFailed:
+    # Server selection errors carry a long topology dump: the first sentence says enough.
+    detail = redact.redact(str(error)).split(", Timeout:")[0][:300]
+    return OperationFailed(f"MongoDB of {where.where}: {type(error).__name__}: {detail}; "
+                           f"check {where.place.uri_env} and that the server is reachable")
 
 
 def files(where: Target) -> list[MigrationFile]:
