@@ -8,6 +8,10 @@ set -euo pipefail
 cli() {
   local dry=()
   if [ "${DRY_RUN:-0}" = 1 ]; then dry=(--dry); fi
+  # RETAIL_DEPLOY_CLI names a specific retail-deploy executable (another install, a test harness).
+  if [ -n "${RETAIL_DEPLOY_CLI:-}" ]; then
+    exec "$RETAIL_DEPLOY_CLI" "${dry[@]}" "$@"
+  fi
   if command -v retail-deploy >/dev/null 2>&1; then
     exec retail-deploy "${dry[@]}" "$@"
   fi
