@@ -57,6 +57,8 @@ def backup(db: Any, target: BackupTarget, collections: list[str], runner: Runner
     folder = _new_folder(target, method)
     if method == "mongodump":
         dump_dir = folder / "dump"
+        if runner.dry:
+            runner.say("mongo-tools.yaml holds `uri: <the connection string>` (mode 0600, deleted afterwards)")
         with _tool_config(target, runner.dry) as config:
             runner.run(mongo.mongodump(config, str(dump_dir), _db_flag(target), target.timeout))
         _write_manifest(folder, target, method, [], runner.dry)
@@ -71,7 +73,8 @@ def backup(db: Any, target: BackupTarget, collections: list[str], runner: Runner
         runner.action(mongo.mongoexport(target.database, name, str(folder / f"{name}.json")),
                       _export, db[name], folder / f"{name}.json")
     _write_manifest(folder, target, method, wanted, runner.dry)
-    runner.say(f"backup of {', '.join(wanted)} written to {folder}")
+    verb = "would be written" if runner.dry else "written"
+    runner.say(f"backup of {', '.join(wanted)} {verb} to {folder}")
     return folder
 
 
@@ -172,6 +175,7 @@ def _tool_config(target: BackupTarget, dry: bool) -> Iterator[str]:
     if dry:
         yield "mongo-tools.yaml"
         return
+    # (a dry run names a placeholder; the real file is private and short-lived)
     handle, path = tempfile.mkstemp(prefix="retail-deploy-mongo-", suffix=".yaml")
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as out:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import getpass
 import os
 import socket
+import threading
 import uuid
 from datetime import datetime, timedelta
 from types import TracebackType
@@ -47,6 +48,10 @@ class MigrationLock:
         self.unlock_hint = unlock_hint
         self.token = uuid.uuid4().hex
         self.held = False
+        # Set when a refresh finds the lock gone (expired and taken): the runner stops at once.
+        self.lost = False
+        self._stop = threading.Event()
+        self._heartbeat: threading.Thread | None = None
 
     def acquire(self) -> None:
         from pymongo.errors import DuplicateKeyError
@@ -66,14 +71,33 @@ class MigrationLock:
                 f"since {_when(current.get('acquired_at'))} (expires {_when(current.get('expires_at'))}): "
                 f"wait for it to finish{hint}") from None
         self.held = True
+        # A single migration may run longer than the ttl: keep the lock fresh while it runs.
+        self._stop.clear()
+        self._heartbeat = threading.Thread(target=self._beat, name="migration-lock-heartbeat", daemon=True)
+        self._heartbeat.start()
 
-    def refresh(self) -> None:
-        """Push the expiry forward (between migrations of a long batch)."""
-        if self.held:
-            self.collection.update_one({"_id": LOCK_ID, "token": self.token},
-                                       {"$set": {"expires_at": utcnow() + self.ttl}})
+    def refresh(self) -> bool:
+        """Push the expiry forward; False (and `lost`) when the lock is no longer ours."""
+        if not self.held:
+            return False
+        result = self.collection.update_one({"_id": LOCK_ID, "token": self.token},
+                                            {"$set": {"expires_at": utcnow() + self.ttl}})
+        if result.matched_count == 0:
+            self.lost = True
+        return not self.lost
+
+    def _beat(self) -> None:
+        while not self._stop.wait(max(self.ttl.total_seconds() / 3, 0.05)):
+            try:
+                self.refresh()
+            except Exception:  # noqa: S110 - a failed refresh is retried; expiry is the backstop
+                pass
 
     def release(self) -> None:
+        self._stop.set()
+        if self._heartbeat is not None:
+            self._heartbeat.join(5)
+            self._heartbeat = None
         if self.held:
             # Only our own lock: if it expired and another runner took it, leave theirs alone.
             self.collection.delete_one({"_id": LOCK_ID, "token": self.token})

@@ -95,7 +95,7 @@ def migrate(db: Any, files: list[MigrationFile], names: Collections, reporter: R
             changelog.record(AppliedMigration(step.file.name, utcnow(), batch, step.file.sha256,
                                               version, step.file.reversible, order))
             applied.append(step.file.name)
-            held.refresh()
+            _still_held(held, applied)
         reporter.say(f"applied {len(applied)} migration(s) as batch {batch}")
         return applied
 
@@ -130,9 +130,15 @@ def rollback(db: Any, files: list[MigrationFile], names: Collections, reporter: 
             _undo(db, migration, undone, what)
             changelog.remove(migration.file.name)
             undone.append(migration.file.name)
-            held.refresh()
+            _still_held(held, undone)
         reporter.say(f"undid {len(undone)} migration(s)")
         return undone
+
+
+def _still_held(held: MigrationLock, done: list[str]) -> None:
+    if not held.refresh():
+        raise OperationFailed(f"lost the migration lock (it expired and another runner took it) after "
+                              f"{', '.join(done)}; stopped; raise migrations.lock_ttl and check db.status")
 
 
 def _undo(db: Any, migration: LoadedMigration, undone: list[str], what: str) -> None:

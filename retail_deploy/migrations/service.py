@@ -146,6 +146,8 @@ def migrate(cfg: Any, env: str, out: Any, version: str | None = None, take_backu
             declared = sorted({c for m in pending for c in m.collections})
             backups.backup(db, where.backup_target(), declared, out)
 
+    if version is None:
+        out.say("warning: no --version given: db.rollback --to-version cannot place this batch")
     with database(where) as db:
         return runner.migrate(db, found, where.collections, out, version, where.lock_info(f"db.migrate {env}"),
                               before=before)

@@ -279,15 +279,59 @@ def test_exactly_one_of_many_simultaneous_lockers_wins(mongo_db: Any) -> None:
 
 
 def test_an_expired_lock_is_taken_over_and_release_leaves_a_newer_holder_alone(mongo_db: Any) -> None:
-    stale = MigrationLock(mongo_db["locks"], 0.001, holder="crashed")
-    stale.acquire()
-    import time
+    from datetime import timedelta
 
-    time.sleep(0.01)
+    from retail_deploy.migrations.changelog import utcnow
+
+    # A runner that crashed: its lock document stays until it expires.
+    mongo_db["locks"].insert_one({"_id": LOCK_ID, "holder": "crashed", "token": "crashed-token",
+                                  "acquired_at": utcnow() - timedelta(hours=1),
+                                  "expires_at": utcnow() - timedelta(minutes=1)})
     fresh = MigrationLock(mongo_db["locks"], 60, holder="fresh")
-    fresh.acquire()  # the stale one expired
-    stale.release()  # the crashed runner waking up must not remove the new holder's lock
+    fresh.acquire()
+    assert mongo_db["locks"].find_one({"_id": LOCK_ID})["holder"] == "fresh"
 
+    # The crashed runner waking up and releasing must not remove the new holder's lock.
+    ghost = MigrationLock(mongo_db["locks"], 60, holder="crashed")
+    ghost.token, ghost.held = "crashed-token", True
+    ghost.release()
     assert mongo_db["locks"].find_one({"_id": LOCK_ID})["holder"] == "fresh"
     fresh.release()
     assert mongo_db["locks"].count_documents({}) == 0
+
+
+def test_a_live_lock_is_not_taken_over(mongo_db: Any) -> None:
+    first = MigrationLock(mongo_db["locks"], 60, holder="first")
+    first.acquire()
+    with pytest.raises(LockHeld, match=r"locked by first since .* \(expires "):
+        MigrationLock(mongo_db["locks"], 60, holder="second").acquire()
+    first.release()
+
+
+def test_the_lock_is_kept_fresh_during_a_long_migration(mongo_db: Any, tmp_path: Path) -> None:
+    import time
+
+    marker_migration(tmp_path, "2025-01-15-a.py")
+    seen: list[Any] = []
+
+    def slow(db: Any, pending: Any) -> None:  # longer than the ttl: only the heartbeat keeps the lock
+        first = db[NAMES.lock].find_one({"_id": LOCK_ID})["expires_at"]
+        time.sleep(0.5)
+        seen.extend([first, db[NAMES.lock].find_one({"_id": LOCK_ID})["expires_at"]])
+
+    names = runner.Collections(lock_ttl=0.3)
+    runner.migrate(mongo_db, discover(tmp_path), names, Recorder(), "1.0.0", before=slow)
+
+    assert seen[1] > seen[0]
+
+
+def test_a_runner_that_lost_its_lock_stops_after_the_current_migration(mongo_db: Any, tmp_path: Path) -> None:
+    marker_migration(tmp_path, "2025-01-15-a.py")
+    marker_migration(tmp_path, "2025-01-16-b.py")
+
+    def stolen(db: Any, pending: Any) -> None:  # as if it expired and another runner took it
+        db[NAMES.lock].update_one({"_id": LOCK_ID}, {"$set": {"token": "someone-else"}})
+
+    with pytest.raises(OperationFailed, match=r"lost the migration lock .* after 2025-01-15-a\.py; stopped"):
+        migrate(mongo_db, tmp_path, before=stolen)
+    assert changelog(mongo_db) == [("2025-01-15-a.py", 1, "1.0.0")]
