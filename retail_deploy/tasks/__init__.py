@@ -8,12 +8,14 @@ from retail_deploy.tasks import (
     build,
     checklist,
     config,
+    db,
 )
 
 ns = Collection()
-for chapter in (
+for chapter in (  # in the runbook's order
     checklist,
     build,
+    db,
     config,
 ):
     ns.add_collection(chapter.ns)
