@@ -72,6 +72,14 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(404, json.dumps({"error": "Not Found"}))
 
 
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        # A client that gave up (the timeout tests) breaks the pipe: expected, not news.
+        pass
+
+
 @dataclass
 class Server:
     url: str
@@ -88,8 +96,7 @@ class Server:
 @contextmanager
 def http_server(tls_cert: Path | None = None, tls_key: Path | None = None,
                 version: str = "1.4.2") -> Iterator[Server]:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    httpd.daemon_threads = True
+    httpd = _QuietServer(("127.0.0.1", 0), _Handler)
     httpd.hits = Counter()  # type: ignore[attr-defined]
     httpd.dependency_status = {}  # type: ignore[attr-defined]
     httpd.version = version  # type: ignore[attr-defined]
