@@ -35,7 +35,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_GET(self) -> None:
         url = urlparse(self.path)
         query = parse_qs(url.query)
         self.server.hits[url.path] += 1  # type: ignore[attr-defined]

@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 
 from retail_deploy.errors import ConfigError, InputError
-from retail_deploy.smoke import SmokeTest, colour_urls, default_suite, parse_smoke_tests, smoke_suite, target_urls
+from retail_deploy.smoke import (
+    SmokeTest,
+    colour_urls,
+    default_suite,
+    parse_smoke_tests,
+    smoke_suite,
+    target_urls,
+)
 
 from .health_fakes import environment, platform
 
