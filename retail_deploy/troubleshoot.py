@@ -344,7 +344,7 @@ def summarize_errors(text: str, limit: int = 10) -> list[tuple[int, str]]:
         spring = _SPRING.match(message)
         if spring:
             message = f"{spring['level']} {spring['logger']}: {spring['msg']}"
-        counts[_NORMALISE.sub("#", message)[:200]] += 1
+        counts[_NORMALISE.sub("#", message)[:300]] += 1
     return sorted(((n, msg) for msg, n in counts.items()), key=lambda item: (-item[0], item[1]))[:limit]
 
 
@@ -504,7 +504,8 @@ def analyse_certificates(certs: Sequence[CertStatus], now: datetime, days: int =
     """Expired, expiring within `days`, or not Ready certificates."""
     findings: list[Finding] = []
     source = "kubectl get certificates"
-    for cert in certs:
+    far = datetime.max.replace(tzinfo=UTC)
+    for cert in sorted(certs, key=lambda c: c.not_after or far):  # soonest expiry first
         names = ", ".join(cert.dns_names) or cert.name
         left = cert.days_left(now)
         expiry = cert.not_after.strftime("%Y-%m-%d %H:%M UTC") if cert.not_after else "?"
