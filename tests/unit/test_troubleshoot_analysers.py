@@ -46,8 +46,8 @@ def test_describe_missing_secret_key_is_a_missing_environment_variable():
     ("logs-previous-mongo-refused.txt", t.DB_CONNECTION,
      "cannot connect to MongoDB at mongodb-prod-0.mongodb:27017 (connection refused)"),
     ("logs-previous-startup-failure.txt", t.STARTUP_FAILURE,
-     "the application failed to start: Failed to bind properties under 'retail.payments.timeout' "
-     "to java.time.Duration"),
+     ("the application failed to start: Failed to bind properties under 'retail.payments.timeout' "
+     "to java.time.Duration")),
 ])
 def test_previous_logs_name_the_cause(name, cause, detail):
     findings = t.analyse_logs(fixture(name))
