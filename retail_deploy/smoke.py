@@ -9,12 +9,13 @@ The checks themselves are `health.check_endpoints`: concurrent, with timeouts an
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from retail_deploy.errors import ConfigError, InputError
+from retail_deploy.errors import InputError
 from retail_deploy.health import CheckResult, Endpoint, check_endpoints, join_url
+from retail_deploy.yamlnode import Node
 
 COLOURS = ("blue", "green")
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
@@ -100,35 +101,23 @@ def target_urls(env: Any, target: str) -> dict[str, str]:
     colours = colour_urls(env)
     if target in colours:
         return dict(colours[target])
-    known = [env.name, *colours] if colours else [env.name]
+    known = [env.name, *colours]
     hint = "" if colours or target not in COLOURS else \
-        f" ({env.name} defines no colour_urls for blue/green in the config)"
+        f" ({env.name} defines no blue_green.colour_urls in the config)"
     raise InputError(f"unknown smoke-test target {target!r}: use one of {', '.join(known)}{hint}")
 
 
 def colour_urls(env: Any) -> dict[str, dict[str, str]]:
-    """{colour: {service: base URL}} from the environment's blue/green config.
+    """{colour: {service: base URL}} from the environment's `blue_green.colour_urls`.
 
-    Read from `env.blue_green.urls` (or `.colour_urls`) when the config model has it, else from
-    the raw section (`colour_urls:` or `blue_green: {urls: ...}`), so the chapter does not depend
-    on how the core config models it.
+    Each colour's URL reaches that colour's deployment of the blue/green service directly (e.g. its
+    cluster-internal Service), so green is smoke-tested before traffic is switched to it.
     """
-    found: Any = None
     blue_green = getattr(env, "blue_green", None)
-    for attr in ("urls", "colour_urls"):
-        found = found or getattr(blue_green, attr, None)
-    raw = getattr(env, "raw", None)
-    if not found and raw is not None:
-        found = _get(raw, "colour_urls") or _get(_get(raw, "blue_green"), "urls") or \
-            _get(_get(raw, "blue_green"), "colour_urls")
-    result: dict[str, dict[str, str]] = {}
-    for colour, value in (_as_dict(found) or {}).items():
-        mapping = _as_dict(value)
-        if mapping is None and isinstance(value, str):
-            # A plain URL means the blue/green service's own URL.
-            mapping = {_blue_green_service(env): value}
-        result[str(colour)] = {str(k): str(v) for k, v in (mapping or {}).items()}
-    return result
+    if blue_green is None:
+        return {}
+    return {str(colour): {str(blue_green.service): str(url)}
+            for colour, url in (blue_green.colour_urls or {}).items() if url}
 
 
 def default_suite(cfg: Any, version: str | None = None) -> list[SmokeTest]:
@@ -149,63 +138,49 @@ def default_suite(cfg: Any, version: str | None = None) -> list[SmokeTest]:
 
 def smoke_suite(cfg: Any, version: str | None = None) -> list[SmokeTest]:
     """The config's `smoke_tests:` suite when it has one, else the default suite."""
-    section = _config_section(cfg, "smoke_tests")
-    if section is None:
+    node = cfg.root.get("smoke_tests")
+    if node is None or node.value is None:
         return default_suite(cfg, version)
-    tests = parse_smoke_tests(section, services=set(cfg.services), error=_error_factory(cfg))
+    tests = parse_smoke_tests(node, services=set(cfg.services))
     if version:
         tests = [_with_version(t, version, cfg) for t in tests]
     return tests
 
 
-def parse_smoke_tests(data: Any, services: set[str] | None = None,
-                      error: Callable[[str], Exception] | None = None) -> list[SmokeTest]:
-    """Validate the `smoke_tests:` list (plain YAML data) into SmokeTests.
+_KEYS = {"name", "service", "method", "path", "expect_status", "expect_json", "expect_body_contains"}
 
-    `error(message)` builds the exception (the config loader's, naming file and line); by
-    default a ConfigError naming the key.
-    """
-    make_error = error or (lambda message: ConfigError(f"config: {message}"))
-    if not isinstance(data, list):
-        raise make_error("smoke_tests must be a list of {name, service, path, ...} entries")
+
+def parse_smoke_tests(node: Node, services: set[str] | None = None) -> list[SmokeTest]:
+    """Validate the `smoke_tests:` list; errors name file, line and key (e.g. smoke_tests[2].path)."""
+    if not isinstance(node.value, list):
+        raise node.error("expected a list of smoke tests ({name, service, path, ...})")
     tests: list[SmokeTest] = []
     seen: set[str] = set()
-    for index, item in enumerate(data):
-        where = f"smoke_tests[{index}]"
-        if not isinstance(item, Mapping):
-            raise make_error(f"{where} must be a mapping with name, service and path")
-        unknown = set(item) - {"name", "service", "method", "path", "expect_status", "expect_json",
-                               "expect_body_contains"}
-        if unknown:
-            raise make_error(f"{where} has unknown key(s) {', '.join(sorted(unknown))}")
-        for key in ("name", "service", "path"):
-            if not isinstance(item.get(key), str) or not item[key]:
-                raise make_error(f"{where}.{key} is required (a non-empty string)")
-        name, service, path = item["name"], item["service"], item["path"]
+    for item in node.elements():
+        if not isinstance(item.value, Mapping):
+            raise item.error("expected a mapping with name, service and path")
+        item.unknown_keys(_KEYS)
+        name, service, path = item.str("name"), item.str("service"), item.str("path")
         if name in seen:
-            raise make_error(f"{where}.name {name!r} is used twice")
+            raise item.require("name").error(f"smoke test name {name!r} is used twice")
         seen.add(name)
         if services is not None and service not in services:
-            raise make_error(f"{where}.service {service!r} is not a configured service "
-                             f"({', '.join(sorted(services))})")
+            raise item.require("service").error(
+                f"{service!r} is not a configured service ({', '.join(sorted(services))})")
         if not path.startswith("/"):
-            raise make_error(f"{where}.path must start with '/' (got {path!r})")
-        method = str(item.get("method", "GET")).upper()
+            raise item.require("path").error(f"a path starts with '/' (got {path!r})")
+        method = item.str("method", "GET").upper()
         if method not in METHODS:
-            raise make_error(f"{where}.method {method!r} is not one of {', '.join(METHODS)}")
-        status = item.get("expect_status", 200)
-        if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
-            raise make_error(f"{where}.expect_status must be an HTTP status code (got {status!r})")
+            raise item.require("method").error(f"{method!r} is not one of {', '.join(METHODS)}")
+        status = item.int("expect_status", 200)
+        if not 100 <= status <= 599:
+            raise item.require("expect_status").error(f"{status} is not an HTTP status code")
         expect_json = item.get("expect_json")
-        if expect_json is not None and not isinstance(expect_json, Mapping):
-            raise make_error(f"{where}.expect_json must be a mapping (a subset of the JSON answer)")
-        contains = item.get("expect_body_contains")
-        if contains is not None and not isinstance(contains, str):
-            raise make_error(f"{where}.expect_body_contains must be a string")
-        tests.append(SmokeTest(name=name, service=service, path=path, method=method,
-                               expect_status=status,
-                               expect_json=dict(expect_json) if expect_json is not None else None,
-                               expect_body_contains=contains))
+        if expect_json is not None and not isinstance(expect_json.value, Mapping):
+            raise expect_json.error("expected a mapping (a subset of the JSON answer), e.g. {status: UP}")
+        tests.append(SmokeTest(name=name, service=service, path=path, method=method, expect_status=status,
+                               expect_json=dict(expect_json.value) if expect_json is not None else None,
+                               expect_body_contains=item.str("expect_body_contains", None)))
     return tests
 
 
@@ -217,59 +192,3 @@ def _with_version(test: SmokeTest, version: str, cfg: Any) -> SmokeTest:
         return test
     return SmokeTest(test.name, test.service, test.path, test.method, test.expect_status,
                      test.expect_json, version)
-
-
-def _config_section(cfg: Any, key: str) -> Any:
-    """The plain data of a top-level config section, or None when the file has none."""
-    raw = getattr(cfg, "raw", None)
-    if raw is not None:
-        value = _get(raw, key)
-        return _plain(value) if value is not None else None
-    section = getattr(cfg, "section", None)
-    if callable(section):
-        try:
-            node = section(key)
-        except (KeyError, LookupError):
-            return None
-        return None if node is None else _plain(node)
-    return None
-
-
-def _error_factory(cfg: Any) -> Callable[[str], Exception] | None:
-    section = getattr(cfg, "section", None)
-    if not callable(section):
-        return None
-    try:
-        node = section("smoke_tests")
-    except Exception:  # noqa: BLE001 - fall back to the plain ConfigError
-        return None
-    node_error = getattr(node, "error", None)
-    return node_error if callable(node_error) else None
-
-
-def _plain(value: Any) -> Any:
-    """Plain dicts/lists from a config Node (or plain data as is)."""
-    for attr in ("value", "data", "raw"):
-        inner = getattr(value, attr, None)
-        if inner is not None and not callable(inner):
-            return inner
-    return value
-
-
-def _get(container: Any, key: str) -> Any:
-    if container is None:
-        return None
-    if isinstance(container, Mapping):
-        return container.get(key)
-    getter = getattr(container, "get", None)
-    return getter(key) if callable(getter) else None
-
-
-def _as_dict(value: Any) -> dict[str, Any] | None:
-    value = _plain(value)
-    return dict(value) if isinstance(value, Mapping) else None
-
-
-def _blue_green_service(env: Any) -> str:
-    blue_green = getattr(env, "blue_green", None)
-    return str(getattr(blue_green, "service", None) or "backend")

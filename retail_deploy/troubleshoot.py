@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from retail_deploy import redact
 from retail_deploy.commands import Command
 from retail_deploy.commands import kubectl_diag as k
 
@@ -78,12 +79,9 @@ def rank(findings: Iterable[Finding]) -> list[Finding]:
 
 # --- secrets in evidence -----------------------------------------------------------------------
 
-_URL_CREDENTIALS = re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://)([^:/@\s]+):([^@\s]+)@")
-
-
 def scrub(text: str) -> str:
-    """Mask credentials embedded in URLs (mongodb://user:pass@...): logs may print them."""
-    return _URL_CREDENTIALS.sub(r"\1\2:***@", text)
+    """Mask registered secrets and credentials embedded in URLs (logs may print a MONGODB_URI)."""
+    return redact.redact(text)
 
 
 # --- kubectl describe pod ------------------------------------------------------------------------

@@ -35,7 +35,7 @@ def test_default_suite_passes_on_a_healthy_environment(blue):
 
 def test_colour_target_checks_only_that_colour_and_its_version(blue, green):
     env = environment(urls={"backend": blue.url, "consumer-web": blue.url, "admin-web": blue.url},
-                      raw={"colour_urls": {"blue": {"backend": blue.url}, "green": {"backend": green.url}}})
+                      colour_urls={"blue": blue.url, "green": green.url})
     green_before = green.hits["/api/v1/version"]
     report = run_smoke_tests(platform(), env, "green", version="1.4.2", timeout=2, retries=0)
     assert report.ok, report.lines()
@@ -65,7 +65,7 @@ def test_config_suite_failures_are_each_named(green):
 
 
 def test_a_target_without_any_url_is_an_input_error(green):
-    env = environment(urls={}, raw={"colour_urls": {"green": {"backend": green.url}}})
+    env = environment(urls={}, colour_urls={"green": green.url})
     cfg = platform(raw={"smoke_tests": [{"name": "web", "service": "consumer-web", "path": "/"}]})
     with pytest.raises(InputError, match="no smoke test can run on green"):
         run_smoke_tests(cfg, env, "green")

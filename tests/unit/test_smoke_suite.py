@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from retail_deploy.errors import ConfigError, InputError
@@ -9,7 +11,6 @@ from retail_deploy.smoke import (
     SmokeTest,
     colour_urls,
     default_suite,
-    parse_smoke_tests,
     smoke_suite,
     target_urls,
 )
@@ -42,27 +43,41 @@ def test_config_suite_replaces_the_default():
 
 
 @pytest.mark.parametrize("data, message", [
-    ({"name": "x"}, "smoke_tests must be a list"),
-    ([{"service": "backend", "path": "/"}], "smoke_tests[0].name is required"),
-    ([{"name": "a", "service": "payments", "path": "/"}], "smoke_tests[0].service 'payments' is not a configured"),
-    ([{"name": "a", "service": "backend", "path": "api"}], "smoke_tests[0].path must start with '/'"),
+    ({"name": "x"}, "platform.yaml:1: smoke_tests: expected a list"),
+    ([{"service": "backend", "path": "/"}], "smoke_tests[0]: missing required key 'name'"),
+    ([{"name": "a", "service": "payments", "path": "/"}],
+     "smoke_tests[0].service: 'payments' is not a configured service"),
+    ([{"name": "a", "service": "backend", "path": "api"}], "smoke_tests[0].path: a path starts with '/'"),
     ([{"name": "a", "service": "backend", "path": "/", "expect_status": "ok"}],
-     "smoke_tests[0].expect_status must be an HTTP status code"),
-    ([{"name": "a", "service": "backend", "path": "/", "expect_json": "UP"}], "smoke_tests[0].expect_json must be"),
-    ([{"name": "a", "service": "backend", "path": "/", "expcet_status": 200}], "unknown key(s) expcet_status"),
+     "smoke_tests[0].expect_status: expected an integer"),
+    ([{"name": "a", "service": "backend", "path": "/", "expect_json": "UP"}], "smoke_tests[0].expect_json: expected a mapping"),
+    ([{"name": "a", "service": "backend", "path": "/", "expcet_status": 200}], "smoke_tests[0].expcet_status: unknown key"),
     ([{"name": "a", "service": "backend", "path": "/"}, {"name": "a", "service": "backend", "path": "/x"}],
-     "smoke_tests[1].name 'a' is used twice"),
-    ([{"name": "a", "service": "backend", "path": "/", "method": "FETCH"}], "method 'FETCH' is not one of"),
+     "smoke_tests[1].name: smoke test name 'a' is used twice"),
+    ([{"name": "a", "service": "backend", "path": "/", "method": "FETCH"}], "'FETCH' is not one of"),
 ])
 def test_bad_suite_entries_are_config_errors_naming_the_key(data, message):
     with pytest.raises(ConfigError) as info:
-        parse_smoke_tests(data, services={"backend", "consumer-web", "admin-web"})
+        smoke_suite(platform(raw={"smoke_tests": data}))
     assert message in str(info.value)
 
 
+def test_config_errors_name_the_line(tmp_path):
+    from retail_deploy.config import load_config
+
+    path = tmp_path / "platform.yaml"
+    default = Path(__file__).resolve().parents[2] / "config" / "retail-platform.yaml"
+    path.write_text(default.read_text() + "\nsmoke_tests:\n  - name: catalog\n    service: backend\n"
+                    "    path: api/v1/products\n")
+    cfg = load_config(path, environ={})
+    line = len(default.read_text().splitlines()) + 5
+    with pytest.raises(ConfigError, match=rf"platform.yaml:{line}: smoke_tests\[0\].path: a path starts"):
+        smoke_suite(cfg)
+
+
 def test_colour_targets_use_the_colour_urls():
-    env = environment(raw={"colour_urls": {"blue": {"backend": "https://blue.api.example.com"},
-                                           "green": "https://green.api.example.com"}})
+    env = environment(colour_urls={"blue": "https://blue.api.example.com",
+                                   "green": "https://green.api.example.com"})
     assert colour_urls(env) == {"blue": {"backend": "https://blue.api.example.com"},
                                 "green": {"backend": "https://green.api.example.com"}}
     assert target_urls(env, "green") == {"backend": "https://green.api.example.com"}
@@ -71,7 +86,7 @@ def test_colour_targets_use_the_colour_urls():
 
 def test_unknown_target_and_missing_colours_are_input_errors():
     env = environment(name="staging")
-    with pytest.raises(InputError, match="staging defines no colour_urls"):
+    with pytest.raises(InputError, match="staging defines no blue_green.colour_urls"):
         target_urls(env, "green")
     with pytest.raises(InputError, match="unknown smoke-test target 'qa'"):
         target_urls(env, "qa")
