@@ -637,6 +637,31 @@ class _Collector:
         return output
 
 
+def serving_deployment(probe: Probe, target: k.KubeTarget, env: Any, service: Any) -> str:
+    """The deployment that serves `service` now: its own, or for a blue/green service the colour the
+    Service selects (the idle colour may be scaled to zero). Falls back to blue if unreadable."""
+    blue_green = getattr(env, "blue_green", None)
+    if blue_green is None or blue_green.service != service.name:
+        return str(service.deployment)
+    out = probe(k.service_selector(target, blue_green.service_name, blue_green.selector_key))
+    colour = out.stdout.strip() if out.exit_code == 0 else ""
+    return str(blue_green.deployments.get(colour) or blue_green.deployments["blue"])
+
+
+def runner_probe(runner: Any) -> Probe:
+    """Adapt the execution boundary's `Runner.probe` to a Probe: failures become output, not errors."""
+    from retail_deploy.errors import CommandFailed
+
+    def probe(command: Command) -> ProbeOutput:
+        try:
+            result = runner.probe(command, check=False)
+        except CommandFailed as failure:  # timed out
+            return ProbeOutput("", failure.detail or str(failure), None)
+        return ProbeOutput(result.stdout, result.stderr, result.exit_code)
+
+    return probe
+
+
 def _new_report(kind: str, target: k.KubeTarget, environment: str) -> Report:
     return Report(kind, environment, f"context {target.context}, namespace {target.namespace}")
 

@@ -99,6 +99,11 @@ def get_certificates(target: KubeTarget, output: str = "json") -> Command:
     return _read(target, "get", "certificates", "--output", output)
 
 
+def service_selector(target: KubeTarget, service_name: str, selector_key: str) -> Command:
+    """`kubectl get service retail-backend -o jsonpath={.spec.selector.deployment}`: the live colour."""
+    return _read(target, "get", "service", service_name, "--output", f"jsonpath={{.spec.selector.{selector_key}}}")
+
+
 def describe_certificate(target: KubeTarget, name: str) -> Command:
     return _read(target, "describe", "certificate", name)
 
