@@ -243,7 +243,8 @@ _MISSING_ENV_PATTERNS = [
 ]
 _DB_PATTERNS = [
     (re.compile(r"MongoTimeoutException|MongoSocketOpenException|MongoSocket\w*Exception|"
-                r"Timed out after \d+ ms while waiting (?:to connect|for a server)"), "MongoDB"),
+                r"Timed out after \d+ ms while waiting (?:to connect|for a server)|"
+                r"MongoServerSelectionError|MongoNetworkError|ECONNREFUSED \S+:27017"), "MongoDB"),
     (re.compile(r"RedisConnectionException|Unable to connect to Redis|RedisConnectionFailureException|"
                 r"Cannot get Jedis connection"), "Redis"),
     (re.compile(r"NoNodeAvailableException|ElasticsearchException.*Connection refused|"
@@ -253,7 +254,7 @@ _DB_PATTERNS = [
 ]
 _POOL = re.compile(r"HikariPool-\d+ - Connection is not available|connection pool (?:is )?exhausted|"
                    r"MongoWaitQueueFullException|Timeout waiting for connection from pool", re.IGNORECASE)
-_ADDRESS = re.compile(r"address=([\w.-]+:\d+)|Unable to connect to ([\w.-]+(?::\d+)?)")
+_ADDRESS = re.compile(r"address=([\w.-]+:\d+)|(?:Unable to connect to|ECONNREFUSED) ([\w.-]+(?::\d+)?)")
 
 
 def analyse_logs(text: str, source: str = "kubectl logs") -> list[Finding]:
@@ -272,7 +273,7 @@ def analyse_logs(text: str, source: str = "kubectl logs") -> list[Finding]:
             if pattern.search(line):
                 address = _ADDRESS.search(line)
                 where = f" at {address.group(1) or address.group(2)}" if address else ""
-                refused = " (connection refused)" if "Connection refused" in line else \
+                refused = " (connection refused)" if "Connection refused" in line or "ECONNREFUSED" in line else \
                     " (timed out)" if "Timed out" in line or "timed out" in line else ""
                 findings.append(Finding(DB_CONNECTION, f"cannot connect to {database}{where}{refused}",
                                         _tail(line), source, database))
@@ -674,18 +675,21 @@ def crashloop(probe: Probe, target: k.KubeTarget, environment: str, *, selector:
     report = _new_report("crashloop", target, environment)
     run = _Collector(probe, report).run
     pods = [pod] if pod else []
+    overview: dict[str, PodStatus] = {}
     if not pod:
         listing = run(f"pods ({selector})", k.get_pods(target, selector))
         if listing.exit_code == 0:
             failing = crashlooping(parse_pods(listing.stdout))
             pods = [p.name for p in failing[:max_pods]]
-            report.findings += _pod_overview(failing)
+            overview = {p.name: p for p in failing}
         if not pods:
             report.notes.append(f"No crash-looping or unready pod matches {selector}.")
     for name in pods:
         described = run(f"describe pod {name}", k.describe_pod(target, name))
         if described.exit_code == 0:
             report.findings += analyse_describe_pod(described.stdout)
+        elif name in overview:  # describe failed: the pod list still shows the last termination
+            report.findings += _pod_overview([overview[name]])
         previous = run(f"logs of {name} (previous container)", k.logs(target, name, previous=True, tail=200))
         if previous.exit_code == 0:
             report.findings += analyse_logs(previous.stdout, f"kubectl logs {name} --previous")
