@@ -9,12 +9,16 @@ from retail_deploy.tasks import (
     checklist,
     config,
     db,
+    health,
+    troubleshoot,
 )
 
 ns = Collection()
 for chapter in (  # in the runbook's order
     checklist,
     build,
+    health,
+    troubleshoot,
     db,
     config,
 ):
