@@ -10,6 +10,7 @@ from retail_deploy.tasks import (
     config,
     db,
     health,
+    monitor,
     troubleshoot,
 )
 
@@ -20,6 +21,7 @@ for chapter in (  # in the runbook's order
     health,
     troubleshoot,
     db,
+    monitor,
     config,
 ):
     ns.add_collection(chapter.ns)
