@@ -8,7 +8,6 @@ import shlex
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import kube_state as ks
@@ -23,21 +22,21 @@ class Exit(Exception):
         self.code = code
 
 
-@dataclass
 class Result:
-    out: str = ""
-    err: str = ""
-    code: int = 0
-    # Printed first, then the double sleeps `sleep` seconds (None: forever) before `out`/`err`.
-    early_out: str = ""
-    sleep: float | None = 0.0
+    """What an invocation prints and returns. `early_out` is printed first, then the double sleeps
+    `sleep` seconds (None: until killed) before printing `out`/`err`. (No dataclass: its import of
+    `inspect` costs a visible share of every invocation's start-up.)"""
+
+    def __init__(self, out: str = "", err: str = "", code: int = 0, early_out: str = "",
+                 sleep: float | None = 0.0):
+        self.out, self.err, self.code, self.early_out, self.sleep = out, err, code, early_out, sleep
 
 
-@dataclass
 class Args:
-    positional: list[str] = field(default_factory=list)
-    flags: dict[str, list[str]] = field(default_factory=dict)
-    after_dash: list[str] | None = None
+    def __init__(self) -> None:
+        self.positional: list[str] = []
+        self.flags: dict[str, list[str]] = {}
+        self.after_dash: list[str] | None = None
 
     def get(self, name: str, default: str | None = None) -> str | None:
         values = self.flags.get(name)

