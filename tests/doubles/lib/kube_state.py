@@ -520,7 +520,7 @@ def make_deployment(state: dict[str, Any], ns: str, name: str, container: str, i
             "selector": {"matchLabels": dict(labels)},
             "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}},
             "template": {
-                "metadata": {"labels": dict(labels)},
+                "metadata": {"creationTimestamp": None, "labels": dict(labels)},
                 "spec": {"containers": [{
                     "name": container, "image": image, "imagePullPolicy": "IfNotPresent",
                     "ports": [{"containerPort": port, "protocol": "TCP"}], "resources": {},

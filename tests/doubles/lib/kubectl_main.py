@@ -981,74 +981,92 @@ def _fmt_time(ts: str | None) -> str:
     return d.strftime("%a, %d %b %Y %H:%M:%S +0000")
 
 
+def tabwrite(text: str, padding: int = 2) -> str:
+    """Go's text/tabwriter as kubectl describe uses it: a column is aligned over each run of
+    consecutive lines that have a tab-terminated cell in it (blocks nest column by column)."""
+    lines = [line.split("\t") for line in text.split("\n")]
+    widths: list[dict[int, int]] = [{} for _ in lines]
+
+    def block(start: int, end: int, col: int) -> None:
+        i = start
+        while i < end:
+            if len(lines[i]) - 1 > col:
+                j = i
+                while j < end and len(lines[j]) - 1 > col:
+                    j += 1
+                width = max(len(lines[n][col]) for n in range(i, j)) + padding
+                for n in range(i, j):
+                    widths[n][col] = width
+                block(i, j, col + 1)
+                i = j
+            else:
+                i += 1
+
+    block(0, len(lines), 0)
+    out = []
+    for n, cells in enumerate(lines):
+        out.append("".join(cell.ljust(widths[n].get(idx, 0)) if idx < len(cells) - 1 else cell
+                           for idx, cell in enumerate(cells)))
+    return "\n".join(out)
+
+
 def _events_for(c: Ctx, kind: str, name: str, ns: str) -> str:
     evs = [e for e in c.state["events"] if e["metadata"]["namespace"] == ns
            and e["involvedObject"]["kind"] == kind and e["involvedObject"]["name"] == name]
     if not evs:
-        return "Events:  <none>\n"
-    rows = [["  Type", "Reason", "Age", "From", "Message"], ["  ----", "------", "----", "----", "-------"]]
+        return "Events:\t<none>\n"
+    out = "Events:\n  Type\tReason\tAge\tFrom\tMessage\n  ----\t------\t----\t----\t-------\n"
     for e in evs:
         age = human_age(ks.now() - ks.parse_iso(e["lastTimestamp"]))
         if e.get("count", 1) > 1:
             age = f"{age} (x{e['count']} over {human_age(ks.now() - ks.parse_iso(e['firstTimestamp']))})"
-        rows.append(["  " + e["type"], e["reason"], age, e.get("source", {}).get("component", ""), e["message"]])
-    return "Events:\n" + table(rows, padding=2)
+        out += f"  {e['type']}\t{e['reason']}\t{age}\t{e.get('source', {}).get('component', '')}\t{e['message']}\n"
+    return out
 
 
-def _kv_block(pairs: list[tuple[str, str]], indent: str = "") -> str:
-    width = max(len(k) for k, _ in pairs) + 2
-    return "".join(f"{indent}{(k + ':').ljust(width)}{v}\n" for k, v in pairs)
+def _labels_lines(title: str, mapping: dict[str, str] | None, sep: str = "=") -> str:
+    items = [f"{k}{sep}{v}" for k, v in sorted((mapping or {}).items())] or ["<none>"]
+    return f"{title}:\t{items[0]}\n" + "".join(f"\t{x}\n" for x in items[1:])
 
 
 def describe_pod(c: Ctx, pod: dict[str, Any]) -> str:
     md, spec, status = pod["metadata"], pod["spec"], pod["status"]
-    labels = [f"{k}={v}" for k, v in sorted((md.get("labels") or {}).items())] or ["<none>"]
-    out = _kv_block([("Name", md["name"]), ("Namespace", md["namespace"]), ("Priority", "0"),
-                     ("Service Account", "default"), ("Node", f"{spec.get('nodeName', '<none>')}/127.0.0.1"),
-                     ("Start Time", _fmt_time(status.get("startTime"))), ("Labels", labels[0])])
-    out += "".join(f"{'':18}{x}\n" for x in labels[1:])
+    out = (f"Name:\t{md['name']}\nNamespace:\t{md['namespace']}\nPriority:\t0\nService Account:\tdefault\n"
+           f"Node:\t{spec.get('nodeName', '<none>')}/127.0.0.1\nStart Time:\t{_fmt_time(status.get('startTime'))}\n")
+    out += _labels_lines("Labels", md.get("labels"))
+    out += _labels_lines("Annotations", md.get("annotations"), ": ")
+    out += f"Status:\t{status.get('phase', 'Unknown')}\nIP:\t{status.get('podIP', '')}\nIPs:\n"
+    out += f"  IP:\t{status.get('podIP', '')}\n"
     owner = (md.get("ownerReferences") or [{}])[0]
-    out += _kv_block([("Annotations", "<none>"), ("Status", pod_status_text(pod) if pod_status_text(pod)
-                                                  in ("Running", "Pending") else "Running"),
-                      ("IP", status.get("podIP", "")), ("IPs", "")])
-    out += f"  IP:           {status.get('podIP', '')}\n"
     if owner:
-        out += f"Controlled By:  {owner.get('kind')}/{owner.get('name')}\n"
+        out += f"Controlled By:\t{owner.get('kind')}/{owner.get('name')}\n"
     out += "Containers:\n"
     sts = {s["name"]: s for s in status.get("containerStatuses", [])}
     for ct in spec.get("containers", []):
         st = sts.get(ct["name"], {})
-        out += f"  {ct['name']}:\n"
         port = (ct.get("ports") or [{}])[0]
-        pairs = [("Container ID", st.get("containerID", "")), ("Image", ct.get("image", "")),
-                 ("Image ID", st.get("imageID", "")),
-                 ("Port", f"{port.get('containerPort', '<none>')}/{port.get('protocol', 'TCP')}"),
-                 ("Host Port", "0/TCP")]
+        out += (f"  {ct['name']}:\n    Container ID:\t{st.get('containerID', '')}\n    Image:\t{ct.get('image', '')}\n"
+                f"    Image ID:\t{st.get('imageID', '')}\n"
+                f"    Port:\t{port.get('containerPort', '<none>')}/{port.get('protocol', 'TCP')}\n"
+                f"    Host Port:\t0/{port.get('protocol', 'TCP')}\n")
         state = st.get("state", {})
-        sub: list[tuple[str, str]] = []
         if "waiting" in state:
-            pairs.append(("State", "Waiting"))
-            sub = [("Reason", state["waiting"].get("reason", ""))]
+            out += f"    State:\tWaiting\n      Reason:\t{state['waiting'].get('reason', '')}\n"
         elif "running" in state:
-            pairs.append(("State", "Running"))
-            sub = [("Started", _fmt_time(state["running"].get("startedAt")))]
-        out += _kv_block(pairs, "    ")
-        out += _kv_block(sub, "      ") if sub else ""
+            out += f"    State:\tRunning\n      Started:\t{_fmt_time(state['running'].get('startedAt'))}\n"
         last = st.get("lastState", {}).get("terminated")
         if last:
-            out += _kv_block([("Last State", "Terminated")], "    ")
-            out += _kv_block([("Reason", last.get("reason", "")), ("Exit Code", str(last.get("exitCode", 0))),
-                              ("Started", _fmt_time(last.get("startedAt"))),
-                              ("Finished", _fmt_time(last.get("finishedAt")))], "      ")
-        out += _kv_block([("Ready", "True" if st.get("ready") else "False"),
-                          ("Restart Count", str(st.get("restartCount", 0))),
-                          ("Environment", "<none>"), ("Mounts", "<none>")], "    ")
-    out += "Conditions:\n"
-    rows = [["  Type", "Status"]] + [["  " + cd["type"], cd["status"]] for cd in status.get("conditions", [])]
-    out += table(rows, padding=1)
-    out += _kv_block([("Volumes", "<none>"), ("QoS Class", status.get("qosClass", "BestEffort")),
-                      ("Node-Selectors", "<none>"), ("Tolerations", "<none>")])
-    return out + _events_for(c, "Pod", md["name"], md["namespace"])
+            out += (f"    Last State:\tTerminated\n      Reason:\t{last.get('reason', '')}\n"
+                    f"      Exit Code:\t{last.get('exitCode', 0)}\n"
+                    f"      Started:\t{_fmt_time(last.get('startedAt'))}\n"
+                    f"      Finished:\t{_fmt_time(last.get('finishedAt'))}\n")
+        out += (f"    Ready:\t{'True' if st.get('ready') else 'False'}\n"
+                f"    Restart Count:\t{st.get('restartCount', 0)}\n    Environment:\t<none>\n    Mounts:\t<none>\n")
+    out += "Conditions:\n  Type\tStatus\n"
+    out += "".join(f"  {cd['type']} \t{cd['status']} \n" for cd in status.get("conditions", []))
+    out += (f"Volumes:\t<none>\nQoS Class:\t{status.get('qosClass', 'BestEffort')}\nNode-Selectors:\t<none>\n"
+            f"Tolerations:\t<none>\n")
+    return tabwrite(out + _events_for(c, "Pod", md["name"], md["namespace"]))
 
 
 def _title(key: str) -> str:
@@ -1057,16 +1075,15 @@ def _title(key: str) -> str:
 
 
 def _generic(value: Any, indent: int) -> str:
+    """kubectl's describe of custom resources: keys title-cased, nested maps indented by two."""
     pad = " " * indent
     out = ""
     if isinstance(value, dict):
-        scalars = [(k, v) for k, v in value.items() if not isinstance(v, (dict, list))]
-        width = max((len(_title(k)) for k, _ in scalars), default=0) + 2
         for k, v in value.items():
             if isinstance(v, (dict, list)):
                 out += f"{pad}{_title(k)}:\n" + _generic(v, indent + 2)
             else:
-                out += f"{pad}{(_title(k) + ':').ljust(width)}{v}\n"
+                out += f"{pad}{_title(k)}:\t{v}\n"
     elif isinstance(value, list):
         for item in value:
             out += _generic(item, indent) if isinstance(item, (dict, list)) else f"{pad}{item}\n"
@@ -1075,16 +1092,16 @@ def _generic(value: Any, indent: int) -> str:
 
 def describe_generic(c: Ctx, obj: dict[str, Any]) -> str:
     md = obj["metadata"]
-    labels = [f"{k}={v}" for k, v in sorted((md.get("labels") or {}).items())] or ["<none>"]
-    out = _kv_block([("Name", md["name"]), ("Namespace", md.get("namespace", "")), ("Labels", labels[0])])
-    out += "".join(f"{'':14}{x}\n" for x in labels[1:])
-    out += _kv_block([("Annotations", "<none>"), ("API Version", obj["apiVersion"]), ("Kind", obj["kind"])])
+    out = f"Name:\t{md['name']}\nNamespace:\t{md.get('namespace', '')}\n"
+    out += _labels_lines("Labels", md.get("labels"))
+    out += _labels_lines("Annotations", md.get("annotations"), ": ")
+    out += f"API Version:\t{obj['apiVersion']}\nKind:\t{obj['kind']}\n"
     out += "Metadata:\n" + _generic({"creationTimestamp": md.get("creationTimestamp"),
                                     "resourceVersion": md.get("resourceVersion"), "uid": md.get("uid")}, 2)
     for section in ("spec", "status", "data"):
         if section in obj:
             out += f"{_title(section)}:\n" + _generic(obj[section], 2)
-    return out + _events_for(c, obj["kind"], md["name"], md.get("namespace", ""))
+    return tabwrite(out + _events_for(c, obj["kind"], md["name"], md.get("namespace", "")))
 
 
 def cmd_describe(c: Ctx) -> Result:
@@ -1147,8 +1164,25 @@ VERBS = {
 }
 
 
+def _verb(argv: list[str]) -> str | None:
+    """The subcommand, skipping global flags and their values (`--context C -n NS logs ...`)."""
+    i = 0
+    while i < len(argv):
+        tok = argv[i]
+        if tok == "--":
+            return None
+        if tok.startswith("-"):
+            name = tok.lstrip("-")
+            if "=" not in name and name in VALUE_FLAGS and name not in ("p", "f"):
+                i += 1  # its value
+        else:
+            return tok
+        i += 1
+    return None
+
+
 def handle(state: dict[str, Any], argv: list[str], stdin: str | None) -> Result:
-    verb = next((a for a in argv if not a.startswith("-")), None)
+    verb = _verb(argv)
     value_flags = dict(VALUE_FLAGS)
     bool_flags = dict(BOOL_FLAGS)
     if verb == "logs":  # -p is --previous and -f is --follow for logs
