@@ -24,7 +24,7 @@ HERE = Path(__file__).resolve().parent
 BIN_DIR = HERE / "bin"
 sys.path.insert(0, str(HERE / "lib"))
 
-import kube_state as ks
+import kube_state as ks  # noqa: E402
 
 PLATFORM_SERVICES = ("retail-backend", "retail-consumer-web", "retail-admin-web")
 REGISTRY = "registry.example.com"
@@ -225,6 +225,13 @@ class FakeCluster:
                                 {"app": "retail-backend", "deployment": colour})
         # Service retail-backend in production fronts the blue/green pair.
         self.add_service("production", "retail-backend", {"app": "retail-backend", "deployment": "blue"}, 8080)
+        # The data stores the runbook's troubleshooting execs into, answering like healthy ones.
+        self.add_deployment("production", "mongodb", "mongodb", "mongo:7.0", 1, {"app": "mongodb"}, 27017)
+        self.add_deployment("production", "redis", "redis", "redis:7.2", 1, {"app": "redis"}, 6379)
+        self.set_exec("db.stats()", stdout='{"db":"retail","collections":12,"objects":48210,"ok":1}\n')
+        self.set_exec("db.currentOp(", stdout="[]\n")
+        self.set_exec("redis-cli --latency", stdout="0 1 0.21 1000\n")
+        self.set_exec("ping", stdout="PONG\n")
         return self
 
     # ------------------------------------------------------------ faults

@@ -366,9 +366,14 @@ def _pod_status(state: dict[str, Any], pod: dict[str, Any], deployment: str | No
                                              "containerID": st["containerID"]}},
             })
             ready_all = False
+            add_event(state, ns, "Pod", pod["metadata"]["name"], "BackOff",
+                      f"Back-off restarting failed container {c['name']} in pod "
+                      f"{pod['metadata']['name']}_{ns}({pod['metadata']['uid']})", "Warning", "kubelet")
         elif fault is not None:
             st["ready"] = False  # running, readiness probe never passes
             ready_all = False
+            add_event(state, ns, "Pod", pod["metadata"]["name"], "Unhealthy",
+                      "Readiness probe failed: HTTP probe failed with statuscode: 503", "Warning", "kubelet")
         statuses.append(st)
     ready = "True" if ready_all else "False"
     reason = {} if ready_all else {"reason": "ContainersNotReady",

@@ -411,6 +411,10 @@ def cmd_get(c: Ctx) -> Result:
         objs.extend(o for o in found if selected(o, reqs) and field_selected(o, args.get("field-selector")))
     if resource == "events":
         objs.sort(key=lambda o: o.get("lastTimestamp") or "")
+    sort_by = args.get("sort-by")
+    if sort_by:
+        template = sort_by if sort_by.startswith("{") else "{" + sort_by + "}"
+        objs.sort(key=lambda o: _sort_key(jsonpath.render(template, o)))
     if errors and not objs:
         raise Exit("\n".join(errors))
     if single and not objs:
@@ -420,6 +424,13 @@ def cmd_get(c: Ctx) -> Result:
         result.err = (result.err + "\n" if result.err else "") + "\n".join(errors)
         result.code = 1
     return result
+
+
+def _sort_key(text: str) -> tuple[int, float, str]:
+    try:
+        return (0, float(text), "")
+    except ValueError:
+        return (1, 0.0, text)
 
 
 def cmd_set(c: Ctx) -> Result:
@@ -946,11 +957,13 @@ def cmd_exec(c: Ctx) -> Result:
     command = args.after_dash
     line = shlex.join(command)
     dep = ks.pod_deployment(c.state, pod) or name
-    for rule in c.state["exec"]:
+    for rule in reversed(c.state["exec"]):  # the latest rule wins
         if rule["match"] in line and rule.get("deployment") in (None, dep) and rule.get("namespace") in (None, c.ns):
             code = int(rule.get("exit", 0))
             if code:
-                err += rule.get("stderr", "") + f"command terminated with exit code {code}"
+                stderr = rule.get("stderr", "")
+                err += (stderr if not stderr or stderr.endswith("\n") else stderr + "\n")
+                err += f"command terminated with exit code {code}"
             return Result(out=rule.get("stdout", ""), err=err, code=code)
     m = HEALTH_URL.search(line)
     if command and command[0] == "curl" and m:
