@@ -646,3 +646,61 @@ def test_doubles_are_executable_python_scripts() -> None:
         path = BIN_DIR / name
         assert os.access(path, os.X_OK)
         assert path.read_text().splitlines()[0] == "#!/usr/bin/env python3"
+
+
+def test_create_and_replace_from_stdin_with_optimistic_concurrency(cluster: FakeCluster) -> None:
+    lock = {"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "deploy-lock", "labels": {"app.kubernetes.io/managed-by": "retail-deploy"}},
+            "data": {"holder": "alice"}}
+    assert kp(cluster, "create", "-f", "-", stdin=json.dumps(lock)).stdout == "configmap/deploy-lock created\n"
+    taken = kp(cluster, "create", "-f", "-", stdin=json.dumps(lock))
+    assert taken.returncode == 1
+    assert taken.stderr.strip() == ('Error from server (AlreadyExists): error when creating "STDIN": '
+                                    'configmaps "deploy-lock" already exists')
+    current = json.loads(kp(cluster, "get", "configmap", "deploy-lock", "-o", "json").stdout)
+    assert current["metadata"]["labels"] == {"app.kubernetes.io/managed-by": "retail-deploy"}
+    stale = dict(current, data={"holder": "bob"})
+    ok = kp(cluster, "replace", "-f", "-", stdin=json.dumps(stale))
+    assert ok.stdout == "configmap/deploy-lock replaced\n"
+    conflict = kp(cluster, "replace", "-f", "-", stdin=json.dumps(dict(current, data={"holder": "carol"})))
+    assert conflict.returncode == 1 and conflict.stderr.startswith("Error from server (Conflict): ")
+    cm = cluster.configmap("production", "deploy-lock")
+    assert cm is not None and cm["data"] == {"holder": "bob"}
+
+
+def test_annotate_and_label(cluster: FakeCluster) -> None:
+    cluster.add_configmap("production", "deploy-audit", {"last": "1.0.0"})
+    assert kp(cluster, "annotate", "configmap", "deploy-audit", "by=alice").stdout == \
+        "configmap/deploy-audit annotated\n"
+    refused = kp(cluster, "annotate", "configmap", "deploy-audit", "by=bob")
+    assert refused.returncode == 1 and "--overwrite is false" in refused.stderr
+    assert kp(cluster, "annotate", "configmap/deploy-audit", "by=bob", "--overwrite").returncode == 0
+    assert kp(cluster, "label", "configmap", "deploy-audit", "env=production").stdout == \
+        "configmap/deploy-audit labeled\n"
+    cm = cluster.configmap("production", "deploy-audit")
+    assert cm is not None
+    assert (cm["metadata"]["annotations"], cm["metadata"]["labels"]) == ({"by": "bob"}, {"env": "production"})
+
+
+def test_events_sort_and_kubelet_warnings(cluster: FakeCluster) -> None:
+    cluster.inject("crashloop", "retail-backend", namespace="production")
+    events = json.loads(kp(cluster, "get", "events", "--sort-by=.lastTimestamp", "-o", "json").stdout)["items"]
+    stamps = [e["lastTimestamp"] for e in events]
+    assert stamps == sorted(stamps)
+    backoff = [e for e in events if e["reason"] == "BackOff"]
+    assert backoff and backoff[0]["type"] == "Warning" and backoff[0]["involvedObject"]["kind"] == "Pod"
+    assert backoff[0]["message"].startswith("Back-off restarting failed container retail-backend in pod ")
+
+
+def test_retail_platform_data_stores_answer_execs(cluster: FakeCluster) -> None:
+    assert kp(cluster, "exec", "deploy/redis", "--", "redis-cli", "ping").stdout == "PONG\n"
+    stats = kp(cluster, "exec", "deploy/retail-backend", "--", "sh", "-c",
+               'mongosh "$MONGODB_URI" --quiet --eval "JSON.stringify(db.stats())"')
+    assert json.loads(stats.stdout)["ok"] == 1
+    cluster.set_exec("ping", exit=1, stderr="Could not connect to Redis at redis:6379: Connection refused")
+    down = kp(cluster, "exec", "deploy/retail-backend", "--", "sh", "-c", 'redis-cli -u "$REDIS_URL" ping')
+    assert down.returncode == 1
+    assert down.stderr == ("Could not connect to Redis at redis:6379: Connection refused\n"
+                           "command terminated with exit code 1\n")
+    missing = kp(cluster, "exec", "deploy/elastic", "--", "true")
+    assert missing.returncode == 1 and 'deployments.apps "elastic" not found' in missing.stderr

@@ -721,8 +721,93 @@ def cmd_scale(c: Ctx) -> Result:
     return Result(out=f"{ref_name(res, name)} scaled\n")
 
 
+def _stdin_configmaps(c: Ctx, verb: str) -> list[tuple[str, str, dict[str, Any]]]:
+    """(namespace, name, manifest) of each ConfigMap in `-f -`; other kinds are not supported."""
+    if c.args.get("filename") != "-":
+        raise unsupported(c.argv)
+    out = []
+    for doc in _load_docs(c.stdin or ""):
+        name = doc.get("metadata", {}).get("name")
+        if doc.get("kind") != "ConfigMap" or not name:
+            raise unsupported(c.argv + [f"(kind {doc.get('kind')})"])
+        ns = doc["metadata"].get("namespace") or c.ns
+        if not c.visible(ns):
+            raise Exit(f'Error from server (NotFound): error when {verb} "STDIN": namespaces "{ns}" not found')
+        out.append((ns, name, doc))
+    return out
+
+
+def cmd_create_from_file(c: Ctx) -> Result:
+    out = ""
+    for ns, name, doc in _stdin_configmaps(c, "creating"):
+        store = c.state["objects"]["configmaps"]
+        if ks.key(ns, name) in store:
+            raise Exit(out + f'Error from server (AlreadyExists): error when creating "STDIN": '
+                       f'configmaps "{name}" already exists')
+        md = doc["metadata"]
+        if not _dry(c):
+            store[ks.key(ns, name)] = ks.make_configmap(c.state, ns, name, doc.get("data") or {},
+                                                        md.get("labels"), md.get("annotations"))
+        out += f"configmap/{name} created\n"
+    return Result(out=out)
+
+
+def cmd_replace(c: Ctx) -> Result:
+    """`replace -f -`: optimistic concurrency through metadata.resourceVersion, as the API server."""
+    out = ""
+    for ns, name, doc in _stdin_configmaps(c, "replacing"):
+        store = c.state["objects"]["configmaps"]
+        existing = store.get(ks.key(ns, name))
+        if existing is None:
+            raise Exit(f'Error from server (NotFound): error when replacing "STDIN": configmaps "{name}" not found')
+        wanted_rv = doc["metadata"].get("resourceVersion")
+        if wanted_rv and wanted_rv != existing["metadata"]["resourceVersion"]:
+            raise Exit(f'Error from server (Conflict): error when replacing "STDIN": Operation cannot be fulfilled '
+                       f'on configmaps "{name}": the object has been modified; please apply your changes to the '
+                       f'latest version and try again')
+        md = doc["metadata"]
+        new = ks.make_configmap(c.state, ns, name, doc.get("data") or {}, md.get("labels"), md.get("annotations"))
+        new["metadata"]["uid"] = existing["metadata"]["uid"]
+        new["metadata"]["creationTimestamp"] = existing["metadata"]["creationTimestamp"]
+        if not _dry(c):
+            store[ks.key(ns, name)] = new
+        out += f"configmap/{name} replaced\n"
+    return Result(out=out)
+
+
+def cmd_label_annotate(c: Ctx) -> Result:
+    verb = c.args.positional[0]
+    words = [w for w in c.args.positional[1:] if "=" not in w and not w.endswith("-")]
+    changes = [w for w in c.args.positional[1:] if "=" in w or w.endswith("-")]
+    res, name = one_target(words, verb)
+    obj = c.find(res, name)
+    field_name = "labels" if verb == "label" else "annotations"
+    current = dict(obj["metadata"].get(field_name) or {})
+    for change in changes:
+        if change.endswith("-") and "=" not in change:
+            current.pop(change[:-1], None)
+            continue
+        k, _, v = change.partition("=")
+        if k in current and current[k] != v and not c.args.bool("overwrite"):
+            what = "label" if verb == "label" else "annotation"
+            raise Exit(f"error: '{k}' already has a value ({current[k]}), and --overwrite is false"
+                       if verb == "label" else
+                       f"error: --overwrite is false but found the following declared {what}(s): "
+                       f"'{k}' already has a value ({current[k]})")
+        current[k] = v
+    past = "labeled" if verb == "label" else "annotated"
+    if current == (obj["metadata"].get(field_name) or {}):
+        return Result(out=f"{ref_name(res, name)} not {past}\n")
+    if not _dry(c):
+        obj["metadata"][field_name] = current
+        obj["metadata"]["resourceVersion"] = ks.next_rv(c.state)
+    return Result(out=f"{ref_name(res, name)} {past}\n")
+
+
 def cmd_create(c: Ctx) -> Result:
     pos = c.args.positional
+    if c.args.get("filename") is not None:
+        return cmd_create_from_file(c)
     if len(pos) < 3 or resource_type(pos[1]) != "configmaps":
         raise unsupported(c.argv)
     name = pos[2]
@@ -1172,7 +1257,8 @@ def cmd_version(c: Ctx) -> Result:
 
 VERBS = {
     "get": cmd_get, "set": cmd_set, "rollout": cmd_rollout, "patch": cmd_patch, "scale": cmd_scale,
-    "create": cmd_create, "delete": cmd_delete, "apply": cmd_apply, "logs": cmd_logs, "exec": cmd_exec,
+    "create": cmd_create, "replace": cmd_replace, "label": cmd_label_annotate, "annotate": cmd_label_annotate,
+    "delete": cmd_delete, "apply": cmd_apply, "logs": cmd_logs, "exec": cmd_exec,
     "describe": cmd_describe, "top": cmd_top, "cluster-info": cmd_cluster_info, "version": cmd_version,
 }
 
