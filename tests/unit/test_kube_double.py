@@ -704,3 +704,26 @@ def test_retail_platform_data_stores_answer_execs(cluster: FakeCluster) -> None:
                            "command terminated with exit code 1\n")
     missing = kp(cluster, "exec", "deploy/elastic", "--", "true")
     assert missing.returncode == 1 and 'deployments.apps "elastic" not found' in missing.stderr
+
+
+def test_helm_values_files_and_chart_metadata(cluster: FakeCluster, tmp_path: Path) -> None:
+    chart = tmp_path / "retail-backend"
+    chart.mkdir()
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: retail-backend\nversion: 2.3.0\nappVersion: '1.0.0'\n")
+    values = tmp_path / "values-staging.yaml"
+    values.write_text("image:\n  repository: registry.example.com/retail-backend\n  tag: '1.0.0'\nreplicas: 2\n")
+    base = ("-n", "staging", "--kube-context", "retail-staging")
+    res = helm(cluster, "upgrade", "--install", "retail-backend", str(chart), *base, "-f", str(values),
+               "--set", "image.tag=1.0.3")
+    assert res.returncode == 0, res.stderr
+    release = cluster.helm_release("staging", "retail-backend")
+    assert release is not None
+    assert (release["chart_name"], release["chart_version"], release["app_version"]) == (
+        "retail-backend", "2.3.0", "1.0.0")
+    assert release["values"] == {"image": {"repository": f"{REG}/retail-backend", "tag": "1.0.3"}, "replicas": 2}
+    assert cluster.image("staging", "retail-backend") == f"{REG}/retail-backend:1.0.3"
+    missing = helm(cluster, "upgrade", "--install", "retail-backend", str(chart), *base, "-f", "nope.yaml")
+    assert (missing.returncode, missing.stderr.strip()) == (1, "Error: open nope.yaml: no such file or directory")
+    cluster.set_setting("helm_require_chart_path", True)
+    no_chart = helm(cluster, "upgrade", "--install", "retail-backend", "./retail-backend", *base)
+    assert (no_chart.returncode, no_chart.stderr.strip()) == (1, 'Error: path "./retail-backend" not found')

@@ -150,7 +150,8 @@ class Helm:
 
     def _image_for(self, name: str, values: dict[str, Any]) -> str | None:
         dep = self._deployment(name)
-        image = values.get("image") if isinstance(values.get("image"), dict) else {}
+        raw = values.get("image")
+        image: dict[str, Any] = raw if isinstance(raw, dict) else {}
         if dep is None:
             return None
         current = dep["spec"]["template"]["spec"]["containers"][0]["image"]
@@ -210,6 +211,9 @@ class Helm:
             apply_set(values, expr)
         for expr in self.args.all("set-string"):
             apply_set(values, expr, string=True)
+        local = chart.startswith((".", "/")) or os.path.sep in chart and not chart.startswith("oci://")
+        if local and self.state["settings"].get("helm_require_chart_path") and not os.path.isdir(chart):
+            raise Exit(f'Error: path "{chart}" not found')
         cname, cversion, app_version = chart_meta(chart, self.args.get("version"))
         image = self._image_for(name, values)
         if app_version is None:

@@ -38,6 +38,8 @@ DEFAULT_SETTINGS = {
     "helm_wait_cap": 1.0,
     # A stuck `rollout status` without --timeout waits forever, like kubectl (False: cap then time out).
     "hang_without_timeout": True,
+    # Real helm fails on a local chart path that does not exist; off by default (tests rarely ship charts).
+    "helm_require_chart_path": False,
 }
 
 

@@ -211,7 +211,7 @@ def targets(words: list[str]) -> list[tuple[str, str | None]]:
     if not words:
         raise Exit("error: You must specify the type of resource to get.")
     if "/" in words[0]:
-        out = []
+        out: list[tuple[str, str | None]] = []
         for word in words:
             if "/" not in word:
                 raise Exit("error: there is no need to specify a resource type as a separate argument "
@@ -1177,7 +1177,7 @@ def _generic(value: Any, indent: int) -> str:
     pad = " " * indent
     out = ""
     if isinstance(value, dict):
-        for k, v in value.items():
+        for k, v in sorted(value.items()):  # unstructured objects describe in key order
             if isinstance(v, (dict, list)):
                 out += f"{pad}{_title(k)}:\n" + _generic(v, indent + 2)
             else:
