@@ -92,6 +92,9 @@ class FakeCluster:
                 ks.reconcile_deployment(st, dep)
             dep["spec"]["template"]["spec"]["containers"][0]["image"] = image
             ks.reconcile_deployment(st, dep)
+            for rs in ks.owned_replicasets(st, ns, name):  # seeded pods are ready from the start
+                st["activated"][ks.key(ns, rs["metadata"]["name"])] = 0.0
+            ks.reconcile_deployment(st, dep)
         return self
 
     def add_service(self, ns: str, name: str, selector: dict[str, str], port: int = 8080) -> FakeCluster:
@@ -297,7 +300,9 @@ class FakeCluster:
     # ------------------------------------------------------------ readers
 
     def _read(self) -> dict[str, Any]:
-        with ks.locked(str(self.path), write=False) as st:
+        # Reconcile first: time passes (rollout_seconds) and faults change without a kubectl call.
+        with ks.locked(str(self.path)) as st:
+            ks.reconcile(st)
             return st
 
     def state(self) -> dict[str, Any]:
@@ -350,8 +355,8 @@ class FakeCluster:
         return None if dep is None else ks.revision_of(dep)
 
     def replicasets(self, ns: str, deployment: str) -> list[dict[str, Any]]:
-        with ks.locked(str(self.path), write=False) as st:
-            return ks.owned_replicasets(st, ns, deployment)
+        st = self._read()
+        return ks.owned_replicasets(st, ns, deployment)
 
     def pods(self, ns: str, selector: dict[str, str] | None = None) -> list[dict[str, Any]]:
         st = self._read()
@@ -440,7 +445,8 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         srv = self.server
         srv.requests.append(self.path)
-        with ks.locked(str(srv.state_path), write=False) as st:
+        with ks.locked(str(srv.state_path)) as st:
+            ks.reconcile(st)
             summary = serving_summary(st, srv.ns, service=srv.service, deployment=srv.deployment)
         path = self.path.split("?", 1)[0].rstrip("/") or "/"
         up = summary["status"] == "UP"

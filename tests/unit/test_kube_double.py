@@ -727,3 +727,21 @@ def test_helm_values_files_and_chart_metadata(cluster: FakeCluster, tmp_path: Pa
     cluster.set_setting("helm_require_chart_path", True)
     no_chart = helm(cluster, "upgrade", "--install", "retail-backend", "./retail-backend", *base)
     assert (no_chart.returncode, no_chart.stderr.strip()) == (1, 'Error: path "./retail-backend" not found')
+
+
+def test_rollouts_can_take_time_like_real_ones(cluster: FakeCluster) -> None:
+    """With rollout_seconds, `--watch=false` sees an unfinished rollout (exit 0) while the old pods
+    serve; `rollout status` waits for it within --timeout."""
+    cluster.set_setting("rollout_seconds", 4.0)
+    with ClusterHTTP(cluster) as http:
+        url = http.service_url("staging", "retail-backend") + "/api/v1/version"
+        k(cluster, *STAGING, "set", "image", "deployment/retail-backend", f"retail-backend={REG}/retail-backend:1.1.0")
+        peek = k(cluster, *STAGING, "rollout", "status", "deployment/retail-backend", "--watch=false")
+        assert peek.returncode == 0 and peek.stdout.startswith('Waiting for deployment "retail-backend"')
+        assert _get(url) == (200, {"version": "1.0.0"})
+        short = k(cluster, *STAGING, "rollout", "status", "deployment/retail-backend", "--timeout=1s")
+        assert (short.returncode, short.stderr.strip()) == (1, "error: timed out waiting for the condition")
+        done = k(cluster, *STAGING, "rollout", "status", "deployment/retail-backend", "--timeout=1m")
+        assert done.returncode == 0
+        assert done.stdout.endswith('deployment "retail-backend" successfully rolled out\n')
+        assert _get(url) == (200, {"version": "1.1.0"})

@@ -241,6 +241,12 @@ class Helm:
         if reason is None and waits and self._workload_failure(name) is not None:
             reason = "context deadline exceeded"
             sleep = min(timeout, float(self.state["settings"]["helm_wait_cap"]))
+        dep = self._deployment(name)
+        if reason is None and waits and dep is not None:
+            remaining = ks.rollout_remaining(self.state, dep)  # pods still starting (rollout_seconds)
+            sleep = min(remaining, timeout)
+            if remaining > timeout:
+                reason = "context deadline exceeded"
         store = self.state["helm"].setdefault(key, [])
         if reason is None:
             for old in store:
@@ -253,7 +259,7 @@ class Helm:
                 out = f'Release "{name}" does not exist. Installing it now.\n'
             else:
                 out = f'Release "{name}" has been upgraded. Happy Helming!\n'
-            return Result(out=out + self._notes(name, rec, installing), sleep=0.0)
+            return Result(out=out + self._notes(name, rec, installing), sleep=sleep)
         rec["status"] = "failed"
         rec["description"] = (f"Release \"{name}\" failed: {reason}" if installing
                               else f"Upgrade \"{name}\" failed: {reason}")

@@ -40,6 +40,9 @@ DEFAULT_SETTINGS = {
     "hang_without_timeout": True,
     # Real helm fails on a local chart path that does not exist; off by default (tests rarely ship charts).
     "helm_require_chart_path": False,
+    # Seconds a new ReplicaSet's pods take to become ready (0: at once). During that time the rollout
+    # is in progress: `rollout status` waits (or reports, with --watch=false) and the old pods serve.
+    "rollout_seconds": 0.0,
 }
 
 
@@ -55,6 +58,7 @@ def empty_state() -> dict[str, Any]:
         "dependencies": {},
         "exec": [],
         "helm": {},
+        "activated": {},
         "settings": dict(DEFAULT_SETTINGS),
         "seq": 0,
         "resource_version": 1000,
@@ -221,6 +225,22 @@ def template_health(state: dict[str, Any], ns: str, deployment: str, image: str)
     return None
 
 
+def ready_at(state: dict[str, Any], ns: str, rs_name: str) -> float:
+    """When the pods of a ReplicaSet become ready (its activation plus `rollout_seconds`)."""
+    activated = state.get("activated", {}).get(key(ns, rs_name), 0.0)
+    return float(activated) + float(state["settings"].get("rollout_seconds", 0.0))
+
+
+def rollout_remaining(state: dict[str, Any], dep: dict[str, Any]) -> float:
+    """Seconds until the current ReplicaSet of a healthy rollout is ready (0 when it is)."""
+    md = dep["metadata"]
+    h = template_hash(dep["spec"]["template"])
+    for rs in owned_replicasets(state, md["namespace"], md["name"]):
+        if rs["metadata"]["labels"].get("pod-template-hash") == h:
+            return max(0.0, ready_at(state, md["namespace"], rs["metadata"]["name"]) - now())
+    return 0.0
+
+
 def image_is_bad(state: dict[str, Any], image: str) -> bool:
     return any(f["kind"] == "bad_image" and f.get("target") == image for f in state["faults"])
 
@@ -345,6 +365,9 @@ def _pod_status(state: dict[str, Any], pod: dict[str, Any], deployment: str | No
     fault = None
     if deployment is not None and containers:
         fault = template_health(state, ns, deployment, containers[0].get("image", ""))
+        owner = (pod["metadata"].get("ownerReferences") or [{}])[0].get("name", "")
+        if fault is None and ready_at(state, ns, owner) > now():
+            fault = {"kind": "starting", "kw": {}}  # still starting up: running, not ready yet
     started = pod["metadata"]["creationTimestamp"]
     statuses = []
     ready_all = True
@@ -374,8 +397,9 @@ def _pod_status(state: dict[str, Any], pod: dict[str, Any], deployment: str | No
         elif fault is not None:
             st["ready"] = False  # running, readiness probe never passes
             ready_all = False
-            add_event(state, ns, "Pod", pod["metadata"]["name"], "Unhealthy",
-                      "Readiness probe failed: HTTP probe failed with statuscode: 503", "Warning", "kubelet")
+            if fault["kind"] != "starting":
+                add_event(state, ns, "Pod", pod["metadata"]["name"], "Unhealthy",
+                          "Readiness probe failed: HTTP probe failed with statuscode: 503", "Warning", "kubelet")
         statuses.append(st)
     ready = "True" if ready_all else "False"
     reason = {} if ready_all else {"reason": "ContainersNotReady",
@@ -439,17 +463,21 @@ def reconcile_deployment(state: dict[str, Any], dep: dict[str, Any]) -> None:
     if current is None:
         _bind_rollout_faults(state, ns, name, image)
         current = _new_replicaset(state, dep, h, top + 1)
+        state.setdefault("activated", {})[key(ns, current["metadata"]["name"])] = now()
         rss.append(current)
         md.setdefault("annotations", {})["deployment.kubernetes.io/revision"] = str(top + 1)
     elif revision_of(current) < top:
         # Back to an older template (undo, or set image to an old image): it takes the next revision.
         _bind_rollout_faults(state, ns, name, image)
         current["metadata"]["annotations"]["deployment.kubernetes.io/revision"] = str(top + 1)
+        state.setdefault("activated", {})[key(ns, current["metadata"]["name"])] = now()
         md.setdefault("annotations", {})["deployment.kubernetes.io/revision"] = str(top + 1)
     else:
         md.setdefault("annotations", {})["deployment.kubernetes.io/revision"] = str(revision_of(current))
     replicas = int(spec.get("replicas", 1))
     fault = template_health(state, ns, name, image)
+    if fault is None and ready_at(state, ns, current["metadata"]["name"]) > now():
+        fault = {"kind": "starting", "kw": {}}  # rollout in progress: old pods keep serving meanwhile
     for rs in rss:
         if rs is current:
             _scale_rs(state, rs, replicas, name)

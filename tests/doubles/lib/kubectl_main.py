@@ -517,6 +517,15 @@ def rollout_status(c: Ctx, dep: dict[str, Any]) -> Result:
         return Result(out=prefix + waiting)
     timeout_text = c.args.get("timeout")
     timeout = go_duration(timeout_text) if timeout_text else 0.0
+    image = spec["template"]["spec"]["containers"][0].get("image", "")
+    remaining = ks.rollout_remaining(c.state, dep)
+    if remaining > 0 and ks.template_health(c.state, dep["metadata"]["namespace"], name, image) is None:
+        # A healthy rollout still starting (setting rollout_seconds): wait for it, within --timeout.
+        if 0 < timeout < remaining:
+            return Result(early_out=prefix + waiting, sleep=timeout,
+                          err="error: timed out waiting for the condition", code=1)
+        return Result(early_out=prefix + waiting, sleep=remaining,
+                      out=f'deployment "{name}" successfully rolled out\n')
     cap = float(c.state["settings"]["rollout_wait_cap"])
     if timeout <= 0 and c.state["settings"].get("hang_without_timeout", True):
         return Result(early_out=prefix + waiting, sleep=None)  # kubectl waits forever
