@@ -745,3 +745,29 @@ def test_rollouts_can_take_time_like_real_ones(cluster: FakeCluster) -> None:
         assert done.returncode == 0
         assert done.stdout.endswith('deployment "retail-backend" successfully rolled out\n')
         assert _get(url) == (200, {"version": "1.1.0"})
+
+
+def test_product_runner_drives_the_doubles(cluster: FakeCluster, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Through retail_deploy.execute.Runner (the product's only execution boundary): output parses,
+    failures raise CommandFailed with kubectl's message, a hang ends at the runner's timeout."""
+    from invoke import Context
+
+    from retail_deploy.commands import cmd
+    from retail_deploy.errors import CommandFailed
+    from retail_deploy.execute import Runner
+
+    monkeypatch.setenv("FAKE_KUBE_STATE", str(cluster.path))
+    monkeypatch.setenv("PATH", cluster.path_env())
+    runner = Runner(Context(), default_timeout=3, dry=False)
+    colour = runner.probe(cmd("kubectl", *PROD, "get", "service", "retail-backend", "-o",
+                              "jsonpath={.spec.selector.deployment}", read_only=True))
+    assert colour.stdout == "blue"
+    patch = '{"spec":{"selector":{"deployment":"green"}}}'
+    cluster.inject("fail_command", match=patch, stderr="error: the server was unable to return a response",
+                   times=1)
+    with pytest.raises(CommandFailed, match="unable to return a response"):
+        runner.run(cmd("kubectl", *PROD, "patch", "service", "retail-backend", "-p", patch), hide=True)
+    assert cluster.selector("production", "retail-backend")["deployment"] == "blue"
+    cluster.inject("hang", match="rollout status")
+    with pytest.raises(CommandFailed, match="no answer within"):
+        runner.run(cmd("kubectl", *PROD, "rollout", "status", "deployment/retail-backend"), hide=True, timeout=1)

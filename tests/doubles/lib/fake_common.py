@@ -142,7 +142,8 @@ def go_duration(text: str) -> float:
 
 def injected(state: dict[str, Any], tool: str, argv: list[str]) -> Result | None:
     """A `fail_command` or `hang` fault whose `match` is a substring of this invocation."""
-    line = tool + " " + shlex.join(argv)
+    # Match the shell-quoted line and the plain space-joined one (a JSON patch is quoted in the first).
+    lines = (tool + " " + shlex.join(argv), tool + " " + " ".join(argv))
     for fault in list(state["faults"]):
         if fault["kind"] not in ("fail_command", "hang"):
             continue
@@ -150,7 +151,7 @@ def injected(state: dict[str, Any], tool: str, argv: list[str]) -> Result | None
         if kw.get("tool") not in (None, tool):
             continue
         match = kw.get("match") or fault.get("target") or ""
-        if match not in line:
+        if not any(match in line for line in lines):
             continue
         ks.consume(state, fault)
         if fault["kind"] == "hang":
@@ -185,6 +186,10 @@ def run(tool: str, argv: list[str], handler: Callable[[dict[str, Any], list[str]
                 result = Result(err=exc.message, code=exc.code)
             ks.reconcile(state)
         entry["exit"] = None if result.sleep is None else result.code
+        hang_limit = float(state["settings"].get("hang_limit", 300.0))
+    if result.sleep is None:
+        result.sleep = hang_limit
+        result.err, result.code = f"error: fake {tool}: hung for {hang_limit:g}s (hang_limit) and was never killed", 1
     return finish(result)
 
 
@@ -193,10 +198,7 @@ def finish(result: Result) -> int:
         if result.early_out:
             sys.stdout.write(result.early_out)
             sys.stdout.flush()
-        if result.sleep is None:
-            while True:  # hang until killed, like a kubectl that never gets an answer
-                time.sleep(3600)
-        if result.sleep:
+        if result.sleep:  # a hang sleeps until killed (or hang_limit)
             time.sleep(result.sleep)
     except KeyboardInterrupt:
         return 130

@@ -43,6 +43,9 @@ DEFAULT_SETTINGS = {
     # Seconds a new ReplicaSet's pods take to become ready (0: at once). During that time the rollout
     # is in progress: `rollout status` waits (or reports, with --watch=false) and the old pods serve.
     "rollout_seconds": 0.0,
+    # Safety net: a hanging double (hang fault, endless rollout status) exits 1 after this many seconds,
+    # so a caller that never kills it leaves no process behind.
+    "hang_limit": 300.0,
 }
 
 

@@ -1308,6 +1308,10 @@ def handle(state: dict[str, Any], argv: list[str], stdin: str | None) -> Result:
     if fn is None:
         raise unsupported(argv)
     if verb == "version" and args.bool("client"):
+        if args.get("output") == "json":
+            return Result(out=json.dumps({"clientVersion": {"major": "1", "minor": "28", "gitVersion": "v1.28.3"},
+                                          "kustomizeVersion": "v5.0.4-0.20230601165947-6ce0bf390ce3"},
+                                         indent=2) + "\n")
         return Result(out="Client Version: v1.28.3\nKustomize Version: v5.0.4-0.20230601165947-6ce0bf390ce3\n")
     return fn(Ctx(state, argv, args, stdin))
 
