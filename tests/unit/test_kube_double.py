@@ -22,6 +22,8 @@ import pytest
 
 from tests.doubles.cluster import BIN_DIR, ClusterHTTP, FakeCluster
 
+pytest_plugins = ["tests.doubles.fixtures"]
+
 PROD = ("--context", "retail-production", "-n", "production")
 STAGING = ("--context", "retail-staging", "-n", "staging")
 REG = "registry.example.com"
@@ -771,3 +773,21 @@ def test_product_runner_drives_the_doubles(cluster: FakeCluster, monkeypatch: py
     cluster.inject("hang", match="rollout status")
     with pytest.raises(CommandFailed, match="no answer within"):
         runner.run(cmd("kubectl", *PROD, "rollout", "status", "deployment/retail-backend"), hide=True, timeout=1)
+
+
+def test_fixtures_point_the_product_at_the_fake_platform(fake_cluster: FakeCluster,
+                                                         platform_config_file: Path) -> None:
+    """The shared fixtures wire the product's CLI to the doubles: health checks reach the state."""
+    import sys
+
+    def health() -> subprocess.CompletedProcess[str]:
+        env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2]))
+        return subprocess.run([sys.executable, "-m", "retail_deploy", "health.check", "--env", "production"],
+                              check=False, env=env, capture_output=True, text=True, timeout=120,
+                              stdin=subprocess.DEVNULL)
+
+    ok = health()
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    fake_cluster.inject("bad_image", f"{REG}/retail-backend:1.0.0")
+    bad = health()
+    assert bad.returncode == 1 and "/api/v1/health" in bad.stderr
