@@ -791,3 +791,17 @@ def test_fixtures_point_the_product_at_the_fake_platform(fake_cluster: FakeClust
     fake_cluster.inject("bad_image", f"{REG}/retail-backend:1.0.0")
     bad = health()
     assert bad.returncode == 1 and "/api/v1/health" in bad.stderr
+
+
+def test_wait_for_condition_and_helm_get_values(cluster: FakeCluster) -> None:
+    met = kp(cluster, "wait", "--for=condition=Available", "deployment/retail-backend-blue", "--timeout=1m")
+    assert (met.returncode, met.stdout) == (0, "deployment.apps/retail-backend-blue condition met\n")
+    cluster.inject("progress_deadline", "retail-backend")
+    kp(cluster, "set", "image", "deployment/retail-backend", f"retail-backend={REG}/retail-backend:9.9.9")
+    stuck = kp(cluster, "wait", "--for=condition=Progressing", "deployment/retail-backend", "--timeout=1m")
+    assert stuck.returncode == 1
+    assert stuck.stderr.strip() == "error: timed out waiting for the condition on deployments/retail-backend"
+    base = ("-n", "staging", "--kube-context", "retail-staging")
+    helm(cluster, "upgrade", "--install", "retail-backend", "chart", *base, "--set", "image.tag=1.0.7")
+    assert json.loads(helm(cluster, "get", "values", "retail-backend", *base, "-o", "json").stdout) == {
+        "image": {"tag": "1.0.7"}}

@@ -386,6 +386,19 @@ class Helm:
                         r["app_version"]] for r in rows]
         return Result(out=_helm_table(table_rows))
 
+    def get_values(self) -> Result:
+        """`helm get values REL -o json`: the user-supplied values of the latest revision."""
+        name = self.args.positional[2]
+        revs = self.revisions(name)
+        if not revs:
+            raise Exit("Error: release: not found")
+        values = revs[-1]["values"]
+        fmt = self.args.get("output") or "table"
+        if fmt == "json":
+            return Result(out=json.dumps(values) + "\n")
+        import yaml
+        return Result(out="USER-SUPPLIED VALUES:\n" + (yaml.safe_dump(values) if values else "null\n"))
+
     def rollback(self) -> Result:
         name = self._name("rollback")
         revs = self.revisions(name)
@@ -439,6 +452,8 @@ def handle(state: dict[str, Any], argv: list[str], stdin: str | None) -> Result:
         return helm.history()
     if verb == "rollback":
         return helm.rollback()
+    if verb == "get" and len(args.positional) > 2 and args.positional[1] == "values":
+        return helm.get_values()
     raise unsupported(argv)
 
 

@@ -22,7 +22,7 @@ VALUE_FLAGS = {
     "tail": "tail", "from-literal": "from-literal", "field-selector": "field-selector", "sort-by": "sort-by",
     "container": "container", "c": "container", "since": "since", "dry-run": "dry-run", "cluster": "cluster",
     "user": "user", "field-manager": "field-manager", "v": "v", "pod-running-timeout": "pod-running-timeout",
-    "max-log-requests": "max-log-requests", "grace-period": "grace-period",
+    "max-log-requests": "max-log-requests", "grace-period": "grace-period", "for": "for",
 }
 BOOL_FLAGS = {
     "watch": "watch", "w": "watch", "stdin": "stdin", "i": "stdin", "tty": "tty", "t": "tty",
@@ -1264,11 +1264,35 @@ def cmd_version(c: Ctx) -> Result:
                       "Server Version: v1.28.3\n")
 
 
+def cmd_wait(c: Ctx) -> Result:
+    """`wait --for=condition=Available deployment/NAME [--timeout=T]` (deployments only)."""
+    cond_text = c.args.get("for") or ""
+    if not cond_text.startswith("condition="):
+        raise unsupported(c.argv)
+    cond, _, want = cond_text[len("condition="):].partition("=")
+    want = want or "True"
+    out = ""
+    for res, name in targets(c.args.positional[1:]):
+        if res != "deployments" or name is None:
+            raise unsupported(c.argv)
+        dep = c.find(res, name)
+        conds = {cd["type"].lower(): cd for cd in dep.get("status", {}).get("conditions", [])}
+        if conds.get(cond.lower(), {}).get("status", "").lower() == want.lower():
+            out += f"{ref_name(res, name)} condition met\n"
+            continue
+        timeout_text = c.args.get("timeout") or "30s"  # kubectl wait's default timeout
+        wait = min(go_duration(timeout_text), float(c.state["settings"]["rollout_wait_cap"]))
+        return Result(early_out=out, sleep=wait, code=1,
+                      err=f"error: timed out waiting for the condition on deployments/{name}")
+    return Result(out=out)
+
+
 VERBS = {
     "get": cmd_get, "set": cmd_set, "rollout": cmd_rollout, "patch": cmd_patch, "scale": cmd_scale,
     "create": cmd_create, "replace": cmd_replace, "label": cmd_label_annotate, "annotate": cmd_label_annotate,
     "delete": cmd_delete, "apply": cmd_apply, "logs": cmd_logs, "exec": cmd_exec,
-    "describe": cmd_describe, "top": cmd_top, "cluster-info": cmd_cluster_info, "version": cmd_version,
+    "describe": cmd_describe, "top": cmd_top, "wait": cmd_wait, "cluster-info": cmd_cluster_info,
+    "version": cmd_version,
 }
 
 
