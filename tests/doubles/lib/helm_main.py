@@ -40,15 +40,22 @@ def go_time(ts: float) -> str:
     return d.strftime("%a %b ") + f"{d.day:>2}" + d.strftime(" %H:%M:%S %Y")
 
 
+def _fraction(d: _dt.datetime) -> str:
+    """Go's `.999999999` layout: fractional seconds without trailing zeros (none when zero)."""
+    digits = f"{d.microsecond:06d}".rstrip("0")
+    return "." + digits if digits else ""
+
+
 def rfc3339(ts: float) -> str:
+    """Helm's JSON times (Go RFC3339Nano)."""
     d = _dt.datetime.fromtimestamp(ts, _dt.UTC)
-    return d.strftime("%Y-%m-%dT%H:%M:%S.") + f"{d.microsecond:06d}" + "000Z"
+    return d.strftime("%Y-%m-%dT%H:%M:%S") + _fraction(d) + "Z"
 
 
 def go_string_time(ts: float) -> str:
     """`helm list -o json` "updated": Go's time.String()."""
     d = _dt.datetime.fromtimestamp(ts, _dt.UTC)
-    return d.strftime("%Y-%m-%d %H:%M:%S.") + f"{d.microsecond:06d}" + " +0000 UTC"
+    return d.strftime("%Y-%m-%d %H:%M:%S") + _fraction(d) + " +0000 UTC"
 
 
 def unsupported(argv: list[str]) -> Exit:
