@@ -805,3 +805,15 @@ def test_wait_for_condition_and_helm_get_values(cluster: FakeCluster) -> None:
     helm(cluster, "upgrade", "--install", "retail-backend", "chart", *base, "--set", "image.tag=1.0.7")
     assert json.loads(helm(cluster, "get", "values", "retail-backend", *base, "-o", "json").stdout) == {
         "image": {"tag": "1.0.7"}}
+
+
+def test_describe_deployment_and_service(cluster: FakeCluster) -> None:
+    cluster.inject("rollout_timeout", "retail-backend-blue")
+    kp(cluster, "set", "image", "deployment/retail-backend-blue", f"retail-backend={REG}/retail-backend:1.0.1")
+    dep = kp(cluster, "describe", "deployment", "retail-backend-blue").stdout
+    assert "Replicas:               3 desired | 3 updated | 6 total | 3 available | 3 unavailable" in dep
+    assert "OldReplicaSets:  retail-backend-blue-" in dep and "(3/3 replicas created)" in dep
+    svc = kp(cluster, "describe", "service", "retail-backend").stdout
+    assert "Selector:          app=retail-backend,deployment=blue" in svc
+    endpoints = next(line for line in svc.splitlines() if line.startswith("Endpoints:")).split()[1]
+    assert len(endpoints.split(",")) == 3  # only the ready (old) pods are endpoints

@@ -1176,6 +1176,61 @@ def describe_pod(c: Ctx, pod: dict[str, Any]) -> str:
     return tabwrite(out + _events_for(c, "Pod", md["name"], md["namespace"]))
 
 
+def describe_deployment(c: Ctx, dep: dict[str, Any]) -> str:
+    md, spec, status = dep["metadata"], dep["spec"], dep.get("status", {})
+    sel = spec.get("selector", {}).get("matchLabels", {})
+    total, updated = status.get("replicas", 0), status.get("updatedReplicas", 0)
+    available = status.get("availableReplicas", 0)
+    strategy = spec.get("strategy", {})
+    ru = strategy.get("rollingUpdate", {})
+    out = (f"Name:\t{md['name']}\nNamespace:\t{md['namespace']}\n"
+           f"CreationTimestamp:\t{_fmt_time(md.get('creationTimestamp'))}\n")
+    out += _labels_lines("Labels", md.get("labels"))
+    out += _labels_lines("Annotations", md.get("annotations"), ": ")
+    out += (f"Selector:\t{_sel_text(sel)}\n"
+            f"Replicas:\t{spec.get('replicas', 1)} desired | {updated} updated | {total} total | "
+            f"{available} available | {status.get('unavailableReplicas', 0)} unavailable\n"
+            f"StrategyType:\t{strategy.get('type', 'RollingUpdate')}\nMinReadySeconds:\t0\n"
+            f"RollingUpdateStrategy:\t{ru.get('maxUnavailable', '25%')} max unavailable, "
+            f"{ru.get('maxSurge', '25%')} max surge\n")
+    tmpl = pod_template_text(spec["template"]).replace("\t", "\t")
+    out += "\n".join(line for line in tmpl.splitlines() if "Node-Selectors" not in line
+                     and "Tolerations" not in line) + "\n"
+    out += "Conditions:\n  Type\tStatus\tReason\n  ----\t------\t------\n"
+    out += "".join(f"  {cd['type']}\t{cd['status']}\t{cd.get('reason', '')}\n" for cd in status.get("conditions", []))
+    rss = ks.owned_replicasets(c.state, md["namespace"], md["name"])
+    h = ks.template_hash(spec["template"])
+    new = [rs for rs in rss if rs["metadata"]["labels"].get("pod-template-hash") == h]
+    old = [rs for rs in rss if rs not in new and rs["spec"].get("replicas", 0) > 0]
+
+    def rs_text(items: list[dict[str, Any]]) -> str:
+        return ", ".join(f"{rs['metadata']['name']} ({rs.get('status', {}).get('replicas', 0)}/"
+                         f"{rs['spec'].get('replicas', 0)} replicas created)" for rs in items) or "<none>"
+
+    out += f"OldReplicaSets:\t{rs_text(old)}\nNewReplicaSet:\t{rs_text(new)}\n"
+    return tabwrite(out + _events_for(c, "Deployment", md["name"], md["namespace"]))
+
+
+def describe_service(c: Ctx, svc: dict[str, Any]) -> str:
+    md, spec = svc["metadata"], svc["spec"]
+    selector = spec.get("selector") or {}
+    pods = [p for p in c.objects("pods", md["namespace"]) if selector
+            and ks.labels_match(p["metadata"].get("labels", {}), selector) and ks.pod_ready(p)]
+    out = f"Name:\t{md['name']}\nNamespace:\t{md['namespace']}\n"
+    out += _labels_lines("Labels", md.get("labels"))
+    out += _labels_lines("Annotations", md.get("annotations"), ": ")
+    out += (f"Selector:\t{_sel_text(selector)}\nType:\t{spec.get('type', 'ClusterIP')}\n"
+            f"IP Family Policy:\t{spec.get('ipFamilyPolicy', 'SingleStack')}\nIP Families:\tIPv4\n"
+            f"IP:\t{spec.get('clusterIP', '')}\nIPs:\t{spec.get('clusterIP', '')}\n")
+    for port in spec.get("ports", []):
+        endpoints = ",".join(f"{p['status'].get('podIP')}:{port.get('targetPort', port['port'])}" for p in pods)
+        out += (f"Port:\t{port.get('name', '<unset>')}  {port['port']}/{port.get('protocol', 'TCP')}\n"
+                f"TargetPort:\t{port.get('targetPort', port['port'])}/{port.get('protocol', 'TCP')}\n"
+                f"Endpoints:\t{endpoints or '<none>'}\n")
+    out += f"Session Affinity:\t{spec.get('sessionAffinity', 'None')}\n"
+    return tabwrite(out + _events_for(c, "Service", md["name"], md["namespace"]))
+
+
 def _title(key: str) -> str:
     words = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", key)
     return words[:1].upper() + words[1:]
@@ -1219,7 +1274,9 @@ def cmd_describe(c: Ctx) -> Result:
         objs = [c.find(res, name)] if name else [o for o in c.objects(res, c.ns) if selected(o, reqs)]
         for obj in objs:
             obj = _decorated(res, obj)
-            out.append(describe_pod(c, obj) if res == "pods" else describe_generic(c, obj))
+            describer = {"pods": describe_pod, "deployments": describe_deployment,
+                         "services": describe_service}.get(res, describe_generic)
+            out.append(describer(c, obj))
     if not out:
         return Result(err=f"No resources found in {c.ns} namespace.")
     return Result(out="\n\n".join(out))
