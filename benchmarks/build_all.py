@@ -31,11 +31,11 @@ import uuid
 from pathlib import Path
 
 from invoke import Context
-from tests.services import Registry
 
 from retail_deploy.build import build_services
 from retail_deploy.config import load_config
 from retail_deploy.execute import Runner
+from tests.services import Registry
 
 DOCKERFILE = """\
 FROM busybox:1.36
