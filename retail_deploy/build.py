@@ -194,10 +194,16 @@ class _Console:
     def __init__(self, out: IO[str]):
         self.out = out
         self.lock = threading.Lock()
+        # While pushes show a live board on a terminal, lines scroll above it.
+        self.board: images.LiveBoard | None = None
 
     def line(self, service: str, text: str) -> None:
+        line = f"[{service}] {redact.redact(text)}"
         with self.lock:
-            self.out.write(f"[{service}] {redact.redact(text)}\n")
+            if self.board is not None:
+                self.board.print_above(line)
+                return
+            self.out.write(line + "\n")
             self.out.flush()
 
     def stream(self, service: str) -> _PrefixedStream:
@@ -275,16 +281,19 @@ def build_services(cfg: Any, services: Sequence[Any], version: str, *, push: boo
         images.check_login(shared.client, registry, shared.credentials)
 
     workers = settings.max_parallel or len(plans)
-    _in_parallel(workers, plans, report.results,
+    _in_parallel(workers, plans, report.results, shared.cancel,
                  lambda plan, result: _build_one(plan, result, settings, runner, console, shared))
     if not report.ok:
         _finish(report, console, runner)
         raise BuildFailed(_failure_line(report, "nothing was pushed" if push else "see the summary"), report)
 
     if push:
-        board = images.LiveBoard(console.out) if _is_tty(console.out) else None
-        _in_parallel(workers, plans, report.results,
-                     lambda plan, result: _push_one(plan, result, registry, runner, console, shared, board))
+        board = console.board = images.LiveBoard(console.out) if _is_tty(console.out) else None
+        try:
+            _in_parallel(workers, plans, report.results, shared.cancel,
+                         lambda plan, result: _push_one(plan, result, registry, runner, console, shared, board))
+        finally:
+            console.board = None
         report.pushed = report.ok
         if not report.ok:
             _finish(report, console, runner)
@@ -325,9 +334,12 @@ def push_services(cfg: Any, services: Sequence[Any], version: str, *, runner: Ru
     for plan in plans:
         runner.action(docker_cli.tag(plan.local_tag, plan.remote_ref), images.tag_image,
                       shared.client, plan.local_tag, plan.remote_ref)
-    board = images.LiveBoard(console.out) if _is_tty(console.out) else None
-    _in_parallel(len(plans), plans, report.results,
-                 lambda plan, result: _push_one(plan, result, registry, runner, console, shared, board))
+    board = console.board = images.LiveBoard(console.out) if _is_tty(console.out) else None
+    try:
+        _in_parallel(len(plans), plans, report.results, shared.cancel,
+                     lambda plan, result: _push_one(plan, result, registry, runner, console, shared, board))
+    finally:
+        console.board = None
     report.pushed = report.ok
     _finish(report, console, runner)
     if not report.ok:
@@ -336,13 +348,15 @@ def push_services(cfg: Any, services: Sequence[Any], version: str, *, runner: Ru
 
 
 def _in_parallel(workers: int, plans: Sequence[ServicePlan], results: Sequence[ServiceResult],
-                 job: Callable[[ServicePlan, ServiceResult], None]) -> None:
+                 cancel: threading.Event, job: Callable[[ServicePlan, ServiceResult], None]) -> None:
     with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="build") as pool:
         futures = [pool.submit(job, plan, result) for plan, result in zip(plans, results, strict=True)]
         try:
             for future in futures:
                 future.result()
         except KeyboardInterrupt:
+            # Ctrl-C: running builds stop at their next step or stream chunk; queued ones never start.
+            cancel.set()
             for future in futures:
                 future.cancel()
             raise
