@@ -111,8 +111,12 @@ def input_digest(context_dir: str, dockerfile_path: str, *, version: str,
 
 
 def connect(docker_host: str | None = None, timeout: float = 600) -> Any:
-    """A DockerClient for `docker_host` (unix://, tcp://, ssh://) or the environment's engine."""
+    """A DockerClient for `docker_host` (unix://, tcp://, ssh://) or the environment's engine
+    (`None` or "local": $DOCKER_HOST, else the local socket)."""
     import docker
+
+    if docker_host == "local":
+        docker_host = None
 
     try:
         if docker_host:
