@@ -256,6 +256,8 @@ def build_services(cfg: Any, services: Sequence[Any], version: str, *, push: boo
     settings = BuildSettings.from_config(cfg)
     if not services:
         raise InputError("no service to build")
+    if push:
+        _require_registry(cfg)
     # A dry run still prints the plan when a source dir is missing, and says what it assumed.
     plans = [plan_service(cfg, service, version, skip_tests=skip_tests, check=not runner.dry)
              for service in services]
@@ -278,7 +280,7 @@ def build_services(cfg: Any, services: Sequence[Any], version: str, *, push: boo
     shared.client = images.connect(docker_host)
     if push and shared.credentials is not None:
         # Fail before building anything when the registry is down or refuses the credentials.
-        images.check_login(shared.client, registry, shared.credentials)
+        _preflight(shared, registry, plans, "nothing was built or pushed")
 
     workers = settings.max_parallel or len(plans)
     _in_parallel(workers, plans, report.results, shared.cancel,
@@ -307,6 +309,7 @@ def push_services(cfg: Any, services: Sequence[Any], version: str, *, runner: Ru
     """Push images already built for `version` (`build.push`). Every image must exist locally
     first, so a missing one fails before anything is pushed."""
     version = validate.version(version)
+    _require_registry(cfg)
     plans = [ServicePlan(s.name, Path(s.source_dir), Path(s.source_dir) / s.dockerfile, (),
                          f"{s.image}:{version}", cfg.registry.image_ref(s.image, version), {}, version)
              for s in services]
@@ -330,7 +333,7 @@ def push_services(cfg: Any, services: Sequence[Any], version: str, *, runner: Ru
         raise OperationFailed(f"no local image for {names}: run build.all --version {version} first; "
                               "nothing was pushed")
     if shared.credentials is not None:
-        images.check_login(shared.client, registry, shared.credentials)
+        _preflight(shared, registry, plans, "nothing was pushed")
     for plan in plans:
         runner.action(docker_cli.tag(plan.local_tag, plan.remote_ref), images.tag_image,
                       shared.client, plan.local_tag, plan.remote_ref)
@@ -345,6 +348,20 @@ def push_services(cfg: Any, services: Sequence[Any], version: str, *, runner: Ru
     if not report.ok:
         raise BuildFailed(_failure_line(report, "the release is incomplete in the registry"), report)
     return report
+
+
+def _require_registry(cfg: Any) -> None:
+    if not cfg.registry.host:
+        raise InputError(f"no registry to push to: set registry.host in {cfg.source}")
+
+
+def _preflight(shared: _Shared, registry: str, plans: Sequence[ServicePlan], consequence: str) -> None:
+    assert shared.credentials is not None
+    try:
+        images.check_login(shared.client, registry, shared.credentials)
+    except images.ImageError as error:
+        names = ", ".join(plan.service for plan in plans)
+        raise images.ImageError(f"cannot push {names}: {error}; {consequence}") from error
 
 
 def _in_parallel(workers: int, plans: Sequence[ServicePlan], results: Sequence[ServiceResult],
