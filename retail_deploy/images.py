@@ -272,8 +272,13 @@ def resolve_credentials(registry: str, *, username: str | None = None, password:
         entry = config.resolve_authconfig(registry)
     except (OSError, ValueError, DockerException):  # an unreadable config file: no stored credentials
         entry = None
-    if entry and entry.get("username") and entry.get("password"):
-        return Credentials(str(entry["username"]), str(entry["password"]), "docker config file")
+    if not entry:
+        return None
+    # plain "auths" entries use lower-case keys; credential helpers (credsStore) answer capitalised
+    user = entry.get("username") or entry.get("Username")
+    secret = entry.get("password") or entry.get("Password")
+    if user and secret:
+        return Credentials(str(user), str(secret), "docker config file")
     return None
 
 
