@@ -278,30 +278,33 @@ def build_services(cfg: Any, services: Sequence[Any], version: str, *, push: boo
         if shared.credentials is not None:
             redact.register(shared.credentials.password)
     shared.client = images.connect(docker_host)
-    if push and shared.credentials is not None:
-        # Fail before building anything when the registry is down or refuses the credentials.
-        _preflight(shared, registry, plans, "nothing was built or pushed")
+    try:
+        if push and shared.credentials is not None:
+            # Fail before building anything when the registry is down or refuses the credentials.
+            _preflight(shared, registry, plans, "nothing was built or pushed")
 
-    workers = settings.max_parallel or len(plans)
-    _in_parallel(workers, plans, report.results, shared.cancel,
-                 lambda plan, result: _build_one(plan, result, settings, runner, console, shared))
-    if not report.ok:
-        _finish(report, console, runner)
-        raise BuildFailed(_failure_line(report, "nothing was pushed" if push else "see the summary"), report)
-
-    if push:
-        board = console.board = images.LiveBoard(console.out) if _is_tty(console.out) else None
-        try:
-            _in_parallel(workers, plans, report.results, shared.cancel,
-                         lambda plan, result: _push_one(plan, result, registry, runner, console, shared, board))
-        finally:
-            console.board = None
-        report.pushed = report.ok
+        workers = settings.max_parallel or len(plans)
+        _in_parallel(workers, plans, report.results, shared.cancel,
+                     lambda plan, result: _build_one(plan, result, settings, runner, console, shared))
         if not report.ok:
             _finish(report, console, runner)
-            raise BuildFailed(_failure_line(report, "the release is incomplete in the registry"), report)
-    _finish(report, console, runner)
-    return report
+            raise BuildFailed(_failure_line(report, "nothing was pushed" if push else "see the summary"), report)
+
+        if push:
+            board = console.board = images.LiveBoard(console.out) if _is_tty(console.out) else None
+            try:
+                _in_parallel(workers, plans, report.results, shared.cancel,
+                             lambda plan, result: _push_one(plan, result, registry, runner, console, shared, board))
+            finally:
+                console.board = None
+            report.pushed = report.ok
+            if not report.ok:
+                _finish(report, console, runner)
+                raise BuildFailed(_failure_line(report, "the release is incomplete in the registry"), report)
+        _finish(report, console, runner)
+        return report
+    finally:
+        shared.client.close()
 
 
 def push_services(cfg: Any, services: Sequence[Any], version: str, *, runner: Runner,
@@ -327,27 +330,30 @@ def push_services(cfg: Any, services: Sequence[Any], version: str, *, runner: Ru
     if shared.credentials is not None:
         redact.register(shared.credentials.password)
     shared.client = images.connect(docker_host)
-    missing = [p for p in plans if images.image_id(shared.client, p.local_tag) is None]
-    if missing:
-        names = ", ".join(f"{p.service} ({p.local_tag})" for p in missing)
-        raise OperationFailed(f"no local image for {names}: run build.all --version {version} first; "
-                              "nothing was pushed")
-    if shared.credentials is not None:
-        _preflight(shared, registry, plans, "nothing was pushed")
-    for plan in plans:
-        runner.action(docker_cli.tag(plan.local_tag, plan.remote_ref), images.tag_image,
-                      shared.client, plan.local_tag, plan.remote_ref)
-    board = console.board = images.LiveBoard(console.out) if _is_tty(console.out) else None
     try:
-        _in_parallel(len(plans), plans, report.results, shared.cancel,
-                     lambda plan, result: _push_one(plan, result, registry, runner, console, shared, board))
+        missing = [p for p in plans if images.image_id(shared.client, p.local_tag) is None]
+        if missing:
+            names = ", ".join(f"{p.service} ({p.local_tag})" for p in missing)
+            raise OperationFailed(f"no local image for {names}: run build.all --version {version} first; "
+                                  "nothing was pushed")
+        if shared.credentials is not None:
+            _preflight(shared, registry, plans, "nothing was pushed")
+        for plan in plans:
+            runner.action(docker_cli.tag(plan.local_tag, plan.remote_ref), images.tag_image,
+                          shared.client, plan.local_tag, plan.remote_ref)
+        board = console.board = images.LiveBoard(console.out) if _is_tty(console.out) else None
+        try:
+            _in_parallel(len(plans), plans, report.results, shared.cancel,
+                         lambda plan, result: _push_one(plan, result, registry, runner, console, shared, board))
+        finally:
+            console.board = None
+        report.pushed = report.ok
+        _finish(report, console, runner)
+        if not report.ok:
+            raise BuildFailed(_failure_line(report, "the release is incomplete in the registry"), report)
+        return report
     finally:
-        console.board = None
-    report.pushed = report.ok
-    _finish(report, console, runner)
-    if not report.ok:
-        raise BuildFailed(_failure_line(report, "the release is incomplete in the registry"), report)
-    return report
+        shared.client.close()
 
 
 def _require_registry(cfg: Any) -> None:
