@@ -759,6 +759,7 @@ class MetricsExporter(HttpService):
         lines: list[str] = []
         with self._lock:
             for name, kind in sorted(self._metrics.items()):
+                lines.append(f"# HELP {name} set by the test")
                 lines.append(f"# TYPE {name} {kind}")
                 if kind == "histogram":
                     lines.extend(self._render_histogram(name, now))

@@ -219,3 +219,18 @@ def test_webhook_receiver_records_posts_and_answers_configured_status(webhook_re
     posts = webhook_receiver.wait_for(2)
     assert [(p.path, p.json) for p in posts] == [("/hooks/deploy", {"text": "deployed 1.4.2"}), ("/other", {"n": 2})]
     assert posts[0].headers["X-Token"] == "t"
+
+
+def test_exporter_output_passes_promtool_check_metrics(metrics_exporter: Any) -> None:
+    import subprocess
+    import urllib.request
+
+    metrics_exporter.set_counter("http_server_requests_total", {"status": "500"}, 3)
+    metrics_exporter.observe("http_server_requests_seconds", {"uri": "/api"}, 0.2, count=5)
+    with urllib.request.urlopen(f"{metrics_exporter.url}/metrics", timeout=5) as response:
+        assert response.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+        text = response.read()
+    checked = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, timeout=30,
+                             check=False)
+    # promtool exits 1 on a parse error and 3 on lint remarks (e.g. a missing HELP line).
+    assert checked.returncode == 0, checked.stderr.decode()
