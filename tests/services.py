@@ -942,6 +942,13 @@ class SshServer:
         """fabric ``Connection(host, user=, port=, connect_kwargs=...)`` / paramiko keyword arguments."""
         return {"key_filename": self.key_filename, "look_for_keys": False, "allow_agent": False}
 
+    def client_env(self, base: Mapping[str, str] | None = None) -> dict[str, str]:
+        """Environment whose ``ssh`` uses this server's key and known_hosts (PATH starts with bin_dir):
+        for ``docker -H <url>`` and ``docker.DockerClient(base_url=url, use_ssh_client=True)``."""
+        env = dict(os.environ if base is None else base)
+        env["PATH"] = f"{self.bin_dir}{os.pathsep}{env.get('PATH', '')}"
+        return env
+
     def ssh_argv(self, *command: str) -> list[str]:
         """argv running ``command`` on the server with the system ssh client."""
         return ["ssh", "-F", self.ssh_config, self.alias, *command]

@@ -234,3 +234,24 @@ def test_exporter_output_passes_promtool_check_metrics(metrics_exporter: Any) ->
                              check=False)
     # promtool exits 1 on a parse error and 3 on lint remarks (e.g. a missing HELP line).
     assert checked.returncode == 0, checked.stderr.decode()
+
+
+def test_docker_over_ssh_reaches_the_engine_through_the_wrapper(
+    docker_engine: Any, sshd_server: Any, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import subprocess
+
+    import docker
+
+    cli = subprocess.run(["docker", "-H", sshd_server.url, "version", "--format", "{{.Server.Version}}"],
+                         env=sshd_server.client_env(), capture_output=True, text=True, timeout=60, check=False)
+    assert cli.returncode == 0, cli.stderr
+    local_version = docker_engine.client.version()["Version"]
+    assert cli.stdout.strip() == local_version
+
+    monkeypatch.setenv("PATH", sshd_server.client_env()["PATH"])
+    client = docker.DockerClient(base_url=sshd_server.url, use_ssh_client=True, timeout=60)
+    try:
+        assert client.version()["Version"] == local_version
+    finally:
+        client.close()
