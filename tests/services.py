@@ -36,7 +36,7 @@ import urllib.request
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import pytest
 
@@ -172,6 +172,33 @@ def _run_script(name: str, timeout: float = 120.0) -> None:
         unavailable(f"scripts/{name} failed (exit {done.returncode}): {(done.stderr or done.stdout).strip()}")
 
 
+class _Startable(Protocol):
+    def start(self) -> Any: ...
+
+    def stop(self) -> None: ...
+
+
+S = TypeVar("S", bound=_Startable)
+
+
+def _start_service(build: Callable[[], S], attempts: int = 3) -> S:
+    """build() a server on a fresh free port and start it; retry on a new port when another
+    process grabbed the port between free_port() and the daemon's bind (shared machine)."""
+    error: Exception | None = None
+    for _ in range(attempts):
+        server = build()
+        try:
+            server.start()
+            return server
+        except (RuntimeError, OSError) as failure:
+            server.stop()
+            error = failure
+            if "address already in use" not in str(failure).lower():
+                break
+    unavailable(str(error))
+    raise AssertionError("unreachable")  # unavailable() always raises
+
+
 # --------------------------------------------------------------------------- docker engine
 
 
@@ -291,22 +318,17 @@ class Registry:
         return sorted(self._get_json("/v2/_catalog").get("repositories") or [])
 
 
-def _start_registry(workdir: Path) -> Registry:
+def _start_registry(tmp_path_factory: pytest.TempPathFactory) -> Registry:
     _require_binary("docker-registry", "docker-registry")
     _require_binary("htpasswd", "apache2-utils")
-    registry = Registry(workdir)
-    try:
-        return registry.start()
-    except RuntimeError as error:
-        unavailable(str(error))
-        raise
+    return _start_service(lambda: Registry(tmp_path_factory.mktemp("registry")))
 
 
 @pytest.fixture(scope="session")
 def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
     """A registry shared by the session. Tests that stop() it must start() it again:
     prefer ``registry_factory`` for "registry is down" tests."""
-    server = _start_registry(tmp_path_factory.mktemp("registry"))
+    server = _start_registry(tmp_path_factory)
     try:
         yield server
     finally:
@@ -319,7 +341,7 @@ def registry_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Calla
     started: list[Registry] = []
 
     def make() -> Registry:
-        server = _start_registry(tmp_path_factory.mktemp("registry"))
+        server = _start_registry(tmp_path_factory)
         started.append(server)
         return server
 
@@ -413,6 +435,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 class _Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 256  # listen backlog: 50+ concurrent health checks must not wait for SYN retries
     block_on_close = False  # stop() must not wait for a handler sleeping on a slow route
 
     def __init__(self, owner: HttpService, ssl_context: ssl.SSLContext | None):
@@ -874,8 +897,19 @@ class Prometheus:
         raise AssertionError(f"prometheus {expr!r} -> {result} did not satisfy the condition in {timeout}s")
 
     def wait_for_targets_up(self, timeout: float = 20.0) -> None:
-        self.wait_for("up == 1", lambda result: len(result) > 0 and all(
-            r["value"][1] == "1" for r in self.query("up")), timeout)
+        """Wait until every scrape target has been scraped successfully."""
+        self.wait_for("up", lambda result: bool(result) and all(r["value"][1] == "1" for r in result), timeout)
+
+
+def _check_rules(rule_files: Sequence[str | Path]) -> None:
+    """Invalid rules are the test's (or the code under test's) fault: fail, never skip."""
+    if not rule_files:
+        return
+    promtool = _require_binary("promtool", "prometheus")
+    checked = subprocess.run([promtool, "check", "rules", *map(str, rule_files)], capture_output=True,
+                             text=True, timeout=60, check=False, stdin=subprocess.DEVNULL)
+    if checked.returncode != 0:
+        pytest.fail(f"promtool check rules failed:\n{checked.stdout}{checked.stderr}", pytrace=False)
 
 
 @pytest.fixture
@@ -887,14 +921,11 @@ def prometheus_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cal
     def make(targets: Sequence[str], scrape_interval: str = "1s", evaluation_interval: str | None = None,
              rule_files: Sequence[str | Path] = (), job_name: str = "app") -> Prometheus:
         _require_binary("prometheus", "prometheus")
-        server = Prometheus(tmp_path_factory.mktemp("prometheus"), targets, scrape_interval,
-                            evaluation_interval, rule_files, job_name)
+        _check_rules(rule_files)
+        server = _start_service(lambda: Prometheus(tmp_path_factory.mktemp("prometheus"), targets,
+                                                   scrape_interval, evaluation_interval, rule_files, job_name))
         started.append(server)
-        try:
-            return server.start()
-        except RuntimeError as error:
-            unavailable(str(error))
-            raise
+        return server
 
     try:
         yield make
@@ -1026,11 +1057,7 @@ def sshd_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshServer]
     _require_binary("ssh-keygen", "openssh-client")
     if os.geteuid() != 0:
         unavailable("sshd_server needs root (sshd must switch users and log in as root)")
-    server = SshServer(tmp_path_factory.mktemp("sshd"))
-    try:
-        server.start()
-    except (RuntimeError, OSError) as error:
-        unavailable(str(error))
+    server = _start_service(lambda: SshServer(tmp_path_factory.mktemp("sshd")))
     try:
         yield server
     finally:

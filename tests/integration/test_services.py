@@ -255,3 +255,65 @@ def test_docker_over_ssh_reaches_the_engine_through_the_wrapper(
         assert client.version()["Version"] == local_version
     finally:
         client.close()
+
+
+def test_prometheus_factory_fails_on_invalid_rules_instead_of_skipping(prometheus_factory: Any, tmp_path: Any) -> None:
+    rules = tmp_path / "bad.yml"
+    rules.write_text("groups:\n- name: bad\n  rules:\n  - alert: Broken\n    expr: rate(x[5m]\n")
+    with pytest.raises(pytest.fail.Exception, match="promtool check rules failed"):
+        prometheus_factory(["127.0.0.1:1"], rule_files=[rules])
+
+
+def test_service_started_again_on_a_new_port_when_its_port_is_taken(tmp_path: Any) -> None:
+    import socket
+
+    from tests.services import Registry, _start_service
+
+    blocker = socket.socket()
+    blocker.bind(("127.0.0.1", 0))
+    blocker.listen()
+    ports: list[int] = []
+
+    def build() -> Registry:
+        registry = Registry(tmp_path / f"r{len(ports)}")
+        if not ports:
+            registry.port = blocker.getsockname()[1]  # the first attempt loses the race for its port
+            registry._write_files()
+        ports.append(registry.port)
+        return registry
+
+    try:
+        registry = _start_service(build)
+        assert registry.running and len(ports) == 2 and registry.port != ports[0]
+        registry.stop()
+    finally:
+        blocker.close()
+
+
+def test_http_service_answers_fifty_concurrent_slow_requests_in_parallel(http_service_factory: Any) -> None:
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    import requests
+
+    from tests.services import Route
+
+    lock = threading.Lock()
+    in_flight = [0, 0]  # now, most at once
+
+    def slow(request: Any) -> Route:
+        with lock:
+            in_flight[0] += 1
+            in_flight[1] = max(in_flight[1], in_flight[0])
+        time.sleep(0.3)
+        with lock:
+            in_flight[0] -= 1
+        return Route(200, {"status": "UP"})
+
+    service = http_service_factory({"*": slow})
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        statuses = list(pool.map(lambda i: requests.get(f"{service.url}/e{i}", timeout=10).status_code, range(50)))
+    assert statuses == [200] * 50
+    # One listen backlog slot or a serial server would keep this near 1-5.
+    assert in_flight[1] >= 25, f"only {in_flight[1]} requests were served at once"
