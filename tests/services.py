@@ -7,7 +7,7 @@ the reason, everywhere else.
 
 Fixtures (scope) -> object:
 - ``docker_engine`` (session) -> DockerEngine: .base_url .client (docker.DockerClient) .base_image
-- ``registry`` (session) / ``registry_factory`` (function) -> Registry: .address .url .username
+- ``registry`` (function view of a session registry) / ``registry_factory`` (function) -> Registry: .address .url .username
   .password .auth_config .stop() .start() .tags(repo)
 - ``prometheus_factory`` (function) -> factory(targets, ...) -> Prometheus: .url .query(expr) .stop()
 - ``metrics_exporter`` (function) -> MetricsExporter: .target .url .set_counter() .set_rate() ...
@@ -325,14 +325,24 @@ def _start_registry(tmp_path_factory: pytest.TempPathFactory) -> Registry:
 
 
 @pytest.fixture(scope="session")
-def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
-    """A registry shared by the session. Tests that stop() it must start() it again:
-    prefer ``registry_factory`` for "registry is down" tests."""
+def session_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+    """The session's registry, for module- or session-scoped fixtures (tests use ``registry``)."""
     server = _start_registry(tmp_path_factory)
     try:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def registry(session_registry: Registry) -> Iterator[Registry]:
+    """The registry shared by the session (one daemon, storage kept across tests). A test may
+    stop() it; it is started again, on the same port, before the next test uses it."""
+    if not session_registry.running:
+        session_registry.start()
+    yield session_registry
+    if not session_registry.running:
+        session_registry.start()
 
 
 @pytest.fixture

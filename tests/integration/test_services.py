@@ -317,3 +317,15 @@ def test_http_service_answers_fifty_concurrent_slow_requests_in_parallel(http_se
     assert statuses == [200] * 50
     # One listen backlog slot or a serial server would keep this near 1-5.
     assert in_flight[1] >= 25, f"only {in_flight[1]} requests were served at once"
+
+
+def test_shared_registry_stopped_by_a_test_is_back_for_the_next_one_a(registry: Registry) -> None:
+    registry.stop()
+    assert not registry.running
+
+
+def test_shared_registry_stopped_by_a_test_is_back_for_the_next_one_b(registry: Registry) -> None:
+    from tests.services import http_status
+
+    assert registry.running
+    assert http_status(f"{registry.url}/v2/") == 401
