@@ -7,8 +7,9 @@ the reason, everywhere else.
 
 Fixtures (scope) -> object:
 - ``docker_engine`` (session) -> DockerEngine: .base_url .client (docker.DockerClient) .base_image
-- ``registry`` (function view of a session registry) / ``registry_factory`` (function) -> Registry: .address .url .username
-  .password .auth_config .stop() .start() .tags(repo)
+- ``registry`` (function; one registry per session, restarted if a test stopped it), ``session_registry``
+  (session), ``registry_factory`` (function) -> Registry: .address .url .username .password
+  .auth_config .stop() .start() .tags(repo)
 - ``prometheus_factory`` (function) -> factory(targets, ...) -> Prometheus: .url .query(expr) .stop()
 - ``metrics_exporter`` (function) -> MetricsExporter: .target .url .set_counter() .set_rate() ...
 - ``sshd_server`` (session) -> SshServer: .host .port .user .key_filename .url .ssh_config ...
@@ -44,7 +45,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS = REPO_ROOT / "scripts"
 LOOPBACK = "127.0.0.1"
 BASE_IMAGE = "busybox:1.36"
-DOCKER_SOCKET_URL = "unix:///var/run/docker.sock"
+DOCKER_SOCKET_URL = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
 
 
 def pytest_configure(config: pytest.Config) -> None:
