@@ -146,6 +146,7 @@ def migrate(cfg: Any, env: str, out: Any, version: str | None = None, take_backu
             declared = sorted({c for m in pending for c in m.collections})
             backups.backup(db, where.backup_target(), declared, out)
 
+    out.say(f"migrations of {where.where}")
     if version is None:
         out.say("warning: no --version given: db.rollback --to-version cannot place this batch")
     with database(where) as db:
