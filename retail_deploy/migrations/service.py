@@ -139,19 +139,26 @@ def migrate(cfg: Any, env: str, out: Any, version: str | None = None, take_backu
         version = validate.version(version)
     where = target(cfg, env)
     found = files(where)
-    wanted_backup = where.place.backup if take_backup is None else take_backup
-
-    def before(db: Any, pending: list[MigrationFile]) -> None:
-        if wanted_backup:
-            declared = sorted({c for m in pending for c in m.collections})
-            backups.backup(db, where.backup_target(), declared, out)
-
+    before = _backup_first(where, out, take_backup)
     out.say(f"migrations of {where.where}")
     if version is None:
         out.say("warning: no --version given: db.rollback --to-version cannot place this batch")
     with database(where) as db:
         return runner.migrate(db, found, where.collections, out, version, where.lock_info(f"db.migrate {env}"),
                               before=before)
+
+
+def _backup_first(where: Target, out: Any, take_backup: bool | None) -> Any:
+    """The hook the runner calls under the lock before changing data: a backup of what the
+    migrations about to run declare, on the environments that back up (`take_backup` forces it)."""
+    wanted = where.place.backup if take_backup is None else take_backup
+
+    def before(db: Any, about_to_run: list[MigrationFile]) -> None:
+        if wanted:
+            declared = sorted({c for m in about_to_run for c in m.collections})
+            backups.backup(db, where.backup_target(), declared, out)
+
+    return before
 
 
 def verify(cfg: Any, env: str, out: Any, allow_pending: bool = False) -> int:
@@ -172,16 +179,17 @@ def verify(cfg: Any, env: str, out: Any, allow_pending: bool = False) -> int:
     return checked
 
 
-def rollback(cfg: Any, env: str, out: Any) -> list[str]:
-    """Undo the last batch."""
+def rollback(cfg: Any, env: str, out: Any, take_backup: bool | None = None) -> list[str]:
+    """Undo the last batch (after a backup on staging/production: down() changes data too)."""
     where = target(cfg, env)
     found = files(where)
     with database(where) as db:
         return runner.rollback(db, found, where.collections, out, plan.last_batch,
-                               "roll back the last batch", where.lock_info(f"db.rollback {env}"))
+                               "roll back the last batch", where.lock_info(f"db.rollback {env}"),
+                               before=_backup_first(where, out, take_backup))
 
 
-def rollback_to_version(cfg: Any, env: str, version: str, out: Any) -> list[str]:
+def rollback_to_version(cfg: Any, env: str, version: str, out: Any, take_backup: bool | None = None) -> list[str]:
     """Undo every migration applied after application version `version` (newest first).
 
     For `rollback.db --env E --to-version V` and `db.rollback --to-version V`. Refuses, before
@@ -194,7 +202,8 @@ def rollback_to_version(cfg: Any, env: str, version: str, out: Any) -> list[str]
     found = files(where)
     with database(where) as db:
         return runner.rollback(db, found, where.collections, out, lambda applied: plan.after_version(applied, version),
-                               f"roll back to version {version}", where.lock_info(f"db.rollback {env} {version}"))
+                               f"roll back to version {version}", where.lock_info(f"db.rollback {env} {version}"),
+                               before=_backup_first(where, out, take_backup))
 
 
 def backup(cfg: Any, env: str, out: Any) -> Path:

@@ -59,18 +59,20 @@ def verify(c, env=None, allow_pending=False, config=None):
     migrations.verify(load(config), env, _runner(c), allow_pending)
 
 
-@task(help={"to_version": "undo every migration applied after this application version (default: the last batch)"})
-def rollback(c, env=None, to_version=None, yes=False, config=None):
+@task(help={"to_version": "undo every migration applied after this application version (default: the last batch)",
+            "skip_backup": "do not back up first (staging and production back up by default)"})
+def rollback(c, env=None, to_version=None, skip_backup=False, yes=False, config=None):
     """Undo the last batch, or everything applied after --to-version."""
     from retail_deploy import migrations
 
     cfg = load(config)
     what = f"after version {to_version}" if to_version else "of the last batch"
     _confirm_change(c, cfg, env, f"undo the migrations {what} on the {env} database?", yes)
+    take_backup = False if skip_backup else None
     if to_version:
-        migrations.rollback_to_version(cfg, env, to_version, _runner(c))
+        migrations.rollback_to_version(cfg, env, to_version, _runner(c), take_backup)
     else:
-        migrations.rollback(cfg, env, _runner(c))
+        migrations.rollback(cfg, env, _runner(c), take_backup)
 
 
 @task

@@ -313,3 +313,17 @@ def test_cli_create_writes_into_the_configured_folder(platform: Platform, capsys
     created = Path(output.strip())
     assert created.parent == platform.migrations and created.name.endswith("-add-loyalty-points.py")
     assert stat.S_ISREG(created.stat().st_mode)
+
+
+def test_rollback_on_staging_backs_up_first_so_it_can_be_undone(platform: Platform) -> None:
+    cfg = platform.cfg()
+    migrations.migrate(cfg, "staging", runner()[0], "1.4.2")
+    migrated = users(platform.db)
+
+    migrations.rollback(cfg, "staging", runner()[0])
+    assert "preferences" not in users(platform.db)[0]
+    assert len(list((platform.root / "config" / "backups" / "staging").iterdir())) == 2
+
+    migrations.restore(cfg, "staging", runner()[0])  # the newest: taken just before the rollback
+    assert users(platform.db) == migrated
+    assert migrations.pending_migrations(cfg, "staging") == []
