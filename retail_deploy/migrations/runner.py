@@ -91,7 +91,8 @@ def migrate(db: Any, files: list[MigrationFile], names: Collections, reporter: R
                 kept = f"; {len(applied)} earlier migration(s) of batch {batch} stay applied" if applied else ""
                 raise OperationFailed(
                     f"migration {step.file.name} failed: {type(error).__name__}: {error}{kept}; "
-                    f"it was not recorded: fix it and run db.migrate again") from error
+                    f"it was not recorded and any partial change it made stays: fix it and run db.migrate "
+                    f"again (or db.restore the backup)") from error
             changelog.record(AppliedMigration(step.file.name, utcnow(), batch, step.file.sha256,
                                               version, step.file.reversible, order))
             applied.append(step.file.name)

@@ -123,8 +123,7 @@ def format_status(current: plan.Status) -> str:
         lines.append(f"pending  {migration.name}{note}")
     if not lines:
         lines.append("no migrations")
-    applied = sum(1 for e in current.applied)
-    lines.append(f"{applied} applied, {len(current.pending)} pending")
+    lines.append(f"{len(current.applied)} applied, {len(current.pending)} pending")
     return "\n".join(lines)
 
 
