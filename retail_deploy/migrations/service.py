@@ -23,6 +23,14 @@ from retail_deploy.migrations.discovery import MigrationFile, discover
 from retail_deploy.migrations.lock import break_lock, default_holder
 
 
+# An environment by name, or the foundation's EnvironmentConfig (anything with a `.name`).
+Env = Any
+
+
+def _name(env: Env) -> str:
+    return env if isinstance(env, str) or env is None else str(env.name)
+
+
 @dataclass(frozen=True)
 class Target:
     """One environment's migration database."""
@@ -56,8 +64,9 @@ class Target:
                                     s.changelog_collection, s.lock_collection)
 
 
-def target(cfg: Any, env: str, environ: Mapping[str, str] | None = None) -> Target:
+def target(cfg: Any, env: Env, environ: Mapping[str, str] | None = None) -> Target:
     """Resolve where `env`'s migrations run; InputError (exit 2) if the URI variable is unset."""
+    env = _name(env)
     environ = os.environ if environ is None else environ
     config, place = section.environment_database(cfg, env)
     uri = environ.get(place.uri_env, "").strip()
@@ -102,7 +111,8 @@ def files(where: Target) -> list[MigrationFile]:
 
 # -- what tasks call -----------------------------------------------------------------------------
 
-def status(cfg: Any, env: str) -> tuple[Target, plan.Status]:
+def status(cfg: Any, env: Env) -> tuple[Target, plan.Status]:
+    env = _name(env)
     where = target(cfg, env)
     found = files(where)
     with database(where) as db:
@@ -127,11 +137,12 @@ def format_status(current: plan.Status) -> str:
     return "\n".join(lines)
 
 
-def migrate(cfg: Any, env: str, out: Any, version: str | None = None, take_backup: bool | None = None) -> list[str]:
+def migrate(cfg: Any, env: Env, out: Any, version: str | None = None, take_backup: bool | None = None) -> list[str]:
     """Apply the pending migrations as one batch, after a backup on staging/production.
 
     `take_backup`: None follows `migrations.backup_before`; True/False forces it.
     """
+    env = _name(env)
     from retail_deploy import validate
 
     if version is not None:
@@ -160,10 +171,11 @@ def _backup_first(where: Target, out: Any, take_backup: bool | None) -> Any:
     return before
 
 
-def verify(cfg: Any, env: str, out: Any, allow_pending: bool = False) -> int:
+def verify(cfg: Any, env: Env, out: Any, allow_pending: bool = False) -> int:
     """Check that everything is applied, unedited and passes its verify(); returns how many were checked.
 
     `allow_pending`: only check what is applied (the data integrity check after a rollback)."""
+    env = _name(env)
     where = target(cfg, env)
     found = files(where)
     with database(where) as db:
@@ -178,8 +190,9 @@ def verify(cfg: Any, env: str, out: Any, allow_pending: bool = False) -> int:
     return checked
 
 
-def rollback(cfg: Any, env: str, out: Any, take_backup: bool | None = None) -> list[str]:
+def rollback(cfg: Any, env: Env, out: Any, take_backup: bool | None = None) -> list[str]:
     """Undo the last batch (after a backup on staging/production: down() changes data too)."""
+    env = _name(env)
     where = target(cfg, env)
     found = files(where)
     with database(where) as db:
@@ -188,12 +201,13 @@ def rollback(cfg: Any, env: str, out: Any, take_backup: bool | None = None) -> l
                                before=_backup_first(where, out, take_backup))
 
 
-def rollback_to_version(cfg: Any, env: str, version: str, out: Any, take_backup: bool | None = None) -> list[str]:
+def rollback_to_version(cfg: Any, env: Env, version: str, out: Any, take_backup: bool | None = None) -> list[str]:
     """Undo every migration applied after application version `version` (newest first).
 
     For `rollback.db --env E --to-version V` and `db.rollback --to-version V`. Refuses, before
     undoing anything, if one of them is irreversible (OperationFailed, exit 1).
     """
+    env = _name(env)
     from retail_deploy import validate
 
     version = validate.version(version)
@@ -205,9 +219,10 @@ def rollback_to_version(cfg: Any, env: str, version: str, out: Any, take_backup:
                                before=_backup_first(where, out, take_backup))
 
 
-def backup(cfg: Any, env: str, out: Any) -> Path:
+def backup(cfg: Any, env: Env, out: Any) -> Path:
     """Back up now: mongodump, else an export of the collections the migrations declare
     (the pending ones', or every migration's when nothing is pending)."""
+    env = _name(env)
     where = target(cfg, env)
     found = files(where)
     with database(where) as db:
@@ -217,8 +232,9 @@ def backup(cfg: Any, env: str, out: Any) -> Path:
         return backups.backup(db, where.backup_target(), declared, out)
 
 
-def restore(cfg: Any, env: str, out: Any, folder: str | None = None) -> Path:
+def restore(cfg: Any, env: Env, out: Any, folder: str | None = None) -> Path:
     """Restore `folder` (default: the newest backup of `env`), holding the migration lock."""
+    env = _name(env)
     where = target(cfg, env)
     chosen = Path(folder) if folder else None
     with database(where) as db:
@@ -228,8 +244,9 @@ def restore(cfg: Any, env: str, out: Any, folder: str | None = None) -> Path:
             return backups.restore(db, where.backup_target(), chosen, out)
 
 
-def unlock(cfg: Any, env: str, out: Any) -> str | None:
+def unlock(cfg: Any, env: Env, out: Any) -> str | None:
     """Remove a stale lock (its runner died); returns who held it."""
+    env = _name(env)
     where = target(cfg, env)
     with database(where) as db:
         if out.dry:
@@ -247,15 +264,17 @@ def create(cfg: Any, name: str) -> Path:
 
 # -- for other chapters --------------------------------------------------------------------------
 
-def pending_migrations(cfg: Any, env: str) -> list[str]:
+def pending_migrations(cfg: Any, env: Env) -> list[str]:
     """Names of the migrations not yet applied to `env` (for the pre-deploy checklist)."""
+    env = _name(env)
     _, current = status(cfg, env)
     return [m.name for m in current.pending]
 
 
-def irreversible_since(cfg: Any, env: str, version: str) -> list[str]:
+def irreversible_since(cfg: Any, env: Env, version: str) -> list[str]:
     """Applied migrations that rolling back to `version` would have to undo but cannot
     (for the application rollback's warning that the data will not go back)."""
+    env = _name(env)
     where = target(cfg, env)
     reversible = {f.name: f.reversible for f in files(where)}
     with database(where) as db:

@@ -179,6 +179,9 @@ def test_pending_and_irreversible_since_for_other_chapters(platform: Platform) -
     migrations.migrate(cfg, "staging", runner()[0], "1.5.0")
 
     assert migrations.irreversible_since(cfg, "staging", "1.4.2") == []
+    # Other chapters may pass the EnvironmentConfig itself (the checklist does).
+    assert migrations.irreversible_since(cfg, cfg.environment("staging"), "1.4.1") == ["2025-02-01-drop-legacy.py"]
+    assert migrations.pending_migrations(cfg, cfg.environment("staging")) == []
     assert migrations.irreversible_since(cfg, "staging", "1.4.1") == ["2025-02-01-drop-legacy.py"]
     with pytest.raises(OperationFailed, match="drop-legacy.py is irreversible"):
         migrations.rollback_to_version(cfg, "staging", "1.4.1", runner()[0])
