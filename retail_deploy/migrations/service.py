@@ -22,13 +22,13 @@ from retail_deploy.migrations.connection import redact_uri, uri_database, uri_se
 from retail_deploy.migrations.discovery import MigrationFile, discover
 from retail_deploy.migrations.lock import break_lock, default_holder
 
-
 # An environment by name, or the foundation's EnvironmentConfig (anything with a `.name`).
 Env = Any
 
 
-def _name(env: Env) -> str:
-    return env if isinstance(env, str) or env is None else str(env.name)
+def _name(env: Env) -> Any:
+    # None stays None: cfg.environment(None) then asks for --env (exit 2).
+    return env if env is None or isinstance(env, str) else env.name
 
 
 @dataclass(frozen=True)
