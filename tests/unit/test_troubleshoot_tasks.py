@@ -167,3 +167,18 @@ def test_docker_environment_is_refused_before_any_command(kube):
     assert result.returncode == 2
     assert "reads a Kubernetes cluster" in result.stderr
     assert result.calls == []
+
+
+def test_health_deps_via_kubectl_execs_in_the_live_colour(kube):
+    exec_prefix = "exec deploy/retail-backend-green -- curl -sf localhost:8080/actuator/health/"
+    result = kube("health.deps", "--env", "production", answers={
+        SELECTOR: {"stdout": "green"},
+        exec_prefix + "mongo": {"stdout": '{"status":"UP"}'},
+        exec_prefix + "redis": {"stdout": '{"status":"UP"}'},
+        exec_prefix + "elasticsearch": {"stdout": '{"status":"DOWN"}', "exit": 22,
+                                        "stderr": "command terminated with exit code 22\n"},
+    })
+    assert result.returncode == 1
+    assert "OK   mongo" in result.stdout and "OK   redis" in result.stdout
+    assert "FAIL elasticsearch    elasticsearch is status DOWN (command terminated with exit code 22)" in result.stdout
+    assert "1 of 3 dependencies unhealthy: elasticsearch" in result.stderr
