@@ -21,6 +21,8 @@ from typing import Any
 MAX_WORKERS = 64
 # Bodies kept in results (and reports) are cut to this many characters.
 BODY_LIMIT = 2000
+# A health answer is small; stop reading a larger one (it is judged on what was read).
+MAX_BODY = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -236,11 +238,14 @@ def _check_once(session: Any, endpoint: Endpoint, timeout: float) -> tuple[Check
     start = time.monotonic()
     try:
         response = session.request(endpoint.method, endpoint.url, headers=dict(endpoint.headers),
-                                   timeout=(timeout, timeout), allow_redirects=True)
-        body = response.text
+                                   timeout=(timeout, timeout), allow_redirects=True, stream=True)
+        try:
+            body = _read_body(response, start + timeout)
+        finally:
+            response.close()
     except requests.exceptions.SSLError as exc:
         return _failure(endpoint, start, _tls_reason(exc)), False
-    except requests.exceptions.Timeout:
+    except (requests.exceptions.Timeout, _Deadline):
         return _failure(endpoint, start, f"no answer within {_fmt_seconds(timeout)}s (timed out)"), True
     except requests.exceptions.ConnectionError as exc:
         return _failure(endpoint, start, _connection_reason(exc)), True
@@ -251,6 +256,31 @@ def _check_once(session: Any, endpoint: Endpoint, timeout: float) -> tuple[Check
     error = _verdict(endpoint, status, body)
     result = CheckResult(endpoint, not error, status, latency, 1, error or "", body[:BODY_LIMIT])
     return result, bool(error)
+
+
+class _Deadline(Exception):
+    """The answer did not arrive in full within the timeout (e.g. a body trickling in)."""
+
+
+def _read_body(response: Any, deadline: float) -> str:
+    """The body, read in chunks against a total deadline: requests' read timeout is per chunk,
+    so a server trickling bytes could otherwise hold a check far beyond its timeout."""
+    chunks: list[bytes] = []
+    size = 0
+    raw = response.raw
+    if hasattr(raw, "read1"):  # urllib3 >= 2: return what has arrived instead of waiting for 8 KiB
+        pieces = iter(lambda: raw.read1(8192, decode_content=True), b"")
+    else:
+        pieces = response.iter_content(512)
+    for chunk in pieces:
+        chunks.append(chunk)
+        size += len(chunk)
+        if time.monotonic() > deadline:
+            raise _Deadline()
+        if size > MAX_BODY:
+            break
+    encoding = response.encoding or "utf-8"
+    return b"".join(chunks).decode(encoding, errors="replace")
 
 
 def _verdict(endpoint: Endpoint, status: int, body: str) -> str | None:

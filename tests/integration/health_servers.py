@@ -58,6 +58,17 @@ class _Handler(BaseHTTPRequestHandler):
         elif url.path == "/slow":
             time.sleep(float(query.get("ms", ["2000"])[0]) / 1000)
             self._send(200, up)
+        elif url.path == "/trickle":
+            # Headers at once, then one byte every 0.3 s: each read is quick, the whole is slow.
+            body = b'{"status": "UP"}' + b" " * 20
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            for byte in body:
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                time.sleep(0.3)
         elif url.path == "/invalid-json":
             self._send(200, "<html><body>Whitelabel Error Page</body></html>", "text/html")
         elif url.path == "/flaky":

@@ -66,6 +66,13 @@ def test_slow_endpoint_times_out_without_holding_up_the_others(server):
     assert elapsed < 2.0  # the 3 s answer was not awaited
 
 
+def test_a_trickling_answer_is_bounded_by_the_timeout_as_a_whole(server):
+    start = time.monotonic()
+    (result,) = check_endpoints([Endpoint(server.url + "/trickle", expect_json=UP)], timeout=1, retries=0)
+    assert not result.ok and "timed out" in result.error
+    assert time.monotonic() - start < 2.5  # the full body would take 10 s
+
+
 def test_connection_refused_is_named_and_retried():
     url = refused_url()
     (result,) = check_endpoints([Endpoint(url + "/api/v1/health", expect_json=UP)],
