@@ -306,6 +306,10 @@ def _failure(endpoint: Endpoint, start: float, error: str) -> CheckResult:
 def _tls_reason(exc: Exception) -> str:
     text = str(exc)
     if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text:
+        if "expired" in text:
+            return "TLS verification failed: certificate has expired"
+        if "Hostname mismatch" in text or "doesn't match" in text or "IP address mismatch" in text:
+            return "TLS verification failed: certificate is for another host name"
         detail = "self-signed certificate" if "self-signed" in text or "self signed" in text else \
             "certificate not trusted"
         return f"TLS verification failed: {detail} (give the CA with --ca-bundle)"

@@ -11,24 +11,25 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .health_servers import http_server, make_self_signed, refused_url
+from tests.services import Route
+
+from .health_servers import platform_routes, refused_url, self_signed_service
 
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="module")
-def server():
-    with http_server(version="1.4.2") as srv:
-        yield srv
+@pytest.fixture
+def server(http_service_factory):
+    return http_service_factory(platform_routes(version="1.4.2"))
 
 
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory):
-    cert, key = make_self_signed(tmp_path_factory.mktemp("tls"))
-    with http_server(cert, key) as srv:
-        yield srv, cert
+@pytest.fixture
+def tls(tmp_path):
+    srv = self_signed_service(tmp_path, platform_routes())
+    yield srv, srv.ca_file
+    srv.stop()
 
 
 def run(program, *args, env=None, cwd=None):
@@ -103,7 +104,6 @@ def test_health_check_json_lists_each_endpoint(server, tmp_path):
 
 def test_health_check_dry_run_prints_curl_and_sends_nothing(server, tmp_path):
     config = platform_config(tmp_path, {"urls": {"backend": server.url}})
-    before = sum(server.hits.values())
     environ = {**os.environ, "PYTHONPATH": str(REPO), "RETAIL_DEPLOY_CONFIG": str(config)}
     result = subprocess.run([sys.executable, "-m", "retail_deploy", "--dry", "health.check", "--env", "production"],
                             env=environ, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
@@ -112,7 +112,7 @@ def test_health_check_dry_run_prints_curl_and_sends_nothing(server, tmp_path):
         f"$ curl -fsS --max-time 5 {server.url}/api/v1/health",
         f"$ curl -fsS --max-time 5 {server.url}/actuator/health",
     ]
-    assert sum(server.hits.values()) == before
+    assert server.requests == []
 
 
 def test_unknown_service_in_url_override_is_bad_input():
@@ -121,21 +121,22 @@ def test_unknown_service_in_url_override_is_bad_input():
     assert "payments" in result.stderr
 
 
-def test_smoke_script_on_green_checks_the_green_deployment(tmp_path):
-    with http_server(version="1.4.1") as blue, http_server(version="1.4.2") as green:
-        config = platform_config(tmp_path, {
-            "urls": {"backend": blue.url, "consumer-web": blue.url, "admin-web": blue.url},
-            "blue_green": {"service": "backend", "service_name": "retail-backend", "selector_key": "deployment",
-                           "deployments": {"blue": "retail-backend-blue", "green": "retail-backend-green"},
-                           "colour_urls": {"blue": blue.url, "green": green.url}}})
-        env = {"RETAIL_DEPLOY_CONFIG": str(config), "VERSION": "1.4.2"}
-        passed = run("smoke-tests.sh", "green", env=env)
-        assert passed.returncode == 0, passed.stdout + passed.stderr
-        assert passed.stdout.splitlines()[-1] == "smoke tests on green: 3 passed, 0 failed, 2 skipped"
-        assert green.hits["/api/v1/version"] == 1 and blue.hits["/api/v1/version"] == 0
-        failed = run("smoke-tests.sh", "blue", env=env)
-        assert failed.returncode == 1
-        assert "backend /api/v1/version: answer does not contain '1.4.2'" in failed.stderr
+def test_smoke_script_on_green_checks_the_green_deployment(tmp_path, http_service_factory):
+    blue = http_service_factory(platform_routes(version="1.4.1"))
+    green = http_service_factory(platform_routes(version="1.4.2"))
+    config = platform_config(tmp_path, {
+        "urls": {"backend": blue.url, "consumer-web": blue.url, "admin-web": blue.url},
+        "blue_green": {"service": "backend", "service_name": "retail-backend", "selector_key": "deployment",
+                       "deployments": {"blue": "retail-backend-blue", "green": "retail-backend-green"},
+                       "colour_urls": {"blue": blue.url, "green": green.url}}})
+    env = {"RETAIL_DEPLOY_CONFIG": str(config), "VERSION": "1.4.2"}
+    passed = run("smoke-tests.sh", "green", env=env)
+    assert passed.returncode == 0, passed.stdout + passed.stderr
+    assert passed.stdout.splitlines()[-1] == "smoke tests on green: 3 passed, 0 failed, 2 skipped"
+    assert len(green.requests_to("/api/v1/version")) == 1 and blue.requests == []
+    failed = run("smoke-tests.sh", "blue", env=env)
+    assert failed.returncode == 1
+    assert "backend /api/v1/version: answer does not contain '1.4.2'" in failed.stderr
 
 
 def test_smoke_script_usage_and_unknown_target():
@@ -145,15 +146,15 @@ def test_smoke_script_usage_and_unknown_target():
     assert "purple" in unknown.stderr
 
 
-def test_deps_direct_names_the_dependency_that_is_down(tmp_path):
-    with http_server() as backend:
-        config = platform_config(tmp_path, {"urls": {"backend": backend.url}})
-        env = {"RETAIL_DEPLOY_CONFIG": str(config)}
-        ok = run("health.deps", "--env", "production", "--via", "direct", env=env)
-        assert ok.returncode == 0, ok.stderr
-        assert ok.stdout.splitlines()[-1] == "All 3 dependencies healthy (backend via direct)."
-        backend.set_dependency("redis", "DOWN")
-        down = run("health.deps", "--env", "production", "--via", "direct", env=env)
-        assert down.returncode == 1
-        assert "FAIL redis" in down.stdout
-        assert "1 of 3 dependencies unhealthy: redis: HTTP 503 (expected 200)" in down.stderr
+def test_deps_direct_names_the_dependency_that_is_down(tmp_path, http_service_factory):
+    backend = http_service_factory(platform_routes())
+    config = platform_config(tmp_path, {"urls": {"backend": backend.url}})
+    env = {"RETAIL_DEPLOY_CONFIG": str(config)}
+    ok = run("health.deps", "--env", "production", "--via", "direct", env=env)
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.splitlines()[-1] == "All 3 dependencies healthy (backend via direct)."
+    backend.set_route("/actuator/health/redis", Route(503, {"status": "DOWN"}))
+    down = run("health.deps", "--env", "production", "--via", "direct", env=env)
+    assert down.returncode == 1
+    assert "FAIL redis" in down.stdout
+    assert "1 of 3 dependencies unhealthy: redis: HTTP 503 (expected 200)" in down.stderr
