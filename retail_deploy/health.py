@@ -17,6 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from retail_deploy.redact import redact
+
 # Enough threads that 50 slow endpoints finish in one round; more would only add overhead.
 MAX_WORKERS = 64
 # Bodies kept in results (and reports) are cut to this many characters.
@@ -76,19 +78,19 @@ class CheckResult:
         text = f"{mark} {self.name:<40} {status:>3} {self.latency * 1000:7.0f} ms  {self.endpoint.url}"
         if not self.ok:
             text += f"  ({self.error})"
-        return text
+        return redact(text)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "service": self.endpoint.service,
-            "url": self.endpoint.url,
+            "url": redact(self.endpoint.url),
             "method": self.endpoint.method,
             "ok": self.ok,
             "status": self.status,
             "latency_ms": round(self.latency * 1000, 1),
             "attempts": self.attempts,
-            "error": self.error or None,
+            "error": redact(self.error) or None,
         }
 
 
