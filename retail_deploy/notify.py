@@ -238,10 +238,14 @@ class Notifier:
         return Delivery(channel, False, reason)
 
 
+def settings_from_config(cfg: PlatformConfig) -> NotificationSettings:
+    return parse_notifications(cfg.section("notifications"))
+
+
 def notifier(cfg: PlatformConfig, *, say: Callable[[str], None] = print, runner: Any = None,
              environ: Mapping[str, str] | None = None) -> Notifier:
     """The Notifier described by a platform config's `notifications:` section."""
-    return Notifier(parse_notifications(cfg.section("notifications")), platform=cfg.platform, environ=environ,
+    return Notifier(settings_from_config(cfg), platform=cfg.platform, environ=environ,
                     say=say, runner=runner)
 
 
