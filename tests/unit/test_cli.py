@@ -104,3 +104,19 @@ def test_listing_tasks_imports_no_heavy_library():
             "print(sorted(m for m in ('docker', 'fabric', 'paramiko', 'requests', 'pymongo') if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("args,message", [
+    (["health.check", "--env", "staging", "--timeout", "abc"],
+     "error: invalid option value: could not convert string to float: 'abc'"),
+    (["health.check", "--no-such-flag"], "error: No idea what '--no-such-flag' is!"),
+    (["health.check", "--env"], "error: Flag <Argument: env (e)> needed value and was not given one!"),
+])
+def test_command_line_mistakes_are_bad_input_not_failures(args, message):
+    # invoke itself exits 1 on a parse error and shows a traceback for an option that does not convert;
+    # shell glue must be able to tell "you called me wrong" (2) from "the operation failed" (1).
+    result = run(*args, program=[sys.executable, "-m", "retail_deploy"])
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith(message)
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.stderr
