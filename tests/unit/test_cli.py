@@ -120,3 +120,16 @@ def test_command_line_mistakes_are_bad_input_not_failures(args, message):
     assert result.stderr.startswith(message)
     assert len(result.stderr.strip().splitlines()) == 1
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("args,message", [
+    (["health.check", "--env", "staging", "--retries", "-1"], "error: --retries -1: must be 0 or more"),
+    (["health.check", "--env", "staging", "--timeout", "0"], "error: --timeout 0.0: must be more than 0 seconds"),
+    (["health.smoke", "--env", "staging", "--timeout", "-3"], "error: --timeout -3.0: must be more than 0 seconds"),
+    (["health.deps", "--env", "staging", "--via", "direct", "--timeout", "0"],
+     "error: --timeout 0.0: must be more than 0 seconds"),
+])
+def test_out_of_range_check_limits_are_bad_input(args, message):
+    # They used to reach check_endpoints' ValueError: "unexpected failure", exit 1.
+    result = run(*args)
+    assert (result.returncode, result.stderr.strip()) == (2, message)
