@@ -189,8 +189,8 @@ def _consume_build(stream: Iterator[dict[str, Any]], emit: Emit, cancel: threadi
         for chunk in stream:
             if cancel is not None and cancel.is_set():
                 raise Cancelled(f"{who}: build stopped because another service failed")
-            if "error" in chunk or "errorDetail" in chunk:
-                detail = (chunk.get("errorDetail") or {}).get("message") or chunk.get("error")
+            detail = _stream_error(chunk)
+            if detail is not None:
                 if pending.strip():
                     emit(pending.rstrip())
                 raise ImageError(f"{who}: docker build failed: {_first_line(detail)}")
@@ -210,10 +210,23 @@ def _consume_build(stream: Iterator[dict[str, Any]], emit: Emit, cancel: threadi
         if pending.strip():
             emit(pending.rstrip())
     finally:
-        close = getattr(stream, "close", None)
-        if close is not None:
-            close()
+        _close(stream)
     return built
+
+
+def _stream_error(chunk: Mapping[str, Any]) -> str | None:
+    """The failure reported inside an HTTP-200 build or push stream, or None for a normal chunk."""
+    if "error" not in chunk and "errorDetail" not in chunk:
+        return None
+    return str((chunk.get("errorDetail") or {}).get("message") or chunk.get("error") or "")
+
+
+def _close(stream: Any) -> None:
+    """Close a stream generator now (dropping its HTTP response), not whenever it is collected:
+    an exception's traceback would otherwise keep it, and the connection, alive."""
+    close = getattr(stream, "close", None)
+    if close is not None:
+        close()
 
 
 def tag_image(client: Any, image: str, reference: str) -> None:
@@ -394,19 +407,22 @@ def push_image(client: Any, reference: str, *, credentials: Credentials | None, 
     try:
         stream = client.api.push(repository, tag=tag, stream=True, decode=True,
                                  auth_config=credentials.auth_config() if credentials else None)
-        for chunk in stream:
-            if "error" in chunk or "errorDetail" in chunk:
-                detail = (chunk.get("errorDetail") or {}).get("message") or chunk.get("error") or ""
-                raise ImageError(f"{who}push of {reference} failed: "
-                                 f"{registry_problem(registry, str(detail), credentials)}")
-            aux = chunk.get("aux")
-            if isinstance(aux, dict) and aux.get("Digest"):
-                digest = str(aux["Digest"])
-            layer, status = chunk.get("id"), chunk.get("status")
-            if layer and status and not str(status).startswith("The push refers"):
-                states[str(layer)] = str(status)
-                if progress is not None:
-                    progress.update(str(layer), str(status), str(chunk.get("progress") or ""))
+        try:
+            for chunk in stream:
+                detail = _stream_error(chunk)
+                if detail is not None:
+                    raise ImageError(f"{who}push of {reference} failed: "
+                                     f"{registry_problem(registry, detail, credentials)}")
+                aux = chunk.get("aux")
+                if isinstance(aux, dict) and aux.get("Digest"):
+                    digest = str(aux["Digest"])
+                layer, status = chunk.get("id"), chunk.get("status")
+                if layer and status and not str(status).startswith("The push refers"):
+                    states[str(layer)] = str(status)
+                    if progress is not None:
+                        progress.update(str(layer), str(status), str(chunk.get("progress") or ""))
+        finally:
+            _close(stream)
     except docker.errors.APIError as error:
         raise ImageError(f"{who}push of {reference} failed: "
                          f"{registry_problem(registry, _api_message(error), credentials)}") from error

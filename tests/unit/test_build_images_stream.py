@@ -206,3 +206,23 @@ def test_live_board_redraws_in_place_and_keeps_other_lines_above():
         "[backend] 873ddceaa178: Pushed",
         "[web] 39e3a68b6991: Layer already exists",
     ]
+
+
+def test_push_closes_its_stream_when_the_registry_reports_an_error():
+    # The caught error's traceback holds push_image's frame: without an explicit close the stream
+    # (and with the real SDK its HTTP response and connection) stays open as long as the error lives.
+    closed = []
+
+    def stream():
+        try:
+            yield from PUSH_UNAUTHORIZED
+        finally:
+            closed.append(True)
+
+    client = FakeClient([])
+    client.api.push = lambda repository, **kwargs: stream()
+    with pytest.raises(images.ImageError) as caught:
+        images.push_image(client, "127.0.0.1:5000/retail-backend:1.4.2", credentials=CREDS,
+                          registry="127.0.0.1:5000")
+    assert closed == [True], "stream left open while the error is still held"
+    assert "rejected the credentials" in str(caught.value)
