@@ -152,6 +152,8 @@ class Runner:
         from invoke.exceptions import CommandTimedOut
 
         limit = timeout or command.timeout or self.default_timeout
+        # Registered secrets too (a URI, a token from a file), not only the command's declared ones.
+        shown = redact.redact(command.display())
         options: dict[str, Any] = {
             "warn": True,
             "hide": True if hide else None,
@@ -169,7 +171,7 @@ class Runner:
         try:
             raw = self._backend().run(command.shell(), **options)
         except CommandTimedOut:
-            raise CommandFailed(command.display(), None, f"no answer within {limit:g}s", self.where) from None
+            raise CommandFailed(shown, None, f"no answer within {limit:g}s", self.where) from None
         finally:
             for key in ("out_stream", "err_stream"):
                 if key in options:
@@ -177,7 +179,7 @@ class Runner:
         result = Result(raw.stdout or "", raw.stderr or "", int(raw.exited))
         if check and not result.ok:
             detail = redact.redact(result.stderr.strip() or result.stdout.strip())
-            raise CommandFailed(redact.redact(command.display()), result.exit_code, detail, self.where)
+            raise CommandFailed(shown, result.exit_code, detail, self.where)
         return result
 
     def _backend(self) -> Any:

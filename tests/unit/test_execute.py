@@ -97,3 +97,14 @@ def test_ssh_urls():
     assert parse_ssh_url("ssh://host") == (None, "host", None)
     with pytest.raises(InputError):
         parse_ssh_url("http://host")
+
+
+def test_a_timed_out_command_masks_registered_secrets_too():
+    # The failure path masked them; the timeout path showed the argv with only declared secrets masked.
+    redact.forget_all()
+    redact.register("s3cr3t-value")
+    r, _ = runner(default_timeout=0.5)
+    with pytest.raises(CommandFailed) as caught:
+        r.run(cmd("sh", "-c", "sleep 5 # s3cr3t-value"), hide=True)
+    assert "timed out" in str(caught.value) and "s3cr3t-value" not in str(caught.value)
+    assert caught.value.display == "sh -c 'sleep 5 # ***'"
