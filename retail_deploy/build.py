@@ -59,6 +59,11 @@ class BuildSettings:
         )
 
 
+def validate_section(cfg: Any) -> None:
+    """For `config.validate`: the `build:` section."""
+    BuildSettings.from_config(cfg)
+
+
 @dataclass(frozen=True)
 class ServicePlan:
     """Everything needed to build one service's image, decided before anything runs."""

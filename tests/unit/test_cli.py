@@ -133,3 +133,20 @@ def test_out_of_range_check_limits_are_bad_input(args, message):
     # They used to reach check_endpoints' ValueError: "unexpected failure", exit 1.
     result = run(*args)
     assert (result.returncode, result.stderr.strip()) == (2, message)
+
+
+@pytest.mark.parametrize("section,expected", [
+    ("build:\n  max_paralel: 2\n", ":7: build.max_paralel: unknown key"),
+    ("smoke_tests:\n  - {name: up, service: api, path: health}\n", ":7: smoke_tests[0].path: a path starts with '/'"),
+    ("migrations:\n  lock_ttl: 0s\n", ":7: migrations.lock_ttl: must be longer than zero"),
+    ("monitoring:\n  no_such_key: 1\n", ":7: monitoring.no_such_key: unknown key"),
+])
+def test_config_validate_checks_the_chapter_sections(tmp_path, section, expected):
+    # Only the checklist section was checked: `config.validate` said "valid" and the mistake came
+    # out later, from the task that reads the section.
+    path = tmp_path / "platform.yaml"
+    path.write_text("version: 1\nservices:\n  api: {image: shop-api}\nenvironments:\n  prod: {namespace: live}\n"
+                    + section)
+    result = run("config.validate", "--config", str(path))
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.startswith(f"error: {path}") and expected in result.stderr, result.stderr
