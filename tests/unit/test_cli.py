@@ -150,3 +150,17 @@ def test_config_validate_checks_the_chapter_sections(tmp_path, section, expected
     result = run("config.validate", "--config", str(path))
     assert result.returncode == 2, result.stdout + result.stderr
     assert result.stderr.startswith(f"error: {path}") and expected in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("args,message", [
+    (["db.restore", "--env", "nope"], "error: unknown environment 'nope' (known: development, staging, production)"),
+    (["db.unlock"], "error: missing environment: pass --env (development, staging, production)"),
+    (["db.migrate", "--env", "production", "--version", "bad/tag"], "error: invalid version 'bad/tag'"),
+    (["db.rollback", "--env", "production", "--to-version", "..x"], "error: invalid --to-version '..x'"),
+])
+def test_db_tasks_name_the_bad_input_before_asking_for_confirmation(args, message):
+    # They asked "replace data in the nope database?" (or, without a terminal, demanded --yes)
+    # and only then, after a "y", said what was wrong.
+    result = run(*args)
+    assert result.returncode == 2
+    assert result.stderr.startswith(message), result.stderr
