@@ -118,6 +118,7 @@ def connect(docker_host: str | None = None, timeout: float = 600) -> Any:
     if docker_host == "local":
         docker_host = None
 
+    client = None
     try:
         if docker_host:
             client = docker.DockerClient(base_url=docker_host, timeout=int(timeout))
@@ -125,6 +126,8 @@ def connect(docker_host: str | None = None, timeout: float = 600) -> Any:
             client = docker.from_env(timeout=int(timeout))
         client.ping()
     except Exception as error:  # the SDK raises several unrelated types for "no engine"
+        if client is not None:  # made, but the engine did not answer: free its connection pool
+            client.close()
         where = docker_host or os.environ.get("DOCKER_HOST") or "the local Docker engine"
         raise OperationFailed(
             f"cannot reach {where}: {_first_line(error)} (is dockerd running? see scripts/start-docker.sh)"

@@ -226,3 +226,25 @@ def test_push_closes_its_stream_when_the_registry_reports_an_error():
                           registry="127.0.0.1:5000")
     assert closed == [True], "stream left open while the error is still held"
     assert "rejected the credentials" in str(caught.value)
+
+
+def test_connect_closes_the_client_when_the_engine_does_not_answer(monkeypatch):
+    import docker
+
+    made = []
+
+    class DeadEngine:
+        def __init__(self, **kwargs):
+            self.closed = False
+            made.append(self)
+
+        def ping(self):
+            raise docker.errors.DockerException("Error while fetching server API version: connection refused")
+
+        def close(self):
+            self.closed = True
+
+    monkeypatch.setattr(docker, "DockerClient", DeadEngine)
+    with pytest.raises(images.OperationFailed, match="cannot reach unix:///nowhere.sock: Error while fetching"):
+        images.connect("unix:///nowhere.sock")
+    assert [client.closed for client in made] == [True]
