@@ -25,8 +25,12 @@ def create(c, name, config=None):
     """Write a new migration file from the template (in migrations.directory)."""
     from retail_deploy import migrations
 
-    path = migrations.create(load(config), name)
-    print(path)
+    runner = _runner(c)
+    path = migrations.create(load(config), name, dry=runner.dry)
+    if runner.dry:
+        runner.say(f"would write {path} from the migration template")
+    else:
+        print(path)
 
 
 @task
