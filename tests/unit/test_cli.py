@@ -164,3 +164,31 @@ def test_db_tasks_name_the_bad_input_before_asking_for_confirmation(args, messag
     result = run(*args)
     assert result.returncode == 2
     assert result.stderr.startswith(message), result.stderr
+
+
+def test_a_multi_line_error_is_still_one_line_on_stderr():
+    # A migration's or driver's exception text may span lines; stderr must stay one line (what, where, what to do).
+    from invoke import Context
+    from invoke.exceptions import Exit
+
+    from retail_deploy.errors import OperationFailed
+    from retail_deploy.tasks._common import task
+
+    @task
+    def broken(c):
+        """Fails with a message that quotes a multi-line exception."""
+        raise OperationFailed("migration 2025-01-15-x.py failed: ValueError: bad row\n  at line 3\n\nfix it")
+
+    @task
+    def crashing(c):
+        """An unexpected exception with a multi-line message."""
+        raise RuntimeError("first line\nsecond line")
+
+    with pytest.raises(Exit) as failed:
+        broken(Context())
+    assert (failed.value.code, failed.value.message) == (
+        1, "error: migration 2025-01-15-x.py failed: ValueError: bad row; at line 3; fix it")
+    with pytest.raises(Exit) as crashed:
+        crashing(Context())
+    assert crashed.value.message == ("error: unexpected failure: RuntimeError: first line; second line "
+                                     "(run with -d for a traceback)")
