@@ -34,7 +34,10 @@ def gate(runner: Any, cfg: PlatformConfig, env: EnvironmentConfig, version: str,
 
 
 def _ask_at_terminal(item: checklist.Item) -> bool:
-    return input(f"Confirm: {item.text}? [y/N] ").strip().lower() in ("y", "yes")
+    try:
+        return input(f"Confirm: {item.text}? [y/N] ").strip().lower() in ("y", "yes")
+    except EOFError:  # Ctrl-D: not confirmed (the gate then lists the item), not a crash
+        return False
 
 
 def notify_teams(cfg: PlatformConfig, env: EnvironmentConfig, version: str) -> tuple[str, ...]:

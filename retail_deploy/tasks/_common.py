@@ -108,6 +108,9 @@ def confirm(question: str, *, yes: bool) -> None:
         return
     if not sys.stdin or not sys.stdin.isatty():
         raise InputError(f"{question} needs confirmation, and there is no terminal: pass --yes")
-    answer = input(f"{question} [y/N] ").strip().lower()
+    try:
+        answer = input(f"{question} [y/N] ").strip().lower()
+    except EOFError:  # Ctrl-D at the prompt: a "no", not a crash
+        answer = ""
     if answer not in ("y", "yes"):
         raise InputError("not confirmed; nothing was changed")

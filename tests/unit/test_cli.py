@@ -192,3 +192,22 @@ def test_a_multi_line_error_is_still_one_line_on_stderr():
         crashing(Context())
     assert crashed.value.message == ("error: unexpected failure: RuntimeError: first line; second line "
                                      "(run with -d for a traceback)")
+
+
+def test_end_of_input_at_a_confirmation_prompt_is_a_no(monkeypatch):
+    # Ctrl-D at "[y/N]" raised EOFError: "unexpected failure", exit 1, instead of "not confirmed", exit 2.
+    import io as io_module
+
+    from retail_deploy import checklist
+    from retail_deploy.checklist_gate import _ask_at_terminal
+    from retail_deploy.errors import InputError
+    from retail_deploy.tasks._common import confirm
+
+    class ClosedTerminal(io_module.StringIO):
+        def isatty(self):
+            return True
+
+    monkeypatch.setattr(sys, "stdin", ClosedTerminal(""))
+    with pytest.raises(InputError, match="not confirmed; nothing was changed"):
+        confirm("restore production?", yes=False)
+    assert _ask_at_terminal(checklist.RUNBOOK_ITEMS[0]) is False
