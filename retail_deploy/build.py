@@ -59,6 +59,11 @@ class BuildSettings:
         )
 
 
+def validate_section(cfg: Any) -> None:
+    """For `config.validate`: the `build:` section."""
+    BuildSettings.from_config(cfg)
+
+
 @dataclass(frozen=True)
 class ServicePlan:
     """Everything needed to build one service's image, decided before anything runs."""
@@ -273,10 +278,7 @@ def build_services(cfg: Any, services: Sequence[Any], version: str, *, push: boo
     shared = _Shared()
     registry = cfg.registry.host
     if push:
-        shared.credentials = images.resolve_credentials(
-            registry, username_env=cfg.registry.username_env, password_env=cfg.registry.password_env)
-        if shared.credentials is not None:
-            redact.register(shared.credentials.password)
+        shared.credentials = _registry_credentials(cfg)
     shared.client = images.connect(docker_host)
     try:
         if push and shared.credentials is not None:
@@ -287,7 +289,7 @@ def build_services(cfg: Any, services: Sequence[Any], version: str, *, push: boo
         _in_parallel(workers, plans, report.results, shared.cancel,
                      lambda plan, result: _build_one(plan, result, settings, runner, console, shared))
         if not report.ok:
-            _finish(report, console, runner)
+            _finish(report, console)
             raise BuildFailed(_failure_line(report, "nothing was pushed" if push else "see the summary"), report)
 
         if push:
@@ -299,9 +301,9 @@ def build_services(cfg: Any, services: Sequence[Any], version: str, *, push: boo
                 console.board = None
             report.pushed = report.ok
             if not report.ok:
-                _finish(report, console, runner)
+                _finish(report, console)
                 raise BuildFailed(_failure_line(report, "the release is incomplete in the registry"), report)
-        _finish(report, console, runner)
+        _finish(report, console)
         return report
     finally:
         shared.client.close()
@@ -325,10 +327,7 @@ def push_services(cfg: Any, services: Sequence[Any], version: str, *, runner: Ru
         return report
     shared = _Shared()
     registry = cfg.registry.host
-    shared.credentials = images.resolve_credentials(
-        registry, username_env=cfg.registry.username_env, password_env=cfg.registry.password_env)
-    if shared.credentials is not None:
-        redact.register(shared.credentials.password)
+    shared.credentials = _registry_credentials(cfg)
     shared.client = images.connect(docker_host)
     try:
         missing = [p for p in plans if images.image_id(shared.client, p.local_tag) is None]
@@ -348,7 +347,7 @@ def push_services(cfg: Any, services: Sequence[Any], version: str, *, runner: Ru
         finally:
             console.board = None
         report.pushed = report.ok
-        _finish(report, console, runner)
+        _finish(report, console)
         if not report.ok:
             raise BuildFailed(_failure_line(report, "the release is incomplete in the registry"), report)
         return report
@@ -359,6 +358,16 @@ def push_services(cfg: Any, services: Sequence[Any], version: str, *, runner: Ru
 def _require_registry(cfg: Any) -> None:
     if not cfg.registry.host:
         raise InputError(f"no registry to push to: set registry.host in {cfg.source}")
+
+
+def _registry_credentials(cfg: Any) -> images.Credentials | None:
+    """Credentials for the configured registry (variables, else the Docker config file), registered
+    as a secret at once: a Docker config file's password is not known to the config loader."""
+    credentials = images.resolve_credentials(cfg.registry.host, username_env=cfg.registry.username_env,
+                                             password_env=cfg.registry.password_env)
+    if credentials is not None:
+        redact.register(credentials.password)
+    return credentials
 
 
 def _preflight(shared: _Shared, registry: str, plans: Sequence[ServicePlan], consequence: str) -> None:
@@ -490,7 +499,7 @@ def _failure_line(report: BuildReport, consequence: str) -> str:
     return redact.redact(f"build of {first.service} failed{others}: {first.detail}; {consequence}")
 
 
-def _finish(report: BuildReport, console: _Console, runner: Runner) -> None:
+def _finish(report: BuildReport, console: _Console) -> None:
     with console.lock:
         console.out.write("\n" + redact.redact(report.table()) + "\n")
         console.out.flush()

@@ -183,9 +183,16 @@ def _run_check(item: Item, cfg: PlatformConfig, env: EnvironmentConfig, facts: F
         return Outcome(item, FAILED, f"could not check: {error}")
 
 
-def _check_commit(item: Item, cfg: PlatformConfig, env: EnvironmentConfig, facts: Facts) -> Outcome:
-    ok, detail = facts.commit_on_branch()
-    return Outcome(item, PASSED if ok else FAILED, detail)
+Check = Callable[[Item, PlatformConfig, EnvironmentConfig, Facts], Outcome]
+
+
+def _yes_no(fact: Callable[[Facts], tuple[bool, str]]) -> Check:
+    """A check that is one fact answering (ok, detail)."""
+    def check(item: Item, cfg: PlatformConfig, env: EnvironmentConfig, facts: Facts) -> Outcome:
+        ok, detail = fact(facts)
+        return Outcome(item, PASSED if ok else FAILED, detail)
+
+    return check
 
 
 def _check_migrations(item: Item, cfg: PlatformConfig, env: EnvironmentConfig, facts: Facts) -> Outcome:
@@ -232,16 +239,6 @@ def _check_window(item: Item, cfg: PlatformConfig, env: EnvironmentConfig, facts
     return Outcome(item, FAILED, f"outside {window.describe()} (now {now.astimezone(ZoneInfo(window.timezone)):%a %H:%M})")
 
 
-def _check_images(item: Item, cfg: PlatformConfig, env: EnvironmentConfig, facts: Facts) -> Outcome:
-    ok, detail = facts.images_exist()
-    return Outcome(item, PASSED if ok else FAILED, detail)
-
-
-def _check_staging(item: Item, cfg: PlatformConfig, env: EnvironmentConfig, facts: Facts) -> Outcome:
-    ok, detail = facts.staging_verified()
-    return Outcome(item, PASSED if ok else FAILED, detail)
-
-
 def _check_rollback_plan(item: Item, cfg: PlatformConfig, env: EnvironmentConfig, facts: Facts) -> Outcome:
     plan = facts.rollback_plan()
     if not plan:
@@ -249,15 +246,15 @@ def _check_rollback_plan(item: Item, cfg: PlatformConfig, env: EnvironmentConfig
     return Outcome(item, PASSED, "the commands that undo this deploy:", tuple(f"$ {line}" for line in plan))
 
 
-_CHECKS: dict[str, Callable[[Item, PlatformConfig, EnvironmentConfig, Facts], Outcome]] = {
-    "commit_on_branch": _check_commit,
+_CHECKS: dict[str, Check] = {
+    "commit_on_branch": _yes_no(lambda facts: facts.commit_on_branch()),
     "pending_migrations": _check_migrations,
     "feature_flags": _check_feature_flags,
     "runtime_env": _check_runtime_env,
     "prometheus": _check_prometheus,
     "deployment_window": _check_window,
-    "images_exist": _check_images,
-    "staging_verified": _check_staging,
+    "images_exist": _yes_no(lambda facts: facts.images_exist()),
+    "staging_verified": _yes_no(lambda facts: facts.staging_verified()),
     "rollback_plan": _check_rollback_plan,
 }
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from retail_deploy import checklist
+from retail_deploy import checklist, redact
 from retail_deploy.commands import git
 from retail_deploy.config import EnvironmentConfig, PlatformConfig
 from retail_deploy.errors import InputError
@@ -22,7 +22,8 @@ def gate(runner: Any, cfg: PlatformConfig, env: EnvironmentConfig, version: str,
     ask = _ask_at_terminal if interactive else None
     report = checklist.evaluate(cfg, env, version, facts or gather(runner, cfg, env, version),
                                 acks=acks, notified=notified, ask=ask)
-    print(checklist.render(report), file=runner.out, flush=True)
+    # Details quote what the facts saw (URLs, error messages): a URL may carry credentials.
+    print(redact.redact(checklist.render(report)), file=runner.out, flush=True)
     if report.ok:
         return report
     summary = checklist.blocking_summary(report)
@@ -33,7 +34,10 @@ def gate(runner: Any, cfg: PlatformConfig, env: EnvironmentConfig, version: str,
 
 
 def _ask_at_terminal(item: checklist.Item) -> bool:
-    return input(f"Confirm: {item.text}? [y/N] ").strip().lower() in ("y", "yes")
+    try:
+        return input(f"Confirm: {item.text}? [y/N] ").strip().lower() in ("y", "yes")
+    except EOFError:  # Ctrl-D: not confirmed (the gate then lists the item), not a crash
+        return False
 
 
 def notify_teams(runner: Any, cfg: PlatformConfig, env: EnvironmentConfig, version: str) -> tuple[str, ...]:

@@ -205,7 +205,10 @@ def load_config(path: str | os.PathLike[str] | None = None,
     config = _parse(root, source)
     # Register secrets before anything can print: declared ones and any secret-looking variable
     # the file interpolated.
+    # The registry password is read from its variable at push time, never interpolated: without
+    # this, a file naming `password_env: DOCKER_PASS` and no `secret_env` would leave it unmasked.
     secret_names = set(config.secret_env) | {v for v in used_variables if _SECRET_NAME.search(v)}
+    secret_names.add(config.registry.password_env)
     redact.register(*(environ.get(name) for name in secret_names))
     return config
 

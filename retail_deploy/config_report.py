@@ -12,13 +12,14 @@ from retail_deploy.config import PlatformConfig, check_runtime_env, redacted_vie
 from retail_deploy.errors import ConfigError, InputError
 
 # Chapter sections are parsed by their own modules; `config.validate` asks each of them.
+# Without an entry, a section's mistakes (a misspelt key) surface only when its task runs.
 SECTION_PARSERS: dict[str, str] = {
-    "build": "retail_deploy.build:BuildSettings.from_config",
     "checklist": "retail_deploy.checklist:validate_section",
-    "migrations": "retail_deploy.migrations.settings:from_config",
+    "build": "retail_deploy.build:validate_section",
+    "smoke_tests": "retail_deploy.smoke:validate_section",
+    "migrations": "retail_deploy.migrations.settings:validate_section",
     "monitoring": "retail_deploy.monitor:monitoring_settings",
     "notifications": "retail_deploy.notify:settings_from_config",
-    "smoke_tests": "retail_deploy.smoke:smoke_suite",
 }
 
 

@@ -19,7 +19,7 @@ from typing import IO, Any, TypeVar
 
 from retail_deploy import redact
 from retail_deploy.commands import Command
-from retail_deploy.errors import CommandFailed, InputError
+from retail_deploy.errors import CommandFailed, InputError, OperationFailed
 
 T = TypeVar("T")
 DEFAULT_TIMEOUT = 600.0
@@ -57,6 +57,12 @@ class _RedactingWriter(io.TextIOBase):
             self._target.write(f"{self._prefix}{redact.redact(self._pending)}")
             self._pending = ""
         self._target.flush()
+
+
+def _is_ssh_failure(error: BaseException) -> bool:
+    from paramiko.ssh_exception import SSHException
+
+    return isinstance(error, OSError | SSHException | EOFError)
 
 
 def parse_ssh_url(url: str) -> tuple[str | None, str, int | None]:
@@ -152,6 +158,8 @@ class Runner:
         from invoke.exceptions import CommandTimedOut
 
         limit = timeout or command.timeout or self.default_timeout
+        # Registered secrets too (a URI, a token from a file), not only the command's declared ones.
+        shown = redact.redact(command.display())
         options: dict[str, Any] = {
             "warn": True,
             "hide": True if hide else None,
@@ -169,7 +177,15 @@ class Runner:
         try:
             raw = self._backend().run(command.shell(), **options)
         except CommandTimedOut:
-            raise CommandFailed(command.display(), None, f"no answer within {limit:g}s", self.where) from None
+            raise CommandFailed(shown, None, f"no answer within {limit:g}s", self.where) from None
+        except Exception as error:
+            if self.host is None or not _is_ssh_failure(error):
+                raise
+            # Unreachable host, refused key, closed session: an operation that failed, said plainly,
+            # not the "unexpected failure" of a bug.
+            detail = redact.redact(str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__)
+            raise OperationFailed(f"cannot run on {self.host} ({detail}): {shown}; check that the host is up "
+                                  "and accepts your SSH key") from error
         finally:
             for key in ("out_stream", "err_stream"):
                 if key in options:
@@ -177,7 +193,7 @@ class Runner:
         result = Result(raw.stdout or "", raw.stderr or "", int(raw.exited))
         if check and not result.ok:
             detail = redact.redact(result.stderr.strip() or result.stdout.strip())
-            raise CommandFailed(redact.redact(command.display()), result.exit_code, detail, self.where)
+            raise CommandFailed(shown, result.exit_code, detail, self.where)
         return result
 
     def _backend(self) -> Any:

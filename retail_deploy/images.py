@@ -118,6 +118,7 @@ def connect(docker_host: str | None = None, timeout: float = 600) -> Any:
     if docker_host == "local":
         docker_host = None
 
+    client = None
     try:
         if docker_host:
             client = docker.DockerClient(base_url=docker_host, timeout=int(timeout))
@@ -125,6 +126,8 @@ def connect(docker_host: str | None = None, timeout: float = 600) -> Any:
             client = docker.from_env(timeout=int(timeout))
         client.ping()
     except Exception as error:  # the SDK raises several unrelated types for "no engine"
+        if client is not None:  # made, but the engine did not answer: free its connection pool
+            client.close()
         where = docker_host or os.environ.get("DOCKER_HOST") or "the local Docker engine"
         raise OperationFailed(
             f"cannot reach {where}: {_first_line(error)} (is dockerd running? see scripts/start-docker.sh)"
@@ -189,8 +192,8 @@ def _consume_build(stream: Iterator[dict[str, Any]], emit: Emit, cancel: threadi
         for chunk in stream:
             if cancel is not None and cancel.is_set():
                 raise Cancelled(f"{who}: build stopped because another service failed")
-            if "error" in chunk or "errorDetail" in chunk:
-                detail = (chunk.get("errorDetail") or {}).get("message") or chunk.get("error")
+            detail = _stream_error(chunk)
+            if detail is not None:
                 if pending.strip():
                     emit(pending.rstrip())
                 raise ImageError(f"{who}: docker build failed: {_first_line(detail)}")
@@ -210,10 +213,23 @@ def _consume_build(stream: Iterator[dict[str, Any]], emit: Emit, cancel: threadi
         if pending.strip():
             emit(pending.rstrip())
     finally:
-        close = getattr(stream, "close", None)
-        if close is not None:
-            close()
+        _close(stream)
     return built
+
+
+def _stream_error(chunk: Mapping[str, Any]) -> str | None:
+    """The failure reported inside an HTTP-200 build or push stream, or None for a normal chunk."""
+    if "error" not in chunk and "errorDetail" not in chunk:
+        return None
+    return str((chunk.get("errorDetail") or {}).get("message") or chunk.get("error") or "")
+
+
+def _close(stream: Any) -> None:
+    """Close a stream generator now (dropping its HTTP response), not whenever it is collected:
+    an exception's traceback would otherwise keep it, and the connection, alive."""
+    close = getattr(stream, "close", None)
+    if close is not None:
+        close()
 
 
 def tag_image(client: Any, image: str, reference: str) -> None:
@@ -394,19 +410,22 @@ def push_image(client: Any, reference: str, *, credentials: Credentials | None, 
     try:
         stream = client.api.push(repository, tag=tag, stream=True, decode=True,
                                  auth_config=credentials.auth_config() if credentials else None)
-        for chunk in stream:
-            if "error" in chunk or "errorDetail" in chunk:
-                detail = (chunk.get("errorDetail") or {}).get("message") or chunk.get("error") or ""
-                raise ImageError(f"{who}push of {reference} failed: "
-                                 f"{registry_problem(registry, str(detail), credentials)}")
-            aux = chunk.get("aux")
-            if isinstance(aux, dict) and aux.get("Digest"):
-                digest = str(aux["Digest"])
-            layer, status = chunk.get("id"), chunk.get("status")
-            if layer and status and not str(status).startswith("The push refers"):
-                states[str(layer)] = str(status)
-                if progress is not None:
-                    progress.update(str(layer), str(status), str(chunk.get("progress") or ""))
+        try:
+            for chunk in stream:
+                detail = _stream_error(chunk)
+                if detail is not None:
+                    raise ImageError(f"{who}push of {reference} failed: "
+                                     f"{registry_problem(registry, detail, credentials)}")
+                aux = chunk.get("aux")
+                if isinstance(aux, dict) and aux.get("Digest"):
+                    digest = str(aux["Digest"])
+                layer, status = chunk.get("id"), chunk.get("status")
+                if layer and status and not str(status).startswith("The push refers"):
+                    states[str(layer)] = str(status)
+                    if progress is not None:
+                        progress.update(str(layer), str(status), str(chunk.get("progress") or ""))
+        finally:
+            _close(stream)
     except docker.errors.APIError as error:
         raise ImageError(f"{who}push of {reference} failed: "
                          f"{registry_problem(registry, _api_message(error), credentials)}") from error

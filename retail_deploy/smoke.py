@@ -147,6 +147,11 @@ def smoke_suite(cfg: Any, version: str | None = None) -> list[SmokeTest]:
     return tests
 
 
+def validate_section(cfg: Any) -> None:
+    """For `config.validate`: the `smoke_tests:` list."""
+    smoke_suite(cfg)
+
+
 _KEYS = {"name", "service", "method", "path", "expect_status", "expect_json", "expect_body_contains"}
 
 

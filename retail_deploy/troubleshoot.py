@@ -23,9 +23,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from retail_deploy import redact
 from retail_deploy.commands import Command
 from retail_deploy.commands import kubectl_diag as k
+from retail_deploy.redact import redact  # evidence quotes logs, which may print a MONGODB_URI
 
 # Named causes (the report's vocabulary).
 MISSING_ENV = "missing environment variable"
@@ -75,13 +75,6 @@ def rank(findings: Iterable[Finding]) -> list[Finding]:
         unique.setdefault((finding.cause, finding.detail), finding)
     order = {cause: i for i, cause in enumerate(_RANK)}
     return sorted(unique.values(), key=lambda f: order.get(f.cause, len(order)))
-
-
-# --- secrets in evidence -----------------------------------------------------------------------
-
-def scrub(text: str) -> str:
-    """Mask registered secrets and credentials embedded in URLs (logs may print a MONGODB_URI)."""
-    return redact.redact(text)
 
 
 # --- kubectl describe pod ------------------------------------------------------------------------
@@ -259,7 +252,7 @@ _ADDRESS = re.compile(r"address=([\w.-]+:\d+)|(?:Unable to connect to|ECONNREFUS
 
 def analyse_logs(text: str, source: str = "kubectl logs") -> list[Finding]:
     """Findings from application logs (Spring Boot, Mongo/Redis drivers, Node front ends)."""
-    text = scrub(text)
+    text = redact(text)
     lines = text.splitlines()
     findings: list[Finding] = []
     for line in lines:
@@ -336,7 +329,7 @@ def summarize_errors(text: str, limit: int = 10) -> list[tuple[int, str]]:
     rare error both show up.
     """
     counts: Counter[str] = Counter()
-    for line in scrub(text).splitlines():
+    for line in redact(text).splitlines():
         if not re.search(r"error|exception", line, re.IGNORECASE) or line.startswith(("\t", "    at ")):
             continue
         message = _TIMESTAMP.sub("", line.strip())
@@ -543,8 +536,8 @@ def analyse_actuator(component: str, stdout: str, exit_code: int | None) -> tupl
     details = document.get("details", {}) if isinstance(document, dict) else {}
     error = details.get("error", "") if isinstance(details, dict) else ""
     what = f"status {status}" if status else f"no answer (exit code {exit_code})"
-    detail = f"{component} is {what}" + (f": {scrub(str(error))[:200]}" if error else "")
-    return False, Finding(DEPENDENCY_DOWN, detail, _tail(scrub(stdout)) if stdout.strip() else "",
+    detail = f"{component} is {what}" + (f": {redact(str(error))[:200]}" if error else "")
+    return False, Finding(DEPENDENCY_DOWN, detail, _tail(redact(stdout)) if stdout.strip() else "",
                           f"/actuator/health/{component}", component)
 
 
@@ -607,7 +600,7 @@ class Report:
         for section in self.sections:
             status = "" if section.exit_code == 0 else \
                 f"  [exit {section.exit_code}]" if section.exit_code is not None else "  [timed out]"
-            lines += ["", f"## {section.title}", f"$ {section.command}{status}", scrub(section.output).rstrip()]
+            lines += ["", f"## {section.title}", f"$ {section.command}{status}", redact(section.output).rstrip()]
         return "\n".join(lines) + "\n"
 
     def default_path(self, directory: str | Path = "reports") -> Path:
@@ -737,11 +730,11 @@ def db(probe: Probe, target: k.KubeTarget, environment: str, *, deployment: str,
     if mongo.exit_code != 0:
         report.findings += analyse_logs(mongo.stdout + "\n" + mongo.stderr, "mongosh") or [
             Finding(DB_CONNECTION, f"mongosh from {deployment} failed (exit code {mongo.exit_code})",
-                    _tail(scrub(mongo.stderr or mongo.stdout)), "mongosh", "MongoDB")]
+                    _tail(redact(mongo.stderr or mongo.stdout)), "mongosh", "MongoDB")]
     redis = run("Redis ping from the backend pod", k.redis_ping(target, deployment))
     if redis.exit_code != 0 or "PONG" not in redis.stdout:
         report.findings.append(Finding(DB_CONNECTION, f"redis-cli ping from {deployment} did not answer PONG",
-                                       _tail(scrub(redis.stderr or redis.stdout)), "redis-cli", "Redis"))
+                                       _tail(redact(redis.stderr or redis.stdout)), "redis-cli", "Redis"))
     pool = run("connection pool messages", k.logs(target, selector=selector, tail=2000, prefix=True))
     if pool.exit_code == 0:
         lines = [ln for ln in pool.stdout.splitlines() if "connection pool" in ln.lower() or _POOL.search(ln)]

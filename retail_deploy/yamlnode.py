@@ -186,11 +186,19 @@ class Node:
                 raise child.error(f"unknown key (expected one of: {', '.join(sorted(allowed))})")
 
     # -- typed accessors --------------------------------------------------------------------
-    def _typed(self, key: Text, default: Any, kinds: tuple[type, ...], label: Text) -> Any:
+    def _given(self, key: Text, default: Any) -> Node | None:
+        """The child holding a value, or None when it is absent or null and `default` applies;
+        a required key (no default) that is missing raises."""
         node = self.get(key)
         if node is None or node.value is None:
             if default is _MISSING:
                 raise self.error(f"missing required key {key!r}")
+            return None
+        return node
+
+    def _typed(self, key: Text, default: Any, kinds: tuple[type, ...], label: Text) -> Any:
+        node = self._given(key, default)
+        if node is None:
             return default
         if isinstance(node.value, bool) and bool not in kinds:
             raise node.error(f"expected {label}, got a boolean")
@@ -214,10 +222,8 @@ class Node:
 
     def duration(self, key: Text, default: Any = _MISSING) -> Any:
         """Seconds from '30s', '5m', '1h', '500ms' or a number."""
-        node = self.get(key)
-        if node is None or node.value is None:
-            if default is _MISSING:
-                raise self.error(f"missing required key {key!r}")
+        node = self._given(key, default)
+        if node is None:
             return default if default is None else validate.duration(default)
         try:
             return validate.duration(node.value)
@@ -225,12 +231,8 @@ class Node:
             raise node.error(Text(error)) from None
 
     def list(self, key: Text, default: Any = _MISSING) -> Any:
-        node = self.get(key)
-        if node is None or node.value is None:
-            if default is _MISSING:
-                raise self.error(f"missing required key {key!r}")
-            return default
-        return node.elements()
+        node = self._given(key, default)
+        return default if node is None else node.elements()
 
     def str_list(self, key: Text, default: Any = _MISSING) -> Any:
         nodes = self.list(key, _MISSING if default is _MISSING else None)
@@ -244,10 +246,8 @@ class Node:
         return tuple(values)
 
     def str_map(self, key: Text, default: Any = _MISSING) -> Any:
-        node = self.get(key)
-        if node is None or node.value is None:
-            if default is _MISSING:
-                raise self.error(f"missing required key {key!r}")
+        node = self._given(key, default)
+        if node is None:
             return default
         result = {}
         for name, child in node.items():

@@ -5,18 +5,8 @@
 # 2 bad input, 4 locked). DRY_RUN=1 prints the plan and changes nothing.
 set -euo pipefail
 
-cli() {
-  local dry=()
-  if [ "${DRY_RUN:-0}" = 1 ]; then dry=(--dry); fi
-  # RETAIL_DEPLOY_CLI names a specific retail-deploy executable (another install, a test harness).
-  if [ -n "${RETAIL_DEPLOY_CLI:-}" ]; then
-    exec "$RETAIL_DEPLOY_CLI" "${dry[@]}" "$@"
-  fi
-  if command -v retail-deploy >/dev/null 2>&1; then
-    exec retail-deploy "${dry[@]}" "$@"
-  fi
-  exec "${PYTHON:-python3}" -m retail_deploy "${dry[@]}" "$@"
-}
+# shellcheck source=lib/retail-deploy-cli.sh
+source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/lib/retail-deploy-cli.sh"
 
 if [ $# -lt 1 ]; then
   echo "usage: $0 PREVIOUS_VERSION [ENV]   e.g. $0 1.4.1" >&2

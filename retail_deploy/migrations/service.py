@@ -258,8 +258,9 @@ def unlock(cfg: Any, env: Env, out: Any) -> str | None:
     return holder
 
 
-def create(cfg: Any, name: str) -> Path:
-    return template.create(section.from_config(cfg).directory, name)
+def create(cfg: Any, name: str, *, dry: bool = False) -> Path:
+    """Write a new migration from the template; with `dry`, the path it would write (nothing written)."""
+    return template.create(section.from_config(cfg).directory, name, dry=dry)
 
 
 # -- for other chapters --------------------------------------------------------------------------

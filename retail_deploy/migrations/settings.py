@@ -91,3 +91,10 @@ def environment_database(cfg: Any, env: str) -> tuple[MigrationSettings, Environ
     environment = cfg.environment(env)
     config = from_config(cfg)
     return config, config.for_environment(env, environment.raw.section("migrations"))
+
+
+def validate_section(cfg: Any) -> None:
+    """For `config.validate`: the `migrations:` section and every environment's own `migrations:`."""
+    settings = from_config(cfg)
+    for environment in cfg.environments.values():
+        settings.for_environment(environment.name, environment.raw.section("migrations"))

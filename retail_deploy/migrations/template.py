@@ -46,12 +46,15 @@ def migration_filename(name: str, today: datetime | None = None) -> str:
     return f"{day}-{slug}.py"
 
 
-def create(directory: Path, name: str, today: datetime | None = None) -> Path:
-    """Write the template to a new file in `directory`; refuses to overwrite."""
+def create(directory: Path, name: str, today: datetime | None = None, *, dry: bool = False) -> Path:
+    """Write the template to a new file in `directory`; refuses to overwrite.
+    With `dry`, only checks and returns the path it would write."""
     filename = migration_filename(name, today)
     path = directory / filename
     if path.exists():
         raise InputError(f"migration {path} already exists: choose another name")
+    if dry:
+        return path
     directory.mkdir(parents=True, exist_ok=True)
     title = filename[11:-3].replace("-", " ").capitalize() + "."
     path.write_text(TEMPLATE.format(title=title), encoding="utf-8")

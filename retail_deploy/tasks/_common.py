@@ -61,7 +61,7 @@ def task(*args: Any, **kwargs: Any) -> Any:
             except RetailDeployError as error:
                 if debugging():
                     raise
-                raise Exit(f"error: {redact.redact(str(error))}", error.exit_code) from None
+                raise Exit(f"error: {one_line(redact.redact(str(error)))}", error.exit_code) from None
             except KeyboardInterrupt:
                 if debugging():
                     raise
@@ -74,7 +74,7 @@ def task(*args: Any, **kwargs: Any) -> Any:
             except Exception as error:  # an unexpected bug: still one line, traceback with -d
                 if debugging():
                     raise
-                message = redact.redact(f"{type(error).__name__}: {error}")
+                message = one_line(redact.redact(f"{type(error).__name__}: {error}"))
                 raise Exit(f"error: unexpected failure: {message} (run with -d for a traceback)",
                            EXIT_FAILED) from None
 
@@ -83,6 +83,12 @@ def task(*args: Any, **kwargs: Any) -> Any:
     if len(args) == 1 and callable(args[0]) and not kwargs:  # bare `@task`
         return decorate(args[0])
     return decorate
+
+
+def one_line(text: str) -> str:
+    """The contract's one error line: a message that quotes multi-line text (a migration's exception,
+    a driver's error) keeps each of its lines, joined with '; '."""
+    return "; ".join(line.strip() for line in text.splitlines() if line.strip())
 
 
 def load(config: str | None = None) -> PlatformConfig:
@@ -102,6 +108,9 @@ def confirm(question: str, *, yes: bool) -> None:
         return
     if not sys.stdin or not sys.stdin.isatty():
         raise InputError(f"{question} needs confirmation, and there is no terminal: pass --yes")
-    answer = input(f"{question} [y/N] ").strip().lower()
+    try:
+        answer = input(f"{question} [y/N] ").strip().lower()
+    except EOFError:  # Ctrl-D at the prompt: a "no", not a crash
+        answer = ""
     if answer not in ("y", "yes"):
         raise InputError("not confirmed; nothing was changed")

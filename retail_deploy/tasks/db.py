@@ -25,8 +25,12 @@ def create(c, name, config=None):
     """Write a new migration file from the template (in migrations.directory)."""
     from retail_deploy import migrations
 
-    path = migrations.create(load(config), name)
-    print(path)
+    runner = _runner(c)
+    path = migrations.create(load(config), name, dry=runner.dry)
+    if runner.dry:
+        runner.say(f"would write {path} from the migration template")
+    else:
+        print(path)
 
 
 @task
@@ -44,9 +48,11 @@ def status(c, env=None, config=None):
             "skip_backup": "do not back up first (staging and production back up by default)"})
 def migrate(c, env=None, version=None, skip_backup=False, yes=False, config=None):
     """Apply pending migrations as one batch (backup first on staging/production)."""
-    from retail_deploy import migrations
+    from retail_deploy import migrations, validate
 
     cfg = load(config)
+    if version is not None:
+        validate.version(version)  # bad input is refused before the question, not after
     _confirm_change(c, cfg, env, f"apply the pending migrations to the {env} database?", yes)
     migrations.migrate(cfg, env, _runner(c), version, take_backup=False if skip_backup else None)
 
@@ -63,9 +69,11 @@ def verify(c, env=None, allow_pending=False, config=None):
             "skip_backup": "do not back up first (staging and production back up by default)"})
 def rollback(c, env=None, to_version=None, skip_backup=False, yes=False, config=None):
     """Undo the last batch, or everything applied after --to-version."""
-    from retail_deploy import migrations
+    from retail_deploy import migrations, validate
 
     cfg = load(config)
+    if to_version:
+        validate.version(to_version, what="--to-version")
     what = f"after version {to_version}" if to_version else "of the last batch"
     _confirm_change(c, cfg, env, f"undo the migrations {what} on the {env} database?", yes)
     take_backup = False if skip_backup else None
@@ -89,6 +97,7 @@ def restore(c, env=None, backup=None, yes=False, config=None):
     from retail_deploy import migrations
 
     cfg = load(config)
+    cfg.environment(env)  # an unknown environment is refused before the question
     if not _runner(c).dry:
         confirm(f"replace data in the {env} database with {backup or 'the newest backup'}?", yes=yes)
     migrations.restore(cfg, env, _runner(c), backup)
@@ -100,6 +109,7 @@ def unlock(c, env=None, yes=False, config=None):
     from retail_deploy import migrations
 
     cfg = load(config)
+    cfg.environment(env)
     if not _runner(c).dry:
         confirm(f"remove the migration lock of {env}? only if its runner is dead", yes=yes)
     migrations.unlock(cfg, env, _runner(c))

@@ -32,6 +32,7 @@ def check(c, env=None, config=None, json=False, ca_bundle=None, timeout=5.0, ret
     cfg = load(config)
     environment = cfg.environment(env)
     _choice(style, ("table", "runbook"), "--style")
+    timeout, retries = _limits(timeout, retries)
     endpoints = health.endpoints_for(cfg, environment, _parse_urls(url, cfg))
     if not endpoints:
         from retail_deploy.errors import ConfigError
@@ -42,9 +43,9 @@ def check(c, env=None, config=None, json=False, ca_bundle=None, timeout=5.0, ret
     runner = Runner(c)
     if runner.dry:
         for endpoint in endpoints:
-            runner.announce(_curl(endpoint, float(timeout), bundle))
+            runner.announce(_curl(endpoint, timeout, bundle))
         return
-    results = health.check_endpoints(endpoints, timeout=float(timeout), retries=int(retries), ca_bundle=bundle)
+    results = health.check_endpoints(endpoints, timeout=timeout, retries=retries, ca_bundle=bundle)
     _print_results(results, json, style, environment.name)
     if not health.all_ok(results):
         from retail_deploy.errors import OperationFailed
@@ -69,12 +70,13 @@ def deps(c, env=None, config=None, via=None, service=None, json=False, timeout=5
     environment = cfg.environment(env)
     via = via or ("kubectl" if environment.target == "kubernetes" else "direct")
     _choice(via, ("kubectl", "direct"), "--via")
+    timeout, _ = _limits(timeout, 0)
     owner, components = dependencies.declared(cfg, service)
     with Runner(c) as runner:
         if via == "kubectl":
             results = dependencies.check_via_kubectl(runner, environment, owner, components)
         else:
-            results = dependencies.check_direct(runner, environment, owner, components, timeout=float(timeout),
+            results = dependencies.check_direct(runner, environment, owner, components, timeout=timeout,
                                                 ca_bundle=ca_bundle or _env_ca_bundle(environment))
     if results is None:  # dry run: the commands were printed
         return
@@ -113,6 +115,7 @@ def smoke(c, env=None, config=None, target=None, version=None, json=False, timeo
     environment = cfg.environment(env)
     if version:
         validate.version(version)
+    timeout, retries = _limits(timeout, retries)
     runner = Runner(c)
     bundle = ca_bundle or _env_ca_bundle(environment)
     if runner.dry:
@@ -120,10 +123,10 @@ def smoke(c, env=None, config=None, target=None, version=None, json=False, timeo
         urls.update(_parse_urls(url, cfg) or {})
         for test in smoke_lib.smoke_suite(cfg, version):
             if urls.get(test.service):
-                runner.announce(_curl(test.endpoint(urls[test.service]), float(timeout), bundle))
+                runner.announce(_curl(test.endpoint(urls[test.service]), timeout, bundle))
         return
     report = smoke_lib.run_smoke_tests(cfg, environment, target, _parse_urls(url, cfg), version=version,
-                                       timeout=float(timeout), retries=int(retries), ca_bundle=bundle)
+                                       timeout=timeout, retries=retries, ca_bundle=bundle)
     if json:
         _print_json(report.to_dict())
     else:
@@ -142,6 +145,17 @@ def _choice(value: str, allowed: tuple[str, ...], option: str) -> None:
         from retail_deploy.errors import InputError
 
         raise InputError(f"{option} {value!r} is not one of: {', '.join(allowed)}")
+
+
+def _limits(timeout: Any, retries: Any) -> tuple[float, int]:
+    """--timeout and --retries as numbers, refused (exit 2) before any request when out of range."""
+    from retail_deploy.errors import InputError
+
+    if float(timeout) <= 0:
+        raise InputError(f"--timeout {timeout}: must be more than 0 seconds")
+    if int(retries) < 0:
+        raise InputError(f"--retries {retries}: must be 0 or more")
+    return float(timeout), int(retries)
 
 
 def _parse_urls(pairs: list[str] | None, cfg: Any) -> dict[str, str] | None:

@@ -45,10 +45,11 @@ def errors(c, env=None, config=None, service=None, tail=500, replicas=5, output=
     """High error rate: grouped error lines, rollout history, resource use; remedy: scale up."""
     from retail_deploy import troubleshoot
 
+    tail, replicas = _at_least(tail, 1, "--tail"), _at_least(replicas, 1, "--replicas")
     _run(c, config, env, service, output, fix, yes, request_timeout,
          lambda probe, target, environment, svc, deployment: troubleshoot.errors(
              probe, target, environment.name, selector=f"app={svc.app_label}", deployment=deployment,
-             tail=int(tail), scale_to=int(replicas)))
+             tail=tail, scale_to=replicas))
 
 
 @task(help=_help())
@@ -72,10 +73,11 @@ def latency(c, env=None, config=None, service=None, mongo_deployment="mongodb", 
     """High latency: pod resource use against limits, slow MongoDB operations, Redis latency."""
     from retail_deploy import troubleshoot
 
+    replicas = _at_least(replicas, 1, "--replicas")
     _run(c, config, env, service, output, fix, yes, request_timeout,
          lambda probe, target, environment, svc, deployment: troubleshoot.latency(
              probe, target, environment.name, selector=f"app={svc.app_label}", deployment=deployment,
-             mongo_deployment=mongo_deployment, redis_deployment=redis_deployment, scale_to=int(replicas)))
+             mongo_deployment=mongo_deployment, redis_deployment=redis_deployment, scale_to=replicas))
 
 
 @task(help=_help(days="report certificates expiring within this many days (default 14)"))
@@ -84,24 +86,24 @@ def certs(c, env=None, config=None, days=14, service=None, output=None, fix=Fals
     """SSL/TLS: cert-manager certificates expired, expiring within --days, or not Ready; remedy: re-issue."""
     from retail_deploy import troubleshoot
 
-    if int(days) < 0:
-        from retail_deploy.errors import InputError
-
-        raise InputError("--days must be 0 or more")
+    days = _at_least(days, 0, "--days")
     _run(c, config, env, service, output, fix, yes, request_timeout,
          lambda probe, target, environment, _svc, _deployment: troubleshoot.certs(
-             probe, target, environment.name, days=int(days)))
+             probe, target, environment.name, days=days))
 
 
 # --- shared flow: resolve, diagnose (read-only), report, save, optionally fix ---------------------
 
 def _run(c: Any, config: str | None, env: str | None, service: str | None, output: str | None, fix: bool,
          yes: bool, request_timeout: str, diagnose: Any) -> None:
-    from retail_deploy import troubleshoot
+    from retail_deploy import troubleshoot, validate
     from retail_deploy.commands import kubectl_diag as k
     from retail_deploy.errors import InputError, OperationFailed
     from retail_deploy.execute import Runner
 
+    if validate.duration(request_timeout, what="--request-timeout") <= 0:
+        # kubectl reads 0 as "no timeout": a diagnosis could then hang on an unreachable API server.
+        raise InputError(f"--request-timeout {request_timeout}: must be more than 0, e.g. 30s")
     cfg = load(config)
     environment = cfg.environment(env)
     if environment.target != "kubernetes":
@@ -132,6 +134,16 @@ def _run(c: Any, config: str | None, env: str | None, service: str | None, outpu
     if failed and len(failed) == len(report.sections):
         raise OperationFailed(f"every diagnostic command failed on {environment.name} (first: {failed[0].command}); "
                               f"see {path or 'the output above'}")
+
+
+def _at_least(value: Any, minimum: int, option: str) -> int:
+    """An integer option, refused (exit 2, before any command) below `minimum`: `--replicas 0` would
+    make the scale-up remedy take the service down."""
+    if int(value) < minimum:
+        from retail_deploy.errors import InputError
+
+        raise InputError(f"{option} {value}: must be {minimum} or more")
+    return int(value)
 
 
 def _service(cfg: Any, name: str | None) -> Any:

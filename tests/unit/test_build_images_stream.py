@@ -206,3 +206,45 @@ def test_live_board_redraws_in_place_and_keeps_other_lines_above():
         "[backend] 873ddceaa178: Pushed",
         "[web] 39e3a68b6991: Layer already exists",
     ]
+
+
+def test_push_closes_its_stream_when_the_registry_reports_an_error():
+    # The caught error's traceback holds push_image's frame: without an explicit close the stream
+    # (and with the real SDK its HTTP response and connection) stays open as long as the error lives.
+    closed = []
+
+    def stream():
+        try:
+            yield from PUSH_UNAUTHORIZED
+        finally:
+            closed.append(True)
+
+    client = FakeClient([])
+    client.api.push = lambda repository, **kwargs: stream()
+    with pytest.raises(images.ImageError) as caught:
+        images.push_image(client, "127.0.0.1:5000/retail-backend:1.4.2", credentials=CREDS,
+                          registry="127.0.0.1:5000")
+    assert closed == [True], "stream left open while the error is still held"
+    assert "rejected the credentials" in str(caught.value)
+
+
+def test_connect_closes_the_client_when_the_engine_does_not_answer(monkeypatch):
+    import docker
+
+    made = []
+
+    class DeadEngine:
+        def __init__(self, **kwargs):
+            self.closed = False
+            made.append(self)
+
+        def ping(self):
+            raise docker.errors.DockerException("Error while fetching server API version: connection refused")
+
+        def close(self):
+            self.closed = True
+
+    monkeypatch.setattr(docker, "DockerClient", DeadEngine)
+    with pytest.raises(images.OperationFailed, match="cannot reach unix:///nowhere.sock: Error while fetching"):
+        images.connect("unix:///nowhere.sock")
+    assert [client.closed for client in made] == [True]

@@ -224,3 +224,14 @@ def test_gate_refuses_with_exit_2_and_force_lets_it_through(cfg):
     report = gate(runner, cfg, cfg.environment("production"), "1.4.2", facts=never,
                   acks=tuple(MANUAL_EVERY + MANUAL_PRODUCTION), force="hotfix for incident 42")
     assert report.failed and "going on because of --force: hotfix for incident 42" in out.getvalue()
+
+
+def test_gate_masks_credentials_the_facts_quote(cfg):
+    # prometheus_url (or a registry URL in an error) may carry user:password; the checklist printed it as is.
+    out = io.StringIO()
+    runner = Runner(Context(Config()), out=out)
+    leaky = facts(prometheus_ready=lambda: (False, "Prometheus at https://admin:pr0m-pass@prom.test is unreachable"))
+    with pytest.raises(InputError):
+        gate(runner, cfg, cfg.environment("staging"), "1.4.2", facts=leaky, acks=tuple(MANUAL_EVERY))
+    assert "Prometheus at https://admin:***@prom.test is unreachable" in out.getvalue()
+    assert "pr0m-pass" not in out.getvalue()

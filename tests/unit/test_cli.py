@@ -106,15 +106,118 @@ def test_listing_tasks_imports_no_heavy_library():
     assert result.stdout.strip() == "[]"
 
 
+@pytest.mark.parametrize("args,message", [
+    (["health.check", "--env", "staging", "--timeout", "abc"],
+     "error: invalid option value: could not convert string to float: 'abc'"),
+    (["health.check", "--no-such-flag"], "error: No idea what '--no-such-flag' is!"),
+    (["health.check", "--env"], "error: Flag <Argument: env (e)> needed value and was not given one!"),
+])
+def test_command_line_mistakes_are_bad_input_not_failures(args, message):
+    # invoke itself exits 1 on a parse error and shows a traceback for an option that does not convert;
+    # shell glue must be able to tell "you called me wrong" (2) from "the operation failed" (1).
+    result = run(*args, program=[sys.executable, "-m", "retail_deploy"])
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith(message)
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("args,message", [
+    (["health.check", "--env", "staging", "--retries", "-1"], "error: --retries -1: must be 0 or more"),
+    (["health.check", "--env", "staging", "--timeout", "0"], "error: --timeout 0.0: must be more than 0 seconds"),
+    (["health.smoke", "--env", "staging", "--timeout", "-3"], "error: --timeout -3.0: must be more than 0 seconds"),
+    (["health.deps", "--env", "staging", "--via", "direct", "--timeout", "0"],
+     "error: --timeout 0.0: must be more than 0 seconds"),
+])
+def test_out_of_range_check_limits_are_bad_input(args, message):
+    # They used to reach check_endpoints' ValueError: "unexpected failure", exit 1.
+    result = run(*args)
+    assert (result.returncode, result.stderr.strip()) == (2, message)
+
+
+@pytest.mark.parametrize("section,expected", [
+    ("build:\n  max_paralel: 2\n", ":7: build.max_paralel: unknown key"),
+    ("smoke_tests:\n  - {name: up, service: api, path: health}\n", ":7: smoke_tests[0].path: a path starts with '/'"),
+    ("migrations:\n  lock_ttl: 0s\n", ":7: migrations.lock_ttl: must be longer than zero"),
+    ("monitoring:\n  no_such_key: 1\n", ":7: monitoring.no_such_key: unknown key"),
+])
+def test_config_validate_checks_the_chapter_sections(tmp_path, section, expected):
+    # Only the checklist section was checked: `config.validate` said "valid" and the mistake came
+    # out later, from the task that reads the section.
+    path = tmp_path / "platform.yaml"
+    path.write_text("version: 1\nservices:\n  api: {image: shop-api}\nenvironments:\n  prod: {namespace: live}\n"
+                    + section)
+    result = run("config.validate", "--config", str(path))
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.startswith(f"error: {path}") and expected in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("args,message", [
+    (["db.restore", "--env", "nope"], "error: unknown environment 'nope' (known: development, staging, production)"),
+    (["db.unlock"], "error: missing environment: pass --env (development, staging, production)"),
+    (["db.migrate", "--env", "production", "--version", "bad/tag"], "error: invalid version 'bad/tag'"),
+    (["db.rollback", "--env", "production", "--to-version", "..x"], "error: invalid --to-version '..x'"),
+])
+def test_db_tasks_name_the_bad_input_before_asking_for_confirmation(args, message):
+    # They asked "replace data in the nope database?" (or, without a terminal, demanded --yes)
+    # and only then, after a "y", said what was wrong.
+    result = run(*args)
+    assert result.returncode == 2
+    assert result.stderr.startswith(message), result.stderr
+
+
+def test_a_multi_line_error_is_still_one_line_on_stderr():
+    # A migration's or driver's exception text may span lines; stderr must stay one line (what, where, what to do).
+    from invoke import Context
+    from invoke.exceptions import Exit
+
+    from retail_deploy.errors import OperationFailed
+    from retail_deploy.tasks._common import task
+
+    @task
+    def broken(c):
+        """Fails with a message that quotes a multi-line exception."""
+        raise OperationFailed("migration 2025-01-15-x.py failed: ValueError: bad row\n  at line 3\n\nfix it")
+
+    @task
+    def crashing(c):
+        """An unexpected exception with a multi-line message."""
+        raise RuntimeError("first line\nsecond line")
+
+    with pytest.raises(Exit) as failed:
+        broken(Context())
+    assert (failed.value.code, failed.value.message) == (
+        1, "error: migration 2025-01-15-x.py failed: ValueError: bad row; at line 3; fix it")
+    with pytest.raises(Exit) as crashed:
+        crashing(Context())
+    assert crashed.value.message == ("error: unexpected failure: RuntimeError: first line; second line "
+                                     "(run with -d for a traceback)")
+
+
+def test_end_of_input_at_a_confirmation_prompt_is_a_no(monkeypatch):
+    # Ctrl-D at "[y/N]" raised EOFError: "unexpected failure", exit 1, instead of "not confirmed", exit 2.
+    import io as io_module
+
+    from retail_deploy import checklist
+    from retail_deploy.checklist_gate import _ask_at_terminal
+    from retail_deploy.errors import InputError
+    from retail_deploy.tasks._common import confirm
+
+    class ClosedTerminal(io_module.StringIO):
+        def isatty(self):
+            return True
+
+    monkeypatch.setattr(sys, "stdin", ClosedTerminal(""))
+    with pytest.raises(InputError, match="not confirmed; nothing was changed"):
+        confirm("restore production?", yes=False)
+    assert _ask_at_terminal(checklist.RUNBOOK_ITEMS[0]) is False
+
+
 @pytest.mark.parametrize("section,error", [
-    ("monitoring:\n  poll_interval: fast\n", "monitoring.poll_interval: invalid duration 'fast'"),
     ("notifications:\n  slak: {}\n", "notifications.slak: unknown key"),
-    ("smoke_tests:\n  - {name: x, service: nope, path: /}\n", "smoke_tests[0].service: 'nope' is not a configured"),
-    ("migrations:\n  lock_ttl: [1]\n", "migrations.lock_ttl: invalid duration"),
-    ("build:\n  max_parallel: many\n", "build.max_parallel: expected an integer"),
     ("checklist:\n  tag_patterns: ['release']\n", "checklist.tag_patterns: 'release' lacks {version}"),
 ])
-def test_config_validate_checks_every_chapter_section(tmp_path, section, error):
+def test_config_validate_checks_notifications_and_checklist_sections(tmp_path, section, error):
     """A chapter's own section is refused by `config.validate` with file and line, not at 2 a.m. mid-deploy."""
     import re
 

@@ -121,3 +121,11 @@ def test_loading_registers_secret_values_for_redaction():
     load_config(DEFAULT_CONFIG, environ={"PAYPAL_CLIENT_SECRET": "pp-secret-123", "REGISTRY_PASSWORD": "hunter22"})
     assert redact.redact("token pp-secret-123 and hunter22") == "token *** and ***"
     assert redact.redact("mongodb://admin:s3cr3t@db:27017/x") == "mongodb://admin:***@db:27017/x"
+
+
+def test_registry_password_is_masked_whatever_its_variable_is_called(tmp_path):
+    # Not in secret_env, not interpolated, and a name _SECRET_NAME does not catch: still a secret.
+    redact.forget_all()
+    path = write(tmp_path, MINIMAL + "registry: {host: reg.shop.test, password_env: SHOP_DOCKER_PASS}\n")
+    load_config(path, environ={"SHOP_DOCKER_PASS": "reg-pass-9876", "SHOP_CONTEXT": "x"})
+    assert redact.redact("login with reg-pass-9876 failed") == "login with *** failed"

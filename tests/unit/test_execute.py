@@ -97,3 +97,31 @@ def test_ssh_urls():
     assert parse_ssh_url("ssh://host") == (None, "host", None)
     with pytest.raises(InputError):
         parse_ssh_url("http://host")
+
+
+def test_a_timed_out_command_masks_registered_secrets_too():
+    # The failure path masked them; the timeout path showed the argv with only declared secrets masked.
+    redact.forget_all()
+    redact.register("s3cr3t-value")
+    r, _ = runner(default_timeout=0.5)
+    with pytest.raises(CommandFailed) as caught:
+        r.run(cmd("sh", "-c", "sleep 5 # s3cr3t-value"), hide=True)
+    assert "timed out" in str(caught.value) and "s3cr3t-value" not in str(caught.value)
+    assert caught.value.display == "sh -c 'sleep 5 # ***'"
+
+
+def test_an_unreachable_remote_host_is_a_failed_operation_naming_the_host():
+    # paramiko's NoValidConnectionsError used to escape: "unexpected failure ... run with -d".
+    import socket
+
+    from retail_deploy.errors import OperationFailed
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # closed again: nothing listens there
+    host = f"ssh://deployer@127.0.0.1:{port}"
+    with Runner(Context(), host=host, out=io.StringIO()) as r, pytest.raises(OperationFailed) as caught:
+        r.run(cmd("true"))
+    assert type(caught.value) is OperationFailed and caught.value.exit_code == 1
+    assert str(caught.value) == (f"cannot run on {host} ([Errno None] Unable to connect to port {port} on "
+                                 "127.0.0.1): true; check that the host is up and accepts your SSH key")

@@ -98,3 +98,12 @@ def test_missing_uri_is_exit_2_and_unreachable_server_is_exit_1_without_the_pass
     assert result.returncode == 1
     assert "mongodb://app:***@127.0.0.1:1/retail" in result.stderr and PASSWORD not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_dry_run_of_create_writes_nothing(workspace: dict[str, str], tmp_path: Path) -> None:
+    # `--dry db.create` used to write the template file: a dry run must change nothing.
+    result = script("create-migration.sh", "add-loyalty-points", env={**workspace, "DRY_RUN": "1"})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"# would write {tmp_path / 'migrations'}/")
+    assert result.stdout.rstrip().endswith("-add-loyalty-points.py from the migration template")
+    assert sorted(p.name for p in (tmp_path / "migrations").iterdir()) == [EXAMPLE.name]

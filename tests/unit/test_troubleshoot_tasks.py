@@ -199,3 +199,19 @@ def test_latency_flags_saturated_pods_and_offers_to_scale_out(kube):
     assert lines[1].startswith("Likely cause: CPU saturated: retail-backend-7c9f6d8b5d-")
     assert "1 MongoDB operation(s) running for 5s or more." in lines
     assert lines[-2].endswith("scale deployment/retail-backend-blue --replicas=10")
+
+
+@pytest.mark.parametrize("args,message", [
+    (["troubleshoot.errors", "--replicas", "0", "--fix", "--yes"], "error: --replicas 0: must be 1 or more"),
+    (["troubleshoot.latency", "--replicas", "-2"], "error: --replicas -2: must be 1 or more"),
+    (["troubleshoot.errors", "--tail", "0"], "error: --tail 0: must be 1 or more"),
+    (["troubleshoot.certs", "--days", "-1"], "error: --days -1: must be 0 or more"),
+    (["troubleshoot.crashloop", "--request-timeout", "0"], "error: --request-timeout 0: must be more than 0, e.g. 30s"),
+    (["troubleshoot.db", "--request-timeout", "soon"], "error: invalid --request-timeout 'soon': expected e.g. 30s, 5m, 1h"),
+])
+def test_out_of_range_options_are_refused_before_any_kubectl_call(kube, args, message):
+    # --replicas 0 --fix used to propose (and apply) scaling production down to nothing; a bad
+    # --request-timeout reached kubectl on every command and came back as "every command failed", exit 1.
+    result = kube(*args, "--env", "production", answers={})
+    assert (result.returncode, result.stderr.strip()) == (2, message)
+    assert result.calls == []
