@@ -57,7 +57,7 @@ def rollout_status(kube: Kube, deployment: str, timeout_s: float) -> Command:
     The request timeout is the rollout timeout: a shorter one would cut the watch short.
     """
     return _k(kube, "rollout", "status", f"deployment/{deployment}", f"--timeout={seconds(timeout_s)}",
-              read_only=True, request_timeout=seconds(timeout_s), timeout=timeout_s + 30)
+              request_timeout=seconds(timeout_s), timeout=timeout_s + 30)
 
 
 def rollout_undo(kube: Kube, deployment: str, to_revision: int | None = None) -> Command:
