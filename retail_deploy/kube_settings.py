@@ -1,10 +1,18 @@
 """What the Kubernetes chapter needs from the platform config, as one frozen value.
 
 Built from `cfg` + `env` (config.py) once per task, so the planners below stay pure functions
-of plain data. Keys this chapter owns inside an environment (all optional):
-`request_timeout` ("30s"), `rollout_timeout` ("5m"), `lock: {ttl}` ("30m"),
-`logs: {tail, pattern}` (100, "error"), `helm: {chart_dir, values_file, timeout, set}`
-where `set` holds `key: value` for every release, or `<service>: {key: value}` for one.
+of plain data. The environment's typed keys (kube_context, namespace, method, strategy,
+rollout_timeout, helm, blue_green, urls, prometheus_url) come from config.py; this chapter owns
+an optional `kube:` section of each environment:
+
+    kube:
+      request_timeout: 30s      # kubectl --request-timeout
+      lock_ttl: 30m             # a deploy lock older than this may be taken over
+      log_tail: 100             # verify: lines of recent backend logs scanned
+      log_pattern: error        # verify: case-insensitive regex counted as an error line
+      log_max_errors: 0         # verify fails above this many error lines
+      helm_set:                 # extra --set values for one release (the runbook sets
+        backend: {environment: staging}   #  environment=staging on the backend only)
 """
 
 from __future__ import annotations
@@ -76,6 +84,7 @@ class KubeEnv:
     lock_ttl_s: float = 1800.0
     log_tail: int = 100
     log_pattern: str = "error"
+    log_max_errors: int = 0
     helm: HelmSettings = HelmSettings()
     blue_green: BlueGreen | None = None
     prometheus_url: str | None = None
@@ -121,18 +130,20 @@ def _attr(obj: Any, name: str, default: Any = None) -> Any:
     return default if value is None else value
 
 
-def _helm(raw: Mapping[str, Any], service_names: set[str]) -> HelmSettings:
-    helm = raw.get("helm") or {}
-    sets = helm.get("set") or {}
-    set_all = {str(k): str(v) for k, v in sets.items() if not isinstance(v, Mapping)}
-    per = {str(k): {str(a): str(b) for a, b in v.items()} for k, v in sets.items()
-           if isinstance(v, Mapping) and k in service_names}
-    unknown = [k for k, v in sets.items() if isinstance(v, Mapping) and k not in service_names]
+def _helm(helm: Any, kube: Mapping[str, Any], service_names: set[str], where: str) -> HelmSettings:
+    per_service = kube.get("helm_set") or {}
+    unknown = [k for k in per_service if k not in service_names]
     if unknown:
-        raise ConfigError(f"helm.set: {unknown[0]!r} is not a service (per-service values need a service name)")
-    return HelmSettings(chart_dir=str(helm.get("chart_dir", "deploy/helm")),
-                        values_file=str(helm.get("values_file", "") or ""),
-                        timeout=str(helm.get("timeout", "5m")), set_all=set_all, set_per_service=per)
+        raise ConfigError(f"{where}: kube.helm_set: {unknown[0]!r} is not a service")
+    per = {str(k): {str(a): str(b) for a, b in (v or {}).items()} for k, v in per_service.items()}
+    if helm is None:
+        return HelmSettings(set_per_service=per)
+    timeout = duration_s(_attr(helm, "timeout"), 300)
+    sets = plain(_attr(helm, "set_values", _attr(helm, "set", {}))) or {}
+    return HelmSettings(chart_dir=str(_attr(helm, "chart_dir", "deploy/helm")),
+                        values_file=str(_attr(helm, "values_file", "") or ""),
+                        timeout=f"{round(timeout)}s", set_all={str(k): str(v) for k, v in sets.items()},
+                        set_per_service=per)
 
 
 def _blue_green(bg: Any, raw_bg: Mapping[str, Any]) -> BlueGreen | None:
@@ -171,21 +182,22 @@ def kube_env(cfg: Any, env: Any) -> KubeEnv:
     namespace = getattr(env, "namespace", None) or raw.get("namespace")
     if not namespace:
         raise ConfigError(f"environment {env.name}: 'namespace' is required for a Kubernetes target")
-    logs = raw.get("logs") or {}
-    lock = raw.get("lock") or {}
+    kube = raw.get("kube") or {}
+    where = f"environments.{env.name}"
     return KubeEnv(
         name=str(env.name),
         kube=Kube(context=getattr(env, "kube_context", None) or raw.get("kube_context"), namespace=str(namespace),
-                  request_timeout=str(raw.get("request_timeout", "30s"))),
+                  request_timeout=f"{round(duration_s(kube.get('request_timeout'), 30))}s"),
         method=str(getattr(env, "method", None) or raw.get("method") or "kubectl"),
         strategy=str(getattr(env, "strategy", None) or raw.get("strategy") or "rolling"),
         services=tuple(services),
         urls={str(k): str(v) for k, v in (plain(getattr(env, "urls", None)) or raw.get("urls") or {}).items()},
-        rollout_timeout_s=duration_s(raw.get("rollout_timeout"), 300),
-        lock_ttl_s=duration_s(lock.get("ttl"), 1800),
-        log_tail=int(logs.get("tail", 100)),
-        log_pattern=str(logs.get("pattern", "error")),
-        helm=_helm(raw, {s.name for s in services}),
+        rollout_timeout_s=duration_s(getattr(env, "rollout_timeout", None) or raw.get("rollout_timeout"), 300),
+        lock_ttl_s=duration_s(kube.get("lock_ttl"), 1800),
+        log_tail=int(kube.get("log_tail", 100)),
+        log_pattern=str(kube.get("log_pattern", "error")),
+        log_max_errors=int(kube.get("log_max_errors", 0)),
+        helm=_helm(getattr(env, "helm", None) or raw.get("helm"), kube, {s.name for s in services}, where),
         blue_green=_blue_green(getattr(env, "blue_green", None), raw.get("blue_green") or {}),
         prometheus_url=getattr(env, "prometheus_url", None) or raw.get("prometheus_url"),
     )

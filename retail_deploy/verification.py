@@ -47,7 +47,7 @@ def _get(url: str, timeout: float = HTTP_TIMEOUT_S) -> tuple[int, str]:
         return exc.code, exc.read(65536).decode("utf-8", "replace")
 
 
-def _endpoint_check(url: str, expect_status: int, expect_json: Mapping[str, Any] | None) -> Check:
+def endpoint_check(url: str, expect_status: int, expect_json: Mapping[str, Any] | None) -> Check:
     try:
         status, body = _get(url)
     except (OSError, ValueError) as exc:
@@ -92,12 +92,12 @@ def check_health(runner: Any, cfg: Any, env: Any, urls: Mapping[str, str], *, re
         line = cmd("curl", "-fsS", url, read_only=True)
 
         def one(u: str = url, s: int = expect_status, j: Any = expect_json) -> Check:
-            check = _endpoint_check(u, s, j)
+            check = endpoint_check(u, s, j)
             for _ in range(retries - 1):
                 if check.ok:
                     break
                 time.sleep(delay_s)
-                check = _endpoint_check(u, s, j)
+                check = endpoint_check(u, s, j)
             return check
 
         if health is not None and hasattr(health, "check_endpoints") and hasattr(health, "endpoints_for"):
@@ -155,7 +155,7 @@ def smoke(runner: Any, cfg: Any, env: Any, colour: str, base_urls: Mapping[str, 
         return
 
     def builtin() -> list[Check]:
-        checks = [_endpoint_check(u, s, j) for u, s, j in endpoints(cfg, base_urls, [service])]
+        checks = [endpoint_check(u, s, j) for u, s, j in endpoints(cfg, base_urls, [service])]
         if version_path and service in base_urls:
             got = served_version(base_urls[service], version_path)
             checks.append(Check(base_urls[service] + version_path, got == version, f"version {got!r}"))

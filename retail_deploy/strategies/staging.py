@@ -22,7 +22,7 @@ def plan_helm(env: KubeEnv, targets: Sequence[ServiceTarget], version: str) -> P
     steps = []
     files = [os.path.join(env.helm.chart_dir, env.helm.values_file)] if env.helm.values_file else []
     for target in targets:
-        chart = os.path.join(env.helm.chart_dir, target.helm_chart)
+        chart = os.path.normpath(os.path.join(env.helm.chart_dir, target.helm_chart))
         if not os.path.isabs(chart) and not chart.startswith("."):
             chart = "./" + chart  # a bare name would be looked up in a chart repository
         steps.append(Step(HELM_UPGRADE, f"helm upgrade {target.helm_release} to {version}",

@@ -18,8 +18,8 @@ BG = BlueGreen("retail-backend", "deployment", {"blue": "retail-backend-blue", "
 
 
 def env(**kw) -> KubeEnv:
-    base = dict(name="production", kube=Kube("retail-production", "production"), method="kubectl",
-                strategy="blue-green", services=SERVICES, urls={}, blue_green=BG)
+    base = {"name": "production", "kube": Kube("retail-production", "production"), "method": "kubectl",
+                "strategy": "blue-green", "services": SERVICES, "urls": {}, "blue_green": BG}
     base.update(kw)
     return KubeEnv(**base)
 
