@@ -262,7 +262,7 @@ class Deploy:
                 result = self.runner.probe(helm_cmd.status_json(target.helm_release, namespace=kube.namespace,
                                                                 context=kube.context))
             except CommandFailed as exc:
-                if "not found" in exc.detail:
+                if "release: not found" in exc.detail:
                     continue  # first install
                 if self.runner.dry:
                     self.runner.say(f"assuming release {target.helm_release} is not pending ({_short(exc)})")

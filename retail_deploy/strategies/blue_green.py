@@ -48,7 +48,8 @@ def plan_blue_green(env: KubeEnv, targets: Sequence[ServiceTarget], version: str
     steps: list[Step] = []
     if bg_target is not None:
         want = max(replicas.get(active_dep, 1), 1)
-        if replicas.get(idle_dep, 0) < want:
+        # unknown replicas (a dry run that could not read the cluster): no scale step is assumed
+        if idle_dep in replicas and replicas[idle_dep] < want:
             steps.append(Step(SCALE, f"scale {idle_dep} up to {want} replicas (it was scaled down)",
                               kubectl.scale(env.kube, idle_dep, want), deployment=idle_dep, colour=idle))
         steps += set_image_steps(env, [bg_target], version, current, {bg_target.name: idle_dep})
