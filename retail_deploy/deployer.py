@@ -125,7 +125,14 @@ def gather(runner: Any, kenv: KubeEnv, deployments: Sequence[str], *, with_colou
 
 
 def _short(exc: Exception) -> str:
-    return str(exc).splitlines()[0][:200]
+    """One short clause for a message: for a failed command, which command and its last error line."""
+    if isinstance(exc, CommandFailed):
+        words = exc.display.split(" ")
+        what = " ".join(words[:4]) if words and words[0] in ("kubectl", "helm") else exc.display[:80]
+        status = "timed out" if exc.returncode is None else f"exited {exc.returncode}"
+        last = exc.detail.splitlines()[-1][:160] if exc.detail else ""
+        return f"{what} {status}" + (f": {last}" if last else "")
+    return str(exc).splitlines()[0][:240]
 
 
 # --- the deploy ----------------------------------------------------------------------------
@@ -402,8 +409,17 @@ def make_plan(runner: Any, kenv: KubeEnv, targets: list[ServiceTarget], version:
         plan = plan_blue_green(kenv, targets, version, active=facts.active, replicas=facts.replicas,
                                current=facts.current, verification_s=verification_s)
     else:
-        facts = gather(runner, kenv, [t.deployment for t in targets], with_colour=False)
-        plan = plan_rolling(kenv, targets, version, facts.current,
+        live: dict[str, str] = {}
+        if bg is not None and any(t.name == bg.service for t in targets):
+            facts = gather(runner, kenv, [], with_colour=True)
+            if facts.active in bg.deployments:
+                live[bg.service] = bg.deployments[facts.active]
+            notes = facts.notes
+        else:
+            notes = []
+        facts = gather(runner, kenv, [live.get(t.name, t.deployment) for t in targets], with_colour=False)
+        facts.notes = notes + facts.notes
+        plan = plan_rolling(kenv, targets, version, facts.current, deployment_of=live,
                             verification_s=verification_s if kenv.prometheus_url else 0.0)
     return Plan(plan.strategy, plan.version, plan.steps, tuple(facts.notes) + plan.notes, plan.active_colour,
                 plan.idle_colour, plan.previous)

@@ -33,13 +33,17 @@ def set_image_steps(env: KubeEnv, targets: Sequence[ServiceTarget], version: str
 
 
 def plan_rolling(env: KubeEnv, targets: Sequence[ServiceTarget], version: str,
-                 current: Mapping[str, str | None], *, verification_s: float = 0.0) -> Plan:
-    steps = set_image_steps(env, targets, version, current)
+                 current: Mapping[str, str | None], *, verification_s: float = 0.0,
+                 deployment_of: Mapping[str, str] | None = None) -> Plan:
+    """`deployment_of` overrides a service's deployment (in a blue-green environment, a rolling
+    deploy updates the live colour in place: the deployment that actually serves traffic)."""
+    deployment_of = deployment_of or {}
+    steps = set_image_steps(env, targets, version, current, deployment_of)
     steps.append(Step(HEALTH, f"check health of {env.name} through its public URLs"))
     if verification_s > 0:
         steps.append(Step(WATCH, f"watch rollback triggers for {int(verification_s)}s", seconds=verification_s))
     return Plan("rolling", version, tuple(steps),
-                previous={t.name: current.get(t.deployment) or "" for t in targets})
+                previous={t.name: current.get(deployment_of.get(t.name, t.deployment)) or "" for t in targets})
 
 
 def plan_undo(env: KubeEnv, deployments: Sequence[tuple[str, str]], to_revision: int | None = None) -> list[Step]:
