@@ -12,7 +12,9 @@ from retail_deploy.config import PlatformConfig, check_runtime_env, redacted_vie
 from retail_deploy.errors import ConfigError, InputError
 
 # Chapter sections are parsed by their own modules; `config.validate` asks each of them.
-SECTION_PARSERS: dict[str, str] = {}
+SECTION_PARSERS: dict[str, str] = {
+    "checklist": "retail_deploy.checklist:validate_section",
+}
 
 
 def render(cfg: PlatformConfig, env: str | None, output_format: str = "yaml") -> str:

@@ -4,8 +4,32 @@ from __future__ import annotations
 
 from invoke import Collection
 
-from retail_deploy.tasks import config, deploy, lock, rollback, verify
+from retail_deploy.tasks import (
+    build,
+    checklist,
+    config,
+    db,
+    deploy,
+    health,
+    lock,
+    monitor,
+    rollback,
+    troubleshoot,
+    verify,
+)
 
 ns = Collection()
-for chapter in (config, deploy, verify, rollback, lock):
+for chapter in (  # in the runbook's order
+    checklist,
+    build,
+    deploy,
+    verify,
+    rollback,
+    lock,
+    health,
+    troubleshoot,
+    db,
+    monitor,
+    config,
+):
     ns.add_collection(chapter.ns)

@@ -1,0 +1,259 @@
+"""Migrations of one environment, from the platform config: what tasks and other chapters call.
+
+Each function resolves the environment's database (config + the URI variable), opens one client
+through `retail_deploy.migrations.connect` (the seam tests replace), and closes it afterwards.
+The connection string is registered as a secret at once, so no output can show it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from retail_deploy import redact
+from retail_deploy.errors import InputError, OperationFailed
+from retail_deploy.migrations import backups, plan, runner, template
+from retail_deploy.migrations import settings as section
+from retail_deploy.migrations.connection import redact_uri, uri_database, uri_secrets
+from retail_deploy.migrations.discovery import MigrationFile, discover
+from retail_deploy.migrations.lock import break_lock, default_holder
+
+
+@dataclass(frozen=True)
+class Target:
+    """One environment's migration database."""
+
+    environment: str
+    settings: section.MigrationSettings
+    place: section.EnvironmentDatabase
+    uri: str
+    database: str
+
+    @property
+    def where(self) -> str:
+        """For messages: `staging (mongodb://user:***@db:27017/retail)`."""
+        shown = redact_uri(self.uri)
+        if not uri_database(self.uri):
+            shown = shown.rstrip("/") + "/" + self.database
+        return f"{self.environment} ({shown})"
+
+    @property
+    def collections(self) -> runner.Collections:
+        s = self.settings
+        return runner.Collections(s.changelog_collection, s.lock_collection, s.lock_ttl)
+
+    def lock_info(self, what: str) -> runner.LockInfo:
+        return runner.LockInfo(self.where, f"{default_holder()} ({what})",
+                               f"retail-deploy db.unlock --env {self.environment}")
+
+    def backup_target(self) -> backups.BackupTarget:
+        s = self.settings
+        return backups.BackupTarget(self.environment, self.database, self.uri, s.backup_dir, s.backup_method,
+                                    s.changelog_collection, s.lock_collection)
+
+
+def target(cfg: Any, env: str, environ: Mapping[str, str] | None = None) -> Target:
+    """Resolve where `env`'s migrations run; InputError (exit 2) if the URI variable is unset."""
+    environ = os.environ if environ is None else environ
+    config, place = section.environment_database(cfg, env)
+    uri = environ.get(place.uri_env, "").strip()
+    if not uri:
+        raise InputError(f"{place.uri_env} is not set: export the MongoDB connection string for {env} "
+                         f"(migrations.uri_env in the platform config names the variable)")
+    if not uri.startswith(("mongodb://", "mongodb+srv://")):
+        raise InputError(f"{place.uri_env} is not a MongoDB connection string (expected mongodb://...)")
+    redact.register(*uri_secrets(uri))
+    return Target(env, config, place, uri, uri_database(uri) or place.database)
+
+
+@contextmanager
+def database(where: Target) -> Iterator[Any]:
+    """An open database of `where`; driver errors become one redacted line (exit 1)."""
+    from pymongo.errors import PyMongoError
+
+    import retail_deploy.migrations as package
+
+    try:
+        client = package.connect(where.uri, where.settings.server_timeout)
+    except PyMongoError as error:  # e.g. an invalid URI
+        raise _driver_failure(where, error) from error
+    try:
+        yield client[where.database]
+    except PyMongoError as error:
+        raise _driver_failure(where, error) from error
+    finally:
+        client.close()
+
+
+def _driver_failure(where: Target, error: Exception) -> OperationFailed:
+    # Server selection errors carry a long topology dump: the first sentence says enough.
+    detail = redact.redact(str(error)).split(", Timeout:")[0][:300]
+    return OperationFailed(f"MongoDB of {where.where}: {type(error).__name__}: {detail}; "
+                           f"check {where.place.uri_env} and that the server is reachable")
+
+
+def files(where: Target) -> list[MigrationFile]:
+    return discover(where.settings.directory)
+
+
+# -- what tasks call -----------------------------------------------------------------------------
+
+def status(cfg: Any, env: str) -> tuple[Target, plan.Status]:
+    where = target(cfg, env)
+    found = files(where)
+    with database(where) as db:
+        return where, runner.status(db, found, where.collections)
+
+
+def format_status(current: plan.Status) -> str:
+    """The table `db.status` prints: one line per migration, applied first."""
+    lines = []
+    for entry in current.applied:
+        r = entry.record
+        mark = {"ok": "applied", "edited": "EDITED ", "missing": "MISSING"}[entry.state]
+        note = "" if r.reversible else "  (irreversible)"
+        lines.append(f"{mark}  {r.name}  batch {r.batch}  version {r.version or '-'}  "
+                     f"{r.applied_at:%Y-%m-%d %H:%M:%S} UTC{note}")
+    for migration in current.pending:
+        note = "" if migration.reversible else "  (irreversible)"
+        lines.append(f"pending  {migration.name}{note}")
+    if not lines:
+        lines.append("no migrations")
+    applied = sum(1 for e in current.applied)
+    lines.append(f"{applied} applied, {len(current.pending)} pending")
+    return "\n".join(lines)
+
+
+def migrate(cfg: Any, env: str, out: Any, version: str | None = None, take_backup: bool | None = None) -> list[str]:
+    """Apply the pending migrations as one batch, after a backup on staging/production.
+
+    `take_backup`: None follows `migrations.backup_before`; True/False forces it.
+    """
+    from retail_deploy import validate
+
+    if version is not None:
+        version = validate.version(version)
+    where = target(cfg, env)
+    found = files(where)
+    wanted_backup = where.place.backup if take_backup is None else take_backup
+
+    def before(db: Any, pending: list[MigrationFile]) -> None:
+        if wanted_backup:
+            declared = sorted({c for m in pending for c in m.collections})
+            backups.backup(db, where.backup_target(), declared, out)
+
+    if version is None:
+        out.say("warning: no --version given: db.rollback --to-version cannot place this batch")
+    with database(where) as db:
+        return runner.migrate(db, found, where.collections, out, version, where.lock_info(f"db.migrate {env}"),
+                              before=before)
+
+
+def verify(cfg: Any, env: str, out: Any, allow_pending: bool = False) -> int:
+    """Check that everything is applied, unedited and passes its verify(); returns how many were checked.
+
+    `allow_pending`: only check what is applied (the data integrity check after a rollback)."""
+    where = target(cfg, env)
+    found = files(where)
+    with database(where) as db:
+        problems = runner.verify(db, found, where.collections, out, allow_pending)
+        checked = len(runner.status(db, found, where.collections).applied)
+    for problem in problems:
+        out.say(f"problem: {problem}")
+    if problems:
+        more = f" (and {len(problems) - 1} more above)" if len(problems) > 1 else ""
+        raise OperationFailed(f"migrations of {where.where} do not verify: {problems[0]}{more}")
+    out.say(f"{checked} migration(s) applied and verified on {where.where}")
+    return checked
+
+
+def rollback(cfg: Any, env: str, out: Any) -> list[str]:
+    """Undo the last batch."""
+    where = target(cfg, env)
+    found = files(where)
+    with database(where) as db:
+        return runner.rollback(db, found, where.collections, out, plan.last_batch,
+                               "roll back the last batch", where.lock_info(f"db.rollback {env}"))
+
+
+def rollback_to_version(cfg: Any, env: str, version: str, out: Any) -> list[str]:
+    """Undo every migration applied after application version `version` (newest first).
+
+    For `rollback.db --env E --to-version V` and `db.rollback --to-version V`. Refuses, before
+    undoing anything, if one of them is irreversible (OperationFailed, exit 1).
+    """
+    from retail_deploy import validate
+
+    version = validate.version(version)
+    where = target(cfg, env)
+    found = files(where)
+    with database(where) as db:
+        return runner.rollback(db, found, where.collections, out, lambda applied: plan.after_version(applied, version),
+                               f"roll back to version {version}", where.lock_info(f"db.rollback {env} {version}"))
+
+
+def backup(cfg: Any, env: str, out: Any) -> Path:
+    """Back up now: mongodump, else an export of the collections the migrations declare
+    (the pending ones', or every migration's when nothing is pending)."""
+    where = target(cfg, env)
+    found = files(where)
+    with database(where) as db:
+        current = runner.status(db, found, where.collections)
+        chosen = list(current.pending) or found
+        declared = sorted({c for m in chosen for c in m.collections})
+        return backups.backup(db, where.backup_target(), declared, out)
+
+
+def restore(cfg: Any, env: str, out: Any, folder: str | None = None) -> Path:
+    """Restore `folder` (default: the newest backup of `env`), holding the migration lock."""
+    where = target(cfg, env)
+    chosen = Path(folder) if folder else None
+    with database(where) as db:
+        if out.dry:
+            return backups.restore(db, where.backup_target(), chosen, out)
+        with runner.lock(db, where.collections, where.lock_info(f"db.restore {env}")):
+            return backups.restore(db, where.backup_target(), chosen, out)
+
+
+def unlock(cfg: Any, env: str, out: Any) -> str | None:
+    """Remove a stale lock (its runner died); returns who held it."""
+    where = target(cfg, env)
+    with database(where) as db:
+        if out.dry:
+            out.say(f"would remove the migration lock of {where.where}")
+            return None
+        removed = break_lock(db[where.settings.lock_collection])
+    holder = removed.get("holder") if removed else None
+    out.say(f"removed the lock held by {holder}" if holder else f"{where.where} was not locked")
+    return holder
+
+
+def create(cfg: Any, name: str) -> Path:
+    return template.create(section.from_config(cfg).directory, name)
+
+
+# -- for other chapters --------------------------------------------------------------------------
+
+def pending_migrations(cfg: Any, env: str) -> list[str]:
+    """Names of the migrations not yet applied to `env` (for the pre-deploy checklist)."""
+    _, current = status(cfg, env)
+    return [m.name for m in current.pending]
+
+
+def irreversible_since(cfg: Any, env: str, version: str) -> list[str]:
+    """Applied migrations that rolling back to `version` would have to undo but cannot
+    (for the application rollback's warning that the data will not go back)."""
+    where = target(cfg, env)
+    reversible = {f.name: f.reversible for f in files(where)}
+    with database(where) as db:
+        applied = runner.status(db, [], where.collections).applied
+    records = [a.record for a in applied]
+    try:
+        undone = plan.after_version(records, version)
+    except InputError:
+        undone = records  # cannot place the version: warn about every irreversible one, never fewer
+    return [r.name for r in reversed(undone) if not reversible.get(r.name, False)]
