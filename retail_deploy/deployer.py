@@ -162,18 +162,11 @@ class Deploy:
         elif step.kind == HELM_UPGRADE:
             runner.run(step.command)
         elif step.kind == SMOKE:
-            bg = self.kenv.blue_green
-            assert bg is not None
-            url = bg.colour_urls.get(step.colour)
-            base = {step.service: url} if url else {}
-            svc = self.cfg.services[step.service]
-            verification.smoke(runner, self.cfg, self.env, step.colour, base, step.service,
-                               getattr(svc, "version_path", None), self.version)
+            verification.smoke(runner, self.cfg, self.env, step.colour, self.version)
         elif step.kind == HEALTH:
             self.health(self.version)
         elif step.kind == WATCH:
-            verification.verification_period(runner, self.cfg, self.env, self.kenv.urls, step.seconds,
-                                             self.kenv.prometheus_url)
+            verification.verification_period(runner, self.cfg, self.env, step.seconds, self.kenv.prometheus_url)
         elif step.kind == WAIT and not runner.dry:
             time.sleep(step.seconds)
 
@@ -194,7 +187,7 @@ class Deploy:
 
     def health(self, version: str | None, services: list[str] | None = None) -> None:
         """Public URLs healthy, and every service with a version endpoint reports `version`."""
-        verification.check_health(self.runner, self.cfg, self.env, self.kenv.urls, services=services)
+        verification.check_health(self.runner, self.cfg, self.env, services=services)
         if not version:
             return
         for target in self.targets:

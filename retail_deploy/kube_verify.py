@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from retail_deploy import probes, verification
-from retail_deploy.commands import kubectl
+from retail_deploy.commands import cmd, kubectl
 from retail_deploy.errors import OperationFailed, RetailDeployError
 from retail_deploy.kube_settings import KubeEnv, ServiceTarget, kube_env
 
@@ -98,26 +98,33 @@ def verify(runner: Any, cfg: Any, env: Any, version: str | None = None) -> Verif
             report.add("rollout", name, False, str(exc).splitlines()[0][-120:])
         if version and probes.image_tag(image) != version:
             report.add("image", name, False, f"runs {image}, expected tag {version}")
-    for url, status, expect_json in verification.endpoints(cfg, kenv.urls):
-        try:
-            result = runner.action(verification.cmd("curl", "-fsS", url, read_only=True),
-                                   verification.endpoint_check, url, status, expect_json)
-            if result is not None:
-                report.add("health", url, result.ok, result.detail)
-        except RetailDeployError as exc:
-            report.add("health", url, False, str(exc)[:200])
+    _health(runner, cfg, env, report)
     for target in kenv.services:
         path = getattr(cfg.services[target.name], "version_path", None)
         base = kenv.urls.get(target.name)
         want = expected.get(target.name)
         if not (path and base and want):
             continue
-        got = runner.action(verification.cmd("curl", "-fsS", base.rstrip("/") + path, read_only=True),
-                            verification.served_version, base, path)
+        runner.announce(cmd("curl", "-fsS", base.rstrip("/") + path, read_only=True))
         if not runner.dry:
+            got = verification.served_version(base, path)
             report.add("version", base.rstrip("/") + path, got == want, f"{got!r} (expected {want!r})")
     _scan_logs(runner, kenv, report)
     return report
+
+
+def _health(runner: Any, cfg: Any, env: Any, report: VerifyReport) -> None:
+    """The runbook's health checks on the environment's URLs, concurrently."""
+    from retail_deploy.health import check_endpoints
+
+    endpoints = verification.health_endpoints(cfg, env)
+    for endpoint in endpoints:
+        runner.announce(cmd(*endpoint.curl(verification.HTTP_TIMEOUT_S), read_only=True))
+    if runner.dry or not endpoints:
+        return
+    for result in check_endpoints(endpoints, timeout=verification.HTTP_TIMEOUT_S, retries=1):
+        detail = f"HTTP {result.status}" if result.ok else (result.error or f"HTTP {result.status}")
+        report.add("health", result.endpoint.url, result.ok, detail)
 
 
 def _scan_logs(runner: Any, kenv: KubeEnv, report: VerifyReport) -> None:

@@ -66,17 +66,18 @@ def blue_green(c, env=None, to_colour=None, yes=False, config=None):
 
 
 @task(help={"to_version": "application version whose database schema to return to"})
-def db(c, env=None, to_version=None, config=None):
+def db(c, env=None, to_version=None, yes=False, config=None):
     """Undo the database migrations applied after TO_VERSION (the Migrations chapter)."""
     from retail_deploy import validate
+    from retail_deploy.migrations import rollback_to_version
 
     validate.version(to_version, what="--to-version")
     cfg = load(config)
     environment = cfg.environment(env)
-    from retail_deploy.migrations import rollback_to_version
-
     with runner(c) as run:
-        rollback_to_version(cfg, environment, to_version, run)
+        if environment.confirm and not run.dry:
+            confirm(f"Undo the migrations applied after {to_version} on the {environment.name} database?", yes=yes)
+        rollback_to_version(cfg, environment.name, to_version, run)
 
 
 ns = Collection("rollback")
