@@ -170,6 +170,13 @@ class Runner:
             raw = self._backend().run(command.shell(), **options)
         except CommandTimedOut:
             raise CommandFailed(command.display(), None, f"no answer within {limit:g}s", self.where) from None
+        except ValueError as exc:
+            # On Ctrl-C invoke forwards "\x03" to the child's stdin, which is closed once our
+            # in_stream is exhausted: that ValueError would replace the KeyboardInterrupt (the
+            # child already got SIGINT from the terminal), so callers could not clean up.
+            if isinstance(exc.__context__, KeyboardInterrupt):
+                raise KeyboardInterrupt from None
+            raise
         finally:
             for key in ("out_stream", "err_stream"):
                 if key in options:
