@@ -13,10 +13,8 @@ added with a merge patch of a new unique key, so concurrent writers never overwr
 
 from __future__ import annotations
 
-import getpass
 import json
 import os
-import socket
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -49,6 +47,9 @@ def parse_iso(text: str) -> datetime | None:
 
 
 def whoami() -> str:
+    import getpass
+    import socket
+
     try:
         user = getpass.getuser()
     except (KeyError, OSError):  # no passwd entry in some containers

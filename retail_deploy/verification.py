@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Mapping
 from typing import Any
 
@@ -52,6 +50,9 @@ def check_health(runner: Any, cfg: Any, env: Any, urls: Mapping[str, str] | None
 
 def served_version(base_url: str, path: str = "/api/v1/version") -> str | None:
     """The version a service reports at `path` (`{"version": "1.4.2"}`), or None."""
+    import urllib.error
+    import urllib.request
+
     url = base_url.rstrip("/") + path
     try:
         with urllib.request.urlopen(url, timeout=HTTP_TIMEOUT_S) as response:  # URLs come from the config
