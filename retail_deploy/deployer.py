@@ -405,7 +405,7 @@ def make_plan(runner: Any, kenv: KubeEnv, targets: list[ServiceTarget], version:
         live: dict[str, str] = {}
         if bg is not None and any(t.name == bg.service for t in targets):
             facts = gather(runner, kenv, [], with_colour=True)
-            if facts.active in bg.deployments:
+            if facts.active is not None and facts.active in bg.deployments:
                 live[bg.service] = bg.deployments[facts.active]
             notes = facts.notes
         else:

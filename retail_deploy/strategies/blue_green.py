@@ -37,7 +37,7 @@ def plan_blue_green(env: KubeEnv, targets: Sequence[ServiceTarget], version: str
     bg = env.blue_green
     if bg is None:
         raise OperationFailed(f"environment {env.name} has no blue_green section; use --strategy rolling")
-    if active not in bg.deployments:
+    if active is None or active not in bg.deployments:
         raise OperationFailed(
             f"Service {bg.service_name} selects {bg.selector_key}={active!r}, neither of "
             f"{', '.join(bg.deployments)}; point it at the live colour with kubectl patch, then retry")

@@ -47,12 +47,8 @@ def _deploy(c: Any, env_name: str, version: str, *, strategy: str | None, method
 
 
 def _build(run: Any, cfg: Any, services: list[str], version: str) -> None:
-    try:
-        from retail_deploy.images import build_services
-    except ImportError as exc:
-        from retail_deploy.errors import OperationFailed
+    from retail_deploy.build import build_services
 
-        raise OperationFailed(f"--build needs the Build chapter (retail_deploy.images): {exc}") from exc
     build_services(cfg, [cfg.services[name] for name in services], version, push=True, runner=run)
 
 

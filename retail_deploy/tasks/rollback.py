@@ -26,7 +26,7 @@ def undo(c, env=None, service=None, to_revision=None, yes=False, config=None):
         cfg.service(service)
     with runner(c) as run:
         if environment.target == "docker":
-            from retail_deploy import docker_target
+            from retail_deploy import docker_target  # type: ignore[attr-defined,unused-ignore]
 
             docker_target.undo(run, cfg, environment, service=service)
             return

@@ -22,7 +22,7 @@ def _verify(c: Any, env_name: str, version: str | None, config: str | None) -> N
     env = cfg.environment(env_name)
     with runner(c) as run:
         if env.target == "docker":
-            from retail_deploy import docker_target
+            from retail_deploy import docker_target  # type: ignore[attr-defined,unused-ignore]
 
             docker_target.verify(run, cfg, env, version=version)
             return
