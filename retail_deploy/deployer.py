@@ -377,17 +377,34 @@ def deploy(runner: Any, cfg: Any, env: Any, version: str, *, strategy: str | Non
             if outcome.colour:
                 entry["colour"] = outcome.colour
             return outcome
-        except RolledBack:
+        except RolledBack as exc:
             result = "rolled-back"
+            entry["reason"] = str(exc)
             raise
         except (Interrupted, KeyboardInterrupt):
             result = "interrupted"
+            raise
+        except RetailDeployError as exc:
+            entry["reason"] = str(exc)
             raise
         finally:
             entry["end"] = history.iso(history.utcnow())
             entry["result"] = result
             if not runner.dry:
                 history.record(runner, kenv.kube, entry)
+                _notify(runner, cfg, kenv.name, version, entry)
+
+
+def _notify(runner: Any, cfg: Any, env_name: str, version: str, entry: dict[str, Any]) -> None:
+    """A change event for every deploy; a critical one when it rolled itself back. Never raises."""
+    from retail_deploy import notify
+
+    details: dict[str, Any] = {k: entry[k] for k in ("strategy", "result", "colour", "previous", "who") if k in entry}
+    ok = entry["result"] == "succeeded"
+    notify.notify_deploy(cfg, env_name, version, succeeded=ok, details=details, say=runner.say, runner=runner)
+    if entry["result"] == "rolled-back":
+        notify.notify_rollback(cfg, env_name, reason=str(entry.get("reason", "deploy failed")), automatic=True,
+                               version=version, details=details, say=runner.say, runner=runner)
 
 
 def make_plan(runner: Any, kenv: KubeEnv, targets: list[ServiceTarget], version: str, strategy: str,

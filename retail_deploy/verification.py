@@ -110,9 +110,7 @@ def verification_period(runner: Any, cfg: Any, env: Any, seconds: float, prometh
             return
         breach = getattr(result, "breach", None)
         if breach is not None:
-            what = getattr(breach, "title", None) or getattr(breach, "name", "a trigger")
-            raise OperationFailed(f"rollback trigger fired during the verification period: {what} "
-                                  f"(value {getattr(breach, 'value', '?')}, threshold {getattr(breach, 'threshold', '?')})")
+            raise OperationFailed(f"rollback trigger fired during the verification period: {monitor.describe(breach)}")
         return
     runner.say(f"no Prometheus for {env.name}: health checks for {round(seconds)}s")
     if not runner.dry:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from invoke import Collection
 
 from retail_deploy.tasks._common import confirm, load, task
@@ -36,6 +38,8 @@ def undo(c, env=None, service=None, to_revision=None, yes=False, config=None):
             confirm(f"Roll back {service or 'every service'} in {environment.name}?", yes=yes)
         done = rollback.undo(run, cfg, environment, service=service, to_revision=revision)
         if not run.dry:
+            _notify(run, cfg, environment.name, f"rollback.undo of {', '.join(done)}"
+                    + (f" to revision {revision}" if revision else ""))
             print(f"rolled back {', '.join(done)} in {environment.name}; health checks pass")
 
 
@@ -62,6 +66,7 @@ def blue_green(c, env=None, to_colour=None, yes=False, config=None):
             confirm(f"Switch {environment.name} traffic to the other colour?", yes=yes)
         colour = rollback.blue_green(run, cfg, environment, to_colour=to_colour)
         if not run.dry:
+            _notify(run, cfg, environment.name, f"rollback.blue-green: traffic switched to {colour}")
             print(f"traffic in {environment.name} is on {colour}; health checks pass")
 
 
@@ -78,6 +83,12 @@ def db(c, env=None, to_version=None, yes=False, config=None):
         if environment.confirm and not run.dry:
             confirm(f"Undo the migrations applied after {to_version} on the {environment.name} database?", yes=yes)
         rollback_to_version(cfg, environment.name, to_version, run)
+
+
+def _notify(run: Any, cfg: Any, env_name: str, what: str) -> None:
+    from retail_deploy import notify
+
+    notify.notify_rollback(cfg, env_name, reason=f"manual {what}", automatic=False, say=run.say, runner=run)
 
 
 ns = Collection("rollback")
