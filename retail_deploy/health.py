@@ -17,10 +17,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from retail_deploy.redact import redact
+
 # Enough threads that 50 slow endpoints finish in one round; more would only add overhead.
 MAX_WORKERS = 64
 # Bodies kept in results (and reports) are cut to this many characters.
 BODY_LIMIT = 2000
+# A health answer is small; stop reading a larger one (it is judged on what was read).
+MAX_BODY = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -74,19 +78,19 @@ class CheckResult:
         text = f"{mark} {self.name:<40} {status:>3} {self.latency * 1000:7.0f} ms  {self.endpoint.url}"
         if not self.ok:
             text += f"  ({self.error})"
-        return text
+        return redact(text)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "service": self.endpoint.service,
-            "url": self.endpoint.url,
+            "url": redact(self.endpoint.url),
             "method": self.endpoint.method,
             "ok": self.ok,
             "status": self.status,
             "latency_ms": round(self.latency * 1000, 1),
             "attempts": self.attempts,
-            "error": self.error or None,
+            "error": redact(self.error) or None,
         }
 
 
@@ -236,11 +240,14 @@ def _check_once(session: Any, endpoint: Endpoint, timeout: float) -> tuple[Check
     start = time.monotonic()
     try:
         response = session.request(endpoint.method, endpoint.url, headers=dict(endpoint.headers),
-                                   timeout=(timeout, timeout), allow_redirects=True)
-        body = response.text
+                                   timeout=(timeout, timeout), allow_redirects=True, stream=True)
+        try:
+            body = _read_body(response, start + timeout)
+        finally:
+            response.close()
     except requests.exceptions.SSLError as exc:
         return _failure(endpoint, start, _tls_reason(exc)), False
-    except requests.exceptions.Timeout:
+    except (requests.exceptions.Timeout, _Deadline):
         return _failure(endpoint, start, f"no answer within {_fmt_seconds(timeout)}s (timed out)"), True
     except requests.exceptions.ConnectionError as exc:
         return _failure(endpoint, start, _connection_reason(exc)), True
@@ -251,6 +258,31 @@ def _check_once(session: Any, endpoint: Endpoint, timeout: float) -> tuple[Check
     error = _verdict(endpoint, status, body)
     result = CheckResult(endpoint, not error, status, latency, 1, error or "", body[:BODY_LIMIT])
     return result, bool(error)
+
+
+class _Deadline(Exception):
+    """The answer did not arrive in full within the timeout (e.g. a body trickling in)."""
+
+
+def _read_body(response: Any, deadline: float) -> str:
+    """The body, read in chunks against a total deadline: requests' read timeout is per chunk,
+    so a server trickling bytes could otherwise hold a check far beyond its timeout."""
+    chunks: list[bytes] = []
+    size = 0
+    raw = response.raw
+    if hasattr(raw, "read1"):  # urllib3 >= 2: return what has arrived instead of waiting for 8 KiB
+        pieces = iter(lambda: raw.read1(8192, decode_content=True), b"")
+    else:
+        pieces = response.iter_content(512)
+    for chunk in pieces:
+        chunks.append(chunk)
+        size += len(chunk)
+        if time.monotonic() > deadline:
+            raise _Deadline()
+        if size > MAX_BODY:
+            break
+    encoding = response.encoding or "utf-8"
+    return b"".join(chunks).decode(encoding, errors="replace")
 
 
 def _verdict(endpoint: Endpoint, status: int, body: str) -> str | None:
@@ -276,6 +308,10 @@ def _failure(endpoint: Endpoint, start: float, error: str) -> CheckResult:
 def _tls_reason(exc: Exception) -> str:
     text = str(exc)
     if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text:
+        if "expired" in text:
+            return "TLS verification failed: certificate has expired"
+        if "Hostname mismatch" in text or "doesn't match" in text or "IP address mismatch" in text:
+            return "TLS verification failed: certificate is for another host name"
         detail = "self-signed certificate" if "self-signed" in text or "self signed" in text else \
             "certificate not trusted"
         return f"TLS verification failed: {detail} (give the CA with --ca-bundle)"

@@ -93,7 +93,7 @@ def restore(db: Any, target: BackupTarget, folder: Path | None, runner: Runner) 
         for name in manifest["collections"]:
             runner.action(mongo.mongoimport(target.database, name, str(folder / f"{name}.json")),
                           _import, db[name], folder / f"{name}.json")
-    runner.say(f"restored {target.database} from {folder}")
+    runner.say(f"{'would restore' if runner.dry else 'restored'} {target.database} from {folder}")
     return folder
 
 

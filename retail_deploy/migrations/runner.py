@@ -91,7 +91,8 @@ def migrate(db: Any, files: list[MigrationFile], names: Collections, reporter: R
                 kept = f"; {len(applied)} earlier migration(s) of batch {batch} stay applied" if applied else ""
                 raise OperationFailed(
                     f"migration {step.file.name} failed: {type(error).__name__}: {error}{kept}; "
-                    f"it was not recorded: fix it and run db.migrate again") from error
+                    f"it was not recorded and any partial change it made stays: fix it and run db.migrate "
+                    f"again (or db.restore the backup)") from error
             changelog.record(AppliedMigration(step.file.name, utcnow(), batch, step.file.sha256,
                                               version, step.file.reversible, order))
             applied.append(step.file.name)
@@ -102,15 +103,20 @@ def migrate(db: Any, files: list[MigrationFile], names: Collections, reporter: R
 
 def rollback(db: Any, files: list[MigrationFile], names: Collections, reporter: Reporter,
              select: Callable[[list[AppliedMigration]], list[AppliedMigration]], what: str,
-             info: LockInfo = LockInfo()) -> list[str]:
+             info: LockInfo = LockInfo(),
+             before: Callable[[Any, list[MigrationFile]], None] | None = None) -> list[str]:
     """Undo the migrations `select` picks from the changelog (newest first); returns their names.
 
     Refuses before undoing anything when one of them is irreversible or its file is gone.
+    `before(db, files to undo)` runs under the lock once there is something to undo (the backup).
     """
     changelog = Changelog(db[names.changelog])
     if reporter.dry:
         targets = select(changelog.applied())
         plan.check_reversible(targets, files, what)
+        by_name = {f.name: f for f in files}
+        if targets and before is not None:
+            before(db, [by_name[r.name] for r in targets])
         for record in targets:
             reporter.say(f"would undo {record.name} (batch {record.batch}, version {record.version or 'unknown'})")
         if not targets:
@@ -124,6 +130,8 @@ def rollback(db: Any, files: list[MigrationFile], names: Collections, reporter: 
             return []
         by_name = {f.name: f for f in files}
         loaded = [load(by_name[r.name]) for r in targets]
+        if before is not None:
+            before(db, [m.file for m in loaded])
         undone: list[str] = []
         for migration in loaded:
             reporter.say(f"undoing {migration.file.name}")

@@ -22,6 +22,14 @@ from retail_deploy.migrations.connection import redact_uri, uri_database, uri_se
 from retail_deploy.migrations.discovery import MigrationFile, discover
 from retail_deploy.migrations.lock import break_lock, default_holder
 
+# An environment by name, or the foundation's EnvironmentConfig (anything with a `.name`).
+Env = Any
+
+
+def _name(env: Env) -> Any:
+    # None stays None: cfg.environment(None) then asks for --env (exit 2).
+    return env if env is None or isinstance(env, str) else env.name
+
 
 @dataclass(frozen=True)
 class Target:
@@ -56,8 +64,9 @@ class Target:
                                     s.changelog_collection, s.lock_collection)
 
 
-def target(cfg: Any, env: str, environ: Mapping[str, str] | None = None) -> Target:
+def target(cfg: Any, env: Env, environ: Mapping[str, str] | None = None) -> Target:
     """Resolve where `env`'s migrations run; InputError (exit 2) if the URI variable is unset."""
+    env = _name(env)
     environ = os.environ if environ is None else environ
     config, place = section.environment_database(cfg, env)
     uri = environ.get(place.uri_env, "").strip()
@@ -102,7 +111,8 @@ def files(where: Target) -> list[MigrationFile]:
 
 # -- what tasks call -----------------------------------------------------------------------------
 
-def status(cfg: Any, env: str) -> tuple[Target, plan.Status]:
+def status(cfg: Any, env: Env) -> tuple[Target, plan.Status]:
+    env = _name(env)
     where = target(cfg, env)
     found = files(where)
     with database(where) as db:
@@ -123,29 +133,24 @@ def format_status(current: plan.Status) -> str:
         lines.append(f"pending  {migration.name}{note}")
     if not lines:
         lines.append("no migrations")
-    applied = sum(1 for e in current.applied)
-    lines.append(f"{applied} applied, {len(current.pending)} pending")
+    lines.append(f"{len(current.applied)} applied, {len(current.pending)} pending")
     return "\n".join(lines)
 
 
-def migrate(cfg: Any, env: str, out: Any, version: str | None = None, take_backup: bool | None = None) -> list[str]:
+def migrate(cfg: Any, env: Env, out: Any, version: str | None = None, take_backup: bool | None = None) -> list[str]:
     """Apply the pending migrations as one batch, after a backup on staging/production.
 
     `take_backup`: None follows `migrations.backup_before`; True/False forces it.
     """
+    env = _name(env)
     from retail_deploy import validate
 
     if version is not None:
         version = validate.version(version)
     where = target(cfg, env)
     found = files(where)
-    wanted_backup = where.place.backup if take_backup is None else take_backup
-
-    def before(db: Any, pending: list[MigrationFile]) -> None:
-        if wanted_backup:
-            declared = sorted({c for m in pending for c in m.collections})
-            backups.backup(db, where.backup_target(), declared, out)
-
+    before = _backup_first(where, out, take_backup)
+    out.say(f"migrations of {where.where}")
     if version is None:
         out.say("warning: no --version given: db.rollback --to-version cannot place this batch")
     with database(where) as db:
@@ -153,10 +158,24 @@ def migrate(cfg: Any, env: str, out: Any, version: str | None = None, take_backu
                               before=before)
 
 
-def verify(cfg: Any, env: str, out: Any, allow_pending: bool = False) -> int:
+def _backup_first(where: Target, out: Any, take_backup: bool | None) -> Any:
+    """The hook the runner calls under the lock before changing data: a backup of what the
+    migrations about to run declare, on the environments that back up (`take_backup` forces it)."""
+    wanted = where.place.backup if take_backup is None else take_backup
+
+    def before(db: Any, about_to_run: list[MigrationFile]) -> None:
+        if wanted:
+            declared = sorted({c for m in about_to_run for c in m.collections})
+            backups.backup(db, where.backup_target(), declared, out)
+
+    return before
+
+
+def verify(cfg: Any, env: Env, out: Any, allow_pending: bool = False) -> int:
     """Check that everything is applied, unedited and passes its verify(); returns how many were checked.
 
     `allow_pending`: only check what is applied (the data integrity check after a rollback)."""
+    env = _name(env)
     where = target(cfg, env)
     found = files(where)
     with database(where) as db:
@@ -171,21 +190,24 @@ def verify(cfg: Any, env: str, out: Any, allow_pending: bool = False) -> int:
     return checked
 
 
-def rollback(cfg: Any, env: str, out: Any) -> list[str]:
-    """Undo the last batch."""
+def rollback(cfg: Any, env: Env, out: Any, take_backup: bool | None = None) -> list[str]:
+    """Undo the last batch (after a backup on staging/production: down() changes data too)."""
+    env = _name(env)
     where = target(cfg, env)
     found = files(where)
     with database(where) as db:
         return runner.rollback(db, found, where.collections, out, plan.last_batch,
-                               "roll back the last batch", where.lock_info(f"db.rollback {env}"))
+                               "roll back the last batch", where.lock_info(f"db.rollback {env}"),
+                               before=_backup_first(where, out, take_backup))
 
 
-def rollback_to_version(cfg: Any, env: str, version: str, out: Any) -> list[str]:
+def rollback_to_version(cfg: Any, env: Env, version: str, out: Any, take_backup: bool | None = None) -> list[str]:
     """Undo every migration applied after application version `version` (newest first).
 
     For `rollback.db --env E --to-version V` and `db.rollback --to-version V`. Refuses, before
     undoing anything, if one of them is irreversible (OperationFailed, exit 1).
     """
+    env = _name(env)
     from retail_deploy import validate
 
     version = validate.version(version)
@@ -193,12 +215,14 @@ def rollback_to_version(cfg: Any, env: str, version: str, out: Any) -> list[str]
     found = files(where)
     with database(where) as db:
         return runner.rollback(db, found, where.collections, out, lambda applied: plan.after_version(applied, version),
-                               f"roll back to version {version}", where.lock_info(f"db.rollback {env} {version}"))
+                               f"roll back to version {version}", where.lock_info(f"db.rollback {env} {version}"),
+                               before=_backup_first(where, out, take_backup))
 
 
-def backup(cfg: Any, env: str, out: Any) -> Path:
+def backup(cfg: Any, env: Env, out: Any) -> Path:
     """Back up now: mongodump, else an export of the collections the migrations declare
     (the pending ones', or every migration's when nothing is pending)."""
+    env = _name(env)
     where = target(cfg, env)
     found = files(where)
     with database(where) as db:
@@ -208,8 +232,9 @@ def backup(cfg: Any, env: str, out: Any) -> Path:
         return backups.backup(db, where.backup_target(), declared, out)
 
 
-def restore(cfg: Any, env: str, out: Any, folder: str | None = None) -> Path:
+def restore(cfg: Any, env: Env, out: Any, folder: str | None = None) -> Path:
     """Restore `folder` (default: the newest backup of `env`), holding the migration lock."""
+    env = _name(env)
     where = target(cfg, env)
     chosen = Path(folder) if folder else None
     with database(where) as db:
@@ -219,8 +244,9 @@ def restore(cfg: Any, env: str, out: Any, folder: str | None = None) -> Path:
             return backups.restore(db, where.backup_target(), chosen, out)
 
 
-def unlock(cfg: Any, env: str, out: Any) -> str | None:
+def unlock(cfg: Any, env: Env, out: Any) -> str | None:
     """Remove a stale lock (its runner died); returns who held it."""
+    env = _name(env)
     where = target(cfg, env)
     with database(where) as db:
         if out.dry:
@@ -238,15 +264,17 @@ def create(cfg: Any, name: str) -> Path:
 
 # -- for other chapters --------------------------------------------------------------------------
 
-def pending_migrations(cfg: Any, env: str) -> list[str]:
+def pending_migrations(cfg: Any, env: Env) -> list[str]:
     """Names of the migrations not yet applied to `env` (for the pre-deploy checklist)."""
+    env = _name(env)
     _, current = status(cfg, env)
     return [m.name for m in current.pending]
 
 
-def irreversible_since(cfg: Any, env: str, version: str) -> list[str]:
+def irreversible_since(cfg: Any, env: Env, version: str) -> list[str]:
     """Applied migrations that rolling back to `version` would have to undo but cannot
     (for the application rollback's warning that the data will not go back)."""
+    env = _name(env)
     where = target(cfg, env)
     reversible = {f.name: f.reversible for f in files(where)}
     with database(where) as db:

@@ -22,7 +22,7 @@ def _confirm_change(c, cfg, env: str, question: str, yes: bool) -> None:
 
 @task(positional=["name"], help={"name": "what the migration does, e.g. add-user-preferences-field"})
 def create(c, name, config=None):
-    """Write a new migration file from the template (dated, in migrations.directory)."""
+    """Write a new migration file from the template (in migrations.directory)."""
     from retail_deploy import migrations
 
     path = migrations.create(load(config), name)
@@ -31,7 +31,7 @@ def create(c, name, config=None):
 
 @task
 def status(c, env=None, config=None):
-    """List applied and pending migrations of an environment's database."""
+    """List applied and pending migrations."""
     from retail_deploy import migrations
 
     cfg = load(config)
@@ -43,7 +43,7 @@ def status(c, env=None, config=None):
 @task(help={"version": "application version being deployed (recorded; db.rollback --to-version uses it)",
             "skip_backup": "do not back up first (staging and production back up by default)"})
 def migrate(c, env=None, version=None, skip_backup=False, yes=False, config=None):
-    """Apply the pending migrations as one batch, under the migration lock (backup first on staging/production)."""
+    """Apply pending migrations as one batch (backup first on staging/production)."""
     from retail_deploy import migrations
 
     cfg = load(config)
@@ -53,29 +53,31 @@ def migrate(c, env=None, version=None, skip_backup=False, yes=False, config=None
 
 @task(help={"allow_pending": "accept migrations not applied yet (integrity check after a rollback)"})
 def verify(c, env=None, allow_pending=False, config=None):
-    """Check every migration is applied, unedited since (hash) and passes its verify(db)."""
+    """Check migrations are applied, unedited, and pass their verify(db)."""
     from retail_deploy import migrations
 
     migrations.verify(load(config), env, _runner(c), allow_pending)
 
 
-@task(help={"to_version": "undo every migration applied after this application version (default: the last batch)"})
-def rollback(c, env=None, to_version=None, yes=False, config=None):
-    """Undo the last batch of migrations, or everything applied after --to-version."""
+@task(help={"to_version": "undo every migration applied after this application version (default: the last batch)",
+            "skip_backup": "do not back up first (staging and production back up by default)"})
+def rollback(c, env=None, to_version=None, skip_backup=False, yes=False, config=None):
+    """Undo the last batch, or everything applied after --to-version."""
     from retail_deploy import migrations
 
     cfg = load(config)
     what = f"after version {to_version}" if to_version else "of the last batch"
     _confirm_change(c, cfg, env, f"undo the migrations {what} on the {env} database?", yes)
+    take_backup = False if skip_backup else None
     if to_version:
-        migrations.rollback_to_version(cfg, env, to_version, _runner(c))
+        migrations.rollback_to_version(cfg, env, to_version, _runner(c), take_backup)
     else:
-        migrations.rollback(cfg, env, _runner(c))
+        migrations.rollback(cfg, env, _runner(c), take_backup)
 
 
 @task
 def backup(c, env=None, config=None):
-    """Back up the database: mongodump if installed, else an export of the migrations' collections."""
+    """Back up the database (mongodump, else export the migrations' collections)."""
     from retail_deploy import migrations
 
     print(migrations.backup(load(config), env, _runner(c)))
@@ -83,7 +85,7 @@ def backup(c, env=None, config=None):
 
 @task(help={"backup": "backup folder to restore (default: the newest backup of the environment)"})
 def restore(c, env=None, backup=None, yes=False, config=None):
-    """Put the database back as a backup recorded it (replaces the backed-up collections)."""
+    """Restore the newest (or a given) backup of the database."""
     from retail_deploy import migrations
 
     cfg = load(config)
@@ -94,7 +96,7 @@ def restore(c, env=None, backup=None, yes=False, config=None):
 
 @task
 def unlock(c, env=None, yes=False, config=None):
-    """Remove the migration lock left by a runner that died (it also expires by itself)."""
+    """Remove the migration lock of a runner that died (it also expires)."""
     from retail_deploy import migrations
 
     cfg = load(config)

@@ -186,6 +186,7 @@ def display_name(service: str) -> str:
 
 def _print_results(results: list[Any], as_json: bool, style: str, environment: str) -> None:
     from retail_deploy import health
+    from retail_deploy.redact import redact
 
     if as_json:
         _print_json({"environment": environment, "ok": health.all_ok(results),
@@ -203,7 +204,7 @@ def _print_results(results: list[Any], as_json: bool, style: str, environment: s
                 print(f"❌ {display_name(service)}: UNHEALTHY")
                 for r in checks:
                     if not r.ok:
-                        print(f"   {r.endpoint.url}: {r.error}")
+                        print(redact(f"   {r.endpoint.url}: {r.error}"))
         if health.all_ok(results):
             print("")
             print("All services healthy!")

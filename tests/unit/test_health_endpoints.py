@@ -69,3 +69,11 @@ def test_result_line_and_summary_name_every_failure():
     assert bad.to_dict() == {"name": "api", "service": "", "url": "https://b/x", "method": "GET", "ok": False,
                              "status": 500, "latency_ms": 300.0, "attempts": 3,
                              "error": "HTTP 500 (expected 200)"}
+
+
+def test_credentials_in_a_url_never_reach_the_output():
+    endpoint = Endpoint("https://monitor:hunter22-secret@api.example.com/actuator/health", name="actuator")
+    result = CheckResult(endpoint, False, 401, 0.05, 1, "HTTP 401 (expected 200)")
+    assert "hunter22-secret" not in result.line()
+    assert "https://monitor:***@api.example.com" in result.line()
+    assert result.to_dict()["url"] == "https://monitor:***@api.example.com/actuator/health"

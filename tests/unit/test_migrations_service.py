@@ -1,7 +1,8 @@
-"""Migrations of an environment through the platform config and the CLI task path, on mongomock.
+"""Migrations of an environment through the platform config and the CLI task path.
 
-`retail_deploy.migrations.connect` is the seam: replaced here by a factory returning one shared
-mongomock client, so `retail-deploy db.*` runs exactly as in production down to the driver.
+`retail_deploy.migrations.connect` is the seam: replaced here by a factory returning the test's
+client (mongomock, or the real server of RETAIL_DEPLOY_TEST_MONGODB_URI), so `retail-deploy db.*`
+runs exactly as in production down to the driver.
 """
 
 from __future__ import annotations
@@ -11,20 +12,21 @@ import json
 import os
 import stat
 import textwrap
+import uuid
 from pathlib import Path
 from typing import Any
 
-import mongomock
 import pytest
 
 from retail_deploy import migrations
 from retail_deploy.errors import InputError, OperationFailed
 from retail_deploy.execute import Runner
 from retail_deploy.migrations.lock import LOCK_ID
-from tests.migrations_support import marker_migration, write_migration
+from tests.migrations_support import marker_migration, mongo_client, write_migration
+
+__all__ = ["mongo_client"]
 
 PASSWORD = "s3cret-Pa55word"
-URI = f"mongodb://app:{PASSWORD}@db.internal:27017/retail_test"
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples/retail-platform/migrations/2025-01-15-add-user-preferences.py"
 
 CONFIG = """\
@@ -47,16 +49,19 @@ migrations:
 
 
 class Platform:
-    def __init__(self, root: Path, client: Any):
+    def __init__(self, root: Path, client: Any, dbname: str):
         self.root = root
         self.client = client
+        self.dbname = dbname
+        self.uri = f"mongodb://app:{PASSWORD}@db.internal:27017/{dbname}"
         self.connected: list[tuple[str, float]] = []
+        self.closed = 0
         self.config = root / "config" / "platform.yaml"
         self.migrations = root / "config" / "migrations"
 
     @property
     def db(self) -> Any:
-        return self.client["retail_test"]
+        return self.client[self.dbname]
 
     def cfg(self) -> Any:
         from retail_deploy.config import load_config
@@ -79,22 +84,31 @@ class Platform:
 
 
 @pytest.fixture
-def platform(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Platform:
+def platform(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mongo_client: Any) -> Platform:
     (tmp_path / "config").mkdir()
-    client = mongomock.MongoClient()
-    world = Platform(tmp_path, client)
+    dbname = f"retail_deploy_test_{uuid.uuid4().hex[:10]}"
+    mongo_client.test_databases += [dbname, dbname + "_prod"]
+    client = mongo_client
+    world = Platform(tmp_path, client, dbname)
     world.config.write_text(CONFIG)
     world.migrations.mkdir()
     (world.migrations / EXAMPLE.name).write_text(EXAMPLE.read_text())
     world.db.users.insert_many([{"_id": 1, "name": "ann"}, {"_id": 2, "name": "bob", "preferences": {"newsletter": False}}])
 
+    class Borrowed:  # the library closes every client it opens; the fixture owns this one
+        def __getitem__(self, name: str) -> Any:
+            return client[name]
+
+        def close(self) -> None:
+            world.closed += 1
+
     def connect(uri: str, timeout: float) -> Any:
         world.connected.append((uri, timeout))
-        return client
+        return Borrowed()
 
     monkeypatch.setattr(migrations, "connect", connect)
-    monkeypatch.setenv("MONGODB_URI", URI)
-    monkeypatch.setenv("PRODUCTION_MONGODB_URI", URI.replace("retail_test", "retail_prod"))
+    monkeypatch.setenv("MONGODB_URI", world.uri)
+    monkeypatch.setenv("PRODUCTION_MONGODB_URI", world.uri + "_prod")
     monkeypatch.setenv("RETAIL_DEPLOY_CONFIG", str(world.config))
     return world
 
@@ -115,7 +129,7 @@ def test_migrate_on_staging_backs_up_the_declared_collections_first(platform: Pl
     applied = migrations.migrate(platform.cfg(), "staging", run, "1.4.2")
 
     assert applied == [EXAMPLE.name]
-    assert platform.connected == [(URI, 10.0)]
+    assert platform.connected == [(platform.uri, 10.0)] and platform.closed == 1
     assert users(platform.db)[0]["preferences"] == {"newsletter": True, "notifications": True}
     [folder] = list((platform.root / "config" / "backups" / "staging").iterdir())
     manifest = json.loads((folder / "manifest.json").read_text())
@@ -165,6 +179,9 @@ def test_pending_and_irreversible_since_for_other_chapters(platform: Platform) -
     migrations.migrate(cfg, "staging", runner()[0], "1.5.0")
 
     assert migrations.irreversible_since(cfg, "staging", "1.4.2") == []
+    # Other chapters may pass the EnvironmentConfig itself (the checklist does).
+    assert migrations.irreversible_since(cfg, cfg.environment("staging"), "1.4.1") == ["2025-02-01-drop-legacy.py"]
+    assert migrations.pending_migrations(cfg, cfg.environment("staging")) == []
     assert migrations.irreversible_since(cfg, "staging", "1.4.1") == ["2025-02-01-drop-legacy.py"]
     with pytest.raises(OperationFailed, match="drop-legacy.py is irreversible"):
         migrations.rollback_to_version(cfg, "staging", "1.4.1", runner()[0])
@@ -220,7 +237,7 @@ def test_mongodump_gets_the_uri_in_a_private_file_never_in_argv(platform: Platfo
     args = [line[4:] for line in lines if line.startswith("arg ")]
     assert args[0].startswith("--config=") and args[1:3] == ["--gzip", args[2]] and args[2].startswith("--out=")
     assert not any(PASSWORD in a for a in args)
-    assert "mode 600" in lines and f'uri: "{URI}"' in lines
+    assert "mode 600" in lines and f'uri: "{platform.uri}"' in lines
     assert not Path(args[0].removeprefix("--config=")).exists()  # deleted afterwards
     assert "$ mongodump --config=" in out.getvalue() and PASSWORD not in out.getvalue()
     manifest = json.loads(next((platform.root / "config" / "backups" / "staging").glob("*/manifest.json")).read_text())
@@ -235,7 +252,7 @@ def test_cli_dry_run_prints_the_plan_and_changes_nothing(platform: Platform, cap
 
     assert code == 0, output
     assert f"# would apply {EXAMPLE.name} (batch 1, version 1.4.2)" in output
-    assert "$ mongoexport --db=retail_test --collection=users" in output
+    assert f"$ mongoexport --db={platform.dbname} --collection=users" in output
     assert users(platform.db) == before and platform.db.migrations_changelog.count_documents({}) == 0
     assert not (platform.root / "config" / "backups").exists()
     assert PASSWORD not in output
@@ -244,7 +261,7 @@ def test_cli_dry_run_prints_the_plan_and_changes_nothing(platform: Platform, cap
 def test_cli_status_migrate_verify_rollback(platform: Platform, capsys: pytest.CaptureFixture[str]) -> None:
     code, output = platform.cli("db.status", "--env", "staging", capsys=capsys)
     assert code == 0 and f"pending  {EXAMPLE.name}" in output and "0 applied, 1 pending" in output
-    assert "mongodb://app:***@db.internal:27017/retail_test" in output and PASSWORD not in output
+    assert f"mongodb://app:***@db.internal:27017/{platform.dbname}" in output and PASSWORD not in output
 
     code, output = platform.cli("db.migrate", "--env", "staging", "--version", "1.4.2", capsys=capsys)
     assert code == 0, output
@@ -265,11 +282,13 @@ def test_cli_status_migrate_verify_rollback(platform: Platform, capsys: pytest.C
 
 def test_cli_exit_codes_for_lock_bad_input_and_failure(platform: Platform, capsys: pytest.CaptureFixture[str],
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    from datetime import datetime, timedelta
+    from datetime import timedelta
+
+    from retail_deploy.migrations.changelog import utcnow
 
     platform.db.migrations_lock.insert_one({"_id": LOCK_ID, "holder": "carol@ci pid 7 (db.migrate staging)",
-                                            "acquired_at": datetime.utcnow(),
-                                            "expires_at": datetime.utcnow() + timedelta(minutes=5)})
+                                            "acquired_at": utcnow(),
+                                            "expires_at": utcnow() + timedelta(minutes=5)})
     code, output = platform.cli("db.migrate", "--env", "staging", capsys=capsys)
     assert code == 4 and "locked by carol@ci pid 7" in output and "db.unlock --env staging" in output
     code, output = platform.cli("db.unlock", "--env", "staging", "--yes", capsys=capsys)
@@ -297,3 +316,17 @@ def test_cli_create_writes_into_the_configured_folder(platform: Platform, capsys
     created = Path(output.strip())
     assert created.parent == platform.migrations and created.name.endswith("-add-loyalty-points.py")
     assert stat.S_ISREG(created.stat().st_mode)
+
+
+def test_rollback_on_staging_backs_up_first_so_it_can_be_undone(platform: Platform) -> None:
+    cfg = platform.cfg()
+    migrations.migrate(cfg, "staging", runner()[0], "1.4.2")
+    migrated = users(platform.db)
+
+    migrations.rollback(cfg, "staging", runner()[0])
+    assert "preferences" not in users(platform.db)[0]
+    assert len(list((platform.root / "config" / "backups" / "staging").iterdir())) == 2
+
+    migrations.restore(cfg, "staging", runner()[0])  # the newest: taken just before the rollback
+    assert users(platform.db) == migrated
+    assert migrations.pending_migrations(cfg, "staging") == []

@@ -137,3 +137,16 @@ def test_actuator_answers():
     assert finding.detail == "mongo is status DOWN: com.mongodb.MongoTimeoutException: Timed out"
     healthy, finding = t.analyse_actuator("redis", "", 7)
     assert not healthy and finding is not None and finding.detail == "redis is no answer (exit code 7)"
+
+
+def test_error_groups_span_pods_with_kubectl_prefixes():
+    log = "\n".join([
+        "[pod/retail-backend-7c9f6d8b5d-x2kqp/retail-backend] 2026-11-26T04:10:01.533Z ERROR 1 --- "
+        "[nio-8080-exec-7] c.e.retail.payments.PaymentService : PayPal returned 503 for order 81234",
+        "[pod/retail-backend-7c9f6d8b5d-zq5vw/retail-backend] 2026-11-26T04:10:02.870Z ERROR 1 --- "
+        "[nio-8080-exec-9] c.e.retail.payments.PaymentService : PayPal returned 503 for order 81237",
+        "[pod/retail-backend-7c9f6d8b5d-zq5vw/retail-backend] 2026-11-26T04:10:03.001Z  INFO 1 --- "
+        "[nio-8080-exec-1] c.e.retail.web.RequestLoggingFilter : GET /api/v1/cart 200 12ms",
+    ])
+    assert t.summarize_errors(log) == [
+        (2, "ERROR c.e.retail.payments.PaymentService: PayPal returned # for order #")]

@@ -167,3 +167,35 @@ def test_docker_environment_is_refused_before_any_command(kube):
     assert result.returncode == 2
     assert "reads a Kubernetes cluster" in result.stderr
     assert result.calls == []
+
+
+def test_health_deps_via_kubectl_execs_in_the_live_colour(kube):
+    exec_prefix = "exec deploy/retail-backend-green -- curl -sf localhost:8080/actuator/health/"
+    result = kube("health.deps", "--env", "production", answers={
+        SELECTOR: {"stdout": "green"},
+        exec_prefix + "mongo": {"stdout": '{"status":"UP"}'},
+        exec_prefix + "redis": {"stdout": '{"status":"UP"}'},
+        exec_prefix + "elasticsearch": {"stdout": '{"status":"DOWN"}', "exit": 22,
+                                        "stderr": "command terminated with exit code 22\n"},
+    })
+    assert result.returncode == 1
+    assert "OK   mongo" in result.stdout and "OK   redis" in result.stdout
+    assert "FAIL elasticsearch    elasticsearch is status DOWN (command terminated with exit code 22)" in result.stdout
+    assert "1 of 3 dependencies unhealthy: elasticsearch" in result.stderr
+
+
+def test_latency_flags_saturated_pods_and_offers_to_scale_out(kube):
+    result = kube("troubleshoot.latency", "--env", "production", answers={
+        SELECTOR: {"stdout": "blue"},
+        "top pods": {"file": "top-pods-production.txt"},
+        PODS: {"file": "pods-retail-backend.json"},
+        "exec deploy/mongodb -- mongosh --quiet --eval "
+        "JSON.stringify(db.currentOp({'secs_running': {$gte: 5}}).inprog)": {
+            "stdout": '[{"opid": 4411, "secs_running": 12, "ns": "retail.orders", "op": "query"}]'},
+        "exec deploy/redis -- redis-cli --latency --raw": {"stdout": "0 3 0.41 1250\n"},
+    })
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[1].startswith("Likely cause: CPU saturated: retail-backend-7c9f6d8b5d-")
+    assert "1 MongoDB operation(s) running for 5s or more." in lines
+    assert lines[-2].endswith("scale deployment/retail-backend-blue --replicas=10")
