@@ -138,7 +138,7 @@ def acquire(runner: Any, kube: Kube, *, env_name: str, version: str, strategy: s
             raise LockHeld(f"{env_name} is locked by {current.describe()}; wait for it, or if that deploy "
                            f"is dead run: inv lock.release --env {env_name}")
         try:
-            runner.run(kubectl.merge_patch_configmap(kube, LOCK_NAME, data, current.resource_version), hide=True)
+            runner.run(kubectl.replace_configmap(kube, LOCK_NAME, data, current.resource_version), hide=True)
         except CommandFailed as exc:
             if _conflict(exc) or _not_found(exc):
                 raise LockHeld(f"{env_name}: another deploy took over the expired lock first; retry later") from exc

@@ -100,6 +100,15 @@ def merge_patch_configmap(kube: Kube, name: str, data: dict[str, str],
               json.dumps(body, separators=(",", ":"), sort_keys=True))
 
 
+def replace_configmap(kube: Kube, name: str, data: dict[str, str], resource_version: str) -> Command:
+    """`kubectl replace -f -` of a ConfigMap carrying the resourceVersion we read: the API server
+    refuses it (Conflict) if the object changed since, a compare-and-swap for lock takeover."""
+    manifest = {"apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": name, "namespace": kube.namespace, "resourceVersion": resource_version},
+                "data": data}
+    return _k(kube, "replace", "-f", "-", stdin=json.dumps(manifest, sort_keys=True))
+
+
 def delete_configmap(kube: Kube, name: str) -> Command:
     return _k(kube, "delete", "configmap", name)
 

@@ -227,6 +227,38 @@ def test_an_expired_lock_is_taken_over(platform):
     assert platform.cluster.configmap("production", history.LOCK_NAME) is None
 
 
+def test_two_deploys_taking_over_an_expired_lock_exactly_one_wins(platform):
+    import threading
+
+    platform.cluster.add_configmap("production", history.LOCK_NAME, {
+        "holder": "bob@dead-runner", "id": "x", "version": "0.9", "acquired": "2020-01-01T00:00:00Z",
+        "expires": "2020-01-01T00:30:00Z"})
+    cfg = platform.cfg()
+    from retail_deploy.kube_settings import kube_env
+
+    kube = kube_env(cfg, cfg.environment("production")).kube
+    results: list[str] = []
+    barrier = threading.Barrier(3)
+
+    def race(name: str) -> None:
+        barrier.wait()
+        try:
+            history.acquire(platform.runner(), kube, env_name="production", version="1", strategy="x",
+                            ttl_s=600, holder=name)
+            results.append(name)
+        except LockHeld:
+            results.append("lost")
+
+    threads = [threading.Thread(target=race, args=(f"taker{i}",)) for i in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    winners = [r for r in results if r != "lost"]
+    assert len(winners) == 1, results
+    assert platform.cluster.configmap("production", history.LOCK_NAME)["data"]["holder"] == winners[0]
+
+
 def test_history_records_are_json_in_the_cluster(platform):
     deploy(platform, "staging", "1.1.0", strategy="rolling")
     deploy(platform, "staging", "1.2.0", strategy="rolling")

@@ -52,6 +52,16 @@ def test_lock_takeover_patch_carries_the_resource_version():
     assert command.argv[7] == '{"data":{"holder":"bob"},"metadata":{"resourceVersion":"918"}}'
 
 
+def test_lock_takeover_replace_is_a_compare_and_swap_on_the_resource_version():
+    import json
+
+    command = kubectl.replace_configmap(PROD, "retail-deploy-lock", {"holder": "bob"}, "918")
+    assert command.argv[:4] == ("kubectl", "replace", "-f", "-")
+    manifest = json.loads(command.stdin)
+    assert manifest["metadata"] == {"name": "retail-deploy-lock", "namespace": "production", "resourceVersion": "918"}
+    assert manifest["data"] == {"holder": "bob"}
+
+
 def test_probes_are_read_only_and_json():
     command = kubectl.get_json(PROD, "pods", selector="app=retail-backend")
     assert command.read_only
