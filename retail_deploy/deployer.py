@@ -198,12 +198,12 @@ class Deploy:
 
     # -- rolling / kubectl staging --
     def run_rolling(self, plan: Plan) -> Outcome:
-        changed: list[Step] = []
+        changed: list[Step] = []  # set-image steps attempted (a Ctrl-C may land mid-command)
         try:
             for step in plan.steps:
-                self.do(step, plan)
                 if step.kind == SET_IMAGE and not step.unchanged:
                     changed.append(step)
+                self.do(step, plan)
         except KeyboardInterrupt:
             with sigint_shielded():
                 state = self.undo(changed, plan)
@@ -215,7 +215,10 @@ class Deploy:
             raise RolledBack(f"deploy of {self.version} to {self.kenv.name} failed ({_short(exc)}); {state}") from exc
         return Outcome(self.version, plan.strategy, "succeeded", previous=plan.previous)
 
-    def undo(self, changed: list[Step], plan: Plan) -> str:
+    def undo(self, attempted: list[Step], plan: Plan) -> str:
+        """`rollout undo` every deployment whose image this deploy really changed (probed: a
+        set image interrupted before it reached the API server must not undo an older rollout)."""
+        changed = [] if self.runner.dry else [s for s in attempted if self._changed(s, plan)]
         if not changed:
             return "nothing was changed"
         self.runner.say("rolling back: " + ", ".join(s.deployment for s in changed))
@@ -229,6 +232,14 @@ class Deploy:
                                   f"on {', '.join(s.deployment for s in changed)} by hand") from exc
         return "rolled back to the previous version, which is serving: " + ", ".join(
             f"{s.deployment} {probes.image_tag(plan.previous.get(s.service) or '?')}" for s in changed)
+
+    def _changed(self, step: Step, plan: Plan) -> bool:
+        try:
+            images = probes.deployment(self.runner, self.kenv.kube, step.deployment).images.values()
+        except RetailDeployError:
+            return True  # cannot tell: undoing is the safer guess after our own set image
+        before = plan.previous.get(step.service)
+        return before not in images if before else step.image in images
 
     # -- helm --
     def run_helm(self, plan: Plan) -> Outcome:
@@ -291,9 +302,9 @@ class Deploy:
                     verified = True
                 if step.kind == SWITCH:
                     switched = True  # set before acting: an interrupted patch may have landed
-                self.do(step, plan)
                 if step.kind == SET_IMAGE and step.service != bg.service and not step.unchanged:
                     rolled.append(step)
+                self.do(step, plan)
         except KeyboardInterrupt:
             with sigint_shielded():
                 keep = idle if verified else active

@@ -107,3 +107,26 @@ def test_real_sigint_during_the_idle_rollout(platform):
     assert "traffic is on blue (retail-backend-blue), healthy" in err
     assert platform.selector() == "blue"
     assert platform.served_version() == "1.0.0"
+
+
+@pytest.mark.parametrize("index,undone", [(0, False), (1, True)])
+def test_ctrl_c_during_a_rolling_deploy(platform, monkeypatch, index, undone):
+    """Before the first set image reaches the cluster nothing is undone (an undo would revert an
+    older rollout); once it did, the change is rolled back."""
+    original = deployer.Deploy.do
+    seen: list[str] = []
+
+    def interrupting(self, step, plan):
+        seen.append(step.kind)
+        if len(seen) - 1 == index:
+            raise KeyboardInterrupt
+        return original(self, step, plan)
+
+    monkeypatch.setattr(deployer.Deploy, "do", interrupting)
+    cfg = platform.cfg()
+    with pytest.raises(deployer.Interrupted) as info:
+        deployer.deploy(platform.runner(), cfg, cfg.environment("staging"), "1.1.0", services=["backend"],
+                        strategy="rolling")
+    assert bool(platform.commands_with("rollout", "undo")) == undone
+    assert platform.cluster.image("staging", "retail-backend") == "registry.example.com/retail-backend:1.0.0"
+    assert ("nothing was changed" in str(info.value)) != undone
