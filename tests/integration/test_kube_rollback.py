@@ -154,5 +154,11 @@ def test_lock_status_and_release_tasks(platform):
 def test_rollback_undo_task_exit_codes(platform):
     bad = inv(platform, "rollback.undo", "--env", "staging", "--to-revision", "3")
     assert bad.returncode == 2 and "--to-revision needs --service" in bad.stderr
+    nothing = inv(platform, "rollback.undo", "--env", "staging", "--service", "backend")
+    assert nothing.returncode == 1 and "rollout undo deployment/retail-backend" in nothing.stderr
+    cfg, staging = env(platform, "staging")
+    deployer.deploy(platform.runner(), cfg, staging, "1.1.0", strategy="rolling", services=["backend"])
     ok = inv(platform, "rollback.undo", "--env", "staging", "--service", "backend")
     assert ok.returncode == 0, ok.stderr
+    assert "rolled back retail-backend in staging" in ok.stdout
+    assert platform.served_version("staging") == "1.0.0"
