@@ -96,14 +96,21 @@ def gather(runner: Any, kenv: KubeEnv, deployments: Sequence[str], *, with_colou
     """Current images, replicas and (blue-green) the active colour. In a dry run a probe that
     cannot run becomes a stated assumption; in a real run it stops the deploy (nothing changed)."""
     facts = Facts()
-    for name in deployments:
-        try:
-            dep = probes.deployment(runner, kenv.kube, name)
-        except (CommandFailed, OperationFailed) as exc:
+    names = list(dict.fromkeys(deployments))
+    try:
+        found = probes.deployments(runner, kenv.kube, names)
+    except (CommandFailed, OperationFailed) as exc:
+        if not runner.dry:
+            raise OperationFailed(f"cannot read deployments {', '.join(names)} in {kenv.kube.namespace} "
+                                  f"(context {kenv.kube.context}): {_short(exc)}") from exc
+        if names:
+            facts.notes.append(f"assuming deployments {', '.join(names)} exist (could not read them: {_short(exc)})")
+        found = {}
+    for name in names:
+        dep = found.get(name)
+        if dep is None:
             if not runner.dry:
-                raise OperationFailed(f"cannot read deployment {name} in {kenv.kube.namespace} "
-                                      f"(context {kenv.kube.context}): {exc}") from exc
-            facts.notes.append(f"assuming deployment {name} exists (could not read it: {_short(exc)})")
+                raise OperationFailed(f"deployment {name} not found in {kenv.kube.namespace}")
             facts.current[name] = None
             continue
         facts.current[name] = next(iter(dep.images.values()), None)

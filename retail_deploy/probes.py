@@ -259,6 +259,13 @@ def deployment(runner: ProbeRunner, kube: Kube, name: str) -> DeploymentFacts:
     return parse_deployment(_stdout(runner.probe(kubectl.get_json(kube, "deployment", name))))
 
 
+def deployments(runner: ProbeRunner, kube: Kube, names: list[str]) -> dict[str, DeploymentFacts]:
+    """Several deployments in one `kubectl get` (fails if one is missing, as kubectl does)."""
+    if not names:
+        return {}
+    return parse_deployments(_stdout(runner.probe(kubectl.get_json(kube, "deployment", names=tuple(names)))))
+
+
 def selector(runner: ProbeRunner, kube: Kube, service: str) -> dict[str, str]:
     return parse_selector(_stdout(runner.probe(kubectl.get_json(kube, "service", service))))
 

@@ -82,6 +82,9 @@ def check_version(runner: Any, base_url: str, version: str, path: str = "/api/v1
 
 def smoke(runner: Any, cfg: Any, env: Any, colour: str, version: str) -> None:
     """`./scripts/smoke-tests.sh <colour>`: the smoke suite against the idle colour before it gets traffic."""
+    if runner.dry:  # do not even import the smoke chapter for a plan
+        runner.announce(cmd("./scripts/smoke-tests.sh", colour))
+        return
     from retail_deploy.smoke import run_smoke_tests
 
     report = runner.action(cmd("./scripts/smoke-tests.sh", colour), run_smoke_tests, cfg, env, colour,

@@ -115,11 +115,14 @@ def delete_configmap(kube: Kube, name: str) -> Command:
 
 # --- read-only probes ----------------------------------------------------------------------
 
-def get_json(kube: Kube, kind: str, name: str | None = None, selector: str | None = None) -> Command:
-    """`kubectl get KIND [NAME] [-l SELECTOR] -o json` (a probe: runs even in a dry run)."""
+def get_json(kube: Kube, kind: str, name: str | None = None, selector: str | None = None,
+             names: tuple[str, ...] = ()) -> Command:
+    """`kubectl get KIND [NAME...] [-l SELECTOR] -o json` (a probe: runs even in a dry run).
+    Several names give one List in one API round trip."""
     args = ["get", kind]
     if name:
         args.append(name)
+    args += list(names)
     if selector:
         args += ["-l", selector]
     return _k(kube, *args, "-o", "json", read_only=True)
