@@ -18,7 +18,7 @@ def gate(runner: Any, cfg: PlatformConfig, env: EnvironmentConfig, version: str,
          interactive: bool = False, facts: checklist.Facts | None = None) -> checklist.Report:
     """Evaluate and print the checklist; raise InputError (exit 2) when it does not pass,
     unless `force` gives the reason to go on anyway (the caller records it in the history)."""
-    notified = notify_teams(cfg, env, version) if notify else ()
+    notified = notify_teams(runner, cfg, env, version) if notify else ()
     ask = _ask_at_terminal if interactive else None
     report = checklist.evaluate(cfg, env, version, facts or gather(runner, cfg, env, version),
                                 acks=acks, notified=notified, ask=ask)
@@ -36,8 +36,18 @@ def _ask_at_terminal(item: checklist.Item) -> bool:
     return input(f"Confirm: {item.text}? [y/N] ").strip().lower() in ("y", "yes")
 
 
-def notify_teams(cfg: PlatformConfig, env: EnvironmentConfig, version: str) -> tuple[str, ...]:
-    raise NotImplementedError("wired at merge")
+def notify_teams(runner: Any, cfg: PlatformConfig, env: EnvironmentConfig, version: str) -> tuple[str, ...]:
+    """Announce the coming deploy through the configured channels (PagerDuty change event, Slack).
+    The on-call and support items count as done only if a channel accepted the notice."""
+    from retail_deploy import notify
+
+    notice = notify.Event("deploy", env.name, f"{env.name}: deploying version {version} shortly", "warning",
+                          version=version, details={"notice": "pre-deployment announcement"})
+    deliveries = notify.notifier(cfg, say=runner.say, runner=runner).send(notice)
+    if not any(delivery.ok for delivery in deliveries):
+        runner.say("no notification channel accepted the notice: confirm the on-call and support items by hand")
+        return ()
+    return tuple(checklist.NOTIFIABLE)
 
 
 def gather(runner: Any, cfg: PlatformConfig, env: EnvironmentConfig, version: str) -> checklist.Facts:

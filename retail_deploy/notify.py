@@ -211,7 +211,7 @@ class Notifier:
     def _post(self, channel: str, url: str, body: dict[str, Any], secret_env: str, secret: str) -> Delivery:
         text = json.dumps(body, sort_keys=True)
         equivalent = cmd("curl", "-fsS", "-X", "POST", "-H", "Content-Type: application/json",
-                         "--data", text, url, secrets={secret, url})
+                         "--data", text, url, secrets={secret})
         if self.runner is not None:
             result = self.runner.action(equivalent, self._deliver, channel, url, text, secret_env)
             if getattr(self.runner, "dry", False) or not isinstance(result, Delivery):
@@ -238,10 +238,14 @@ class Notifier:
         return Delivery(channel, False, reason)
 
 
+def settings_from_config(cfg: PlatformConfig) -> NotificationSettings:
+    return parse_notifications(cfg.section("notifications"))
+
+
 def notifier(cfg: PlatformConfig, *, say: Callable[[str], None] = print, runner: Any = None,
              environ: Mapping[str, str] | None = None) -> Notifier:
     """The Notifier described by a platform config's `notifications:` section."""
-    return Notifier(parse_notifications(cfg.section("notifications")), platform=cfg.platform, environ=environ,
+    return Notifier(settings_from_config(cfg), platform=cfg.platform, environ=environ,
                     say=say, runner=runner)
 
 

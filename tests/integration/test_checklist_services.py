@@ -52,3 +52,26 @@ def test_prometheus_ready(http_service_factory):
     assert prometheus_ready(starting.url)[0] is False
     ok, detail = prometheus_ready("http://127.0.0.1:9")
     assert not ok and "unreachable" in detail
+
+
+def test_notify_announces_the_deploy_and_counts_the_teams_as_notified(webhook_receiver, monkeypatch):
+    import io
+
+    from invoke import Config, Context
+
+    from retail_deploy.checklist_gate import notify_teams
+    from retail_deploy.execute import Runner
+
+    monkeypatch.setenv("SLACK_WEBHOOK_URL", webhook_receiver.hook_url)
+    monkeypatch.delenv("PAGERDUTY_ROUTING_KEY", raising=False)
+    cfg = load_config(DEFAULT_CONFIG)
+    out = io.StringIO()
+    runner = Runner(Context(Config()), out=out)
+    assert notify_teams(runner, cfg, cfg.environment("production"), "1.4.2") == ("oncall-notified",
+                                                                                 "support-notified")
+    webhook_receiver.wait_for(1)
+    assert "production: deploying version 1.4.2 shortly" in webhook_receiver.posts[0].json["text"]
+    assert webhook_receiver.hook_url not in out.getvalue()
+    webhook_receiver.status = 500
+    assert notify_teams(runner, cfg, cfg.environment("production"), "1.4.2") == ()
+    assert "confirm the on-call and support items by hand" in out.getvalue()

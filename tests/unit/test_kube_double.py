@@ -817,3 +817,11 @@ def test_describe_deployment_and_service(cluster: FakeCluster) -> None:
     assert "Selector:          app=retail-backend,deployment=blue" in svc
     endpoints = next(line for line in svc.splitlines() if line.startswith("Endpoints:")).split()[1]
     assert len(endpoints.split(",")) == 3  # only the ready (old) pods are endpoints
+
+
+def test_auth_can_i_reflects_refused_patches(cluster: FakeCluster) -> None:
+    assert (kp(cluster, "auth", "can-i", "patch", "services/retail-backend").stdout) == "yes\n"
+    cluster.inject("patch_refused", "retail-backend")
+    denied = kp(cluster, "auth", "can-i", "patch", "services/retail-backend")
+    assert (denied.returncode, denied.stdout) == (1, "no\n")
+    assert kp(cluster, "auth", "can-i", "get", "pods").stdout == "yes\n"

@@ -57,3 +57,15 @@ def test_rendered_yaml_round_trips_and_keeps_templates() -> None:
     assert text.startswith("# prometheus/alerts.yaml")
     assert yaml.safe_load(text) == build_rules(settings())
     assert "{{ $value | humanizePercentage }}" in text
+
+
+def test_committed_rule_file_matches_the_platform_config() -> None:
+    """prometheus/alerts.yaml is what Prometheus loads: regenerate it when the config changes
+    (`retail-deploy monitor.rules --output prometheus/alerts.yaml`)."""
+    from pathlib import Path
+
+    from retail_deploy.config import DEFAULT_CONFIG, load_config
+    from retail_deploy.monitor import monitoring_settings
+
+    committed = Path(__file__).resolve().parents[2] / "prometheus" / "alerts.yaml"
+    assert committed.read_text() == render_rules(monitoring_settings(load_config(DEFAULT_CONFIG, environ={})))

@@ -109,3 +109,22 @@ def test_bad_monitoring_config_names_file_line_and_key(tmp_path: Path, section: 
         monitoring_settings(load_config(path, environ={}))
     assert f"{path}:{line}:" in str(caught.value)
     assert message in str(caught.value)
+
+
+def test_notifications_section_is_checked(tmp_path: Path) -> None:
+    from retail_deploy.notify import parse_notifications
+
+    path = tmp_path / "platform.yaml"
+    path.write_text(BASE + "notifications:\n  slack:\n    webhook: https://hooks.slack.com/x\n")
+    with pytest.raises(ConfigError) as caught:
+        parse_notifications(load_config(path, environ={}).section("notifications"))
+    assert f"{path}:12: notifications.slack.webhook: unknown key" in str(caught.value)
+
+
+def test_notifications_defaults_name_the_runbook_channels() -> None:
+    from retail_deploy.notify import parse_notifications
+
+    settings = parse_notifications(load_config(DEFAULT_CONFIG, environ={}).section("notifications"))
+    assert (settings.slack_alerts_env, settings.slack_monitoring_env, settings.pagerduty_key_env) == (
+        "SLACK_WEBHOOK_URL", "SLACK_MONITORING_WEBHOOK_URL", "PAGERDUTY_ROUTING_KEY")
+    assert settings.pagerduty_url == "https://events.pagerduty.com"

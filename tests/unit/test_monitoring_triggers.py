@@ -5,7 +5,10 @@ from __future__ import annotations
 import math
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from retail_deploy import validate
 from retail_deploy.triggers import (
     DEFAULT_QUERIES,
     Metric,
@@ -133,3 +136,12 @@ def test_table_lists_trigger_value_threshold_state() -> None:
     assert lines[2].startswith("Error rate") and "7.1%" in lines[2] and "> 5% for 5m" in lines[2]
     assert lines[2].endswith("FIRING")
     assert lines[3].endswith("no data")
+
+
+@given(st.integers(min_value=0, max_value=10 * 86_400_000))
+def test_promql_duration_round_trips_through_the_config_parser(ms: int) -> None:
+    text = format_duration(ms / 1000)
+    if text.endswith("d"):  # PromQL has days; the config parser stops at hours
+        assert int(text[:-1]) * 86_400_000 == ms
+    else:
+        assert validate.duration(text) == pytest.approx(ms / 1000)

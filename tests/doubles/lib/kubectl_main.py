@@ -1344,12 +1344,26 @@ def cmd_wait(c: Ctx) -> Result:
     return Result(out=out)
 
 
+def cmd_auth(c: Ctx) -> Result:
+    """`auth can-i VERB RESOURCE[/NAME]`: yes, unless a patch_refused fault denies that patch."""
+    pos = c.args.positional
+    if len(pos) < 4 or pos[1] != "can-i":
+        raise unsupported(c.argv)
+    verb, target = pos[2], pos[3]
+    kind, _, name = target.partition("/")
+    denied = verb == "patch" and any(
+        f["kind"] == "patch_refused" and (not name or f.get("target") in (None, name))
+        and f.get("kw", {}).get("namespace") in (None, c.ns) for f in c.state["faults"])
+    resource_type(kind)
+    return Result(out="no\n", code=1) if denied else Result(out="yes\n")
+
+
 VERBS = {
     "get": cmd_get, "set": cmd_set, "rollout": cmd_rollout, "patch": cmd_patch, "scale": cmd_scale,
     "create": cmd_create, "replace": cmd_replace, "label": cmd_label_annotate, "annotate": cmd_label_annotate,
     "delete": cmd_delete, "apply": cmd_apply, "logs": cmd_logs, "exec": cmd_exec,
     "describe": cmd_describe, "top": cmd_top, "wait": cmd_wait, "cluster-info": cmd_cluster_info,
-    "version": cmd_version,
+    "version": cmd_version, "auth": cmd_auth,
 }
 
 
