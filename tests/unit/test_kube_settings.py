@@ -52,3 +52,32 @@ def test_history_table_is_ordered_and_skips_garbage():
     assert table[0].split() == ["START", "END", "ACTION", "VERSION", "STRATEGY", "RESULT", "PREVIOUS", "WHO"]
     assert "rolled-back" in table[2] and "1.4.1" in table[2] and "bob" in table[2]
     assert history.format_history([]) == "no deploys recorded"
+
+
+def test_the_kube_section_of_an_environment(tmp_path):
+    path = tmp_path / "platform.yaml"
+    path.write_text(
+        "version: 1\n"
+        "registry: {host: reg.local:5000, username_env: U, password_env: P}\n"
+        "services:\n"
+        "  api: {image: api, health: [{path: /health}]}\n"
+        "  web: {image: web}\n"
+        "environments:\n"
+        "  qa:\n"
+        "    target: kubernetes\n"
+        "    namespace: qa\n"
+        "    require_runtime_env: false\n"
+        "    helm: {chart_dir: charts, timeout: 2m}\n"
+        "    kube:\n"
+        "      request_timeout: 10s\n"
+        "      lock_ttl: 5m\n"
+        "      log_tail: 50\n"
+        "      log_pattern: 'ERROR|Exception'\n"
+        "      helm_set: {api: {environment: qa}}\n")
+    cfg = load_config(path)
+    qa = kube_env(cfg, cfg.environment("qa"))
+    assert qa.kube.request_timeout == "10s" and qa.kube.context is None
+    assert (qa.lock_ttl_s, qa.log_tail, qa.log_pattern) == (300, 50, "ERROR|Exception")
+    assert qa.helm.set_per_service == {"api": {"environment": "qa"}} and qa.helm.timeout == "120s"
+    assert qa.service("api").image_ref("2.0") == "reg.local:5000/api:2.0"
+    assert qa.service("web").deployment == "web"
