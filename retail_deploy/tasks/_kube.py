@@ -10,8 +10,8 @@ from retail_deploy.errors import InputError
 def kubernetes_env(cfg: Any, name: str | None, task: str) -> Any:
     env = cfg.environment(name)
     if env.target != "kubernetes":
-        raise InputError(f"{task} deploys to Kubernetes; environment {env.name} is a {env.target} target "
-                         f"(use deploy.{env.name})")
+        raise InputError(f"{task} works on Kubernetes; environment {env.name} is a {env.target} target "
+                         f"(see deploy.{env.name} and the {env.target} chapter)")
     return env
 
 

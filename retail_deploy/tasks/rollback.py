@@ -7,7 +7,7 @@ from typing import Any
 from invoke import Collection
 
 from retail_deploy.tasks._common import confirm, load, task
-from retail_deploy.tasks._kube import runner
+from retail_deploy.tasks._kube import kubernetes_env, runner
 
 
 @task(help={"service": "only this service (default: every service)",
@@ -49,7 +49,7 @@ def history(c, env=None, config=None):
     from retail_deploy import rollback
 
     cfg = load(config)
-    environment = cfg.environment(env)
+    environment = kubernetes_env(cfg, env, "rollback.history")
     with runner(c) as run:
         print(rollback.show_history(run, cfg, environment))
 
@@ -60,7 +60,7 @@ def blue_green(c, env=None, to_colour=None, yes=False, config=None):
     from retail_deploy import rollback
 
     cfg = load(config)
-    environment = cfg.environment(env)
+    environment = kubernetes_env(cfg, env, "rollback.blue-green")
     with runner(c) as run:
         if environment.confirm and not run.dry:
             confirm(f"Switch {environment.name} traffic to the other colour?", yes=yes)
