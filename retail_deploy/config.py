@@ -328,7 +328,7 @@ _ENV_KEYS = {
     "target", "branch", "urls", "namespace", "kube_context", "method", "strategy", "rollout_timeout",
     "confirm", "require_runtime_env", "prometheus_url", "blue_green", "helm", "docker",
     # chapter-owned per-environment settings (read through env.raw by their chapters)
-    "deployment_window", "smoke", "migrations", "notifications", "monitoring", "ca_bundle",
+    "deployment_window", "smoke", "migrations", "notifications", "monitoring", "ca_bundle", "kube",
 }
 
 

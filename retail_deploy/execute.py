@@ -179,6 +179,11 @@ class Runner:
         except CommandTimedOut:
             raise CommandFailed(shown, None, f"no answer within {limit:g}s", self.where) from None
         except Exception as error:
+            # On Ctrl-C invoke forwards "\x03" to the child's stdin, which is closed once our
+            # in_stream is exhausted: that ValueError would replace the KeyboardInterrupt (the
+            # child already got SIGINT from the terminal), so callers could not clean up.
+            if isinstance(error, ValueError) and isinstance(error.__context__, KeyboardInterrupt):
+                raise KeyboardInterrupt from None
             if self.host is None or not _is_ssh_failure(error):
                 raise
             # Unreachable host, refused key, closed session: an operation that failed, said plainly,

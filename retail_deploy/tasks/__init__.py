@@ -9,15 +9,23 @@ from retail_deploy.tasks import (
     checklist,
     config,
     db,
+    deploy,
     health,
+    lock,
     monitor,
+    rollback,
     troubleshoot,
+    verify,
 )
 
 ns = Collection()
 for chapter in (  # in the runbook's order
     checklist,
     build,
+    deploy,
+    verify,
+    rollback,
+    lock,
     health,
     troubleshoot,
     db,

@@ -1,0 +1,453 @@
+"""Carry out a deploy plan through the Runner: act, probe again to confirm, and on failure put
+the environment back.
+
+- rolling (and staging via kubectl): a failed rollout -> `rollout undo` of every deployment we
+  changed, wait for it, check that the old version serves, exit 3 (RolledBack).
+- helm: `--atomic` rolls the failing release back itself; releases already upgraded in this run
+  are rolled back too; a release stuck in `pending-*` stops the deploy before anything changes.
+- blue-green: a failure before the switch leaves traffic where it was; after it, traffic goes
+  back to the old colour (still scaled up). Ctrl-C at any step leaves traffic on exactly one
+  colour, checks it is healthy and says which (exit 130).
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from retail_deploy import history, probes, verification
+from retail_deploy.commands import helm as helm_cmd
+from retail_deploy.errors import (
+    EXIT_INTERRUPTED,
+    CommandFailed,
+    InputError,
+    OperationFailed,
+    RetailDeployError,
+    RolledBack,
+)
+from retail_deploy.kube_settings import KubeEnv, ServiceTarget, kube_env
+from retail_deploy.strategies import (
+    HEALTH,
+    HELM_UPGRADE,
+    ROLLOUT_STATUS,
+    SCALE,
+    SET_IMAGE,
+    SMOKE,
+    SWITCH,
+    UNDO,
+    VERIFIED,
+    WAIT,
+    WATCH,
+    Plan,
+    Step,
+)
+from retail_deploy.strategies.blue_green import plan_blue_green, plan_switch_back
+from retail_deploy.strategies.rolling import plan_rolling, plan_undo
+from retail_deploy.strategies.staging import plan_helm
+
+STRATEGIES = ("rolling", "blue-green")
+METHODS = ("helm", "kubectl")
+
+
+class Interrupted(RetailDeployError):
+    """Ctrl-C: the environment was left in a known state, named in the message."""
+
+    exit_code = EXIT_INTERRUPTED
+
+
+@dataclass
+class Facts:
+    current: dict[str, str | None] = field(default_factory=dict)  # deployment -> image
+    replicas: dict[str, int] = field(default_factory=dict)
+    active: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Outcome:
+    version: str
+    strategy: str
+    result: str
+    colour: str = ""
+    previous: dict[str, str] = field(default_factory=dict)
+
+
+@contextmanager
+def sigint_shielded() -> Iterator[None]:
+    """Ignore a second Ctrl-C while we put traffic back (only possible in the main thread)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+# --- facts ---------------------------------------------------------------------------------
+
+def gather(runner: Any, kenv: KubeEnv, deployments: Sequence[str], *, with_colour: bool) -> Facts:
+    """Current images, replicas and (blue-green) the active colour. In a dry run a probe that
+    cannot run becomes a stated assumption; in a real run it stops the deploy (nothing changed)."""
+    facts = Facts()
+    names = list(dict.fromkeys(deployments))
+    try:
+        found = probes.deployments(runner, kenv.kube, names)
+    except (CommandFailed, OperationFailed) as exc:
+        if not runner.dry:
+            raise OperationFailed(f"cannot read deployments {', '.join(names)} in {kenv.kube.namespace} "
+                                  f"(context {kenv.kube.context}): {_short(exc)}") from exc
+        if names:
+            facts.notes.append(f"assuming deployments {', '.join(names)} exist (could not read them: {_short(exc)})")
+        found = {}
+    for name in names:
+        dep = found.get(name)
+        if dep is None:
+            if not runner.dry:
+                raise OperationFailed(f"deployment {name} not found in {kenv.kube.namespace}")
+            facts.current[name] = None
+            continue
+        facts.current[name] = next(iter(dep.images.values()), None)
+        facts.replicas[name] = dep.replicas
+    if with_colour and kenv.blue_green is not None:
+        bg = kenv.blue_green
+        try:
+            selector = probes.selector(runner, kenv.kube, bg.service_name)
+            facts.active = probes.active_colour(selector, bg.selector_key, dict(bg.deployments))
+            if facts.active is None:
+                facts.active = selector.get(bg.selector_key, "")
+        except (CommandFailed, OperationFailed) as exc:
+            if not runner.dry:
+                raise OperationFailed(f"cannot read Service {bg.service_name}: {exc}") from exc
+            facts.active = next(iter(bg.deployments))
+            facts.notes.append(f"assuming active colour {facts.active} "
+                               f"(could not read Service {bg.service_name}: {_short(exc)})")
+    return facts
+
+
+def _short(exc: Exception) -> str:
+    """One short clause for a message: for a failed command, which command and its last error line."""
+    if isinstance(exc, CommandFailed):
+        words = exc.display.split(" ")
+        what = " ".join(words[:4]) if words and words[0] in ("kubectl", "helm") else exc.display[:80]
+        status = "timed out" if exc.returncode is None else f"exited {exc.returncode}"
+        last = exc.detail.splitlines()[-1][:160] if exc.detail else ""
+        return f"{what} {status}" + (f": {last}" if last else "")
+    return str(exc).splitlines()[0][:240]
+
+
+# --- the deploy ----------------------------------------------------------------------------
+
+@dataclass
+class Deploy:
+    runner: Any
+    cfg: Any
+    env: Any
+    kenv: KubeEnv
+    version: str
+    targets: list[ServiceTarget]
+
+    # -- step execution --
+    def do(self, step: Step, plan: Plan) -> None:
+        runner = self.runner
+        runner.say(step.text)
+        if step.kind == SET_IMAGE:
+            if step.unchanged:
+                return  # kubectl would send nothing and no rollout would start: say so, skip
+            runner.run(step.command)
+            self.confirm_image(step)
+        elif step.kind in (ROLLOUT_STATUS, SCALE, SWITCH, UNDO):
+            runner.run(step.command)
+            if step.kind == SWITCH and not runner.dry:
+                self.confirm_colour(step.colour)
+        elif step.kind == HELM_UPGRADE:
+            runner.run(step.command)
+        elif step.kind == SMOKE:
+            verification.smoke(runner, self.cfg, self.env, step.colour, self.version)
+        elif step.kind == HEALTH:
+            self.health(self.version)
+        elif step.kind == WATCH:
+            verification.verification_period(runner, self.cfg, self.env, step.seconds, self.kenv.prometheus_url)
+        elif step.kind == WAIT and not runner.dry:
+            time.sleep(step.seconds)
+
+    def confirm_image(self, step: Step) -> None:
+        if self.runner.dry:
+            return
+        dep = probes.deployment(self.runner, self.kenv.kube, step.deployment)
+        if step.image not in dep.images.values():
+            raise OperationFailed(f"{step.deployment} still runs {dep.images} after set image to {step.image}")
+
+    def confirm_colour(self, colour: str) -> None:
+        bg = self.kenv.blue_green
+        assert bg is not None
+        selector = probes.selector(self.runner, self.kenv.kube, bg.service_name)
+        now = probes.active_colour(selector, bg.selector_key, dict(bg.deployments))
+        if now != colour:
+            raise OperationFailed(f"Service {bg.service_name} selects {selector}, expected {colour}")
+
+    def health(self, version: str | None, services: list[str] | None = None) -> None:
+        """Public URLs healthy, and every service with a version endpoint reports `version`."""
+        verification.check_health(self.runner, self.cfg, self.env, services=services)
+        if not version:
+            return
+        for target in self.targets:
+            path = getattr(self.cfg.services[target.name], "version_path", None)
+            base = self.kenv.urls.get(target.name)
+            if path and base and (services is None or target.name in services):
+                verification.check_version(self.runner, base, version, path)
+
+    # -- rolling / kubectl staging --
+    def run_rolling(self, plan: Plan) -> Outcome:
+        changed: list[Step] = []  # set-image steps attempted (a Ctrl-C may land mid-command)
+        try:
+            for step in plan.steps:
+                if step.kind == SET_IMAGE and not step.unchanged:
+                    changed.append(step)
+                self.do(step, plan)
+        except KeyboardInterrupt:
+            with sigint_shielded():
+                state = self.undo(changed, plan)
+            raise Interrupted(f"interrupted: {state}") from None
+        except RetailDeployError as exc:
+            if not changed:
+                raise OperationFailed(f"{exc} (nothing was changed by this deploy)") from exc
+            state = self.undo(changed, plan)
+            raise RolledBack(f"deploy of {self.version} to {self.kenv.name} failed ({_short(exc)}); {state}") from exc
+        return Outcome(self.version, plan.strategy, "succeeded", previous=plan.previous)
+
+    def undo(self, attempted: list[Step], plan: Plan) -> str:
+        """`rollout undo` every deployment whose image this deploy really changed (probed: a
+        set image interrupted before it reached the API server must not undo an older rollout)."""
+        changed = [] if self.runner.dry else [s for s in attempted if self._changed(s, plan)]
+        if not changed:
+            return "nothing was changed"
+        self.runner.say("rolling back: " + ", ".join(s.deployment for s in changed))
+        try:
+            for step in plan_undo(self.kenv, [(s.service, s.deployment) for s in changed]):
+                self.do(step, plan)
+            old = {probes.image_tag(plan.previous[s.service]) for s in changed if plan.previous.get(s.service)}
+            self.health(old.pop() if len(old) == 1 else None, [s.service for s in changed])
+        except RetailDeployError as exc:
+            raise OperationFailed(f"the rollback failed too ({_short(exc)}); run `kubectl rollout undo` "
+                                  f"on {', '.join(s.deployment for s in changed)} by hand") from exc
+        return "rolled back to the previous version, which is serving: " + ", ".join(
+            f"{s.deployment} {probes.image_tag(plan.previous.get(s.service) or '?')}" for s in changed)
+
+    def _changed(self, step: Step, plan: Plan) -> bool:
+        try:
+            images = probes.deployment(self.runner, self.kenv.kube, step.deployment).images.values()
+        except RetailDeployError:
+            return True  # cannot tell: undoing is the safer guess after our own set image
+        before = plan.previous.get(step.service)
+        return before not in images if before else step.image in images
+
+    # -- helm --
+    def run_helm(self, plan: Plan) -> Outcome:
+        self.refuse_pending([s for s in plan.steps if s.kind == HELM_UPGRADE])
+        upgraded: list[Step] = []
+        try:
+            for step in plan.steps:
+                self.do(step, plan)
+                if step.kind == HELM_UPGRADE:
+                    upgraded.append(step)
+        except KeyboardInterrupt:
+            raise Interrupted("interrupted: a killed helm may leave its release pending-*; "
+                              "run `helm status` and the recovery command the next deploy prints") from None
+        except RetailDeployError as exc:
+            with sigint_shielded():
+                for step in upgraded:
+                    target = self.kenv.service(step.service)
+                    self.runner.run(helm_cmd.rollback(target.helm_release, namespace=self.kenv.kube.namespace,
+                                                      context=self.kenv.kube.context,
+                                                      timeout=self.kenv.helm.timeout))
+            raise RolledBack(f"helm deploy of {self.version} failed ({_short(exc)}); --atomic rolled the "
+                             f"failing release back" + (f", and {len(upgraded)} upgraded release(s) were rolled back"
+                                                        if upgraded else "")) from exc
+        return Outcome(self.version, "helm", "succeeded")
+
+    def refuse_pending(self, steps: list[Step]) -> None:
+        for step in steps:
+            target = self.kenv.service(step.service)
+            kube = self.kenv.kube
+            try:
+                result = self.runner.probe(helm_cmd.status_json(target.helm_release, namespace=kube.namespace,
+                                                                context=kube.context))
+            except CommandFailed as exc:
+                if "release: not found" in exc.detail:
+                    continue  # first install
+                if self.runner.dry:
+                    self.runner.say(f"assuming release {target.helm_release} is not pending ({_short(exc)})")
+                    continue
+                raise
+            release = probes.parse_helm_status(result.stdout)
+            if release.pending:
+                hist = probes.parse_helm_history(self.runner.probe(helm_cmd.history_json(
+                    target.helm_release, namespace=kube.namespace, context=kube.context)).stdout)
+                fix = probes.pending_recovery(release, hist, kube.namespace, kube.context)
+                raise OperationFailed(
+                    f"helm release {release.name} is stuck in {release.status} (revision {release.revision}); "
+                    f"every upgrade fails until it is recovered: {fix.display()}")
+
+    # -- blue-green --
+    def run_blue_green(self, plan: Plan) -> Outcome:
+        bg = self.kenv.blue_green
+        assert bg is not None
+        active, idle = plan.active_colour, plan.idle_colour
+        switched = verified = False
+        rolled: list[Step] = []
+        step = plan.steps[0]
+        try:
+            for step in plan.steps:
+                if step.phase == VERIFIED:
+                    verified = True
+                if step.kind == SWITCH:
+                    switched = True  # set before acting: an interrupted patch may have landed
+                if step.kind == SET_IMAGE and step.service != bg.service and not step.unchanged:
+                    rolled.append(step)
+                self.do(step, plan)
+        except KeyboardInterrupt:
+            with sigint_shielded():
+                keep = idle if verified else active
+                state = self.restore(keep, rolled if not verified else [], plan, switched)
+            raise Interrupted(f"interrupted during '{step.text}': {state}") from None
+        except RetailDeployError as exc:
+            if verified:
+                raise OperationFailed(f"{_short(exc)}; the new version was verified and keeps the traffic "
+                                      f"on {idle}; finish by hand: {step.command or step.text}") from exc
+            state = self.restore(active, rolled, plan, switched)
+            where = "after the switch" if switched else "before the switch"
+            raise RolledBack(f"blue-green deploy of {self.version} failed {where} ({_short(exc)}); {state}") from exc
+        return Outcome(self.version, "blue-green", "succeeded", colour=idle, previous=plan.previous)
+
+    def restore(self, colour: str, rolled: list[Step], plan: Plan, switched: bool) -> str:
+        """Put traffic on `colour` (if it is not there), undo rolled services, check health."""
+        bg = self.kenv.blue_green
+        assert bg is not None
+        notes = []
+        if rolled:
+            notes.append(self.undo(rolled, plan))
+        if switched and not self.runner.dry:
+            selector = probes.selector(self.runner, self.kenv.kube, bg.service_name)
+            if probes.active_colour(selector, bg.selector_key, dict(bg.deployments)) != colour:
+                dep = probes.deployment(self.runner, self.kenv.kube, bg.deployments[colour])
+                for step in plan_switch_back(self.kenv, colour, dep.replicas, max(dep.replicas, 1)):
+                    if step.kind != HEALTH:
+                        self.do(step, plan)
+                notes.append(f"switched traffic back to {colour}")
+        version = probes.image_tag(plan.previous.get(bg.service, "")) if colour == plan.active_colour else self.version
+        try:
+            self.health(version if version and version != "latest" else None)
+            health = "healthy"
+        except RetailDeployError as exc:
+            health = f"NOT healthy: {_short(exc)}"
+        notes.append(f"traffic is on {colour} ({bg.deployments[colour]}), {health}")
+        return "; ".join(notes)
+
+
+def _targets(kenv: KubeEnv, services: Sequence[str] | None) -> list[ServiceTarget]:
+    if not services:
+        return list(kenv.services)
+    return [kenv.service(name) for name in services]
+
+
+def deploy(runner: Any, cfg: Any, env: Any, version: str, *, strategy: str | None = None,
+           method: str | None = None, services: Sequence[str] | None = None) -> Outcome:
+    """Deploy `version` to a Kubernetes environment with its strategy (or the one given), under
+    the environment's lock, and append an audit record whatever happens."""
+    kenv = kube_env(cfg, env)
+    strategy = strategy or kenv.strategy
+    method = method or kenv.method
+    if strategy not in STRATEGIES:
+        raise InputError(f"unknown strategy {strategy!r}; use one of: {', '.join(STRATEGIES)}")
+    if method not in METHODS:
+        raise InputError(f"unknown method {method!r}; use one of: {', '.join(METHODS)}")
+    if strategy == "blue-green" and kenv.blue_green is None:
+        raise InputError(f"environment {kenv.name} has no blue_green section; use --strategy rolling")
+    targets = _targets(kenv, services)
+    job = Deploy(runner, cfg, env, kenv, version, targets)
+    label = "helm" if method == "helm" and strategy == "rolling" else strategy
+    start = history.utcnow()
+    entry: dict[str, Any] = {"action": "deploy", "who": history.whoami(), "version": version,
+                             "services": [t.name for t in targets], "strategy": label, "env": kenv.name,
+                             "start": history.iso(start)}
+    with history.deploy_lock(runner, kenv.kube, env_name=kenv.name, version=version, strategy=label,
+                             ttl_s=kenv.lock_ttl_s):
+        result = "failed"
+        try:
+            plan = make_plan(runner, kenv, targets, version, strategy, method)
+            entry["previous"] = plan.previous
+            for note in plan.notes:
+                runner.say(note)
+            if plan.strategy == "helm":
+                outcome = job.run_helm(plan)
+            elif plan.strategy == "blue-green":
+                outcome = job.run_blue_green(plan)
+            else:
+                outcome = job.run_rolling(plan)
+            result = outcome.result
+            if outcome.colour:
+                entry["colour"] = outcome.colour
+            return outcome
+        except RolledBack as exc:
+            result = "rolled-back"
+            entry["reason"] = str(exc)
+            raise
+        except (Interrupted, KeyboardInterrupt):
+            result = "interrupted"
+            raise
+        except RetailDeployError as exc:
+            entry["reason"] = str(exc)
+            raise
+        finally:
+            entry["end"] = history.iso(history.utcnow())
+            entry["result"] = result
+            if not runner.dry:
+                history.record(runner, kenv.kube, entry)
+                _notify(runner, cfg, kenv.name, version, entry)
+
+
+def _notify(runner: Any, cfg: Any, env_name: str, version: str, entry: dict[str, Any]) -> None:
+    """A change event for every deploy; a critical one when it rolled itself back. Never raises."""
+    from retail_deploy import notify
+
+    details: dict[str, Any] = {k: entry[k] for k in ("strategy", "result", "colour", "previous", "who") if k in entry}
+    ok = entry["result"] == "succeeded"
+    notify.notify_deploy(cfg, env_name, version, succeeded=ok, details=details, say=runner.say, runner=runner)
+    if entry["result"] == "rolled-back":
+        notify.notify_rollback(cfg, env_name, reason=str(entry.get("reason", "deploy failed")), automatic=True,
+                               version=version, details=details, say=runner.say, runner=runner)
+
+
+def make_plan(runner: Any, kenv: KubeEnv, targets: list[ServiceTarget], version: str, strategy: str,
+              method: str) -> Plan:
+    if method == "helm" and strategy == "rolling":
+        return plan_helm(kenv, targets, version)
+    bg = kenv.blue_green
+    verification_s = bg.verification_period_s if bg else 0.0
+    if strategy == "blue-green" and bg is not None:
+        deployments = [t.deployment for t in targets if t.name != bg.service] + list(bg.deployments.values())
+        facts = gather(runner, kenv, deployments, with_colour=True)
+        plan = plan_blue_green(kenv, targets, version, active=facts.active, replicas=facts.replicas,
+                               current=facts.current, verification_s=verification_s)
+    else:
+        live: dict[str, str] = {}
+        if bg is not None and any(t.name == bg.service for t in targets):
+            facts = gather(runner, kenv, [], with_colour=True)
+            if facts.active is not None and facts.active in bg.deployments:
+                live[bg.service] = bg.deployments[facts.active]
+            notes = facts.notes
+        else:
+            notes = []
+        facts = gather(runner, kenv, [live.get(t.name, t.deployment) for t in targets], with_colour=False)
+        facts.notes = notes + facts.notes
+        plan = plan_rolling(kenv, targets, version, facts.current, deployment_of=live,
+                            verification_s=verification_s if kenv.prometheus_url else 0.0)
+    return Plan(plan.strategy, plan.version, plan.steps, tuple(facts.notes) + plan.notes, plan.active_colour,
+                plan.idle_colour, plan.previous)

@@ -1,0 +1,255 @@
+"""One deploy at a time per environment, and an audit trail, both kept in the cluster.
+
+Lock: ConfigMap `retail-deploy-lock` in the environment's namespace. `kubectl create` is atomic
+(a second create fails with AlreadyExists), so two racing deploys cannot both win. The lock
+records holder, version and expiry; an expired lock is taken over with a merge patch carrying
+the resourceVersion we read (the API server rejects it with Conflict if someone else got there
+first). It is released in `finally`, only by its own holder.
+
+History: ConfigMap `retail-deploy-history`, one key per deploy/rollback holding a JSON record
+(who, action, version, services, strategy, start, end, result, previous versions). Records are
+added with a merge patch of a new unique key, so concurrent writers never overwrite each other.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from retail_deploy import probes
+from retail_deploy.commands import kubectl
+from retail_deploy.commands.kubectl import Kube
+from retail_deploy.errors import CommandFailed, LockHeld, OperationFailed
+
+LOCK_NAME = "retail-deploy-lock"
+HISTORY_NAME = "retail-deploy-history"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_iso(text: str) -> datetime | None:
+    try:
+        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    except (TypeError, ValueError):
+        return None
+
+
+def whoami() -> str:
+    import getpass
+    import socket
+
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry in some containers
+        user = os.environ.get("USER", "unknown")
+    return f"{user}@{socket.gethostname()}"
+
+
+def _not_found(exc: CommandFailed) -> bool:
+    return "NotFound" in exc.detail or "not found" in exc.detail
+
+
+def _exists(exc: CommandFailed) -> bool:
+    return "AlreadyExists" in exc.detail or "already exists" in exc.detail
+
+
+def _conflict(exc: CommandFailed) -> bool:
+    return "Conflict" in exc.detail or "modified" in exc.detail
+
+
+@dataclass(frozen=True)
+class LockInfo:
+    holder: str
+    lock_id: str
+    version: str
+    strategy: str
+    acquired: str
+    expires: str
+    resource_version: str = ""
+
+    def expired(self, now: datetime) -> bool:
+        until = parse_iso(self.expires)
+        return until is not None and until <= now
+
+    def describe(self) -> str:
+        return f"{self.holder} (version {self.version}, since {self.acquired}, expires {self.expires})"
+
+    @classmethod
+    def from_data(cls, data: dict[str, str], resource_version: str = "") -> LockInfo:
+        return cls(data.get("holder", "unknown"), data.get("id", ""), data.get("version", "?"),
+                   data.get("strategy", ""), data.get("acquired", "?"), data.get("expires", "?"),
+                   resource_version)
+
+
+def lock_data(holder: str, lock_id: str, version: str, strategy: str, now: datetime, ttl_s: float) -> dict[str, str]:
+    return {"holder": holder, "id": lock_id, "version": version, "strategy": strategy,
+            "acquired": iso(now), "expires": iso(now + timedelta(seconds=ttl_s))}
+
+
+def read_lock(runner: Any, kube: Kube) -> LockInfo | None:
+    """The current lock, or None when the environment is free."""
+    try:
+        result = runner.probe(kubectl.get_json(kube, "configmap", LOCK_NAME))
+    except CommandFailed as exc:
+        if _not_found(exc):
+            return None
+        raise
+    data, resource_version = probes.parse_configmap(result.stdout)
+    return LockInfo.from_data(data, resource_version)
+
+
+def acquire(runner: Any, kube: Kube, *, env_name: str, version: str, strategy: str, ttl_s: float,
+            holder: str | None = None, now: datetime | None = None) -> LockInfo:
+    """Take the environment's lock or raise LockHeld (exit 4) naming the holder."""
+    now = now or utcnow()
+    holder = holder or whoami()
+    lock_id = uuid.uuid4().hex[:12]
+    data = lock_data(holder, lock_id, version, strategy, now, ttl_s)
+    mine = LockInfo.from_data(data)
+    if runner.dry:
+        current = _read_quietly(runner, kube)
+        if current is not None and not current.expired(now):
+            runner.say(f"lock held by {current.describe()}: a real run would exit 4")
+        runner.run(kubectl.create_configmap(kube, LOCK_NAME, data))
+        return mine
+    for _ in range(2):
+        try:
+            runner.run(kubectl.create_configmap(kube, LOCK_NAME, data), hide=True)
+            return mine
+        except CommandFailed as exc:
+            if not _exists(exc):
+                raise
+        current = read_lock(runner, kube)
+        if current is None:
+            continue  # released between our create and read: try once more
+        if not current.expired(now):
+            raise LockHeld(f"{env_name} is locked by {current.describe()}; wait for it, or if that deploy "
+                           f"is dead run: inv lock.release --env {env_name}")
+        try:
+            runner.run(kubectl.replace_configmap(kube, LOCK_NAME, data, current.resource_version), hide=True)
+        except CommandFailed as exc:
+            if _conflict(exc) or _not_found(exc):
+                raise LockHeld(f"{env_name}: another deploy took over the expired lock first; retry later") from exc
+            raise
+        runner.say(f"took over an expired lock of {current.describe()}")
+        return mine
+    raise LockHeld(f"{env_name}: the deploy lock keeps changing hands; retry later")
+
+
+def _read_quietly(runner: Any, kube: Kube) -> LockInfo | None:
+    try:
+        return read_lock(runner, kube)
+    except (CommandFailed, OperationFailed):
+        return None
+
+
+def release(runner: Any, kube: Kube, mine: LockInfo) -> None:
+    """Release our own lock (never someone else's, e.g. after an expired takeover)."""
+    if runner.dry:
+        runner.run(kubectl.delete_configmap(kube, LOCK_NAME))
+        return
+    current = read_lock(runner, kube)
+    if current is None:
+        return
+    if current.lock_id != mine.lock_id:
+        runner.say(f"lock now held by {current.describe()}: left in place")
+        return
+    try:
+        runner.run(kubectl.delete_configmap(kube, LOCK_NAME), hide=True)
+    except CommandFailed as exc:
+        if not _not_found(exc):
+            raise
+
+
+def force_release(runner: Any, kube: Kube) -> LockInfo | None:
+    """`lock.release`: remove whatever lock is there; returns what was removed."""
+    current = read_lock(runner, kube)
+    if current is not None:
+        runner.run(kubectl.delete_configmap(kube, LOCK_NAME))
+    return current
+
+
+@contextmanager
+def deploy_lock(runner: Any, kube: Kube, *, env_name: str, version: str, strategy: str,
+                ttl_s: float) -> Iterator[LockInfo]:
+    mine = acquire(runner, kube, env_name=env_name, version=version, strategy=strategy, ttl_s=ttl_s)
+    try:
+        yield mine
+    finally:
+        try:
+            release(runner, kube, mine)
+        except (CommandFailed, OperationFailed) as exc:
+            runner.say(f"could not release the deploy lock ({exc}); run: inv lock.release --env {env_name}")
+
+
+# --- audit history -------------------------------------------------------------------------
+
+def record(runner: Any, kube: Kube, entry: dict[str, Any]) -> None:
+    """Append one audit record. Never raises: a failed record is reported, not fatal."""
+    start = parse_iso(str(entry.get("start", ""))) or utcnow()
+    key = f"{start.strftime('%Y%m%dT%H%M%SZ')}-{uuid.uuid4().hex[:6]}"
+    value = json.dumps(entry, sort_keys=True, separators=(",", ":"))
+    try:
+        try:
+            runner.run(kubectl.merge_patch_configmap(kube, HISTORY_NAME, {key: value}), hide=True)
+        except CommandFailed as exc:
+            if not _not_found(exc):
+                raise
+            try:
+                runner.run(kubectl.create_configmap(kube, HISTORY_NAME, {key: value}), hide=True)
+            except CommandFailed as exc2:
+                if not _exists(exc2):
+                    raise
+                runner.run(kubectl.merge_patch_configmap(kube, HISTORY_NAME, {key: value}), hide=True)
+    except (CommandFailed, OperationFailed) as exc:
+        runner.say(f"warning: could not record the deploy history ({exc})")
+
+
+def parse_history(data: dict[str, str]) -> list[dict[str, Any]]:
+    entries = []
+    for key in sorted(data):
+        try:
+            entry = json.loads(data[key])
+        except ValueError:
+            continue
+        if isinstance(entry, dict):
+            entries.append(entry)
+    return entries
+
+
+def read_history(runner: Any, kube: Kube) -> list[dict[str, Any]]:
+    try:
+        result = runner.probe(kubectl.get_json(kube, "configmap", HISTORY_NAME))
+    except CommandFailed as exc:
+        if _not_found(exc):
+            return []
+        raise
+    data, _ = probes.parse_configmap(result.stdout)
+    return parse_history(data)
+
+
+def format_history(entries: list[dict[str, Any]]) -> str:
+    if not entries:
+        return "no deploys recorded"
+    rows = [("START", "END", "ACTION", "VERSION", "STRATEGY", "RESULT", "PREVIOUS", "WHO")]
+    for e in entries:
+        previous = e.get("previous") or {}
+        prev = ",".join(sorted({probes.image_tag(v) for v in previous.values() if v})) if isinstance(
+            previous, dict) else str(previous)
+        rows.append((str(e.get("start", "")), str(e.get("end", "")), str(e.get("action", "deploy")),
+                     str(e.get("version", "")), str(e.get("strategy", "")), str(e.get("result", "")),
+                     prev, str(e.get("who", ""))))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows)

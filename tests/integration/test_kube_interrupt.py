@@ -1,0 +1,132 @@
+"""Ctrl-C at every blue-green step leaves traffic on exactly one healthy colour and says which."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from retail_deploy import deployer
+from retail_deploy.strategies import VERIFIED
+from tests.integration.kube_support import REPO, Platform
+
+pytestmark = pytest.mark.integration
+
+# backend only, idle colour scaled down: scale, set-image, rollout-status, smoke, switch, health,
+# watch, scale-down (the last one in the verified phase)
+STEPS = 8
+
+
+@pytest.fixture
+def platform(tmp_path, monkeypatch):
+    p = Platform(tmp_path, monkeypatch, verification="1s")
+    yield p
+    p.close()
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+@pytest.mark.parametrize("index", range(STEPS))
+def test_ctrl_c_at_each_step(platform, monkeypatch, index, when):
+    original = deployer.Deploy.do
+    seen: list[str] = []
+    fired = {"done": False}
+
+    def interrupting(self, step, plan):
+        position = len(seen)
+        seen.append(step.kind)
+        if fired["done"] or position != index:
+            return original(self, step, plan)
+        fired["done"] = True
+        if when == "after":
+            original(self, step, plan)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(deployer.Deploy, "do", interrupting)
+    cfg = platform.cfg()
+    with pytest.raises(deployer.Interrupted) as info:
+        deployer.deploy(platform.runner(), cfg, cfg.environment("production"), "1.1.0", services=["backend"])
+    plan_kinds = seen[: index + 1]
+    assert len(plan_kinds) == index + 1, seen
+    accepted = index == STEPS - 1  # the scale-down step is in the verified phase
+    colour = "green" if accepted else "blue"
+    message = str(info.value)
+    assert f"traffic is on {colour} (retail-backend-{colour}), healthy" in message
+    assert platform.selector() == colour  # exactly one colour selected
+    assert platform.served_version() == ("1.1.0" if accepted else "1.0.0")
+    assert platform.cluster.serving("production", "retail-backend")["status"] == "UP"
+    # the old colour is still up whenever traffic went back to it
+    if not accepted:
+        assert platform.cluster.replicas("production", "retail-backend-blue") == 3
+    assert platform.cluster.configmap("production", "retail-deploy-lock") is None  # lock released
+
+
+def test_step_phases_match_the_interrupt_expectations():
+    from retail_deploy.commands.kubectl import Kube
+    from retail_deploy.kube_settings import BlueGreen, KubeEnv, ServiceTarget
+    from retail_deploy.strategies.blue_green import plan_blue_green
+
+    target = ServiceTarget("backend", "retail-backend", "retail-backend", "r/retail-backend", "retail-backend",
+                           "retail-backend", "retail-backend")
+    env = KubeEnv("production", Kube("c", "production"), "kubectl", "blue-green", (target,), {},
+                  blue_green=BlueGreen("retail-backend", "deployment", {"blue": "b", "green": "g"}, "backend",
+                                       1, 0))
+    plan = plan_blue_green(env, [target], "1", active="blue", replicas={"b": 3, "g": 0}, current={},
+                           verification_s=1)
+    assert len(plan.steps) == STEPS
+    assert [s.phase == VERIFIED for s in plan.steps] == [False] * (STEPS - 1) + [True]
+
+
+def test_real_sigint_during_the_idle_rollout(platform):
+    """A real Ctrl-C (SIGINT to the process group, as a terminal sends it) while kubectl waits."""
+    platform.cluster.inject("hang", match="rollout status deployment/retail-backend-green")
+    env = dict(platform.env, RETAIL_DEPLOY_CONFIG=str(platform.config), PYTHONPATH=str(REPO))
+    proc = subprocess.Popen([sys.executable, "-m", "invoke", "-r", str(REPO), "deploy.production",
+                             "--version", "1.1.0", "--yes", "--services", "backend"],
+                            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if any("rollout" in c["argv"] and "status" in c["argv"] for c in platform.cluster.calls("kubectl")):
+                break
+            time.sleep(0.2)
+        else:
+            pytest.fail("the deploy never reached rollout status")
+        time.sleep(0.5)
+        os.killpg(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=90)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 130, (out, err)
+    assert "traffic is on blue (retail-backend-blue), healthy" in err
+    assert platform.selector() == "blue"
+    assert platform.served_version() == "1.0.0"
+
+
+@pytest.mark.parametrize("index,undone", [(0, False), (1, True)])
+def test_ctrl_c_during_a_rolling_deploy(platform, monkeypatch, index, undone):
+    """Before the first set image reaches the cluster nothing is undone (an undo would revert an
+    older rollout); once it did, the change is rolled back."""
+    original = deployer.Deploy.do
+    seen: list[str] = []
+
+    def interrupting(self, step, plan):
+        seen.append(step.kind)
+        if len(seen) - 1 == index:
+            raise KeyboardInterrupt
+        return original(self, step, plan)
+
+    monkeypatch.setattr(deployer.Deploy, "do", interrupting)
+    cfg = platform.cfg()
+    with pytest.raises(deployer.Interrupted) as info:
+        deployer.deploy(platform.runner(), cfg, cfg.environment("staging"), "1.1.0", services=["backend"],
+                        strategy="rolling")
+    assert bool(platform.commands_with("rollout", "undo")) == undone
+    assert platform.cluster.image("staging", "retail-backend") == "registry.example.com/retail-backend:1.0.0"
+    assert ("nothing was changed" in str(info.value)) != undone
