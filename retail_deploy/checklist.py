@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from retail_deploy.config import EnvironmentConfig, PlatformConfig, check_runtime_env
-from retail_deploy.errors import InputError
+from retail_deploy.errors import ConfigError, InputError
 from retail_deploy.yamlnode import Node
 
 PASSED, FAILED, CONFIRM, ACKNOWLEDGED = "passed", "failed", "confirm", "acknowledged"
@@ -177,7 +177,7 @@ def evaluate(cfg: PlatformConfig, env: EnvironmentConfig, version: str, facts: F
 def _run_check(item: Item, cfg: PlatformConfig, env: EnvironmentConfig, facts: Facts) -> Outcome:
     try:
         return _CHECKS[item.check or ""](item, cfg, env, facts)
-    except InputError:  # bad configuration or input is exit 2, not a failed item
+    except ConfigError:  # a malformed config is exit 2, not a failed item
         raise
     except Exception as error:  # a check that cannot run is a failed item, said plainly
         return Outcome(item, FAILED, f"could not check: {error}")
@@ -296,7 +296,7 @@ def blocking_summary(report: Report) -> str:
 def validate_section(cfg: PlatformConfig) -> None:
     """For `config.validate`: the checklist section and every environment's deployment window."""
     section = cfg.section("checklist")
-    section.unknown_keys({"deployment_window", "repository", "tag_patterns"})
+    section.unknown_keys({"deployment_window", "repository", "tag_patterns", "verified_in"})
     for pattern in section.str_list("tag_patterns", ()):
         if "{version}" not in pattern:
             raise section.require("tag_patterns").error(f"{pattern!r} lacks {{version}}")

@@ -127,8 +127,25 @@ def images_exist(cfg: PlatformConfig, version: str) -> tuple[bool, str]:
 
 
 def staging_verified(runner: Any, cfg: PlatformConfig, version: str) -> tuple[bool, str]:
-    raise NotImplementedError("wired at merge")
+    """The last verification of `version` recorded in the staging environment's history passed."""
+    from retail_deploy import history
+    from retail_deploy.kube_settings import kube_env
+
+    name = cfg.section("checklist").str("verified_in", "staging")
+    staging = cfg.environment(name)
+    entries = [e for e in history.read_history(runner, kube_env(cfg, staging).kube)
+               if e.get("action") == "verify" and e.get("version") == version]
+    if not entries:
+        return False, f"{version} was never verified on {name} (inv verify.{name} --version {version})"
+    last = entries[-1]
+    if last.get("result") != "passed":
+        return False, f"the last verification of {version} on {name} failed ({last.get('end', '?')})"
+    return True, f"{version} verified on {name} at {last.get('end', '?')} by {last.get('who', '?')}"
 
 
 def rollback_plan(runner: Any, cfg: PlatformConfig, env: EnvironmentConfig) -> list[str]:
-    raise NotImplementedError("wired at merge")
+    if env.target != "kubernetes":
+        return [f"inv rollback.undo --env {env.name}"]
+    from retail_deploy.rollback import rollback_plan as plan
+
+    return plan(runner, cfg, env)

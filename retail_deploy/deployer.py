@@ -358,9 +358,11 @@ def _targets(kenv: KubeEnv, services: Sequence[str] | None) -> list[ServiceTarge
 
 
 def deploy(runner: Any, cfg: Any, env: Any, version: str, *, strategy: str | None = None,
-           method: str | None = None, services: Sequence[str] | None = None) -> Outcome:
+           method: str | None = None, services: Sequence[str] | None = None,
+           forced: str | None = None) -> Outcome:
     """Deploy `version` to a Kubernetes environment with its strategy (or the one given), under
-    the environment's lock, and append an audit record whatever happens."""
+    the environment's lock, and append an audit record whatever happens. `forced` is the reason
+    given for overriding the pre-deployment checklist; it is kept in the record."""
     kenv = kube_env(cfg, env)
     strategy = strategy or kenv.strategy
     method = method or kenv.method
@@ -377,6 +379,8 @@ def deploy(runner: Any, cfg: Any, env: Any, version: str, *, strategy: str | Non
     entry: dict[str, Any] = {"action": "deploy", "who": history.whoami(), "version": version,
                              "services": [t.name for t in targets], "strategy": label, "env": kenv.name,
                              "start": history.iso(start)}
+    if forced:
+        entry["forced"] = forced
     with history.deploy_lock(runner, kenv.kube, env_name=kenv.name, version=version, strategy=label,
                              ttl_s=kenv.lock_ttl_s):
         result = "failed"

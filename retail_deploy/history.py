@@ -135,8 +135,7 @@ def acquire(runner: Any, kube: Kube, *, env_name: str, version: str, strategy: s
         if current is None:
             continue  # released between our create and read: try once more
         if not current.expired(now):
-            raise LockHeld(f"{env_name} is locked by {current.describe()}; wait for it, or if that deploy "
-                           f"is dead run: inv lock.release --env {env_name}")
+            raise _held(env_name, current)
         try:
             runner.run(kubectl.replace_configmap(kube, LOCK_NAME, data, current.resource_version), hide=True)
         except CommandFailed as exc:
@@ -146,6 +145,19 @@ def acquire(runner: Any, kube: Kube, *, env_name: str, version: str, strategy: s
         runner.say(f"took over an expired lock of {current.describe()}")
         return mine
     raise LockHeld(f"{env_name}: the deploy lock keeps changing hands; retry later")
+
+
+def _held(env_name: str, current: LockInfo) -> LockHeld:
+    return LockHeld(f"{env_name} is locked by {current.describe()}; wait for it, or if that deploy "
+                    f"is dead run: inv lock.release --env {env_name}")
+
+
+def ensure_free(runner: Any, kube: Kube, env_name: str) -> None:
+    """Fail fast (exit 4) when another deploy holds the lock, before slower pre-deploy work;
+    `acquire` still decides atomically."""
+    current = _read_quietly(runner, kube)
+    if current is not None and not current.expired(utcnow()):
+        raise _held(env_name, current)
 
 
 def _read_quietly(runner: Any, kube: Kube) -> LockInfo | None:

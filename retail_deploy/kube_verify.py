@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from retail_deploy import probes, verification
+from retail_deploy import history, probes, verification
 from retail_deploy.commands import cmd, kubectl
 from retail_deploy.errors import OperationFailed, RetailDeployError
 from retail_deploy.kube_settings import KubeEnv, ServiceTarget, kube_env
@@ -34,6 +34,13 @@ class VerifyReport:
     env: str
     rows: list[Row] = field(default_factory=list)
     log_lines: list[str] = field(default_factory=list)
+    versions: dict[str, str] = field(default_factory=dict)  # service -> version expected to serve
+
+    @property
+    def version(self) -> str:
+        """The one version every service runs, or "" when they differ."""
+        found = set(self.versions.values())
+        return found.pop() if len(found) == 1 else ""
 
     @property
     def ok(self) -> bool:
@@ -98,6 +105,7 @@ def verify(runner: Any, cfg: Any, env: Any, version: str | None = None) -> Verif
             report.add("rollout", name, False, str(exc).splitlines()[0][-120:])
         if version and probes.image_tag(image) != version:
             report.add("image", name, False, f"runs {image}, expected tag {version}")
+    report.versions = {name: tag for name, tag in expected.items() if tag}
     _health(runner, cfg, env, report)
     for target in kenv.services:
         path = getattr(cfg.services[target.name], "version_path", None)
@@ -141,3 +149,14 @@ def _scan_logs(runner: Any, kenv: KubeEnv, report: VerifyReport) -> None:
         report.add("logs", target.deployment, len(hits) <= kenv.log_max_errors,
                    f"{len(hits)} error line(s) in the last {kenv.log_tail} lines per pod")
         report.log_lines += hits[:SHOWN_LOG_LINES]
+
+
+def record(runner: Any, cfg: Any, env: Any, report: VerifyReport) -> None:
+    """Keep the verification in the deploy history: the production checklist asks whether the
+    version was verified on staging."""
+    if runner.dry:
+        return
+    now = history.iso(history.utcnow())
+    history.record(runner, kube_env(cfg, env).kube, {
+        "action": "verify", "env": report.env, "version": report.version, "versions": report.versions,
+        "result": "passed" if report.ok else "failed", "start": now, "end": now, "who": history.whoami()})

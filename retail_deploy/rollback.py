@@ -127,6 +127,24 @@ def blue_green(runner: Any, cfg: Any, env: Any, *, to_colour: str | None = None,
     return target
 
 
+def rollback_plan(runner: Any, cfg: Any, env: Any) -> list[str]:
+    """The exact commands that would undo a deploy started now (for the checklist's rollback plan):
+    blue-green switches back to the colour live now (scaling it up first if it was scaled down);
+    otherwise every service's rollout is undone. Reads the current state only."""
+    kenv = kube_env(cfg, env)
+    bg = kenv.blue_green
+    if kenv.strategy == "blue-green" and bg is not None:
+        selector = probes.selector(runner, kenv.kube, bg.service_name)
+        active = probes.active_colour(selector, bg.selector_key, dict(bg.deployments))
+        if active is None:
+            raise OperationFailed(f"Service {bg.service_name} selects neither colour")
+        replicas = probes.deployment(runner, kenv.kube, bg.deployments[active]).replicas
+        steps = plan_switch_back(kenv, active, 0, max(replicas, 1))
+    else:
+        steps = plan_undo(kenv, [(t.name, _live_deployment(runner, kenv, t.name)) for t in kenv.services])
+    return [step.command.display() for step in steps if step.command is not None]
+
+
 def rollback_environment(runner: Any, cfg: Any, env: Any, *, reason: str) -> str:
     """Automatic rollback (monitor.watch): blue-green environments switch colour, others undo
     the last rollout of every service. Returns a one-line summary."""

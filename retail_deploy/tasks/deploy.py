@@ -6,6 +6,7 @@ from typing import Any
 
 from invoke import Collection
 
+from retail_deploy.errors import InputError
 from retail_deploy.tasks._common import confirm, load, task
 from retail_deploy.tasks._kube import kubernetes_env, runner
 
@@ -14,7 +15,8 @@ BUILD_HELP = "build and push the images first (the Build chapter)"
 
 
 def _deploy(c: Any, env_name: str, version: str, *, strategy: str | None, method: str | None, build: bool,
-            yes: bool, config: str | None, services: str | None, ask: bool) -> None:
+            yes: bool, config: str | None, services: str | None, ask: bool,
+            gate: tuple[tuple[str, ...], str | None, bool] | None = None) -> None:
     from retail_deploy import deployer, kube_verify, validate
 
     validate.version(version)
@@ -25,17 +27,40 @@ def _deploy(c: Any, env_name: str, version: str, *, strategy: str | None, method
     cfg = load(config)
     env = kubernetes_env(cfg, env_name, f"deploy.{env_name}")
     chosen = [s.name for s in cfg.select_services(services)]
+    if gate is not None and gate[1] is not None and not gate[1].strip():
+        raise InputError("--force needs a reason, e.g. --force 'hotfix for incident 42'")
     with runner(c) as run:
+        # Asked first: without a terminal and without --yes this refuses before any probe.
         if (ask or env.confirm) and not run.dry:
             confirm(f"Deploy {version} to {env.name} ({env.kube_context}/{env.namespace}, "
                     f"{strategy or env.strategy})?", yes=yes)
+        forced = None
+        if gate is not None and run.dry:
+            # The checklist asks the registry, git, Prometheus and the cluster: a plan stays quick.
+            run.say(f"first the pre-deployment checklist: inv checklist.pre-deploy --env {env.name} "
+                    f"--version {version}")
+        elif gate is not None:
+            import sys
+
+            from retail_deploy import history
+            from retail_deploy.checklist_gate import gate as checklist_gate
+            from retail_deploy.kube_settings import kube_env
+
+            history.ensure_free(run, kube_env(cfg, env).kube, env.name)
+
+            acks, force, notify = gate
+            checklist = checklist_gate(run, cfg, env, version, acks=acks, notify=notify, force=force,
+                                       interactive=sys.stdin.isatty())
+            forced = force if not checklist.ok else None
         if build:
             _build(run, cfg, chosen, version)
-        outcome = deployer.deploy(run, cfg, env, version, strategy=strategy, method=method, services=chosen)
+        outcome = deployer.deploy(run, cfg, env, version, strategy=strategy, method=method, services=chosen,
+                                  forced=forced)
         if run.dry:
             run.say(f"then: inv verify.{env.name} --version {version}")
             return
         report = kube_verify.verify(run, cfg, env, version)
+        kube_verify.record(run, cfg, env, report)
         print(report.render())
         where = f" (traffic on {outcome.colour})" if outcome.colour else ""
         if not report.ok:
@@ -60,12 +85,17 @@ def staging(c, version=None, method=None, build=False, yes=False, config=None, s
             services=services, ask=False)
 
 
-@task(help={"strategy": "blue-green or rolling (default: the environment's strategy)", "build": BUILD_HELP,
-            "services": SERVICES_HELP})
-def production(c, version=None, strategy=None, build=False, yes=False, config=None, services=None):
-    """Deploy VERSION to production (blue-green by default); asks first unless --yes."""
+@task(iterable=["ack"],
+      help={"strategy": "blue-green or rolling (default: the environment's strategy)", "build": BUILD_HELP,
+            "services": SERVICES_HELP,
+            "ack": "confirm a pre-deployment checklist item (repeatable), e.g. --ack load-test",
+            "force": "deploy although the checklist is not satisfied; give the reason (kept in the history)",
+            "notify": "notify the on-call and support teams before deploying"})
+def production(c, version=None, strategy=None, build=False, yes=False, config=None, services=None, ack=None,
+               force=None, notify=False):
+    """Deploy VERSION to production (blue-green by default): checklist first; asks unless --yes."""
     _deploy(c, "production", version, strategy=strategy, method="kubectl", build=build, yes=yes,
-            config=config, services=services, ask=True)
+            config=config, services=services, ask=True, gate=(tuple(ack or ()), force, notify))
 
 
 ns = Collection("deploy")

@@ -31,6 +31,7 @@ def _verify(c: Any, env_name: str, version: str | None, config: str | None) -> N
         report = kube_verify.verify(run, cfg, env, version)
         if run.dry:
             return
+        kube_verify.record(run, cfg, env, report)
         print(report.render())
         if not report.ok:
             failed = [f"{r.check} {r.target}" for r in report.rows if not r.ok]
