@@ -203,20 +203,30 @@ def load_config(path: str | os.PathLike[str] | None = None,
     source = config_path(path).resolve()
     root, used_variables = load_file(source, environ)
     config = _parse(root, source)
-    # Register secrets before anything can print: declared ones and any secret-looking variable
-    # the file interpolated.
-    # The registry password is read from its variable at push time, never interpolated: without
-    # this, a file naming `password_env: DOCKER_PASS` and no `secret_env` would leave it unmasked.
-    secret_names = set(config.secret_env) | {v for v in used_variables if _SECRET_NAME.search(v)}
-    secret_names.add(config.registry.password_env)
-    redact.register(*(environ.get(name) for name in secret_names))
+    # Register secrets before anything can print. Declared ones, and the registry password (read
+    # from its variable at push time, never interpolated). Variables whose names say they are secret
+    # are masked too, declared or not (a team that forgot to list JWT_SECRET must still never see
+    # it in a log), when their value looks like a secret.
+    declared = set(config.secret_env) | {config.registry.password_env}
+    guessed = {v for v in (*used_variables, *environ) if _SECRET_NAME.search(v)} - declared
+    redact.register(*(environ.get(name) for name in declared))
+    redact.register(*(value for name in guessed if _plausible_secret(value := environ.get(name, ""))))
     return config
+
+
+def _plausible_secret(value: str) -> bool:
+    """A guessed secret (by its variable's name) is masked only if it looks like one: masking every
+    "true" or "3600" in the output because TOKEN_REFRESH=true would garble every report."""
+    return len(value) >= 8 and not value.isdigit() and value.lower() not in ("true", "false")
 
 
 _TOP_LEVEL_CORE = {"version", "platform", "source_root", "registry", "services", "environments", "runtime_env",
                    "secret_env"}
 # Sections owned by chapters and parsed by their own modules through `cfg.section(name)`.
-CHAPTER_SECTIONS = {"build", "monitoring", "smoke_tests", "migrations", "notifications", "checklist", "troubleshooting"}
+CHAPTER_SECTIONS = {
+    "build", "checklist", "dashboards", "helm_repositories", "migrations", "monitoring", "notifications",
+    "prerequisites", "smoke_tests", "troubleshooting",
+}
 
 
 def _parse(root: Node, source: Path) -> PlatformConfig:
@@ -328,7 +338,7 @@ _ENV_KEYS = {
     "target", "branch", "urls", "namespace", "kube_context", "method", "strategy", "rollout_timeout",
     "confirm", "require_runtime_env", "prometheus_url", "blue_green", "helm", "docker",
     # chapter-owned per-environment settings (read through env.raw by their chapters)
-    "deployment_window", "smoke", "migrations", "notifications", "monitoring", "ca_bundle", "kube",
+    "deployment_window", "smoke", "migrations", "notifications", "monitoring", "ca_bundle", "cluster", "kube",
 }
 
 

@@ -20,6 +20,8 @@ SECTION_PARSERS: dict[str, str] = {
     "migrations": "retail_deploy.migrations.settings:validate_section",
     "monitoring": "retail_deploy.monitor:monitoring_settings",
     "notifications": "retail_deploy.notify:settings_from_config",
+    "prerequisites": "retail_deploy.prerequisites:tools_from_config",
+    "setup": "retail_deploy.platform_setup:validate_section",
 }
 
 

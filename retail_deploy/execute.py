@@ -154,6 +154,15 @@ class Runner:
             return None
         return fn(*args, **kwargs)
 
+    def attach(self, command: Command) -> int:
+        """Run an interactive or long-lived command (a shell in a pod, a port-forward) on this
+        terminal: stdin attached, a pty, no timeout; it ends when the person ends it. Dry run: print."""
+        self.announce(command)
+        if self.dry:
+            return 0
+        raw = self._backend().run(command.shell(), pty=True, warn=True, dry=False, echo=False)
+        return int(raw.exited)
+
     def _execute(self, command: Command, *, check: bool, hide: bool, timeout: float | None) -> Result:
         from invoke.exceptions import CommandTimedOut
 

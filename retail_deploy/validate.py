@@ -52,3 +52,13 @@ def duration(text: str | float | int, *, what: str = "duration") -> float:
         raise InputError(f"invalid {what} {text!r}: expected e.g. 30s, 5m, 1h")
     value = float(match.group(1))
     return value * {"ms": 0.001, "s": 1, None: 1, "m": 60, "h": 3600}[match.group(2)]
+
+
+def port(value: int | str, *, what: str = "port") -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise InputError(f"invalid {what} {value!r}: expected a number from 1 to 65535") from None
+    if not 1 <= number <= 65535:
+        raise InputError(f"invalid {what} {number}: expected a number from 1 to 65535")
+    return number

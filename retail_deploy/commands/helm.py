@@ -54,3 +54,12 @@ def rollback(release: str, revision: int | None = None, *, namespace: str, conte
 
 def uninstall(release: str, *, namespace: str, context: str | None) -> Command:
     return cmd(HELM, "uninstall", release, *_pin(namespace, context))
+
+
+def repo_add(name: str, url: str) -> Command:
+    """`helm repo add NAME URL` (environment setup); `--force-update` makes a re-run harmless."""
+    return cmd(HELM, "repo", "add", name, url, "--force-update")
+
+
+def repo_update() -> Command:
+    return cmd(HELM, "repo", "update")

@@ -136,3 +136,47 @@ def get_pods(kube: Kube, selector: str) -> Command:
 def logs(kube: Kube, selector: str, tail: int) -> Command:
     """Recent logs of every pod matching `selector` (runbook 5: `kubectl logs -l app=... --tail=100`)."""
     return _k(kube, "logs", "-l", selector, f"--tail={tail}", read_only=True)
+
+
+# --- the runbook's appendix: environment setup and useful commands ---------------------------
+
+def _cluster_wide(kube: Kube, *args: str) -> Command:
+    """Cluster-scoped reads: the context and request timeout are pinned, a namespace means nothing."""
+    pinned = ["--context", kube.context] if kube.context else []
+    return cmd(KUBECTL, *args, *pinned, f"--request-timeout={kube.request_timeout}", read_only=True)
+
+
+def cluster_info(kube: Kube) -> Command:
+    """`kubectl cluster-info` (verify cluster access)."""
+    return _cluster_wide(kube, "cluster-info")
+
+
+def get_nodes(kube: Kube) -> Command:
+    """`kubectl get nodes` (verify cluster access)."""
+    return _cluster_wide(kube, "get", "nodes")
+
+
+def get_all(kube: Kube) -> Command:
+    """`kubectl get all -n NS` (view all resources)."""
+    return _k(kube, "get", "all", read_only=True)
+
+
+def describe_resourcequota(kube: Kube) -> Command:
+    """`kubectl describe resourcequota -n NS` (view resource quotas)."""
+    return _k(kube, "describe", "resourcequota", read_only=True)
+
+
+def deployment_logs(kube: Kube, deployment: str) -> Command:
+    """`kubectl logs deploy/NAME` (copy logs locally)."""
+    return _k(kube, "logs", f"deploy/{deployment}", read_only=True)
+
+
+def port_forward(kube: Kube, service: str, local_port: int, remote_port: int) -> Command:
+    """`kubectl port-forward svc/NAME LOCAL:REMOTE` (local debugging; runs until interrupted)."""
+    return _k(kube, "port-forward", f"svc/{service}", f"{local_port}:{remote_port}")
+
+
+def shell(kube: Kube, deployment: str, program: str = "/bin/sh") -> Command:
+    """`kubectl exec -it deploy/NAME -- /bin/sh` (a shell in a pod). The pins go before `--`:
+    everything after it is the program's own argv."""
+    return cmd(KUBECTL, "exec", "-it", f"deploy/{deployment}", *_pin(kube), "--", program)

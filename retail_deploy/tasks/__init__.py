@@ -13,13 +13,16 @@ from retail_deploy.tasks import (
     health,
     lock,
     monitor,
+    ops,
     rollback,
+    setup,
     troubleshoot,
     verify,
 )
 
 ns = Collection()
 for chapter in (  # in the runbook's order
+    setup,
     checklist,
     build,
     deploy,
@@ -31,5 +34,6 @@ for chapter in (  # in the runbook's order
     db,
     monitor,
     config,
+    ops,
 ):
     ns.add_collection(chapter.ns)

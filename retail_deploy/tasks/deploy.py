@@ -69,6 +69,10 @@ def _deploy(c: Any, env_name: str, version: str, *, strategy: str | None, method
             raise OperationFailed(f"{version} is deployed to {env.name}{where} but verification failed; "
                                   f"see the report above, or roll back: inv rollback.undo --env {env.name}")
         print(f"deployed {version} to {env.name}{where}")
+        from retail_deploy.platform_setup import dashboards
+
+        for title, url in list(dashboards(cfg).items())[:1]:
+            print(f"monitor the metrics: {title} {url}")
 
 
 def _build(run: Any, cfg: Any, services: list[str], version: str) -> None:

@@ -126,3 +126,20 @@ ns = Collection("monitor")
 ns.add_task(rules)
 ns.add_task(check)
 ns.add_task(watch)
+
+
+@task
+def dashboards(c, config=None):
+    """The Grafana dashboards to watch (Application Overview, Infrastructure, Business, Security)."""
+    from retail_deploy import platform_setup
+
+    links = platform_setup.dashboards(load(config))
+    if not links:
+        print("no dashboards configured (dashboards: in the platform config)")
+        return
+    width = max(map(len, links))
+    for title, url in links.items():
+        print(f"{title:{width}}  {url}")
+
+
+ns.add_task(dashboards)

@@ -129,3 +129,10 @@ def test_registry_password_is_masked_whatever_its_variable_is_called(tmp_path):
     path = write(tmp_path, MINIMAL + "registry: {host: reg.shop.test, password_env: SHOP_DOCKER_PASS}\n")
     load_config(path, environ={"SHOP_DOCKER_PASS": "reg-pass-9876", "SHOP_CONTEXT": "x"})
     assert redact.redact("login with reg-pass-9876 failed") == "login with *** failed"
+
+
+def test_undeclared_secret_looking_variables_are_masked_when_they_look_secret():
+    redact.forget_all()
+    load_config(DEFAULT_CONFIG, environ={"GITHUB_TOKEN": "ghp_abcdef123456", "TOKEN_REFRESH": "true",
+                                         "SECRET_TTL": "86400"})
+    assert redact.redact("ghp_abcdef123456 true 86400") == "*** true 86400"

@@ -48,7 +48,10 @@ RESOURCES: dict[str, tuple[tuple[str, ...], str, str, str, bool]] = {
     "events": (("event", "ev"), "events", "Event", "v1", True),
     "namespaces": (("namespace", "ns"), "namespaces", "Namespace", "v1", False),
     "nodes": (("node", "no"), "nodes", "Node", "v1", False),
+    "resourcequotas": (("resourcequota", "quota"), "resourcequotas", "ResourceQuota", "v1", True),
 }
+# What `kubectl get all` lists, in its order.
+ALL_KINDS = ("pods", "services", "deployments", "replicasets")
 
 
 def resource_type(word: str) -> str:
@@ -107,7 +110,7 @@ class Ctx:
         elif resource == "nodes":
             return [self.node_obj()]
         else:
-            items = list(self.state["objects"][resource].values())
+            items = list(self.state["objects"].get(resource, {}).values())
         out = []
         for obj in items:
             obj_ns = obj["metadata"].get("namespace")
@@ -391,6 +394,12 @@ def _decorated(resource: str, obj: dict[str, Any]) -> dict[str, Any]:
 def cmd_get(c: Ctx) -> Result:
     args = c.args
     words = args.positional[1:]
+    if words == ["all"]:
+        tables = [render_table(res, objs, args, False)
+                  for res in ALL_KINDS if (objs := c.objects(res, c.ns))]
+        if not tables:
+            return Result(err=f"No resources found in {c.ns} namespace.")
+        return Result(out="\n".join(tables))
     all_ns = args.bool("all-namespaces")
     pairs = targets(words)
     reqs = parse_selector(args.get("selector"))

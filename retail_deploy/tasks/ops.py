@@ -1,0 +1,93 @@
+"""The runbook's "Useful Commands": `ops.status`, `ops.logs`, `ops.port-forward`, `ops.shell`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from invoke import Collection
+
+from retail_deploy.execute import Runner
+from retail_deploy.tasks._common import load, task
+
+SERVICE_HELP = "service from the platform config (default: backend)"
+
+
+def _kube(cfg: Any, env: str | None, service: str) -> Any:
+    """The environment's Kubernetes settings (context and namespace pinned), after checking the names."""
+    from retail_deploy.kube_settings import kube_env
+    from retail_deploy.tasks._kube import kubernetes_env
+
+    environment = kubernetes_env(cfg, env, "ops")
+    cfg.service(service)
+    return kube_env(cfg, environment)
+
+
+@task
+def status(c, env=None, config=None):
+    """All resources and the resource quotas of an environment's namespace (kubectl get all, describe resourcequota)."""
+    from retail_deploy.commands import kubectl
+
+    cfg = load(config)
+    kenv = _kube(cfg, env, "backend")
+    with Runner(c) as runner:
+        for command in (kubectl.get_all(kenv.kube), kubectl.describe_resourcequota(kenv.kube)):
+            runner.announce(command)
+            print(runner.probe(command).stdout.rstrip())
+
+
+@task(help={"service": SERVICE_HELP, "output": "file to write (default: <service>-logs.txt)"})
+def logs(c, env=None, service="backend", output=None, config=None):
+    """Copy a service's logs to a local file (kubectl logs deploy/NAME > FILE), secrets masked."""
+    from pathlib import Path
+
+    from retail_deploy import redact
+    from retail_deploy.commands import kubectl
+    from retail_deploy.rollback import live_deployment
+
+    cfg = load(config)
+    kenv = _kube(cfg, env, service)
+    path = Path(output or f"{service}-logs.txt")
+    with Runner(c) as runner:
+        command = kubectl.deployment_logs(kenv.kube, live_deployment(runner, kenv, service))
+        runner.announce(command)
+        if runner.dry:
+            runner.say(f"would write the logs to {path}")
+            return
+        text = redact.redact(runner.probe(command).stdout)
+    path.write_text(text)
+    print(f"wrote {len(text.splitlines())} lines to {path}")
+
+
+@task(help={"service": SERVICE_HELP, "port": "local port (default: the service's port)",
+            "remote_port": "the Service's port (default: the service's port)"})
+def port_forward(c, env=None, service="backend", port=None, remote_port=None, config=None):
+    """Forward a local port to a service for debugging (kubectl port-forward svc/NAME); Ctrl-C ends it."""
+    from retail_deploy import validate
+    from retail_deploy.commands import kubectl
+
+    cfg = load(config)
+    kenv = _kube(cfg, env, service)
+    target = cfg.service(service)
+    local, remote = (validate.port(p if p is not None else target.port, what=w)
+                     for p, w in ((port, "--port"), (remote_port, "--remote-port")))
+    with Runner(c) as runner:
+        runner.attach(kubectl.port_forward(kenv.kube, kenv.service(service).deployment, local, remote))
+
+
+@task(help={"service": SERVICE_HELP, "program": "program to run in the pod (default: /bin/sh)"})
+def shell(c, env=None, service="backend", program="/bin/sh", config=None):
+    """Open a shell in a service's pod (kubectl exec -it deploy/NAME -- /bin/sh)."""
+    from retail_deploy.commands import kubectl
+    from retail_deploy.rollback import live_deployment
+
+    cfg = load(config)
+    kenv = _kube(cfg, env, service)
+    with Runner(c) as runner:
+        runner.attach(kubectl.shell(kenv.kube, live_deployment(runner, kenv, service), program))
+
+
+ns = Collection("ops")
+ns.add_task(status)
+ns.add_task(logs)
+ns.add_task(port_forward)
+ns.add_task(shell)
