@@ -1,0 +1,737 @@
+"""Deploy the platform's services to one Docker engine, local or remote over SSH.
+
+The runbook's "Development / localhost" environment. For each service, in config order:
+
+1. ensure the image (`docker pull REGISTRY/IMAGE:V`, with the registry credentials);
+2. start a *candidate* container on an alternate port, beside the running one;
+3. wait until the candidate passes the service's health checks (probed inside the container
+   with `docker exec ... wget`, so the same check works on a remote engine);
+4. switch: stop the current container and keep it as `<name>-previous` (for `undo`), then
+   start the new version on the service's stable port and check it again.
+
+The old container serves until step 4. If a candidate fails, it is removed, the old container
+keeps running, services already switched in this deploy are put back, and `RolledBack`
+(exit 3) says why. Containers carry labels (service, version, environment) so the state can be
+read back from the engine alone: no state file to lose.
+
+Containers use the host network and bind 127.0.0.1 by default; `docker.network` in the
+environment's config selects a named network with published ports instead (for machines where
+bridge networks are normal).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from retail_deploy.commands import docker_engine as dcli
+from retail_deploy.errors import InputError, OperationFailed, RolledBack
+
+LABEL_PREFIX = "org.retail-deploy"
+LABEL_SERVICE = f"{LABEL_PREFIX}.service"
+LABEL_VERSION = f"{LABEL_PREFIX}.version"
+LABEL_ENV = f"{LABEL_PREFIX}.environment"
+LABEL_IMAGE = f"{LABEL_PREFIX}.image"
+
+PREVIOUS_SUFFIX = "-previous"
+CANDIDATE_SUFFIX = "-candidate"
+
+
+# --------------------------------------------------------------------------------------------
+# Settings and pure decisions
+
+
+@dataclass(frozen=True)
+class DockerSettings:
+    """How to reach the engine and run containers (the environment's `docker:` section)."""
+
+    host: str | None = None          # None: the local engine (DOCKER_HOST or the unix socket)
+    network: str = "host"            # "host", or a network name: then ports are published
+    publish_address: str = "127.0.0.1"
+    use_ssh_client: bool = False     # ssh:// through the `ssh` binary instead of paramiko
+    name_prefix: str = ""            # prepended to container names (several platforms on one engine)
+    candidate_port_offset: int = 10000
+    health_timeout: float = 60.0     # seconds a new container has to pass its health checks
+    health_interval: float = 0.5
+    probe: tuple[str, ...] = ("wget", "-q", "-O", "-")   # run inside the container, URL appended
+    restart: str = "unless-stopped"
+    stop_timeout: int = 10
+
+    @property
+    def host_network(self) -> bool:
+        return self.network == "host"
+
+
+def _get(obj: Any, key: str) -> Any:
+    if obj is None:
+        return None
+    if isinstance(obj, Mapping):
+        return obj.get(key)
+    getter = getattr(obj, "get", None)
+    if callable(getter) and not hasattr(type(obj), key):
+        try:
+            return getter(key)
+        except Exception:  # noqa: BLE001 - a Node may raise for a missing key
+            return None
+    return getattr(obj, key, None)
+
+
+def docker_settings(env: Any) -> DockerSettings:
+    """Read the environment's `docker:` section (typed fields first, then raw keys)."""
+    section = getattr(env, "docker", None)
+    raw = _get(getattr(env, "raw", None), "docker")
+    values: dict[str, Any] = {}
+    defaults = DockerSettings()
+    for name in DockerSettings.__dataclass_fields__:
+        value = _get(section, name)
+        if value is None:
+            value = _get(raw, name)
+        if value is None or value == "":
+            continue
+        default = getattr(defaults, name)
+        try:
+            if isinstance(default, bool):
+                value = value if isinstance(value, bool) else str(value).lower() in {"1", "true", "yes"}
+            elif isinstance(default, int):
+                value = int(value)
+            elif isinstance(default, float):
+                value = float(value)
+            elif isinstance(default, tuple):
+                value = tuple(str(v) for v in value)
+            else:
+                value = str(value)
+        except (TypeError, ValueError) as error:
+            raise InputError(f"environment {env.name}: docker.{name} has a bad value {value!r}: "
+                             f"fix it in the config file") from error
+        values[name] = value
+    return DockerSettings(**values)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    path: str
+    expect_json: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class ServiceTarget:
+    """Everything needed to deploy one service: names, ports, image, checks (pure data)."""
+
+    service: str
+    env: str
+    version: str
+    image: str            # full reference, e.g. 127.0.0.1:5000/retail-backend:1.0.0
+    name: str             # the current container
+    port: int             # the stable port the environment's URL points at
+    candidate_port: int
+    container_port: int   # where the process listens inside (published mode only)
+    endpoints: tuple[Endpoint, ...]
+    version_path: str | None = None
+
+    @property
+    def previous_name(self) -> str:
+        return self.name + PREVIOUS_SUFFIX
+
+    @property
+    def candidate_name(self) -> str:
+        return self.name + CANDIDATE_SUFFIX
+
+    def labels(self) -> dict[str, str]:
+        return {LABEL_SERVICE: self.service, LABEL_VERSION: self.version, LABEL_ENV: self.env,
+                LABEL_IMAGE: self.image}
+
+
+def image_reference(registry_host: str | None, image: str, version: str) -> str:
+    return f"{registry_host.rstrip('/')}/{image}:{version}" if registry_host else f"{image}:{version}"
+
+
+def service_port(env: Any, service: Any) -> int:
+    """The stable port: the one in the environment's URL for the service, else the service's port."""
+    url = (getattr(env, "urls", None) or {}).get(service.name)
+    if url:
+        port = urlsplit(url).port
+        if port:
+            return int(port)
+    port = getattr(service, "port", None)
+    if port:
+        return int(port)
+    raise InputError(f"environment {env.name}: no port for service {service.name}: "
+                     f"give urls.{service.name} a port (e.g. http://127.0.0.1:8080)")
+
+
+def plan_target(cfg: Any, env: Any, service: Any, version: str, settings: DockerSettings) -> ServiceTarget:
+    port = service_port(env, service)
+    endpoints = tuple(Endpoint(e.path, getattr(e, "expect_json", None) or None)
+                      for e in (getattr(service, "health", None) or ()))
+    registry = getattr(getattr(cfg, "registry", None), "host", None)
+    return ServiceTarget(
+        service=service.name, env=env.name, version=version,
+        image=image_reference(registry, service.image, version),
+        name=f"{settings.name_prefix}{service.container or service.image}-{env.name}",
+        port=port, candidate_port=port + settings.candidate_port_offset,
+        container_port=int(getattr(service, "port", None) or port),
+        endpoints=endpoints or (Endpoint("/"),),
+        version_path=getattr(service, "version_path", None) or None,
+    )
+
+
+def run_spec(target: ServiceTarget, settings: DockerSettings, *, candidate: bool) -> dict[str, Any]:
+    """Keyword arguments of `client.containers.run` for the current or candidate container."""
+    host_port = target.candidate_port if candidate else target.port
+    spec: dict[str, Any] = {
+        "name": target.candidate_name if candidate else target.name,
+        "labels": target.labels(),
+        "detach": True,
+    }
+    if settings.host_network:
+        spec["network_mode"] = "host"
+        spec["environment"] = {"PORT": str(host_port)}
+    else:
+        spec["network"] = settings.network
+        spec["environment"] = {"PORT": str(target.container_port), "BIND": "0.0.0.0"}
+        spec["ports"] = {f"{target.container_port}/tcp": (settings.publish_address, host_port)}
+    if not candidate:
+        spec["restart_policy"] = {"Name": settings.restart}
+    return spec
+
+
+def run_command(target: ServiceTarget, settings: DockerSettings, *, candidate: bool) -> Any:
+    """The `docker run` equivalent of run_spec, for the plan."""
+    spec = run_spec(target, settings, candidate=candidate)
+    publish = [f"{addr}:{port}:{inner.split('/')[0]}" for inner, (addr, port) in spec.get("ports", {}).items()]
+    return dcli.run(target.image, name=spec["name"], host=settings.host,
+                    network=spec.get("network_mode") or spec["network"], env=spec["environment"],
+                    labels=spec["labels"], publish=publish,
+                    restart=None if candidate else settings.restart)
+
+
+def probe_port(target: ServiceTarget, settings: DockerSettings, *, candidate: bool) -> int:
+    """The port to probe from inside the container."""
+    if not settings.host_network:
+        return target.container_port
+    return target.candidate_port if candidate else target.port
+
+
+def check_body(endpoint: Endpoint, body: str) -> str | None:
+    """None when the body satisfies the endpoint's expected JSON, else the reason."""
+    if not endpoint.expect_json:
+        return None
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return f"GET {endpoint.path}: not JSON: {body.strip()[:80]!r}"
+    if not isinstance(data, dict):
+        return f"GET {endpoint.path}: expected a JSON object, got {body.strip()[:80]!r}"
+    for key, want in endpoint.expect_json.items():
+        if data.get(key) != want:
+            return f"GET {endpoint.path}: {key}={data.get(key)!r}, expected {want!r}"
+    return None
+
+
+def version_of(body: str) -> str | None:
+    """The version a `/api/v1/version` style endpoint answers (JSON `version`, or plain text)."""
+    text = body.strip()
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return text or None
+    if isinstance(data, dict):
+        value = data.get("version")
+        return str(value) if value is not None else None
+    return str(data)
+
+
+# --------------------------------------------------------------------------------------------
+# Reports
+
+
+@dataclass
+class ServiceReport:
+    service: str
+    version: str | None
+    status: str                       # deployed, unchanged, failed, restored, healthy, unhealthy, ...
+    container: str = ""
+    url: str = ""
+    previous: str | None = None
+    detail: str = ""
+
+    def line(self) -> str:
+        parts = [f"{self.service:<14} {self.version or '-':<12} {self.status:<10}"]
+        if self.url:
+            parts.append(self.url)
+        if self.previous:
+            parts.append(f"(previous {self.previous})")
+        if self.detail:
+            parts.append(self.detail)
+        return " ".join(parts)
+
+
+@dataclass
+class Report:
+    env: str
+    engine: str
+    action: str
+    services: list[ServiceReport] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(s.status not in {"failed", "unhealthy", "missing", "wrong-version"} for s in self.services)
+
+    def lines(self) -> list[str]:
+        head = f"{self.action} on {self.env} ({self.engine})"
+        return [head] + ["  " + s.line() for s in self.services]
+
+    def __str__(self) -> str:
+        return "\n".join(self.lines())
+
+
+# --------------------------------------------------------------------------------------------
+# Engine access
+
+
+def connect(settings: DockerSettings, timeout: float = 120) -> Any:
+    """A DockerClient for the environment's engine (lazy import: `inv --list` never loads docker)."""
+    import docker
+
+    try:
+        if settings.host:
+            client = docker.DockerClient(base_url=settings.host, timeout=int(timeout),
+                                         use_ssh_client=settings.use_ssh_client)
+        else:
+            client = docker.from_env(timeout=int(timeout))
+        client.ping()
+    except Exception as error:  # the SDK raises many unrelated types for "no engine"
+        where = settings.host or "the local Docker engine"
+        raise OperationFailed(f"cannot reach {where}: {_first_line(error)} "
+                              f"(is dockerd running? see scripts/start-docker.sh)") from error
+    return client
+
+
+def _engine_name(settings: DockerSettings) -> str:
+    return settings.host or "local engine"
+
+
+def _first_line(value: object) -> str:
+    text = str(value).strip()
+    return text.splitlines()[0][:300] if text else type(value).__name__
+
+
+def _find(client: Any, name: str) -> Any | None:
+    import docker
+
+    try:
+        return client.containers.get(name)
+    except docker.errors.NotFound:
+        return None
+
+
+def _remove(client: Any, name: str) -> None:
+    container = _find(client, name)
+    if container is not None:
+        container.remove(force=True)
+
+
+def _status(container: Any) -> str:
+    container.reload()
+    return str(container.status)
+
+
+def _logs_tail(container: Any, lines: int = 5) -> str:
+    try:
+        text = container.logs(tail=lines).decode("utf-8", "replace").strip()
+    except Exception:  # noqa: BLE001 - logs are a hint only
+        return ""
+    return " | ".join(text.splitlines()[-lines:])
+
+
+# --------------------------------------------------------------------------------------------
+# Steps (each one printed as its CLI equivalent through runner.action)
+
+
+class _Deployer:
+    def __init__(self, runner: Any, cfg: Any, env: Any, settings: DockerSettings, client: Any):
+        self.runner = runner
+        self.cfg = cfg
+        self.env = env
+        self.settings = settings
+        self.client = client
+        self.host = settings.host
+
+    # -- image
+
+    def ensure_image(self, target: ServiceTarget) -> None:
+        registry = getattr(self.cfg, "registry", None)
+        if not getattr(registry, "host", None):
+            return  # a local image, built on this engine
+        self.runner.action(dcli.pull(target.image, host=self.host), self._pull, target, registry)
+
+    def _pull(self, target: ServiceTarget, registry: Any) -> None:
+        import docker
+
+        auth = None
+        if getattr(registry, "username", None):
+            auth = {"username": registry.username, "password": registry.password or ""}
+        repository, tag = target.image.rsplit(":", 1)
+        try:
+            self.client.images.pull(repository, tag=tag, auth_config=auth)
+        except docker.errors.APIError as error:
+            # A remote engine may have the image already (e.g. built there); otherwise fail.
+            try:
+                self.client.images.get(target.image)
+            except docker.errors.ImageNotFound:
+                raise OperationFailed(f"{target.service}: cannot pull {target.image} on "
+                                      f"{_engine_name(self.settings)}: {_api_message(error)} "
+                                      f"(was it built and pushed? `inv build.all --version "
+                                      f"{target.version} --push`)") from error
+
+    # -- containers
+
+    def start(self, target: ServiceTarget, *, candidate: bool) -> None:
+        name = target.candidate_name if candidate else target.name
+        if _find(self.client, name) is not None:
+            # Left over by an interrupted deploy: it was never serving, so it can go.
+            self.runner.action(dcli.remove(name, host=self.host), _remove, self.client, name)
+        spec = run_spec(target, self.settings, candidate=candidate)
+        self.runner.action(run_command(target, self.settings, candidate=candidate),
+                           self.client.containers.run, target.image, **spec)
+
+    def remove(self, name: str) -> None:
+        self.runner.action(dcli.remove(name, host=self.host), _remove, self.client, name)
+
+    def stop(self, name: str) -> None:
+        self.runner.action(dcli.stop(name, host=self.host, timeout=self.settings.stop_timeout),
+                           self._stop, name)
+
+    def _stop(self, name: str) -> None:
+        container = _find(self.client, name)
+        if container is not None:
+            container.stop(timeout=self.settings.stop_timeout)
+
+    def rename(self, name: str, new_name: str) -> None:
+        self.runner.action(dcli.rename(name, new_name, host=self.host), self._rename, name, new_name)
+
+    def _rename(self, name: str, new_name: str) -> None:
+        container = _find(self.client, name)
+        if container is not None:
+            container.rename(new_name)
+
+    def restart(self, name: str) -> None:
+        self.runner.action(dcli.start(name, host=self.host), self._start_existing, name)
+
+    def _start_existing(self, name: str) -> None:
+        container = _find(self.client, name)
+        if container is None:
+            raise OperationFailed(f"container {name} vanished on {_engine_name(self.settings)}")
+        container.start()
+
+    # -- health
+
+    def wait_healthy(self, target: ServiceTarget, *, candidate: bool, version: str | None = None) -> str | None:
+        """None when the container passes every check within the timeout, else the reason."""
+        name = target.candidate_name if candidate else target.name
+        port = probe_port(target, self.settings, candidate=candidate)
+        url = f"http://127.0.0.1:{port}{target.endpoints[0].path}"
+        shown = dcli.exec_(name, [*self.settings.probe, url], host=self.host)
+        self.runner.say(f"wait up to {self.settings.health_timeout:g}s for {name} to pass its health checks")
+        result = self.runner.action(shown, self._wait, target, name, port, version)
+        return result if isinstance(result, str) else None
+
+    def _wait(self, target: ServiceTarget, name: str, port: int, version: str | None) -> str | None:
+        deadline = time.monotonic() + self.settings.health_timeout
+        reason = "no answer"
+        while True:
+            container = _find(self.client, name)
+            if container is None:
+                return f"container {name} disappeared"
+            if _status(container) in {"exited", "dead"}:
+                return f"container {name} exited: {_logs_tail(container) or 'no output'}"
+            problem = self.check(container, target, port, version)
+            if problem is None:
+                return None
+            reason = problem
+            if time.monotonic() >= deadline:
+                return f"not healthy after {self.settings.health_timeout:g}s: {reason}"
+            time.sleep(self.settings.health_interval)
+
+    def check(self, container: Any, target: ServiceTarget, port: int, version: str | None) -> str | None:
+        """One round of the service's checks inside the container; None when all pass."""
+        for endpoint in target.endpoints:
+            code, body = self.fetch(container, port, endpoint.path)
+            if code != 0:
+                return f"GET {endpoint.path}: {body.strip().splitlines()[-1] if body.strip() else f'exit {code}'}"
+            problem = check_body(endpoint, body)
+            if problem:
+                return problem
+        if version and target.version_path:
+            code, body = self.fetch(container, port, target.version_path)
+            answered = version_of(body) if code == 0 else None
+            if answered != version:
+                return f"GET {target.version_path}: version {answered!r}, expected {version!r}"
+        return None
+
+    def fetch(self, container: Any, port: int, path: str) -> tuple[int, str]:
+        url = f"http://127.0.0.1:{port}{path}"
+        code, output = container.exec_run([*self.settings.probe, url], stdout=True, stderr=True)
+        return int(code), (output or b"").decode("utf-8", "replace")
+
+
+def _api_message(error: Any) -> str:
+    explanation = getattr(error, "explanation", None)
+    return _first_line(explanation or error)
+
+
+# --------------------------------------------------------------------------------------------
+# Public API
+
+
+def _require_docker_env(env: Any) -> None:
+    if getattr(env, "target", "docker") != "docker":
+        raise InputError(f"environment {env.name} deploys to {env.target}, not to a Docker engine: "
+                         f"use deploy.{env.name}")
+
+
+def _select(cfg: Any, names: Iterable[str] | None) -> list[Any]:
+    services = cfg.services
+    if names is None:
+        return list(services.values())
+    chosen = []
+    for name in names:
+        if name not in services:
+            raise InputError(f"unknown service {name!r}: choose from {', '.join(services)}")
+        chosen.append(services[name])
+    return chosen
+
+
+def _session(runner: Any, env: Any) -> tuple[DockerSettings, Any]:
+    _require_docker_env(env)
+    settings = docker_settings(env)
+    try:
+        client = connect(settings)
+    except OperationFailed:
+        if not getattr(runner, "dry", False):
+            raise
+        runner.say(f"cannot reach {_engine_name(settings)}: plan assumes no containers are running")
+        client = None
+    return settings, client
+
+
+def _container_version(container: Any | None) -> str | None:
+    if container is None:
+        return None
+    return (container.labels or {}).get(LABEL_VERSION)
+
+
+def _image_id(client: Any, reference: str) -> str | None:
+    import docker
+
+    try:
+        return str(client.images.get(reference).id)
+    except docker.errors.ImageNotFound:
+        return None
+
+
+def deploy(runner: Any, cfg: Any, env: Any, version: str, *, services: Iterable[str] | None = None) -> Report:
+    """Deploy `version` of the services (all by default) to the environment's Docker engine.
+
+    Raises RolledBack (exit 3) when a new container fails its health checks: the old
+    containers keep (or are put back to) serving. Returns the report of what runs now.
+    """
+    chosen = _select(cfg, services)
+    settings, client = _session(runner, env)
+    report = Report(env.name, _engine_name(settings), f"deploy {version}")
+    targets = [plan_target(cfg, env, svc, version, settings) for svc in chosen]
+    switched: list[ServiceTarget] = []
+    try:
+        deployer = _Deployer(runner, cfg, env, settings, client)
+        for target in targets:
+            url = (env.urls or {}).get(target.service, f"http://127.0.0.1:{target.port}")
+            current = _find(client, target.name) if client is not None else None
+            old_version = _container_version(current)
+            deployer.ensure_image(target)
+            if (current is not None and client is not None and not runner.dry
+                    and old_version == version and _status(current) == "running"
+                    and current.image.id == _image_id(client, target.image)
+                    and deployer.check(current, target, probe_port(target, settings, candidate=False),
+                                       version) is None):
+                runner.say(f"{target.service} already runs {version} ({target.name}), healthy: unchanged")
+                report.services.append(ServiceReport(target.service, version, "unchanged", target.name, url,
+                                                     _container_version(_find(client, target.previous_name))))
+                continue
+            runner.say(f"{target.service}: start {version} beside {old_version or 'nothing'} "
+                       f"on port {target.candidate_port}")
+            deployer.start(target, candidate=True)
+            reason = deployer.wait_healthy(target, candidate=True, version=version)
+            if reason:
+                deployer.remove(target.candidate_name)
+                restored = _restore(deployer, switched)
+                kept = f"{old_version} keeps serving" if old_version else "nothing was running"
+                more = f"; put back {', '.join(restored)}" if restored else ""
+                raise RolledBack(f"{target.service} {version} failed its health check on {env.name} "
+                                 f"({reason}): removed it, {kept}{more}")
+            deployer.remove(target.candidate_name)
+            _switch(deployer, target, current is not None)
+            reason = deployer.wait_healthy(target, candidate=False, version=version)
+            if reason:
+                _put_back(deployer, target)
+                restored = _restore(deployer, switched)
+                more = f"; put back {', '.join(restored)}" if restored else ""
+                raise RolledBack(f"{target.service} {version} failed its health check on port {target.port} "
+                                 f"after the switch ({reason}): {old_version or 'nothing'} is back{more}")
+            switched.append(target)
+            report.services.append(ServiceReport(target.service, version, "deployed", target.name, url,
+                                                 old_version))
+    finally:
+        if client is not None:
+            client.close()
+    return report
+
+
+def _switch(deployer: _Deployer, target: ServiceTarget, has_current: bool) -> None:
+    """Stop the current container, keep it as <name>-previous, start the new one on the stable port."""
+    if has_current:
+        deployer.stop(target.name)
+        deployer.remove(target.previous_name)
+        deployer.rename(target.name, target.previous_name)
+    deployer.start(target, candidate=False)
+
+
+def _put_back(deployer: _Deployer, target: ServiceTarget) -> bool:
+    """Remove the (failed) current container and bring <name>-previous back under its name."""
+    deployer.remove(target.name)
+    if deployer.client is None or _find(deployer.client, target.previous_name) is None:
+        return False
+    deployer.rename(target.previous_name, target.name)
+    deployer.restart(target.name)
+    return True
+
+
+def _restore(deployer: _Deployer, switched: list[ServiceTarget]) -> list[str]:
+    """Put back the services this deploy already switched (newest first)."""
+    restored = []
+    for target in reversed(switched):
+        if _put_back(deployer, target):
+            restored.append(target.service)
+    return restored
+
+
+def undo(runner: Any, cfg: Any, env: Any, service: str | None = None) -> Report:
+    """Bring back the previous version of one service (or all that have one).
+
+    The current container becomes `<name>-previous`, so a second undo returns to it.
+    """
+    chosen = _select(cfg, [service] if service else None)
+    settings, client = _session(runner, env)
+    report = Report(env.name, _engine_name(settings), "undo")
+    try:
+        if client is None:
+            raise OperationFailed(f"cannot read the containers on {_engine_name(settings)}: nothing to undo")
+        deployer = _Deployer(runner, cfg, env, settings, client)
+        for svc in chosen:
+            target = plan_target(cfg, env, svc, "", settings)
+            previous = _find(client, target.previous_name)
+            current = _find(client, target.name)
+            if previous is None:
+                if service:
+                    raise OperationFailed(f"no previous version of {svc.name} is kept on "
+                                          f"{_engine_name(settings)} (container {target.previous_name}): "
+                                          f"deploy the version you want with deploy.{env.name} --version V")
+                report.services.append(ServiceReport(svc.name, _container_version(current), "unchanged",
+                                                     detail="no previous version kept"))
+                continue
+            back, gone = _container_version(previous), _container_version(current)
+            target = plan_target(cfg, env, svc, back or "", settings)
+            runner.say(f"{svc.name}: back from {gone or 'nothing'} to {back}")
+            swap = target.name + "-undo"
+            if current is not None:
+                deployer.stop(target.name)
+                deployer.remove(swap)
+                deployer.rename(target.name, swap)
+            deployer.rename(target.previous_name, target.name)
+            deployer.restart(target.name)
+            reason = deployer.wait_healthy(target, candidate=False, version=back)
+            if reason:
+                deployer.stop(target.name)
+                deployer.rename(target.name, target.previous_name)
+                if current is not None:
+                    deployer.rename(swap, target.name)
+                    deployer.restart(target.name)
+                raise OperationFailed(f"{svc.name} {back} did not come back healthy on {env.name} ({reason}): "
+                                      f"{gone or 'nothing'} is running again")
+            if current is not None:
+                deployer.rename(swap, target.previous_name)
+            url = (env.urls or {}).get(svc.name, f"http://127.0.0.1:{target.port}")
+            report.services.append(ServiceReport(svc.name, back, "restored", target.name, url, gone))
+    finally:
+        if client is not None:
+            client.close()
+    return report
+
+
+def verify(runner: Any, cfg: Any, env: Any, version: str | None = None) -> Report:
+    """Check every service's container runs (the given version) and passes its health checks.
+
+    Raises OperationFailed with the report's problems when one does not.
+    """
+    settings, client = _session(runner, env)
+    report = Report(env.name, _engine_name(settings), f"verify {version or ''}".strip())
+    try:
+        if client is None:
+            raise OperationFailed(f"cannot reach {_engine_name(settings)} to verify {env.name}")
+        deployer = _Deployer(runner, cfg, env, settings, client)
+        for svc in _select(cfg, None):
+            target = plan_target(cfg, env, svc, version or "", settings)
+            url = (env.urls or {}).get(svc.name, f"http://127.0.0.1:{target.port}")
+            container = _find(client, target.name)
+            if container is None or _status(container) != "running":
+                report.services.append(ServiceReport(svc.name, _container_version(container), "missing",
+                                                     target.name, url, detail="no running container"))
+                continue
+            running = _container_version(container)
+            # Read-only: runs in a dry run too. The version endpoint must answer the labelled version.
+            problem = deployer.check(container, target, probe_port(target, settings, candidate=False), running)
+            if version and running != version:
+                report.services.append(ServiceReport(svc.name, running, "wrong-version", target.name, url,
+                                                     detail=f"expected {version}"))
+            elif problem:
+                report.services.append(ServiceReport(svc.name, running, "unhealthy", target.name, url,
+                                                     detail=problem))
+            else:
+                report.services.append(ServiceReport(svc.name, running, "healthy", target.name, url))
+    finally:
+        if client is not None:
+            client.close()
+    if not report.ok:
+        bad = [f"{s.service}: {s.status} {s.detail}".strip() for s in report.services if s.status != "healthy"]
+        raise OperationFailed(f"{env.name} is not healthy on {report.engine}: {'; '.join(bad)}")
+    return report
+
+
+def current_versions(runner: Any, cfg: Any, env: Any) -> dict[str, str | None]:
+    """{service: version of its current container, or None}: a read-only probe (runs in a dry run)."""
+    return {service: state["current"] for service, state in state_of(runner, cfg, env).items()}
+
+
+def state_of(runner: Any, cfg: Any, env: Any) -> dict[str, dict[str, Any]]:
+    """{service: {"current", "previous", "running", "container"}} read from container labels."""
+    settings, client = _session(runner, env)
+    states: dict[str, dict[str, Any]] = {}
+    try:
+        for svc in _select(cfg, None):
+            target = plan_target(cfg, env, svc, "", settings)
+            current = _find(client, target.name) if client is not None else None
+            previous = _find(client, target.previous_name) if client is not None else None
+            states[svc.name] = {
+                "current": _container_version(current),
+                "previous": _container_version(previous),
+                "running": current is not None and _status(current) == "running",
+                "container": target.name,
+            }
+    finally:
+        if client is not None:
+            client.close()
+    return states
+
