@@ -1,0 +1,127 @@
+"""Pure parts of the Docker target: argv equivalents, names, ports, run specs, checks."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace as NS
+
+import pytest
+
+from retail_deploy import docker_target as dt
+from retail_deploy.commands import docker_engine as dcli
+from retail_deploy.errors import InputError
+
+
+def endpoint(path: str, expect_json: dict | None = None) -> NS:
+    return NS(path=path, expect_status=200, expect_json=expect_json)
+
+
+BACKEND = NS(name="backend", image="retail-backend", container="retail-backend", port=8080,
+             health=[endpoint("/api/v1/health", {"status": "UP"})], version_path="/api/v1/version")
+WEB = NS(name="consumer-web", image="retail-consumer-web", container="retail-consumer-web", port=3000,
+         health=[], version_path=None)
+
+
+def config(registry: str | None = "127.0.0.1:5000") -> NS:
+    return NS(services={"backend": BACKEND, "consumer-web": WEB},
+              registry=NS(host=registry, username="u", password="p"))
+
+
+def environment(docker: dict | None = None, urls: dict | None = None) -> NS:
+    return NS(name="development", target="docker",
+              urls=urls if urls is not None else {"backend": "http://127.0.0.1:18080",
+                                                  "consumer-web": "http://localhost:13000"},
+              docker=NS(host=(docker or {}).get("host"), network=(docker or {}).get("network", "host")),
+              raw={"docker": docker or {}})
+
+
+def test_cli_equivalents_are_runnable_docker_commands() -> None:
+    assert dcli.run("r/img:1", name="n", env={"PORT": "1"}, labels={"a": "b"}).display() == (
+        "docker run -d --name n --network host -e PORT=1 --label a=b r/img:1")
+    assert dcli.stop("n", host="ssh://root@h:22").display() == "docker -H ssh://root@h:22 stop -t 10 n"
+    assert dcli.remove("n").argv == ("docker", "rm", "-f", "n")
+    assert dcli.rename("a", "b").argv == ("docker", "rename", "a", "b")
+    assert dcli.exec_("n", ["wget", "-q", "-O", "-", "http://x/"]).display() == (
+        "docker exec n wget -q -O - http://x/")
+    assert dcli.pull("r/i:1", host="ssh://u@h").argv == ("docker", "-H", "ssh://u@h", "pull", "r/i:1")
+
+
+def test_target_uses_the_port_of_the_environment_url_and_an_offset_candidate_port() -> None:
+    settings = dt.docker_settings(environment({"candidate_port_offset": 100}))
+    target = dt.plan_target(config(), environment(), BACKEND, "1.0.0", settings)
+    assert target.image == "127.0.0.1:5000/retail-backend:1.0.0"
+    assert (target.name, target.previous_name, target.candidate_name) == (
+        "retail-backend-development", "retail-backend-development-previous",
+        "retail-backend-development-candidate")
+    assert (target.port, target.candidate_port) == (18080, 18180)
+    assert target.endpoints == (dt.Endpoint("/api/v1/health", {"status": "UP"}),)
+
+
+def test_service_without_health_endpoints_is_checked_on_root_and_local_images_need_no_registry() -> None:
+    settings = dt.DockerSettings(name_prefix="t1-")
+    target = dt.plan_target(config(registry=None), environment(), WEB, "2.0", settings)
+    assert target.image == "retail-consumer-web:2.0"
+    assert target.name == "t1-retail-consumer-web-development"
+    assert target.endpoints == (dt.Endpoint("/"),)
+    assert target.port == 13000
+
+
+def test_missing_port_is_bad_input() -> None:
+    service = NS(**{**vars(WEB), "port": None})
+    with pytest.raises(InputError, match="urls.consumer-web"):
+        dt.service_port(environment(urls={}), service)
+
+
+def test_host_network_run_spec_binds_the_port_through_env_and_never_publishes() -> None:
+    target = dt.plan_target(config(), environment(), BACKEND, "1.0.0", dt.DockerSettings())
+    current = dt.run_spec(target, dt.DockerSettings(), candidate=False)
+    candidate = dt.run_spec(target, dt.DockerSettings(), candidate=True)
+    assert current["network_mode"] == "host" and "ports" not in current
+    assert current["environment"] == {"PORT": "18080"}
+    assert candidate["environment"] == {"PORT": "28080"}
+    assert current["restart_policy"] == {"Name": "unless-stopped"} and "restart_policy" not in candidate
+    assert current["labels"][dt.LABEL_VERSION] == "1.0.0"
+    assert current["labels"][dt.LABEL_SERVICE] == "backend"
+    assert current["labels"][dt.LABEL_ENV] == "development"
+
+
+def test_published_mode_listens_inside_on_the_service_port_and_publishes_on_loopback() -> None:
+    settings = dt.docker_settings(environment({"network": "appnet"}))
+    target = dt.plan_target(config(), environment(), BACKEND, "1.0.0", settings)
+    spec = dt.run_spec(target, settings, candidate=True)
+    assert spec["network"] == "appnet" and "network_mode" not in spec
+    assert spec["ports"] == {"8080/tcp": ("127.0.0.1", 28080)}
+    assert spec["environment"] == {"PORT": "8080", "BIND": "0.0.0.0"}
+    assert dt.run_command(target, settings, candidate=True).display().startswith(
+        "docker run -d --name retail-backend-development-candidate --network appnet -p 127.0.0.1:28080:8080 ")
+    assert dt.probe_port(target, settings, candidate=True) == 8080
+
+
+def test_settings_read_typed_values_and_reject_bad_ones() -> None:
+    settings = dt.docker_settings(environment({"health_timeout": "5", "use_ssh_client": "true",
+                                               "probe": ["curl", "-fsS"]}))
+    assert settings.health_timeout == 5.0 and settings.use_ssh_client is True
+    assert settings.probe == ("curl", "-fsS")
+    with pytest.raises(InputError, match="docker.candidate_port_offset"):
+        dt.docker_settings(environment({"candidate_port_offset": "many"}))
+
+
+def test_body_checks_compare_expected_json_and_read_versions() -> None:
+    health = dt.Endpoint("/api/v1/health", {"status": "UP"})
+    assert dt.check_body(health, '{"status":"UP","extra":1}') is None
+    assert "status='DOWN'" in (dt.check_body(health, '{"status":"DOWN"}') or "")
+    assert "not JSON" in (dt.check_body(health, "<html>") or "")
+    assert dt.check_body(dt.Endpoint("/"), "<html>") is None
+    assert dt.version_of('{"version":"1.0.1"}\n') == "1.0.1"
+    assert dt.version_of("1.0.1\n") == "1.0.1"
+    assert dt.version_of('{"name":"x"}') is None
+
+
+def test_a_kubernetes_environment_is_refused_before_anything_runs() -> None:
+    env = NS(**{**vars(environment()), "target": "kubernetes", "name": "staging"})
+    with pytest.raises(InputError, match="deploy.staging"):
+        dt.deploy(NS(dry=False), config(), env, "1.0.0")
+
+
+def test_unknown_service_is_bad_input() -> None:
+    with pytest.raises(InputError, match="unknown service 'search'"):
+        dt.deploy(NS(dry=False), config(), environment(), "1.0.0", services=["search"])
