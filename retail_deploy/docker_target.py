@@ -187,12 +187,14 @@ def run_spec(target: ServiceTarget, settings: DockerSettings, *, candidate: bool
         "labels": target.labels(),
         "detach": True,
     }
+    # The container learns where to listen (PORT, BIND) and what it was deployed as (APP_VERSION).
     if settings.host_network:
         spec["network_mode"] = "host"
         spec["environment"] = {"PORT": str(host_port)}
     else:
         spec["network"] = settings.network
         spec["environment"] = {"PORT": str(target.container_port), "BIND": "0.0.0.0"}
+    spec["environment"]["APP_VERSION"] = target.version
         spec["ports"] = {f"{target.container_port}/tcp": (settings.publish_address, host_port)}
     if not candidate:
         spec["restart_policy"] = {"Name": settings.restart}

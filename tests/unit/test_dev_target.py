@@ -76,8 +76,8 @@ def test_host_network_run_spec_binds_the_port_through_env_and_never_publishes() 
     current = dt.run_spec(target, dt.DockerSettings(), candidate=False)
     candidate = dt.run_spec(target, dt.DockerSettings(), candidate=True)
     assert current["network_mode"] == "host" and "ports" not in current
-    assert current["environment"] == {"PORT": "18080"}
-    assert candidate["environment"] == {"PORT": "28080"}
+    assert current["environment"] == {"PORT": "18080", "APP_VERSION": "1.0.0"}
+    assert candidate["environment"] == {"PORT": "28080", "APP_VERSION": "1.0.0"}
     assert current["restart_policy"] == {"Name": "unless-stopped"} and "restart_policy" not in candidate
     assert current["labels"][dt.LABEL_VERSION] == "1.0.0"
     assert current["labels"][dt.LABEL_SERVICE] == "backend"
@@ -90,9 +90,9 @@ def test_published_mode_listens_inside_on_the_service_port_and_publishes_on_loop
     spec = dt.run_spec(target, settings, candidate=True)
     assert spec["network"] == "appnet" and "network_mode" not in spec
     assert spec["ports"] == {"8080/tcp": ("127.0.0.1", 28080)}
-    assert spec["environment"] == {"PORT": "8080", "BIND": "0.0.0.0"}
+    assert spec["environment"] == {"PORT": "8080", "BIND": "0.0.0.0", "APP_VERSION": "1.0.0"}
     assert dt.run_command(target, settings, candidate=True).display().startswith(
-        "docker run -d --name retail-backend-development-candidate --network appnet -p 127.0.0.1:28080:8080 ")
+        "docker run -d --name retail-backend-development-candidate --network appnet -p 127.0.0.1:28080:8080 -e APP_VERSION=1.0.0 ")
     assert dt.probe_port(target, settings, candidate=True) == 8080
 
 
