@@ -194,8 +194,8 @@ def run_spec(target: ServiceTarget, settings: DockerSettings, *, candidate: bool
     else:
         spec["network"] = settings.network
         spec["environment"] = {"PORT": str(target.container_port), "BIND": "0.0.0.0"}
-    spec["environment"]["APP_VERSION"] = target.version
         spec["ports"] = {f"{target.container_port}/tcp": (settings.publish_address, host_port)}
+    spec["environment"]["APP_VERSION"] = target.version
     if not candidate:
         spec["restart_policy"] = {"Name": settings.restart}
     return spec
