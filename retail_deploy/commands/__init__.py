@@ -39,11 +39,14 @@ class Command:
 
     def display(self) -> str:
         """The shell string with every secret token (or secret substring) masked."""
-        text = shlex.join(self.argv)
-        for secret in sorted(self.secrets, key=len, reverse=True):
-            if secret:
-                text = text.replace(secret, MASK)
-        return text
+        secrets = sorted((s for s in self.secrets if s), key=len, reverse=True)
+
+        def mask(token: str) -> str:
+            for secret in secrets:
+                token = token.replace(secret, MASK)
+            return token
+
+        return shlex.join(mask(token) for token in self.argv)
 
     def __str__(self) -> str:  # never leak secrets through an f-string
         return self.display()

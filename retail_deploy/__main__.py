@@ -1,0 +1,3 @@
+from retail_deploy.cli import main
+
+main()

@@ -1,0 +1,452 @@
+"""The platform description: services, environments, registry, runtime environment variables.
+
+Loaded from YAML into frozen dataclasses (design sections 2 and 3). Nothing about the retail
+platform is hard-coded here: `config/retail-platform.yaml` holds its values, and another team
+describes its own services in its own file (`--config PATH` or `RETAIL_DEPLOY_CONFIG`).
+
+Chapters with settings of their own (monitoring, smoke tests, migrations, ...) read their
+top-level section with `cfg.section(name)`, a line-aware `Node`, so every configuration error
+names file, key and line.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from retail_deploy import redact, validate
+from retail_deploy.errors import InputError
+from retail_deploy.yamlnode import Node, load_file
+
+CONFIG_ENV = "RETAIL_DEPLOY_CONFIG"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG = REPO_ROOT / "config" / "retail-platform.yaml"
+
+TARGETS = ("kubernetes", "docker")
+METHODS = ("helm", "kubectl")
+STRATEGIES = ("rolling", "blue-green")
+COLOURS = ("blue", "green")
+# Environment variables whose names say they hold a secret, even if not declared `secret: true`.
+_SECRET_NAME = re.compile(r"(PASSWORD|SECRET|TOKEN|PRIVATE|CREDENTIAL|API_KEY|ROUTING_KEY|WEBHOOK)", re.I)
+
+
+@dataclass(frozen=True)
+class HealthEndpoint:
+    """One row of the runbook's health table: a path and the answer it must give."""
+
+    path: str
+    expect_status: int = 200
+    expect_json: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class BuildStep:
+    name: str
+    argv: tuple[str, ...]
+    # Test steps are the ones `--skip-tests` leaves out (never the default).
+    is_test: bool = False
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    name: str
+    image: str
+    deployment: str
+    container: str
+    app_label: str
+    source_dir: Path
+    dockerfile: str
+    build_steps: tuple[BuildStep, ...]
+    health: tuple[HealthEndpoint, ...]
+    version_path: str | None
+    port: int
+    helm_release: str
+    helm_chart: str
+    build_args: Mapping[str, str]
+    raw: Node = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class RegistryConfig:
+    host: str
+    username_env: str
+    password_env: str
+
+    @property
+    def username(self) -> str | None:
+        return os.environ.get(self.username_env) or None
+
+    @property
+    def password(self) -> str | None:
+        return os.environ.get(self.password_env) or None
+
+    def image_ref(self, image: str, version: str) -> str:
+        return f"{self.host}/{image}:{version}" if self.host else f"{image}:{version}"
+
+
+@dataclass(frozen=True)
+class BlueGreenConfig:
+    """Blue-green for one service: two deployments behind one Service, switched by selector."""
+
+    service: str
+    service_name: str
+    selector_key: str
+    deployments: Mapping[str, str]
+    colour_urls: Mapping[str, str]
+    verification_period: float
+    scale_down_delay: float
+
+    def idle(self, active: str) -> str:
+        return "green" if active == "blue" else "blue"
+
+
+@dataclass(frozen=True)
+class HelmConfig:
+    chart_dir: str
+    values_file: str
+    timeout: float
+    set_values: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class DockerTargetConfig:
+    host: str  # "local" or ssh://user@host[:port]
+    network: str  # "host" here; "bridge" + published ports where bridges are normal
+    ssh_key: str | None
+
+
+@dataclass(frozen=True)
+class EnvironmentConfig:
+    name: str
+    target: str
+    branch: str
+    urls: Mapping[str, str]
+    namespace: str
+    kube_context: str | None
+    method: str
+    strategy: str
+    rollout_timeout: float
+    confirm: bool
+    require_runtime_env: bool
+    prometheus_url: str | None
+    blue_green: BlueGreenConfig | None
+    helm: HelmConfig | None
+    docker: DockerTargetConfig | None
+    raw: Node = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class RuntimeVariable:
+    """A variable of the runbook's "Environment Variables" block that the platform needs."""
+
+    name: str
+    secret: bool
+    min_length: int
+    pattern: str | None
+    feature_flag: bool
+
+
+@dataclass(frozen=True)
+class PlatformConfig:
+    source: Path
+    platform: str
+    registry: RegistryConfig
+    services: Mapping[str, ServiceConfig]
+    environments: Mapping[str, EnvironmentConfig]
+    runtime_env: Mapping[str, RuntimeVariable]
+    secret_env: tuple[str, ...]
+    root: Node = field(repr=False, compare=False)
+
+    @property
+    def base_dir(self) -> Path:
+        return self.source.parent
+
+    def environment(self, name: str | None) -> EnvironmentConfig:
+        if not name:
+            raise InputError(f"missing environment: pass --env ({', '.join(self.environments)})")
+        validate.choice(name, self.environments, what="environment")
+        return self.environments[name]
+
+    def service(self, name: str) -> ServiceConfig:
+        validate.choice(name, self.services, what="service")
+        return self.services[name]
+
+    def select_services(self, names: str | None) -> list[ServiceConfig]:
+        """`None`/'all' -> every service; 'a,b' -> those, in config order; unknown names refused."""
+        if not names or names == "all":
+            return list(self.services.values())
+        wanted = [part.strip() for part in names.split(",") if part.strip()]
+        for name in wanted:
+            self.service(name)
+        return [service for service in self.services.values() if service.name in wanted]
+
+    def section(self, name: str) -> Node:
+        """A chapter-owned top-level section (empty mapping Node when absent)."""
+        return self.root.section(name)
+
+
+# -- loading -------------------------------------------------------------------------------------
+
+def config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """Which file to load: an explicit path, else $RETAIL_DEPLOY_CONFIG, else the platform default."""
+    chosen = explicit or os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG
+    return Path(chosen).expanduser()
+
+
+def load_config(path: str | os.PathLike[str] | None = None,
+                environ: Mapping[str, str] | None = None) -> PlatformConfig:
+    environ = os.environ if environ is None else environ
+    source = config_path(path).resolve()
+    root, used_variables = load_file(source, environ)
+    config = _parse(root, source)
+    # Register secrets before anything can print: declared ones and any secret-looking variable
+    # the file interpolated.
+    secret_names = set(config.secret_env) | {v for v in used_variables if _SECRET_NAME.search(v)}
+    redact.register(*(environ.get(name) for name in secret_names))
+    return config
+
+
+_TOP_LEVEL_CORE = {"version", "platform", "registry", "services", "environments", "runtime_env", "secret_env"}
+# Sections owned by chapters and parsed by their own modules through `cfg.section(name)`.
+CHAPTER_SECTIONS = {"monitoring", "smoke_tests", "migrations", "notifications", "checklist", "troubleshooting"}
+
+
+def _parse(root: Node, source: Path) -> PlatformConfig:
+    root.unknown_keys(_TOP_LEVEL_CORE | CHAPTER_SECTIONS)
+    schema = root.int("version", 1)
+    if schema != 1:
+        raise root.require("version").error(f"unsupported schema version {schema} (this release reads 1)")
+    base_dir = source.parent
+    services_node = root.require("services")
+    services = {name: _service(name, node, base_dir) for name, node in services_node.items()}
+    if not services:
+        raise services_node.error("at least one service is required")
+    environments_node = root.require("environments")
+    environments = {name: _environment(name, node, services) for name, node in environments_node.items()}
+    if not environments:
+        raise environments_node.error("at least one environment is required")
+    runtime = {name: _runtime_variable(name, node) for name, node in root.section("runtime_env").items()}
+    secret_env = tuple(root.str_list("secret_env", ())) + tuple(v.name for v in runtime.values() if v.secret)
+    return PlatformConfig(
+        source=source,
+        platform=root.str("platform", source.stem),
+        registry=_registry(root.section("registry")),
+        services=services,
+        environments=environments,
+        runtime_env=runtime,
+        secret_env=tuple(dict.fromkeys(secret_env)),
+        root=root,
+    )
+
+
+def _checked_name(node: Node, name: str, what: str) -> str:
+    try:
+        return validate.name(name, what=what)
+    except InputError as error:
+        raise node.error(str(error)) from None
+
+
+def _registry(node: Node) -> RegistryConfig:
+    node.unknown_keys({"host", "username_env", "password_env"})
+    return RegistryConfig(
+        host=node.str("host", ""),
+        username_env=node.str("username_env", "REGISTRY_USERNAME"),
+        password_env=node.str("password_env", "REGISTRY_PASSWORD"),
+    )
+
+
+_SERVICE_KEYS = {
+    "image", "deployment", "container", "app_label", "source_dir", "dockerfile", "build_steps", "build_args",
+    "health", "version_path", "port", "helm", "dependencies", "smoke",
+}
+
+
+def _service(name: str, node: Node, base_dir: Path) -> ServiceConfig:
+    _checked_name(node, name, "service name")
+    node.unknown_keys(_SERVICE_KEYS)
+    image = node.str("image", name)
+    deployment = node.str("deployment", image)
+    helm = node.section("helm")
+    helm.unknown_keys({"release", "chart"})
+    return ServiceConfig(
+        name=name,
+        image=image,
+        deployment=deployment,
+        container=node.str("container", deployment),
+        app_label=node.str("app_label", deployment),
+        source_dir=(base_dir / node.str("source_dir", name)).resolve(),
+        dockerfile=node.str("dockerfile", "Dockerfile"),
+        build_steps=tuple(_build_step(step) for step in node.list("build_steps", [])),
+        build_args=node.str_map("build_args", {}),
+        health=tuple(_health(entry) for entry in node.list("health", [])),
+        version_path=node.str("version_path", None),
+        port=node.int("port", 8080),
+        helm_release=helm.str("release", deployment),
+        helm_chart=helm.str("chart", f"./{deployment}"),
+        raw=node,
+    )
+
+
+def _build_step(node: Node) -> BuildStep:
+    node.unknown_keys({"name", "run", "tests"})
+    argv = node.str_list("run")
+    if not argv:
+        raise node.error("'run' needs at least one argv token")
+    return BuildStep(name=node.str("name", argv[0]), argv=argv, is_test=node.bool("tests", False))
+
+
+def _health(node: Node) -> HealthEndpoint:
+    node.unknown_keys({"path", "expect_status", "expect_json"})
+    path = node.str("path")
+    if not path.startswith("/"):
+        raise node.require("path").error("a health path starts with '/'")
+    expect_json = node.get("expect_json")
+    if expect_json is not None and not isinstance(expect_json.value, dict):
+        raise expect_json.error("expected a mapping of JSON fields to values, e.g. {status: UP}")
+    return HealthEndpoint(path, node.int("expect_status", 200), dict(expect_json.value) if expect_json else None)
+
+
+_ENV_KEYS = {
+    "target", "branch", "urls", "namespace", "kube_context", "method", "strategy", "rollout_timeout",
+    "confirm", "require_runtime_env", "prometheus_url", "blue_green", "helm", "docker",
+    # chapter-owned per-environment settings (read through env.raw by their chapters)
+    "deployment_window", "smoke", "migrations", "notifications", "monitoring", "ca_bundle",
+}
+
+
+def _environment(name: str, node: Node, services: Mapping[str, ServiceConfig]) -> EnvironmentConfig:
+    _checked_name(node, name, "environment name")
+    node.unknown_keys(_ENV_KEYS)
+    target = node.choice("target", TARGETS, "kubernetes")
+    urls = node.str_map("urls", {})
+    for service_name in urls:
+        if service_name not in services:
+            raise node.require("urls").error(f"URL for unknown service {service_name!r}")
+    prometheus_url = node.str("prometheus_url", None) or None
+    return EnvironmentConfig(
+        name=name,
+        target=target,
+        branch=node.str("branch", ""),
+        urls=urls,
+        namespace=node.str("namespace", name),
+        kube_context=node.str("kube_context", None),
+        method=node.choice("method", METHODS, "kubectl"),
+        strategy=node.choice("strategy", STRATEGIES, "rolling"),
+        rollout_timeout=node.duration("rollout_timeout", "5m"),
+        confirm=node.bool("confirm", False),
+        require_runtime_env=node.bool("require_runtime_env", target == "kubernetes"),
+        prometheus_url=prometheus_url,
+        blue_green=_blue_green(node.get("blue_green"), services),
+        helm=_helm(node.get("helm")),
+        docker=_docker(node.get("docker"), target, node),
+        raw=node,
+    )
+
+
+def _blue_green(node: Node | None, services: Mapping[str, ServiceConfig]) -> BlueGreenConfig | None:
+    if node is None or node.value is None:
+        return None
+    node.unknown_keys({"service", "service_name", "selector_key", "deployments", "colour_urls",
+                       "verification_period", "scale_down_delay"})
+    service = node.str("service")
+    if service not in services:
+        raise node.require("service").error(f"unknown service {service!r}")
+    deployments = node.str_map("deployments")
+    if set(deployments) != set(COLOURS):
+        raise node.require("deployments").error("needs exactly the colours blue and green")
+    colour_urls = node.str_map("colour_urls", {})
+    if set(colour_urls) - set(COLOURS):
+        raise node.require("colour_urls").error("only the colours blue and green")
+    return BlueGreenConfig(
+        service=service,
+        service_name=node.str("service_name", services[service].deployment),
+        selector_key=node.str("selector_key", "deployment"),
+        deployments=deployments,
+        colour_urls=colour_urls,
+        verification_period=node.duration("verification_period", "10m"),
+        scale_down_delay=node.duration("scale_down_delay", "10m"),
+    )
+
+
+def _helm(node: Node | None) -> HelmConfig | None:
+    if node is None or node.value is None:
+        return None
+    node.unknown_keys({"chart_dir", "values_file", "timeout", "set"})
+    return HelmConfig(
+        chart_dir=node.str("chart_dir", "."),
+        values_file=node.str("values_file", ""),
+        timeout=node.duration("timeout", "10m"),
+        set_values=node.str_map("set", {}),
+    )
+
+
+def _docker(node: Node | None, target: str, env: Node) -> DockerTargetConfig | None:
+    if node is None or node.value is None:
+        if target == "docker":
+            return DockerTargetConfig(host="local", network="host", ssh_key=None)
+        return None
+    node.unknown_keys({"host", "network", "ssh_key"})
+    host = node.str("host", "local")
+    if host != "local" and not host.startswith("ssh://"):
+        raise node.require("host").error("expected 'local' or ssh://user@host[:port]")
+    return DockerTargetConfig(host=host, network=node.choice("network", ("host", "bridge"), "host"),
+                              ssh_key=node.str("ssh_key", None))
+
+
+def _runtime_variable(name: str, node: Node) -> RuntimeVariable:
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+        raise node.error("not a valid environment variable name")
+    if node.value is None:
+        node = Node({}, node.file, node.path, node.line)
+    node.unknown_keys({"secret", "min_length", "pattern", "feature_flag"})
+    pattern = node.str("pattern", None)
+    if pattern is not None:
+        try:
+            re.compile(pattern)
+        except re.error as error:
+            raise node.require("pattern").error(f"invalid regular expression: {error}") from None
+    return RuntimeVariable(
+        name=name,
+        secret=node.bool("secret", bool(_SECRET_NAME.search(name))),
+        min_length=node.int("min_length", 1),
+        pattern=pattern,
+        feature_flag=node.bool("feature_flag", False),
+    )
+
+
+def check_runtime_env(config: PlatformConfig, environ: Mapping[str, str] | None = None) -> list[str]:
+    """Problems with the runbook's required variables: names and rules only, never values."""
+    environ = os.environ if environ is None else environ
+    problems = []
+    for variable in config.runtime_env.values():
+        value = environ.get(variable.name)
+        if value is None or value == "":
+            problems.append(f"{variable.name} is not set")
+        elif len(value) < variable.min_length:
+            problems.append(f"{variable.name} is too short (at least {variable.min_length} characters)")
+        elif variable.pattern and not re.fullmatch(variable.pattern, value):
+            shown = "its value" if variable.secret else repr(value)
+            problems.append(f"{variable.name}: {shown} does not match {variable.pattern}")
+    return problems
+
+
+def redacted_view(config: PlatformConfig) -> Any:
+    """The resolved configuration as plain data, every secret masked (for `config.show`)."""
+
+    def clean(value: Any, key: str = "") -> Any:
+        if isinstance(value, dict):
+            return {k: clean(v, str(k)) for k, v in value.items()}
+        if isinstance(value, list):
+            return [clean(v, key) for v in value]
+        if isinstance(value, str):
+            if _SECRET_NAME.search(key) and not key.endswith("_env"):
+                return redact.MASK if value else value
+            return redact.redact(value)
+        return value
+
+    return clean(config.root.value)
+

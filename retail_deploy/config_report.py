@@ -1,0 +1,63 @@
+"""What `config.show` and `config.validate` print: the resolved config, secrets redacted."""
+
+from __future__ import annotations
+
+import importlib
+import json
+from typing import Any
+
+import yaml
+
+from retail_deploy.config import PlatformConfig, check_runtime_env, redacted_view
+from retail_deploy.errors import ConfigError, InputError
+
+# Chapter sections are parsed by their own modules; `config.validate` asks each of them.
+SECTION_PARSERS: dict[str, str] = {}
+
+
+def render(cfg: PlatformConfig, env: str | None, output_format: str = "yaml") -> str:
+    data: dict[str, Any] = {"source": str(cfg.source), **redacted_view(cfg)}
+    if env is not None:
+        cfg.environment(env)
+        data["environments"] = {env: data["environments"][env]}
+    data["registry"] = {**data.get("registry", {}),
+                        "password": "(set)" if cfg.registry.password else "(not set)"}
+    data["runtime_env"] = _runtime_status(cfg)
+    if output_format == "json":
+        return json.dumps(data, indent=2, default=str)
+    if output_format != "yaml":
+        raise InputError(f"unknown format {output_format!r} (known: yaml, json)")
+    return yaml.safe_dump(_plain(data), sort_keys=False, default_flow_style=None, width=110).rstrip()
+
+
+def validate(cfg: PlatformConfig, env: str | None) -> str:
+    """Raise ConfigError/InputError on the first problem; return the success line."""
+    for parser in SECTION_PARSERS.values():
+        module, _, function = parser.partition(":")
+        getattr(importlib.import_module(module), function)(cfg)
+    lines = [f"{cfg.source}: valid ({len(cfg.services)} services, {len(cfg.environments)} environments)"]
+    if env is not None:
+        environment = cfg.environment(env)
+        if environment.require_runtime_env:
+            problems = check_runtime_env(cfg)
+            if problems:
+                raise ConfigError(f"environment {env}: " + "; ".join(problems))
+            lines.append(f"environment {env}: all {len(cfg.runtime_env)} required variables are set")
+        else:
+            lines.append(f"environment {env}: no runtime variables required ({environment.target} target)")
+    return "\n".join(lines)
+
+
+def _runtime_status(cfg: PlatformConfig) -> dict[str, str]:
+    import os
+
+    return {name: "(set)" if os.environ.get(name) else "(not set)" for name in cfg.runtime_env}
+
+
+def _plain(value: Any) -> Any:
+    """Dict/list subclasses (line-aware) as plain containers, so safe_dump accepts them."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value

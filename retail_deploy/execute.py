@@ -1,0 +1,194 @@
+"""The execution boundary: the only place where external commands run.
+
+Everything above it builds `Command`s (argv data) and decides; the `Runner` carries them out:
+- locally through an invoke `Context`, or on a remote host through a fabric `Connection`
+  (`host="ssh://user@host:port"`), which is opened lazily and closed with the runner;
+- honouring invoke's `--dry`: actions are printed as `$ <command>` and not run, while read-only
+  probes still run (with `dry=False`, since invoke's dry run returns blank results);
+- with stdin closed and a timeout on every command, so no prompt or hung tool can stall a deploy;
+- with every secret masked in echoed commands, streamed output and error messages.
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import IO, Any, TypeVar
+
+from retail_deploy import redact
+from retail_deploy.commands import Command
+from retail_deploy.errors import CommandFailed, InputError
+
+T = TypeVar("T")
+DEFAULT_TIMEOUT = 600.0
+
+
+@dataclass(frozen=True)
+class Result:
+    stdout: str
+    stderr: str
+    exit_code: int
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0
+
+
+class _RedactingWriter(io.TextIOBase):
+    """A stream that masks secrets line by line before passing text on (for live output)."""
+
+    def __init__(self, target: IO[str], prefix: str = ""):
+        self._target = target
+        self._prefix = prefix
+        self._pending = ""
+
+    def write(self, text: str) -> int:
+        self._pending += text
+        *lines, self._pending = self._pending.split("\n")
+        for line in lines:
+            self._target.write(f"{self._prefix}{redact.redact(line)}\n")
+        self._target.flush()
+        return len(text)
+
+    def flush(self) -> None:
+        if self._pending:
+            self._target.write(f"{self._prefix}{redact.redact(self._pending)}")
+            self._pending = ""
+        self._target.flush()
+
+
+def parse_ssh_url(url: str) -> tuple[str | None, str, int | None]:
+    """`ssh://user@host:port` -> (user, host, port)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme != "ssh" or not parts.hostname:
+        raise InputError(f"invalid remote host {url!r}: expected ssh://user@host[:port]")
+    try:
+        port = parts.port
+    except ValueError:
+        raise InputError(f"invalid port in remote host {url!r}") from None
+    return parts.username, parts.hostname, port
+
+
+class Runner:
+    """Runs Commands on an invoke Context (local) or fabric Connection (remote)."""
+
+    def __init__(self, ctx: Any, *, host: str | None = None,
+                 default_timeout: float = DEFAULT_TIMEOUT, out: IO[str] | None = None,
+                 connect_kwargs: dict[str, Any] | None = None, dry: bool | None = None):
+        self.ctx = ctx
+        self.host = host
+        self.default_timeout = default_timeout
+        self._out = out
+        self._connect_kwargs = connect_kwargs or {}
+        self._connection: Any = None
+        self._dry = dry
+
+    # -- lifecycle: `with Runner(...) as runner:` closes the SSH connection ---------------------
+    def __enter__(self) -> Runner:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+    @property
+    def dry(self) -> bool:
+        if self._dry is not None:
+            return self._dry
+        try:
+            return bool(self.ctx.config.run.dry)
+        except AttributeError:
+            return False
+
+    @property
+    def where(self) -> str:
+        return self.host or "local"
+
+    @property
+    def out(self) -> IO[str]:
+        return self._out or sys.stdout
+
+    # -- narration ----------------------------------------------------------------------------
+    def say(self, text: str) -> None:
+        """A progress line. In a dry run it is a `# comment`, so the plan stays a readable script."""
+        text = redact.redact(text)
+        print(f"# {text}" if self.dry else text, file=self.out, flush=True)
+
+    def announce(self, command: Command) -> None:
+        suffix = "" if self.host is None else f"    # on {self.host}"
+        print(f"$ {redact.redact(command.display())}{suffix}", file=self.out, flush=True)
+
+    # -- running ------------------------------------------------------------------------------
+    def run(self, command: Command, *, check: bool = True, hide: bool = False,
+            timeout: float | None = None) -> Result:
+        """Run an action. In a dry run: print it, run nothing, return an empty success."""
+        if command.read_only:
+            return self.probe(command, check=check, timeout=timeout)
+        self.announce(command)
+        if self.dry:
+            return Result("", "", 0)
+        return self._execute(command, check=check, hide=hide, timeout=timeout)
+
+    def probe(self, command: Command, *, check: bool = True, timeout: float | None = None) -> Result:
+        """Run a read-only command and return its output, even in a dry run; output is not shown."""
+        return self._execute(command, check=check, hide=True, timeout=timeout)
+
+    def action(self, equivalent: Command, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
+        """An action done through an SDK or HTTP: printed as its CLI equivalent; skipped in a dry run."""
+        self.announce(equivalent)
+        if self.dry:
+            return None
+        return fn(*args, **kwargs)
+
+    def _execute(self, command: Command, *, check: bool, hide: bool, timeout: float | None) -> Result:
+        from invoke.exceptions import CommandTimedOut
+
+        limit = timeout or command.timeout or self.default_timeout
+        options: dict[str, Any] = {
+            "warn": True,
+            "hide": True if hide else None,
+            "dry": False,
+            "echo": False,
+            "pty": False,
+            "timeout": limit,
+            # stdin is fed from a string and then closed: a tool that wants to prompt (kubectl
+            # credentials, ssh passphrases) gets EOF and fails instead of hanging a deploy at 2 a.m.
+            "in_stream": io.StringIO(command.stdin or ""),
+        }
+        if not hide:
+            options["out_stream"] = _RedactingWriter(self.out)
+            options["err_stream"] = _RedactingWriter(sys.stderr)
+        try:
+            raw = self._backend().run(command.shell(), **options)
+        except CommandTimedOut:
+            raise CommandFailed(command.display(), None, f"no answer within {limit:g}s", self.where) from None
+        finally:
+            for key in ("out_stream", "err_stream"):
+                if key in options:
+                    options[key].flush()
+        result = Result(raw.stdout or "", raw.stderr or "", int(raw.exited))
+        if check and not result.ok:
+            detail = redact.redact(result.stderr.strip() or result.stdout.strip())
+            raise CommandFailed(redact.redact(command.display()), result.exit_code, detail, self.where)
+        return result
+
+    def _backend(self) -> Any:
+        if self.host is None:
+            return self.ctx
+        if self._connection is None:
+            from fabric import Connection
+
+            user, hostname, port = parse_ssh_url(self.host)
+            self._connection = Connection(
+                hostname, user=user, port=port, connect_timeout=15,
+                connect_kwargs=dict(self._connect_kwargs),
+            )
+        return self._connection

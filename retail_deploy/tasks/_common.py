@@ -1,0 +1,107 @@
+"""What every task shares: the `task` decorator (errors -> exit codes), config loading, confirmation.
+
+Tasks stay thin: parse arguments, load the platform config, call the library. Heavy modules
+(docker, requests, fabric, pymongo) are imported inside task bodies, never here: `inv --list`
+must stay fast.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+import os
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import invoke
+from invoke.exceptions import Exit, UnexpectedExit
+
+from retail_deploy import redact
+from retail_deploy.errors import EXIT_FAILED, EXIT_INTERRUPTED, InputError, RetailDeployError
+
+if TYPE_CHECKING:
+    from retail_deploy.config import EnvironmentConfig, PlatformConfig
+
+# Help shared by every task that takes these options.
+COMMON_HELP = {
+    "env": "environment from the platform config (development, staging, production)",
+    "version": "release version: a Docker tag such as 1.4.2",
+    "config": "platform config file (default: $RETAIL_DEPLOY_CONFIG, else config/retail-platform.yaml)",
+    "yes": "do not ask for confirmation (required when there is no terminal)",
+}
+
+
+def debugging() -> bool:
+    """True under invoke's `-d/--debug` (it turns on DEBUG logging) or RETAIL_DEPLOY_DEBUG=1."""
+    return logging.getLogger().isEnabledFor(logging.DEBUG) or os.environ.get("RETAIL_DEPLOY_DEBUG") == "1"
+
+
+def task(*args: Any, **kwargs: Any) -> Any:
+    """invoke's `@task`, plus: `help=` required for every option, and failures turned into one
+    line on stderr with the contract's exit code (a traceback only with `-d`)."""
+
+    def decorate(body: Callable[..., Any]) -> Any:
+        help_texts = dict(kwargs.pop("help", {}) or {})
+        params = list(inspect.signature(body).parameters)[1:]
+        for param in params:
+            if param not in help_texts and param in COMMON_HELP:
+                help_texts[param] = COMMON_HELP[param]
+        missing = [p for p in params if p not in help_texts]
+        if missing:
+            raise TypeError(f"task {body.__name__}: no help= text for {', '.join(missing)}")
+
+        @functools.wraps(body)
+        def wrapper(c: Any, *a: Any, **kw: Any) -> Any:
+            try:
+                return body(c, *a, **kw)
+            except Exit:
+                raise
+            except RetailDeployError as error:
+                if debugging():
+                    raise
+                raise Exit(f"error: {redact.redact(str(error))}", error.exit_code) from None
+            except KeyboardInterrupt:
+                if debugging():
+                    raise
+                raise Exit("interrupted", EXIT_INTERRUPTED) from None
+            except UnexpectedExit as error:
+                if debugging():
+                    raise
+                command = redact.redact(error.result.command)
+                raise Exit(f"error: command exited {error.result.exited}: {command}", EXIT_FAILED) from None
+            except Exception as error:  # an unexpected bug: still one line, traceback with -d
+                if debugging():
+                    raise
+                message = redact.redact(f"{type(error).__name__}: {error}")
+                raise Exit(f"error: unexpected failure: {message} (run with -d for a traceback)",
+                           EXIT_FAILED) from None
+
+        return invoke.task(help=help_texts, **kwargs)(wrapper)
+
+    if len(args) == 1 and callable(args[0]) and not kwargs:  # bare `@task`
+        return decorate(args[0])
+    return decorate
+
+
+def load(config: str | None = None) -> PlatformConfig:
+    """The platform config named by `--config`, $RETAIL_DEPLOY_CONFIG or the default."""
+    from retail_deploy.config import load_config
+
+    return load_config(config)
+
+
+def environment(cfg: PlatformConfig, env: str | None) -> EnvironmentConfig:
+    return cfg.environment(env)
+
+
+def confirm(question: str, *, yes: bool) -> None:
+    """Ask before a risky change; without a terminal, refuse unless `--yes` was given (exit 2)."""
+    if yes:
+        return
+    if not sys.stdin or not sys.stdin.isatty():
+        raise InputError(f"{question} needs confirmation, and there is no terminal: pass --yes")
+    answer = input(f"{question} [y/N] ").strip().lower()
+    if answer not in ("y", "yes"):
+        raise InputError("not confirmed; nothing was changed")

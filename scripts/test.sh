@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh Debian machine: installs system packages and Python
+# dependencies, starts the services the integration tests need, then runs ruff, mypy and pytest.
+#   scripts/test.sh [pytest args...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/install-system-deps.sh
+bash scripts/start-docker.sh
+bash scripts/make-base-image.sh
+bash scripts/bootstrap-python.sh --test
+
+export PATH="$PWD/.venv/bin:$PATH"
+echo "==> ruff"
+ruff check .
+echo "==> mypy"
+mypy retail_deploy
+echo "==> pytest"
+status=0
+python -m pytest "$@" || status=$?
+# pytest exits 5 when it collected no test: that is a failure of the suite, not a pass.
+exit "$status"

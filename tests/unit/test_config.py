@@ -1,0 +1,123 @@
+import textwrap
+
+import pytest
+
+from retail_deploy import redact
+from retail_deploy.config import DEFAULT_CONFIG, check_runtime_env, load_config
+from retail_deploy.errors import ConfigError, InputError
+
+MINIMAL = """\
+version: 1
+services:
+  api:
+    image: shop-api
+    health:
+      - {path: /health, expect_json: {status: UP}}
+environments:
+  prod:
+    namespace: live
+    kube_context: ${SHOP_CONTEXT:-shop-prod}
+    urls: {api: https://api.shop.test}
+"""
+
+
+def write(tmp_path, text, name="platform.yaml"):
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def test_default_config_holds_the_runbook_values():
+    cfg = load_config(DEFAULT_CONFIG, environ={})
+    assert cfg.registry.host == "registry.example.com"
+    assert [s.image for s in cfg.services.values()] == ["retail-backend", "retail-consumer-web", "retail-admin-web"]
+    staging, production = cfg.environment("staging"), cfg.environment("production")
+    assert (staging.namespace, production.namespace) == ("staging", "production")
+    assert staging.urls["backend"] == "https://staging-api.example.com"
+    assert production.urls == {"backend": "https://api.example.com", "consumer-web": "https://www.example.com",
+                                "admin-web": "https://admin.example.com"}
+    bg = production.blue_green
+    assert bg and bg.service_name == "retail-backend" and bg.selector_key == "deployment"
+    assert dict(bg.deployments) == {"blue": "retail-backend-blue", "green": "retail-backend-green"}
+    backend = cfg.services["backend"]
+    assert [h.path for h in backend.health] == ["/api/v1/health", "/actuator/health"]
+    assert backend.health[0].expect_json == {"status": "UP"}
+    assert [s.argv for s in backend.build_steps] == [("mvn", "clean", "test"),
+                                                     ("mvn", "clean", "package", "-DskipTests", "-Pprod")]
+    assert cfg.runtime_env["JWT_SECRET"].min_length == 32
+
+
+def test_another_team_describes_its_own_platform(tmp_path):
+    cfg = load_config(write(tmp_path, MINIMAL), environ={})
+    env = cfg.environment("prod")
+    assert list(cfg.services) == ["api"]
+    assert env.kube_context == "shop-prod" and env.namespace == "live"
+    assert cfg.services["api"].deployment == "shop-api"
+
+
+def test_environment_variables_are_interpolated(tmp_path):
+    cfg = load_config(write(tmp_path, MINIMAL), environ={"SHOP_CONTEXT": "eks-prod"})
+    assert cfg.environment("prod").kube_context == "eks-prod"
+
+
+def test_config_path_from_environment_variable(tmp_path, monkeypatch):
+    monkeypatch.setenv("RETAIL_DEPLOY_CONFIG", str(write(tmp_path, MINIMAL)))
+    assert list(load_config().services) == ["api"]
+
+
+def test_unknown_environment_is_input_error():
+    cfg = load_config(DEFAULT_CONFIG, environ={})
+    with pytest.raises(InputError, match=r"unknown environment 'prod' \(known: development, staging, production\)"):
+        cfg.environment("prod")
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("version: 1\nservices:\n\tapi: {}\n", r"platform.yaml:3:1: YAML syntax error: found character '\\t'"),
+    (MINIMAL + "  prod:\n    namespace: x\n", r"platform.yaml:12: duplicate key 'prod' \(first at line 8\)"),
+    (MINIMAL.replace("namespace: live", "namepsace: live"),
+     r"platform.yaml:9: environments.prod.namepsace: unknown key"),
+    (MINIMAL.replace("namespace: live", "namespace: [a, b]"),
+     r"platform.yaml:9: environments.prod.namespace: expected a string, got a list"),
+    (MINIMAL.replace("${SHOP_CONTEXT:-shop-prod}", "${SHOP_CONTEXT}"),
+     r"platform.yaml:10: environment variable SHOP_CONTEXT is not set"),
+    (MINIMAL.replace("path: /health", "path: health"), r"services.api.health\[0\].path: a health path starts with"),
+    (MINIMAL.replace("urls: {api:", "urls: {web:"), r"environments.prod.urls: URL for unknown service 'web'"),
+    ("- just\n- a list\n", r"platform.yaml:1: the file must hold a mapping"),
+    (MINIMAL + "strategy: rolling\n", r"platform.yaml:12: strategy: unknown key"),
+])
+def test_bad_config_names_file_line_and_key(tmp_path, text, expected):
+    with pytest.raises(ConfigError, match=expected) as caught:
+        load_config(write(tmp_path, text), environ={})
+    assert "\n" not in str(caught.value)
+    assert caught.value.exit_code == 2
+
+
+def test_missing_file_is_config_error(tmp_path):
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(tmp_path / "nope.yaml")
+
+
+def test_runtime_env_check_names_problems_never_values():
+    cfg = load_config(DEFAULT_CONFIG, environ={})
+    environ = {name: "x" * 40 for name in cfg.runtime_env}
+    environ.update(MONGODB_URI="mongodb://u:p@db/retail", REDIS_URL="redis://cache", ELASTICSEARCH_URL="https://es",
+                   POSTGRES_URL="jdbc:postgresql://pg/db", JWT_EXPIRATION="86400000", SMTP_PORT="587",
+                   ENABLE_RATE_LIMITING="true", ENABLE_CSRF_PROTECTION="true")
+    assert check_runtime_env(cfg, environ) == []
+    environ["JWT_SECRET"] = "short-but-secret"
+    environ["ENABLE_CSRF_PROTECTION"] = "yes"
+    del environ["SMTP_HOST"]
+    problems = check_runtime_env(cfg, environ)
+    assert problems == [
+        "JWT_SECRET is too short (at least 32 characters)",
+        "SMTP_HOST is not set",
+        "ENABLE_CSRF_PROTECTION: 'yes' does not match true|false",
+    ]
+    assert not any("short-but-secret" in p for p in problems)
+
+
+def test_loading_registers_secret_values_for_redaction():
+    redact.forget_all()
+    load_config(DEFAULT_CONFIG, environ={"PAYPAL_CLIENT_SECRET": "pp-secret-123", "REGISTRY_PASSWORD": "hunter22"})
+    assert redact.redact("token pp-secret-123 and hunter22") == "token *** and ***"
+    assert redact.redact("mongodb://admin:s3cr3t@db:27017/x") == "mongodb://admin:***@db:27017/x"

@@ -1,0 +1,99 @@
+import io
+
+import pytest
+from invoke import Config, Context
+
+from retail_deploy import redact
+from retail_deploy.commands import cmd
+from retail_deploy.errors import CommandFailed, InputError
+from retail_deploy.execute import Runner, parse_ssh_url
+
+
+def runner(dry=False, **kw):
+    out = io.StringIO()
+    return Runner(Context(Config(overrides={"run": {"dry": dry}})), out=out, **kw), out
+
+
+def test_runs_argv_without_a_shell_splitting_user_input(tmp_path):
+    r, out = runner()
+    target = tmp_path / "a file; touch pwned"
+    r.run(cmd("touch", target))
+    assert target.exists() and not (tmp_path / "pwned").exists()
+    assert out.getvalue().startswith("$ touch '")
+
+
+def test_dry_run_prints_the_command_and_changes_nothing(tmp_path):
+    r, out = runner(dry=True)
+    result = r.run(cmd("touch", tmp_path / "x"))
+    assert result.ok and not (tmp_path / "x").exists()
+    assert out.getvalue() == f"$ touch {tmp_path / 'x'}\n"
+
+
+def test_probes_run_even_in_dry_run_and_are_not_echoed():
+    r, out = runner(dry=True)
+    assert r.probe(cmd("echo", "fact")).stdout == "fact\n"
+    assert r.run(cmd("echo", "fact", read_only=True)).stdout == "fact\n"
+    assert out.getvalue() == ""
+
+
+def test_say_is_a_comment_in_dry_run():
+    r, out = runner(dry=True)
+    r.say("switching traffic")
+    assert out.getvalue() == "# switching traffic\n"
+
+
+def test_sdk_actions_print_their_cli_equivalent_and_are_skipped_in_dry_run():
+    calls = []
+    r, out = runner(dry=True)
+    assert r.action(cmd("docker", "push", "reg/x:1"), calls.append, "pushed") is None
+    assert calls == [] and out.getvalue() == "$ docker push reg/x:1\n"
+    r, out = runner()
+    r.action(cmd("docker", "push", "reg/x:1"), calls.append, "pushed")
+    assert calls == ["pushed"]
+
+
+def test_failure_raises_one_line_with_exit_status_and_stderr():
+    r, _ = runner()
+    with pytest.raises(CommandFailed) as caught:
+        r.run(cmd("sh", "-c", "echo boom >&2; exit 3"), hide=True)
+    assert caught.value.returncode == 3
+    assert str(caught.value) == "command exited 3: sh -c 'echo boom >&2; exit 3' (boom)"
+    assert caught.value.exit_code == 1
+
+
+def test_check_false_returns_the_failure():
+    r, _ = runner()
+    assert r.run(cmd("false"), check=False, hide=True).exit_code == 1
+
+
+def test_every_command_has_a_timeout():
+    r, _ = runner(default_timeout=0.5)
+    with pytest.raises(CommandFailed, match="timed out: sleep 5 \\(no answer within 0.5s\\)"):
+        r.run(cmd("sleep", "5"), hide=True)
+
+
+def test_stdin_is_closed_so_prompts_cannot_hang():
+    r, _ = runner(default_timeout=5)
+    assert r.run(cmd("cat"), hide=True).stdout == ""
+    assert r.run(cmd("cat", stdin="manifest"), hide=True).stdout == "manifest"
+
+
+def test_secrets_are_masked_in_echo_output_and_errors():
+    redact.forget_all()
+    redact.register("s3cr3t-value")
+    r, out = runner()
+    with pytest.raises(CommandFailed) as caught:
+        r.run(cmd("sh", "-c", "echo s3cr3t-value; echo s3cr3t-value >&2; exit 1"))
+    assert "s3cr3t-value" not in out.getvalue() and "s3cr3t-value" not in str(caught.value)
+    assert "***" in out.getvalue()
+    masked = cmd("login", "--password", "tok-123456", secrets={"tok-123456"})
+    r, out = runner(dry=True)
+    r.run(masked)
+    assert out.getvalue() == "$ login --password '***'\n"
+
+
+def test_ssh_urls():
+    assert parse_ssh_url("ssh://deploy@10.1.2.3:2222")[0] == "deploy"
+    assert parse_ssh_url("ssh://host") == (None, "host", None)
+    with pytest.raises(InputError):
+        parse_ssh_url("http://host")
