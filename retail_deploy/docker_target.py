@@ -51,6 +51,7 @@ class DockerSettings:
 
     host: str | None = None          # None: the local engine (DOCKER_HOST or the unix socket)
     network: str = "host"            # "host", or a network name: then ports are published
+    ssh_key: str | None = None       # private key for ssh:// (else ~/.ssh/config and default keys)
     publish_address: str = "127.0.0.1"
     use_ssh_client: bool = False     # ssh:// through the `ssh` binary instead of paramiko
     name_prefix: str = ""            # prepended to container names (several platforms on one engine)
@@ -66,49 +67,31 @@ class DockerSettings:
         return self.network == "host"
 
 
-def _get(obj: Any, key: str) -> Any:
-    if obj is None:
-        return None
-    if isinstance(obj, Mapping):
-        return obj.get(key)
-    getter = getattr(obj, "get", None)
-    if callable(getter) and not hasattr(type(obj), key):
-        try:
-            return getter(key)
-        except Exception:  # noqa: BLE001 - a Node may raise for a missing key
-            return None
-    return getattr(obj, key, None)
+# Keys of an environment's `docker:` section beyond host/network/ssh_key (config.py accepts them).
+EXTRA_KEYS = frozenset({"publish_address", "use_ssh_client", "name_prefix", "candidate_port_offset",
+                        "health_timeout", "health_interval", "probe", "restart", "stop_timeout"})
 
 
 def docker_settings(env: Any) -> DockerSettings:
-    """Read the environment's `docker:` section (typed fields first, then raw keys)."""
-    section = getattr(env, "docker", None)
-    raw = _get(getattr(env, "raw", None), "docker")
-    values: dict[str, Any] = {}
-    defaults = DockerSettings()
-    for name in DockerSettings.__dataclass_fields__:
-        value = _get(section, name)
-        if value is None:
-            value = _get(raw, name)
-        if value is None or value == "":
-            continue
-        default = getattr(defaults, name)
-        try:
-            if isinstance(default, bool):
-                value = value if isinstance(value, bool) else str(value).lower() in {"1", "true", "yes"}
-            elif isinstance(default, int):
-                value = int(value)
-            elif isinstance(default, float):
-                value = float(value)
-            elif isinstance(default, tuple):
-                value = tuple(str(v) for v in value)
-            else:
-                value = str(value)
-        except (TypeError, ValueError) as error:
-            raise InputError(f"environment {env.name}: docker.{name} has a bad value {value!r}: "
-                             f"fix it in the config file") from error
-        values[name] = value
-    return DockerSettings(**values)
+    """The environment's `docker:` section; bad values raise ConfigError naming file and line."""
+    typed = getattr(env, "docker", None)
+    node = env.raw.section("docker")
+    d = DockerSettings()
+    host = getattr(typed, "host", None) or "local"
+    return DockerSettings(
+        host=None if host == "local" else host,
+        network=getattr(typed, "network", None) or d.network,
+        ssh_key=getattr(typed, "ssh_key", None),
+        publish_address=node.str("publish_address", d.publish_address),
+        use_ssh_client=node.bool("use_ssh_client", d.use_ssh_client),
+        name_prefix=node.str("name_prefix", d.name_prefix),
+        candidate_port_offset=node.int("candidate_port_offset", d.candidate_port_offset),
+        health_timeout=float(node.duration("health_timeout", d.health_timeout)),
+        health_interval=float(node.duration("health_interval", d.health_interval)),
+        probe=tuple(node.str_list("probe", d.probe)),
+        restart=node.str("restart", d.restart),
+        stop_timeout=int(node.duration("stop_timeout", d.stop_timeout)),
+    )
 
 
 @dataclass(frozen=True)

@@ -2,36 +2,48 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace as NS
+import dataclasses
 
 import pytest
 
 from retail_deploy import docker_target as dt
 from retail_deploy.commands import docker_engine as dcli
-from retail_deploy.errors import InputError
+from retail_deploy.config import load_config
+from retail_deploy.errors import ConfigError, InputError
+
+PLATFORM = """
+version: 1
+registry: {host: "127.0.0.1:5000"}
+services:
+  backend:
+    image: retail-backend
+    health:
+      - {path: /api/v1/health, expect_json: {status: UP}}
+    version_path: /api/v1/version
+    port: 8080
+  consumer-web:
+    image: retail-consumer-web
+    port: 3000
+environments:
+  development:
+    target: docker
+    docker: {DOCKER}
+    urls: {backend: "http://127.0.0.1:18080", consumer-web: "http://localhost:13000"}
+  staging:
+    target: kubernetes
+"""
 
 
-def endpoint(path: str, expect_json: dict | None = None) -> NS:
-    return NS(path=path, expect_status=200, expect_json=expect_json)
+def load(tmp_path, docker="{}", registry="127.0.0.1:5000"):
+    path = tmp_path / "platform.yaml"
+    path.write_text(PLATFORM.replace("{DOCKER}", docker).replace("127.0.0.1:5000", registry))
+    cfg = load_config(path, environ={})
+    return cfg, cfg.environment("development")
 
 
-BACKEND = NS(name="backend", image="retail-backend", container="retail-backend", port=8080,
-             health=[endpoint("/api/v1/health", {"status": "UP"})], version_path="/api/v1/version")
-WEB = NS(name="consumer-web", image="retail-consumer-web", container="retail-consumer-web", port=3000,
-         health=[], version_path=None)
-
-
-def config(registry: str | None = "127.0.0.1:5000") -> NS:
-    return NS(services={"backend": BACKEND, "consumer-web": WEB},
-              registry=NS(host=registry, username="u", password="p"))
-
-
-def environment(docker: dict | None = None, urls: dict | None = None) -> NS:
-    return NS(name="development", target="docker",
-              urls=urls if urls is not None else {"backend": "http://127.0.0.1:18080",
-                                                  "consumer-web": "http://localhost:13000"},
-              docker=NS(host=(docker or {}).get("host"), network=(docker or {}).get("network", "host")),
-              raw={"docker": docker or {}})
+@pytest.fixture
+def platform(tmp_path):
+    return load(tmp_path, "{candidate_port_offset: 100, health_timeout: 5s}")
 
 
 def test_cli_equivalents_are_runnable_docker_commands() -> None:
@@ -45,36 +57,43 @@ def test_cli_equivalents_are_runnable_docker_commands() -> None:
     assert dcli.pull("r/i:1", host="ssh://u@h").argv == ("docker", "-H", "ssh://u@h", "pull", "r/i:1")
 
 
-def test_target_uses_the_port_of_the_environment_url_and_an_offset_candidate_port() -> None:
-    settings = dt.docker_settings(environment({"candidate_port_offset": 100}))
-    target = dt.plan_target(config(), environment(), BACKEND, "1.0.0", settings)
+def test_target_uses_the_port_of_the_environment_url_and_an_offset_candidate_port(platform) -> None:
+    cfg, env = platform
+    settings = dt.docker_settings(env)
+    assert settings.host is None and settings.health_timeout == 5.0
+    target = dt.plan_target(cfg, env, cfg.services["backend"], "1.0.0", settings)
     assert target.image == "127.0.0.1:5000/retail-backend:1.0.0"
     assert (target.name, target.previous_name, target.candidate_name) == (
         "retail-backend-development", "retail-backend-development-previous",
         "retail-backend-development-candidate")
     assert (target.port, target.candidate_port) == (18080, 18180)
     assert target.endpoints == (dt.Endpoint("/api/v1/health", {"status": "UP"}),)
+    assert target.version_path == "/api/v1/version"
 
 
-def test_service_without_health_endpoints_is_checked_on_root_and_local_images_need_no_registry() -> None:
-    settings = dt.DockerSettings(name_prefix="t1-")
-    target = dt.plan_target(config(registry=None), environment(), WEB, "2.0", settings)
+def test_service_without_health_endpoints_is_checked_on_root_and_local_images_need_no_registry(tmp_path) -> None:
+    cfg, env = load(tmp_path, "{name_prefix: t1-}", registry="")
+    target = dt.plan_target(cfg, env, cfg.services["consumer-web"], "2.0", dt.docker_settings(env))
     assert target.image == "retail-consumer-web:2.0"
     assert target.name == "t1-retail-consumer-web-development"
     assert target.endpoints == (dt.Endpoint("/"),)
     assert target.port == 13000
 
 
-def test_missing_port_is_bad_input() -> None:
-    service = NS(**{**vars(WEB), "port": None})
-    with pytest.raises(InputError, match="urls.consumer-web"):
-        dt.service_port(environment(urls={}), service)
+def test_missing_port_is_bad_input(platform) -> None:
+    cfg, env = platform
+    env = dataclasses.replace(env, urls={})
+    assert dt.service_port(env, cfg.services["backend"]) == 8080  # the service's own port
+    with pytest.raises(InputError, match="urls.backend"):
+        dt.service_port(env, dataclasses.replace(cfg.services["backend"], port=0))
 
 
-def test_host_network_run_spec_binds_the_port_through_env_and_never_publishes() -> None:
-    target = dt.plan_target(config(), environment(), BACKEND, "1.0.0", dt.DockerSettings())
-    current = dt.run_spec(target, dt.DockerSettings(), candidate=False)
-    candidate = dt.run_spec(target, dt.DockerSettings(), candidate=True)
+def test_host_network_run_spec_binds_the_port_through_env_and_never_publishes(platform) -> None:
+    cfg, env = platform
+    settings = dt.DockerSettings()
+    target = dt.plan_target(cfg, env, cfg.services["backend"], "1.0.0", settings)
+    current = dt.run_spec(target, settings, candidate=False)
+    candidate = dt.run_spec(target, settings, candidate=True)
     assert current["network_mode"] == "host" and "ports" not in current
     assert current["environment"] == {"PORT": "18080", "APP_VERSION": "1.0.0"}
     assert candidate["environment"] == {"PORT": "28080", "APP_VERSION": "1.0.0"}
@@ -84,25 +103,30 @@ def test_host_network_run_spec_binds_the_port_through_env_and_never_publishes() 
     assert current["labels"][dt.LABEL_ENV] == "development"
 
 
-def test_published_mode_listens_inside_on_the_service_port_and_publishes_on_loopback() -> None:
-    settings = dt.docker_settings(environment({"network": "appnet"}))
-    target = dt.plan_target(config(), environment(), BACKEND, "1.0.0", settings)
+def test_published_mode_listens_inside_on_the_service_port_and_publishes_on_loopback(tmp_path) -> None:
+    cfg, env = load(tmp_path, "{network: bridge}")
+    settings = dt.docker_settings(env)
+    target = dt.plan_target(cfg, env, cfg.services["backend"], "1.0.0", settings)
     spec = dt.run_spec(target, settings, candidate=True)
-    assert spec["network"] == "appnet" and "network_mode" not in spec
+    assert spec["network"] == "bridge" and "network_mode" not in spec
     assert spec["ports"] == {"8080/tcp": ("127.0.0.1", 28080)}
     assert spec["environment"] == {"PORT": "8080", "BIND": "0.0.0.0", "APP_VERSION": "1.0.0"}
     assert dt.run_command(target, settings, candidate=True).display().startswith(
-        "docker run -d --name retail-backend-development-candidate --network appnet -p 127.0.0.1:28080:8080 -e APP_VERSION=1.0.0 ")
+        "docker run -d --name retail-backend-development-candidate --network bridge "
+        "-p 127.0.0.1:28080:8080 -e APP_VERSION=1.0.0 ")
     assert dt.probe_port(target, settings, candidate=True) == 8080
 
 
-def test_settings_read_typed_values_and_reject_bad_ones() -> None:
-    settings = dt.docker_settings(environment({"health_timeout": "5", "use_ssh_client": "true",
-                                               "probe": ["curl", "-fsS"]}))
-    assert settings.health_timeout == 5.0 and settings.use_ssh_client is True
+def test_settings_read_typed_values_and_name_the_line_of_bad_ones(tmp_path) -> None:
+    _, env = load(tmp_path, "{host: 'ssh://root@127.0.0.1:2222', use_ssh_client: true, probe: [curl, -fsS]}")
+    settings = dt.docker_settings(env)
+    assert settings.host == "ssh://root@127.0.0.1:2222" and settings.use_ssh_client is True
     assert settings.probe == ("curl", "-fsS")
-    with pytest.raises(InputError, match="docker.candidate_port_offset"):
-        dt.docker_settings(environment({"candidate_port_offset": "many"}))
+    _, env = load(tmp_path, "{candidate_port_offset: many}")
+    with pytest.raises(ConfigError, match=r"platform.yaml:\d+: environments.development.docker.candidate_port_offset"):
+        dt.docker_settings(env)
+    with pytest.raises(ConfigError, match="unknown key"):
+        load(tmp_path, "{health_timout: 5s}")
 
 
 def test_body_checks_compare_expected_json_and_read_versions() -> None:
@@ -116,12 +140,13 @@ def test_body_checks_compare_expected_json_and_read_versions() -> None:
     assert dt.version_of('{"name":"x"}') is None
 
 
-def test_a_kubernetes_environment_is_refused_before_anything_runs() -> None:
-    env = NS(**{**vars(environment()), "target": "kubernetes", "name": "staging"})
+def test_a_kubernetes_environment_is_refused_before_anything_runs(platform) -> None:
+    cfg, _ = platform
     with pytest.raises(InputError, match="deploy.staging"):
-        dt.deploy(NS(dry=False), config(), env, "1.0.0")
+        dt.deploy(object(), cfg, cfg.environment("staging"), "1.0.0")
 
 
-def test_unknown_service_is_bad_input() -> None:
+def test_unknown_service_is_bad_input(platform) -> None:
+    cfg, env = platform
     with pytest.raises(InputError, match="unknown service 'search'"):
-        dt.deploy(NS(dry=False), config(), environment(), "1.0.0", services=["search"])
+        dt.deploy(object(), cfg, env, "1.0.0", services=["search"])
