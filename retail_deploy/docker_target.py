@@ -473,6 +473,12 @@ def _api_message(error: Any) -> str:
 # Public API
 
 
+def _show(runner: Any, report: Report) -> None:
+    """Print the outcome (a dry run changed nothing, so it has no outcome to show)."""
+    if not runner.dry:
+        print(str(report), file=runner.out, flush=True)
+
+
 def _require_docker_env(env: Any) -> None:
     if getattr(env, "target", "docker") != "docker":
         raise InputError(f"environment {env.name} deploys to {env.target}, not to a Docker engine: "
@@ -572,6 +578,7 @@ def deploy(runner: Any, cfg: Any, env: Any, version: str, *, services: Iterable[
     finally:
         if client is not None:
             client.close()
+    _show(runner, report)
     return report
 
 
@@ -653,6 +660,7 @@ def undo(runner: Any, cfg: Any, env: Any, service: str | None = None) -> Report:
     finally:
         if client is not None:
             client.close()
+    _show(runner, report)
     return report
 
 
@@ -689,6 +697,7 @@ def verify(runner: Any, cfg: Any, env: Any, version: str | None = None) -> Repor
     finally:
         if client is not None:
             client.close()
+    _show(runner, report)
     if not report.ok:
         bad = [f"{s.service}: {s.status} {s.detail}".strip() for s in report.services if s.status != "healthy"]
         raise OperationFailed(f"{env.name} is not healthy on {report.engine}: {'; '.join(bad)}")
