@@ -212,7 +212,7 @@ def load_config(path: str | os.PathLike[str] | None = None,
 
 _TOP_LEVEL_CORE = {"version", "platform", "registry", "services", "environments", "runtime_env", "secret_env"}
 # Sections owned by chapters and parsed by their own modules through `cfg.section(name)`.
-CHAPTER_SECTIONS = {"monitoring", "smoke_tests", "migrations", "notifications", "checklist", "troubleshooting"}
+CHAPTER_SECTIONS = {"build", "monitoring", "smoke_tests", "migrations", "notifications", "checklist", "troubleshooting"}
 
 
 def _parse(root: Node, source: Path) -> PlatformConfig:

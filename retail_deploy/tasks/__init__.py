@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from invoke import Collection
 
-from retail_deploy.tasks import config
+from retail_deploy.tasks import build, config
 
 ns = Collection()
-for chapter in (config,):
+for chapter in (build, config):
     ns.add_collection(chapter.ns)

@@ -1,0 +1,73 @@
+"""Runbook chapter 1, "Build Artifacts": `build.backend`, `build.consumer-web`, `build.admin-web`,
+`build.all` and `build.push`. Thin: parse options, load the platform config, call retail_deploy.build."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from invoke import Collection
+
+from retail_deploy.tasks._common import load, task
+
+_HELP = {
+    "version": "release version: the image tag, e.g. 1.4.2",
+    "push": "tag for the registry and push once every image is built",
+    "skip_tests": "leave out the test steps (mvn clean test, npm test); never the default",
+    "config": "platform config file (default: $RETAIL_DEPLOY_CONFIG, else config/retail-platform.yaml)",
+}
+
+
+def _build(c: Any, names: str | None, version: str | None, push: bool, skip_tests: bool,
+           config: str | None) -> None:
+    from retail_deploy import validate
+    from retail_deploy.build import build_services
+    from retail_deploy.execute import Runner
+
+    version = validate.version(version)
+    cfg = load(config)
+    services = cfg.select_services(names)
+    with Runner(c) as runner:
+        build_services(cfg, services, version, push=push, skip_tests=skip_tests, runner=runner)
+
+
+@task(help=_HELP)
+def backend(c, version=None, push=False, skip_tests=False, config=None):
+    """Build the backend: mvn clean test, mvn clean package -DskipTests -Pprod, docker build (and push)."""
+    _build(c, "backend", version, push, skip_tests, config)
+
+
+@task(help=_HELP)
+def consumer_web(c, version=None, push=False, skip_tests=False, config=None):
+    """Build consumer-web: npm ci, npm test -- --run, npm run build, docker build (and push)."""
+    _build(c, "consumer-web", version, push, skip_tests, config)
+
+
+@task(help=_HELP)
+def admin_web(c, version=None, push=False, skip_tests=False, config=None):
+    """Build admin-web: npm ci, npm test -- --run, npm run build, docker build (and push)."""
+    _build(c, "admin-web", version, push, skip_tests, config)
+
+
+@task(name="all", help={**_HELP, "services": "comma-separated services to build (default: all in the config)"})
+def build_all(c, version=None, push=False, skip_tests=False, services=None, config=None):
+    """Build every service concurrently; push only when all built; print a summary table."""
+    _build(c, services, version, push, skip_tests, config)
+
+
+@task(help={"version": _HELP["version"], "config": _HELP["config"],
+            "service": "push only this service (default: every service)"})
+def push(c, version=None, service=None, config=None):
+    """Tag and push images already built for VERSION; report the registry digests."""
+    from retail_deploy import validate
+    from retail_deploy.build import push_services
+    from retail_deploy.execute import Runner
+
+    version = validate.version(version)
+    cfg = load(config)
+    with Runner(c) as runner:
+        push_services(cfg, cfg.select_services(service), version, runner=runner)
+
+
+ns = Collection("build")
+for _task in (backend, consumer_web, admin_web, build_all, push):
+    ns.add_task(_task)
