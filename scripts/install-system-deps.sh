@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Install the Debian 12 packages the test suite's real services need (run as root).
+# Idempotent: installs only what is missing, and runs `apt-get update` once, only if needed.
+# Package postinst scripts must not leave daemons on default ports (dockerd with a bridge
+# network, prometheus :9090, node-exporter :9100, docker-registry :5000, sshd :22): the suite
+# starts its own instances on free loopback ports, so service starts are blocked during the
+# install (policy-rc.d) and any daemon that still came up is stopped afterwards.
+set -euo pipefail
+
+PACKAGES=(docker.io docker-registry prometheus openssh-server busybox-static apache2-utils
+          python3-venv git curl openssl)
+# Services the packages above may start from their postinst scripts.
+SERVICES=(docker docker-registry prometheus prometheus-node-exporter ssh)
+
+export DEBIAN_FRONTEND=noninteractive
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "install-system-deps: run as root (sudo bash $0)" >&2
+    exit 1
+fi
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+    status="$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null || true)"
+    if [ "$status" != "installed" ]; then
+        missing+=("$pkg")
+    fi
+done
+
+if [ "${#missing[@]}" -eq 0 ]; then
+    echo "install-system-deps: all packages present"
+    exit 0
+fi
+echo "install-system-deps: installing ${missing[*]}"
+
+# Block service starts during the install; restore any policy the machine already had.
+POLICY=/usr/sbin/policy-rc.d
+saved_policy=""
+if [ -e "$POLICY" ]; then
+    saved_policy="$(mktemp)"
+    cp -p "$POLICY" "$saved_policy"
+fi
+restore_policy() {
+    if [ -n "$saved_policy" ]; then
+        mv -f "$saved_policy" "$POLICY"
+    else
+        rm -f "$POLICY"
+    fi
+}
+trap restore_policy EXIT
+printf '#!/bin/sh\n# installed by retail-deploy install-system-deps.sh\nexit 101\n' >"$POLICY"
+chmod 755 "$POLICY"
+
+apt-get update -qq
+# No recommends: prometheus would pull prometheus-node-exporter, a daemon the tests do not use.
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+
+# Stop whatever a package started anyway, but only for packages installed by this run:
+# an sshd that was already serving the machine must keep running.
+for svc in "${SERVICES[@]}"; do
+    case "$svc" in
+        docker) pkg=docker.io ;;
+        ssh) pkg=openssh-server ;;
+        *) pkg="$svc" ;;
+    esac
+    case " ${missing[*]} " in
+        *" $pkg "*) ;;
+        *) continue ;;
+    esac
+    if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+        if systemctl is-active --quiet "$svc" 2>/dev/null; then
+            echo "install-system-deps: stopping $svc started by its package"
+            systemctl stop "$svc" || true
+            systemctl stop "$svc.socket" 2>/dev/null || true
+        fi
+    elif [ -x "/etc/init.d/$svc" ] && "/etc/init.d/$svc" status >/dev/null 2>&1; then
+        echo "install-system-deps: stopping $svc started by its package"
+        "/etc/init.d/$svc" stop >/dev/null || true
+    fi
+done
+
+echo "install-system-deps: done; listening sockets now:"
+ss -ltnp 2>/dev/null || true
