@@ -55,6 +55,8 @@ class DockerSettings:
     publish_address: str = "127.0.0.1"
     use_ssh_client: bool = False     # ssh:// through the `ssh` binary instead of paramiko
     name_prefix: str = ""            # prepended to container names (several platforms on one engine)
+    # The candidate's port on a remote engine: the stable port + this offset. On the local engine
+    # the kernel picks a free port instead (nothing can collide).
     candidate_port_offset: int = 10000
     health_timeout: float = 60.0     # seconds a new container has to pass its health checks
     health_interval: float = 0.5
@@ -146,7 +148,17 @@ def service_port(env: Any, service: Any) -> int:
                      f"give urls.{service.name} a port (e.g. http://127.0.0.1:8080)")
 
 
-def plan_target(cfg: Any, env: Any, service: Any, version: str, settings: DockerSettings) -> ServiceTarget:
+def free_local_port() -> int:
+    """A port free on 127.0.0.1 right now (bind port 0: the kernel chooses)."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def plan_target(cfg: Any, env: Any, service: Any, version: str, settings: DockerSettings, *,
+                candidate_port: int | None = None) -> ServiceTarget:
     port = service_port(env, service)
     endpoints = tuple(Endpoint(e.path, getattr(e, "expect_json", None) or None)
                       for e in (getattr(service, "health", None) or ()))
@@ -155,7 +167,7 @@ def plan_target(cfg: Any, env: Any, service: Any, version: str, settings: Docker
         service=service.name, env=env.name, version=version,
         image=image_reference(registry, service.image, version),
         name=f"{settings.name_prefix}{service.container or service.image}-{env.name}",
-        port=port, candidate_port=port + settings.candidate_port_offset,
+        port=port, candidate_port=candidate_port or port + settings.candidate_port_offset,
         container_port=int(getattr(service, "port", None) or port),
         endpoints=endpoints or (Endpoint("/"),),
         version_path=getattr(service, "version_path", None) or None,
@@ -534,7 +546,9 @@ def deploy(runner: Any, cfg: Any, env: Any, version: str, *, services: Iterable[
     chosen = _select(cfg, services)
     settings, client = _session(runner, env)
     report = Report(env.name, _engine_name(settings), f"deploy {version}")
-    targets = [plan_target(cfg, env, svc, version, settings) for svc in chosen]
+    local = settings.host is None and settings.host_network
+    targets = [plan_target(cfg, env, svc, version, settings,
+                           candidate_port=free_local_port() if local else None) for svc in chosen]
     switched: list[ServiceTarget] = []
     try:
         deployer = _Deployer(runner, cfg, env, settings, client)
@@ -595,7 +609,7 @@ def _put_back(deployer: _Deployer, target: ServiceTarget) -> bool:
     """Remove the (failed) current container and bring <name>-previous back under its name."""
     deployer.remove(target.name)
     if deployer.client is None or _find(deployer.client, target.previous_name) is None:
-        return False
+        return False  # nothing ran before this deploy: nothing runs now
     deployer.rename(target.previous_name, target.name)
     deployer.restart(target.name)
     return True
@@ -605,8 +619,8 @@ def _restore(deployer: _Deployer, switched: list[ServiceTarget]) -> list[str]:
     """Put back the services this deploy already switched (newest first)."""
     restored = []
     for target in reversed(switched):
-        if _put_back(deployer, target):
-            restored.append(target.service)
+        back = _put_back(deployer, target)
+        restored.append(target.service if back else f"{target.service} (removed: it had no previous version)")
     return restored
 
 

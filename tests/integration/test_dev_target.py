@@ -103,12 +103,13 @@ def make_platform(tmp_path: Path, docker_engine, registry, monkeypatch, *, docke
     prefix = f"t{token}-"
     data = yaml.safe_load((EXAMPLE / "retail-platform.yaml").read_text())
     for service in data["services"].values():
+        service["deployment"] = service["image"]  # container names stay retail-<service>-<env>
         service["image"] = f"{prefix}{service['image']}"  # images of this test only
     urls = {name: f"http://127.0.0.1:{free_port()}" for name in SERVICES}
     env = data["environments"]["development"]
     env["urls"] = urls
     env["docker"] = {"host": "local", "network": "host", "health_timeout": "6s", "name_prefix": prefix,
-                     "candidate_port_offset": 7, **(docker or {})}
+                     "candidate_port_offset": 3000, **(docker or {})}
     data["registry"]["host"] = registry.address
     config = root / "retail-platform.yaml"
     config.write_text(yaml.safe_dump(data, sort_keys=False))
