@@ -22,6 +22,7 @@ bridge networks are normal).
 from __future__ import annotations
 
 import json
+import shlex
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -191,6 +192,13 @@ def run_spec(target: ServiceTarget, settings: DockerSettings, *, candidate: bool
         spec["environment"] = {"PORT": str(target.container_port), "BIND": "0.0.0.0"}
         spec["ports"] = {f"{target.container_port}/tcp": (settings.publish_address, host_port)}
     spec["environment"]["APP_VERSION"] = target.version
+    spec["healthcheck"] = {
+        "test": ["CMD-SHELL", health_script(target, settings, probe_port(target, settings, candidate=candidate))],
+        "interval": int(settings.health_interval * 1e9),
+        "timeout": int(HEALTH_CHECK_TIMEOUT * 1e9),
+        # The deploy decides when to give up (health_timeout); the engine only records results.
+        "retries": HEALTH_RETRIES,
+    }
     if not candidate:
         spec["restart_policy"] = {"Name": settings.restart}
     return spec
@@ -203,7 +211,64 @@ def run_command(target: ServiceTarget, settings: DockerSettings, *, candidate: b
     return dcli.run(target.image, name=spec["name"], host=settings.host,
                     network=spec.get("network_mode") or spec["network"], env=spec["environment"],
                     labels=spec["labels"], publish=publish,
-                    restart=None if candidate else settings.restart)
+                    restart=None if candidate else settings.restart,
+                    health_cmd=spec["healthcheck"]["test"][1], health_interval=f"{settings.health_interval:g}s",
+                    health_timeout=f"{HEALTH_CHECK_TIMEOUT:g}s", health_retries=HEALTH_RETRIES)
+
+
+HEALTH_CHECK_TIMEOUT = 3.0
+HEALTH_RETRIES = 1000000
+MARK = "@@retail-deploy "
+
+
+def health_paths(target: ServiceTarget) -> list[str]:
+    paths = [e.path for e in target.endpoints]
+    if target.version_path and target.version_path not in paths:
+        paths.append(target.version_path)
+    return paths
+
+
+def health_script(target: ServiceTarget, settings: DockerSettings, port: int) -> str:
+    """The container's HEALTHCHECK: fetch every health path (and the version path) inside the
+    container, each body after a marker line, failing on the first error.
+
+    Docker runs it and keeps the output; the deploy judges it (`judge_health`). Reading the
+    result needs only `docker inspect`, so it works the same on a remote engine over SSH.
+    """
+    probe = shlex.join(settings.probe)
+    parts = [f"echo {shlex.quote(MARK + path)} && {probe} {shlex.quote(f'http://127.0.0.1:{port}{path}')} && echo"
+             for path in health_paths(target)]
+    return " && ".join(parts)
+
+
+def split_health_output(output: str) -> dict[str, str]:
+    """{path: body} from the output of health_script."""
+    bodies: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in output.splitlines():
+        if line.startswith(MARK):
+            current = bodies.setdefault(line[len(MARK):].strip(), [])
+        elif current is not None:
+            current.append(line)
+    return {path: "\n".join(lines) for path, lines in bodies.items()}
+
+
+def judge_health(target: ServiceTarget, exit_code: int, output: str, version: str | None) -> str | None:
+    """None when one health-check run passed every check (and answered `version`), else the reason."""
+    bodies = split_health_output(output)
+    if exit_code != 0:
+        failed = list(bodies)[-1] if bodies else health_paths(target)[0]
+        lines = [line for line in output.strip().splitlines() if not line.startswith(MARK)]
+        return f"GET {failed}: {lines[-1] if lines else f'check exited {exit_code}'}"
+    for endpoint in target.endpoints:
+        problem = check_body(endpoint, bodies.get(endpoint.path, ""))
+        if problem:
+            return problem
+    if version and target.version_path:
+        answered = version_of(bodies.get(target.version_path, ""))
+        if answered != version:
+            return f"GET {target.version_path}: version {answered!r}, expected {version!r}"
+    return None
 
 
 def probe_port(target: ServiceTarget, settings: DockerSettings, *, candidate: bool) -> int:
@@ -430,50 +495,35 @@ class _Deployer:
     def wait_healthy(self, target: ServiceTarget, *, candidate: bool, version: str | None = None) -> str | None:
         """None when the container passes every check within the timeout, else the reason."""
         name = target.candidate_name if candidate else target.name
-        port = probe_port(target, self.settings, candidate=candidate)
-        url = f"http://127.0.0.1:{port}{target.endpoints[0].path}"
-        shown = dcli.exec_(name, [*self.settings.probe, url], host=self.host)
         self.runner.say(f"wait up to {self.settings.health_timeout:g}s for {name} to pass its health checks")
-        result = self.runner.action(shown, self._wait, target, name, port, version)
+        shown = dcli.inspect_health(name, host=self.host)
+        result = self.runner.action(shown, self._wait, target, name, version)
         return result if isinstance(result, str) else None
 
-    def _wait(self, target: ServiceTarget, name: str, port: int, version: str | None) -> str | None:
+    def _wait(self, target: ServiceTarget, name: str, version: str | None) -> str | None:
         deadline = time.monotonic() + self.settings.health_timeout
-        reason = "no answer"
         while True:
             container = _find(self.client, name)
             if container is None:
                 return f"container {name} disappeared"
             if _status(container) in {"exited", "dead"}:
                 return f"container {name} exited: {_logs_tail(container) or 'no output'}"
-            problem = self.check(container, target, port, version)
+            problem = self.check(container, target, version)
             if problem is None:
                 return None
-            reason = problem
             if time.monotonic() >= deadline:
-                return f"not healthy after {self.settings.health_timeout:g}s: {reason}"
-            time.sleep(self.settings.health_interval)
+                return f"not healthy after {self.settings.health_timeout:g}s: {problem}"
+            time.sleep(min(self.settings.health_interval, 0.25))
 
-    def check(self, container: Any, target: ServiceTarget, port: int, version: str | None) -> str | None:
-        """One round of the service's checks inside the container; None when all pass."""
-        for endpoint in target.endpoints:
-            code, body = self.fetch(container, port, endpoint.path)
-            if code != 0:
-                return f"GET {endpoint.path}: {body.strip().splitlines()[-1] if body.strip() else f'exit {code}'}"
-            problem = check_body(endpoint, body)
-            if problem:
-                return problem
-        if version and target.version_path:
-            code, body = self.fetch(container, port, target.version_path)
-            answered = version_of(body) if code == 0 else None
-            if answered != version:
-                return f"GET {target.version_path}: version {answered!r}, expected {version!r}"
-        return None
-
-    def fetch(self, container: Any, port: int, path: str) -> tuple[int, str]:
-        url = f"http://127.0.0.1:{port}{path}"
-        code, output = container.exec_run([*self.settings.probe, url], stdout=True, stderr=True)
-        return int(code), (output or b"").decode("utf-8", "replace")
+    def check(self, container: Any, target: ServiceTarget, version: str | None) -> str | None:
+        """The latest health-check run of the container, judged; None when it passed."""
+        container.reload()
+        health = (container.attrs.get("State") or {}).get("Health") or {}
+        log = health.get("Log") or []
+        if not log:
+            return "no health check result yet"
+        last = log[-1]
+        return judge_health(target, int(last.get("ExitCode", 1)), str(last.get("Output") or ""), version)
 
 
 def _api_message(error: Any) -> str:
@@ -560,8 +610,7 @@ def deploy(runner: Any, cfg: Any, env: Any, version: str, *, services: Iterable[
             if (current is not None and client is not None and not runner.dry
                     and old_version == version and _status(current) == "running"
                     and current.image.id == _image_id(client, target.image)
-                    and deployer.check(current, target, probe_port(target, settings, candidate=False),
-                                       version) is None):
+                    and deployer.check(current, target, version) is None):
                 runner.say(f"{target.service} already runs {version} ({target.name}), healthy: unchanged")
                 report.services.append(ServiceReport(target.service, version, "unchanged", target.name, url,
                                                      _container_version(_find(client, target.previous_name))))
@@ -699,7 +748,7 @@ def verify(runner: Any, cfg: Any, env: Any, version: str | None = None) -> Repor
                 continue
             running = _container_version(container)
             # Read-only: runs in a dry run too. The version endpoint must answer the labelled version.
-            problem = deployer.check(container, target, probe_port(target, settings, candidate=False), running)
+            problem = deployer.check(container, target, running)
             if version and running != version:
                 report.services.append(ServiceReport(svc.name, running, "wrong-version", target.name, url,
                                                      detail=f"expected {version}"))

@@ -19,11 +19,20 @@ def _docker(host: str | None) -> list[str]:
 
 def run(image: str, *, name: str, host: str | None = None, network: str = "host",
         env: Mapping[str, str] | None = None, labels: Mapping[str, str] | None = None,
-        publish: Sequence[str] = (), restart: str | None = None) -> Command:
-    """`docker run -d --name NAME --network NET [--restart P] [-p ...] [-e K=V]... [--label K=V]... IMAGE`."""
+        publish: Sequence[str] = (), restart: str | None = None, health_cmd: str | None = None,
+        health_interval: str | None = None, health_timeout: str | None = None,
+        health_retries: int | None = None) -> Command:
+    """`docker run -d --name NAME --network NET [--restart P] [--health-* ...] [-p ...] [-e K=V]...
+    [--label K=V]... IMAGE`."""
     argv = _docker(host) + ["run", "-d", "--name", name, "--network", network]
     if restart:
         argv += ["--restart", restart]
+    if health_cmd:
+        argv += ["--health-cmd", health_cmd]
+        for flag, value in (("--health-interval", health_interval), ("--health-timeout", health_timeout),
+                            ("--health-retries", health_retries)):
+            if value is not None:
+                argv += [flag, str(value)]
     for port in publish:
         argv += ["-p", port]
     for key, value in sorted((env or {}).items()):
@@ -37,6 +46,11 @@ def run(image: str, *, name: str, host: str | None = None, network: str = "host"
 def exec_(container: str, argv: Sequence[str], *, host: str | None = None) -> Command:
     """`docker exec CONTAINER ARGV...`."""
     return cmd(*_docker(host), "exec", container, *argv)
+
+
+def inspect_health(container: str, *, host: str | None = None) -> Command:
+    """`docker inspect --format '{{json .State.Health}}' CONTAINER`: the health-check results."""
+    return cmd(*_docker(host), "inspect", "--format", "{{json .State.Health}}", container, read_only=True)
 
 
 def start(container: str, *, host: str | None = None) -> Command:

@@ -111,9 +111,10 @@ def test_published_mode_listens_inside_on_the_service_port_and_publishes_on_loop
     assert spec["network"] == "bridge" and "network_mode" not in spec
     assert spec["ports"] == {"8080/tcp": ("127.0.0.1", 28080)}
     assert spec["environment"] == {"PORT": "8080", "BIND": "0.0.0.0", "APP_VERSION": "1.0.0"}
-    assert dt.run_command(target, settings, candidate=True).display().startswith(
-        "docker run -d --name retail-backend-development-candidate --network bridge "
-        "-p 127.0.0.1:28080:8080 -e APP_VERSION=1.0.0 ")
+    shown = dt.run_command(target, settings, candidate=True).display()
+    assert shown.startswith("docker run -d --name retail-backend-development-candidate --network bridge ")
+    assert " -p 127.0.0.1:28080:8080 -e APP_VERSION=1.0.0 -e BIND=0.0.0.0 -e PORT=8080 " in shown
+    assert "http://127.0.0.1:8080/api/v1/health" in spec["healthcheck"]["test"][1]
     assert dt.probe_port(target, settings, candidate=True) == 8080
 
 
@@ -150,3 +151,40 @@ def test_unknown_service_is_bad_input(platform) -> None:
     cfg, env = platform
     with pytest.raises(InputError, match="unknown service 'search'"):
         dt.deploy(object(), cfg, env, "1.0.0", services=["search"])
+
+
+def test_health_check_fetches_every_path_and_the_version_inside_the_container(platform) -> None:
+    cfg, env = platform
+    settings = dt.docker_settings(env)
+    target = dt.plan_target(cfg, env, cfg.services["backend"], "1.0.0", settings, candidate_port=40001)
+    spec = dt.run_spec(target, settings, candidate=True)
+    script = spec["healthcheck"]["test"][1]
+    assert spec["healthcheck"]["test"][0] == "CMD-SHELL"
+    assert "wget -q -O - http://127.0.0.1:40001/api/v1/health" in script
+    assert "wget -q -O - http://127.0.0.1:40001/api/v1/version" in script
+    assert spec["healthcheck"]["interval"] == 500_000_000
+    current = dt.run_spec(target, settings, candidate=False)["healthcheck"]["test"][1]
+    assert "http://127.0.0.1:18080/api/v1/health" in current
+    shown = dt.run_command(target, settings, candidate=True).display()
+    assert "--health-cmd " in shown and "--health-interval 0.5s" in shown
+
+
+def run_output(*pairs: tuple[str, str]) -> str:
+    return "".join(f"{dt.MARK}{path}\n{body}\n" for path, body in pairs)
+
+
+def test_judging_a_health_run_names_the_failing_path_wrong_json_or_wrong_version(platform) -> None:
+    cfg, env = platform
+    target = dt.plan_target(cfg, env, cfg.services["backend"], "1.0.1", dt.docker_settings(env))
+    good = run_output(("/api/v1/health", '{"status":"UP"}'), ("/api/v1/version", '{"version":"1.0.1"}'))
+    assert dt.judge_health(target, 0, good, "1.0.1") is None
+    assert dt.judge_health(target, 0, good, None) is None
+    assert dt.judge_health(target, 0, good, "1.0.0") == (
+        "GET /api/v1/version: version '1.0.1', expected '1.0.0'")
+    down = run_output(("/api/v1/health", '{"status":"DOWN"}'), ("/api/v1/version", '{"version":"1.0.1"}'))
+    assert dt.judge_health(target, 0, down, "1.0.1") == "GET /api/v1/health: status='DOWN', expected 'UP'"
+    failed = f"{dt.MARK}/api/v1/health\nwget: server returned error: HTTP/1.1 404 Not Found\n"
+    assert dt.judge_health(target, 1, failed, "1.0.1") == (
+        "GET /api/v1/health: wget: server returned error: HTTP/1.1 404 Not Found")
+    assert dt.split_health_output(good) == {"/api/v1/health": '{"status":"UP"}',
+                                            "/api/v1/version": '{"version":"1.0.1"}'}
