@@ -494,26 +494,49 @@ class _Deployer:
 
     def wait_healthy(self, target: ServiceTarget, *, candidate: bool, version: str | None = None) -> str | None:
         """None when the container passes every check within the timeout, else the reason."""
-        name = target.candidate_name if candidate else target.name
-        self.runner.say(f"wait up to {self.settings.health_timeout:g}s for {name} to pass its health checks")
-        shown = dcli.inspect_health(name, host=self.host)
-        result = self.runner.action(shown, self._wait, target, name, version)
-        return result if isinstance(result, str) else None
+        return self.wait_all([target], candidate=candidate, version=version).get(target.service)
 
-    def _wait(self, target: ServiceTarget, name: str, version: str | None) -> str | None:
+    def wait_all(self, targets: list[ServiceTarget], *, candidate: bool,
+                 version: str | None = None) -> dict[str, str]:
+        """Wait for several containers together; {service: reason} for those that did not pass."""
+        if not targets:
+            return {}
+        names = [t.candidate_name if candidate else t.name for t in targets]
+        self.runner.say(f"wait up to {self.settings.health_timeout:g}s for {', '.join(names)} "
+                        f"to pass {'their' if len(names) > 1 else 'its'} health checks")
+        shown = dcli.inspect_health(*names, host=self.host)
+        result = self.runner.action(shown, self._wait, targets, names, version)
+        return result if isinstance(result, dict) else {}
+
+    def _wait(self, targets: list[ServiceTarget], names: list[str], version: str | None) -> dict[str, str]:
         deadline = time.monotonic() + self.settings.health_timeout
-        while True:
-            container = _find(self.client, name)
-            if container is None:
-                return f"container {name} disappeared"
-            if _status(container) in {"exited", "dead"}:
-                return f"container {name} exited: {_logs_tail(container) or 'no output'}"
-            problem = self.check(container, target, version)
-            if problem is None:
-                return None
+        pending = dict(zip(names, targets, strict=True))
+        failed: dict[str, str] = {}
+        problems: dict[str, str] = {}
+        while pending:
+            for name, target in list(pending.items()):
+                container = _find(self.client, name)
+                if container is None:
+                    failed[target.service] = f"container {name} disappeared"
+                elif _status(container) in {"exited", "dead"}:
+                    failed[target.service] = f"container {name} exited: {_logs_tail(container) or 'no output'}"
+                else:
+                    problem = self.check(container, target, version)
+                    if problem is None:
+                        del pending[name]
+                        continue
+                    problems[target.service] = problem
+                    continue
+                del pending[name]
+            if not pending:
+                break
             if time.monotonic() >= deadline:
-                return f"not healthy after {self.settings.health_timeout:g}s: {problem}"
+                for target in pending.values():
+                    failed[target.service] = (f"not healthy after {self.settings.health_timeout:g}s: "
+                                              f"{problems.get(target.service, 'no answer')}")
+                break
             time.sleep(min(self.settings.health_interval, 0.25))
+        return failed
 
     def check(self, container: Any, target: ServiceTarget, version: str | None) -> str | None:
         """The latest health-check run of the container, judged; None when it passed."""
@@ -590,8 +613,10 @@ def _image_id(client: Any, reference: str) -> str | None:
 def deploy(runner: Any, cfg: Any, env: Any, version: str, *, services: Iterable[str] | None = None) -> Report:
     """Deploy `version` of the services (all by default) to the environment's Docker engine.
 
-    Raises RolledBack (exit 3) when a new container fails its health checks: the old
-    containers keep (or are put back to) serving. Returns the report of what runs now.
+    All new containers start beside the running ones and must pass their health checks before
+    any service is switched; after the switch they are checked again on the stable ports.
+    Raises RolledBack (exit 3) when a check fails: the old containers keep (or are put back to)
+    serving. Returns the report of what runs now.
     """
     chosen = _select(cfg, services)
     settings, client = _session(runner, env)
@@ -599,11 +624,10 @@ def deploy(runner: Any, cfg: Any, env: Any, version: str, *, services: Iterable[
     local = settings.host is None and settings.host_network
     targets = [plan_target(cfg, env, svc, version, settings,
                            candidate_port=free_local_port() if local else None) for svc in chosen]
-    switched: list[ServiceTarget] = []
     try:
         deployer = _Deployer(runner, cfg, env, settings, client)
+        changing: list[tuple[ServiceTarget, Any, str | None]] = []
         for target in targets:
-            url = (env.urls or {}).get(target.service, f"http://127.0.0.1:{target.port}")
             current = _find(client, target.name) if client is not None else None
             old_version = _container_version(current)
             deployer.ensure_image(target)
@@ -612,37 +636,51 @@ def deploy(runner: Any, cfg: Any, env: Any, version: str, *, services: Iterable[
                     and current.image.id == _image_id(client, target.image)
                     and deployer.check(current, target, version) is None):
                 runner.say(f"{target.service} already runs {version} ({target.name}), healthy: unchanged")
-                report.services.append(ServiceReport(target.service, version, "unchanged", target.name, url,
-                                                     _container_version(_find(client, target.previous_name))))
+                report.services.append(ServiceReport(
+                    target.service, version, "unchanged", target.name, _url(env, target),
+                    _container_version(_find(client, target.previous_name))))
                 continue
+            changing.append((target, current, old_version))
+
+        # 1. Every new version beside the old one; nothing switches unless all of them pass.
+        for target, _, old_version in changing:
             runner.say(f"{target.service}: start {version} beside {old_version or 'nothing'} "
                        f"on port {target.candidate_port}")
             deployer.start(target, candidate=True)
-            reason = deployer.wait_healthy(target, candidate=True, version=version)
-            if reason:
-                deployer.remove(target.candidate_name)
-                restored = _restore(deployer, switched)
-                kept = f"{old_version} keeps serving" if old_version else "nothing was running"
-                more = f"; put back {', '.join(restored)}" if restored else ""
-                raise RolledBack(f"{target.service} {version} failed its health check on {env.name} "
-                                 f"({reason}): removed it, {kept}{more}")
+        failed = deployer.wait_all([t for t, _, _ in changing], candidate=True, version=version)
+        for target, _, _ in changing:
             deployer.remove(target.candidate_name)
+        if failed:
+            service, reason = next(iter(failed.items()))
+            old = {t.service: v for t, _, v in changing}[service]
+            kept = f"{old} keeps serving" if old else "nothing was running"
+            others = f" (also failed: {', '.join(list(failed)[1:])})" if len(failed) > 1 else ""
+            raise RolledBack(f"{service} {version} failed its health check on {env.name} ({reason}){others}: "
+                             f"removed the new containers, {kept}")
+
+        # 2. Switch: the old container stops (kept for undo), the new one takes the stable port.
+        for target, current, _ in changing:
             _switch(deployer, target, current is not None)
-            reason = deployer.wait_healthy(target, candidate=False, version=version)
-            if reason:
-                _put_back(deployer, target)
-                restored = _restore(deployer, switched)
-                more = f"; put back {', '.join(restored)}" if restored else ""
-                raise RolledBack(f"{target.service} {version} failed its health check on port {target.port} "
-                                 f"after the switch ({reason}): {old_version or 'nothing'} is back{more}")
-            switched.append(target)
-            report.services.append(ServiceReport(target.service, version, "deployed", target.name, url,
-                                                 old_version))
+        failed = deployer.wait_all([t for t, _, _ in changing], candidate=False, version=version)
+        if failed:
+            restored = _restore(deployer, [t for t, _, _ in changing])
+            service, reason = next(iter(failed.items()))
+            raise RolledBack(f"{service} {version} failed its health check after the switch on {env.name} "
+                             f"({reason}): put back {', '.join(restored)}")
+        for target, _, old_version in changing:
+            report.services.append(ServiceReport(target.service, version, "deployed", target.name,
+                                                 _url(env, target), old_version))
     finally:
         if client is not None:
             client.close()
+    order = {t.service: i for i, t in enumerate(targets)}
+    report.services.sort(key=lambda s: order[s.service])
     _show(runner, report)
     return report
+
+
+def _url(env: Any, target: ServiceTarget) -> str:
+    return str((env.urls or {}).get(target.service, f"http://127.0.0.1:{target.port}"))
 
 
 def _switch(deployer: _Deployer, target: ServiceTarget, has_current: bool) -> None:

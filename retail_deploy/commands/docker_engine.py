@@ -48,9 +48,9 @@ def exec_(container: str, argv: Sequence[str], *, host: str | None = None) -> Co
     return cmd(*_docker(host), "exec", container, *argv)
 
 
-def inspect_health(container: str, *, host: str | None = None) -> Command:
-    """`docker inspect --format '{{json .State.Health}}' CONTAINER`: the health-check results."""
-    return cmd(*_docker(host), "inspect", "--format", "{{json .State.Health}}", container, read_only=True)
+def inspect_health(*containers: str, host: str | None = None) -> Command:
+    """`docker inspect --format '{{json .State.Health}}' CONTAINER...`: the health-check results."""
+    return cmd(*_docker(host), "inspect", "--format", "{{json .State.Health}}", *containers, read_only=True)
 
 
 def start(container: str, *, host: str | None = None) -> Command:

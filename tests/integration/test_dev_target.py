@@ -179,8 +179,14 @@ def test_deploy_builds_pushes_and_serves_every_endpoint_with_the_version(platfor
     assert platform.containers() == sorted(f"{platform.prefix}retail-{n}-development" for n in SERVICES)
 
 
+def running_ids(platform: Platform) -> dict[str, str]:
+    return {c.name: c.id for c in platform.client.containers.list()  # type: ignore[attr-defined]
+            if c.name.startswith(platform.prefix)}
+
+
 def test_unhealthy_version_is_removed_the_old_one_keeps_serving_and_exit_code_is_3(platform) -> None:
     assert_ok(platform.deploy("1.0.0"))
+    before = running_ids(platform)
     platform.set_backend_health("DOWN")
     answers: list[int | None] = []
     stop = threading.Event()
@@ -203,8 +209,9 @@ def test_unhealthy_version_is_removed_the_old_one_keeps_serving_and_exit_code_is
     assert len(done.stderr.strip().splitlines()) == 1  # one line, no traceback
     assert answers and set(answers) == {200}
     assert platform.version() == "1.0.0"
-    # The candidate is gone; the front ends were never touched (backend goes first).
+    # The new containers are gone; no service was switched, not even the healthy front ends.
     assert platform.containers() == sorted(f"{platform.prefix}retail-{n}-development" for n in SERVICES)
+    assert running_ids(platform) == before
     from retail_deploy import docker_target
 
     cfg = platform.load()
@@ -242,12 +249,11 @@ def test_undo_after_a_good_deploy_brings_the_previous_version_back(platform) -> 
 
 def test_redeploying_the_running_version_changes_nothing(platform) -> None:
     assert_ok(platform.deploy("1.0.0"))
-    before = {c.name: c.id for c in platform.client.containers.list() if c.name.startswith(platform.prefix)}
+    before = running_ids(platform)
     done = platform.deploy("1.0.0", "--no-build")
     assert_ok(done)
     assert "unchanged" in done.stdout
-    after = {c.name: c.id for c in platform.client.containers.list() if c.name.startswith(platform.prefix)}
-    assert after == before
+    assert running_ids(platform) == before
 
 
 def test_dry_run_prints_runnable_docker_commands_and_starts_nothing(platform) -> None:
