@@ -263,8 +263,8 @@ def test_dry_run_prints_runnable_docker_commands_and_starts_nothing(platform) ->
     assert f"$ docker pull {platform.load().registry.host}/{platform.prefix}retail-backend:2.0.0" in lines
     assert any(line.startswith(f"$ docker run -d --name {platform.prefix}retail-backend-development-candidate "
                                "--network host ") for line in lines)
-    assert ("$ docker inspect --format '{{json .State.Health}}' "
-            f"{platform.prefix}retail-backend-development-candidate") in lines
+    candidates = " ".join(f"{platform.prefix}retail-{n}-development-candidate" for n in SERVICES)
+    assert f"$ docker inspect --format '{{{{json .State.Health}}}}' {candidates}" in lines
     assert any(line.startswith("# wait up to 6s for ") for line in lines)
     assert platform.containers() == []
     assert platform.env["REGISTRY_PASSWORD"] not in done.stdout + done.stderr
