@@ -425,10 +425,13 @@ class _Deployer:
 
     # -- image
 
-    def ensure_image(self, target: ServiceTarget) -> None:
+    def ensure_image(self, target: ServiceTarget, *, pull: bool = True) -> None:
         registry = getattr(self.cfg, "registry", None)
         if not getattr(registry, "host", None):
             return  # a local image, built on this engine
+        if not pull and self.client is not None and _image_id(self.client, target.image):
+            self.runner.say(f"{target.service}: {target.image} was just built on this engine: no pull")
+            return
         self.runner.action(dcli.pull(target.image, host=self.host), self._pull, target, registry)
 
     def _pull(self, target: ServiceTarget, registry: Any) -> None:
@@ -610,8 +613,12 @@ def _image_id(client: Any, reference: str) -> str | None:
         return None
 
 
-def deploy(runner: Any, cfg: Any, env: Any, version: str, *, services: Iterable[str] | None = None) -> Report:
+def deploy(runner: Any, cfg: Any, env: Any, version: str, *, services: Iterable[str] | None = None,
+           pull: bool = True) -> Report:
     """Deploy `version` of the services (all by default) to the environment's Docker engine.
+
+    `pull=False` uses the engine's image when it has one (the caller just built it there);
+    otherwise every image is pulled from the registry, so a moved tag is picked up.
 
     All new containers start beside the running ones and must pass their health checks before
     any service is switched; after the switch they are checked again on the stable ports.
@@ -630,7 +637,7 @@ def deploy(runner: Any, cfg: Any, env: Any, version: str, *, services: Iterable[
         for target in targets:
             current = _find(client, target.name) if client is not None else None
             old_version = _container_version(current)
-            deployer.ensure_image(target)
+            deployer.ensure_image(target, pull=pull)
             if (current is not None and client is not None and not runner.dry
                     and old_version == version and _status(current) == "running"
                     and current.image.id == _image_id(client, target.image)

@@ -46,7 +46,10 @@ def development(c, version=None, build=True, services=None, skip_tests=False, en
             push = bool(cfg.registry.host)
             build_services(cfg, chosen, version, push=push, skip_tests=skip_tests, runner=runner,
                            docker_host=None if push else settings.host)
-        docker_target.deploy(runner, cfg, environment, version, services=[s.name for s in chosen])
+        # Images just built on the target engine itself need no pull from the registry.
+        built_here = build and (settings.host is None or not cfg.registry.host)
+        docker_target.deploy(runner, cfg, environment, version, services=[s.name for s in chosen],
+                             pull=not built_here)
 
 
 ns = Collection("deploy")
