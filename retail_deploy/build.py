@@ -194,10 +194,16 @@ class _Console:
     def __init__(self, out: IO[str]):
         self.out = out
         self.lock = threading.Lock()
+        # While pushes show a live board on a terminal, lines scroll above it.
+        self.board: images.LiveBoard | None = None
 
     def line(self, service: str, text: str) -> None:
+        line = f"[{service}] {redact.redact(text)}"
         with self.lock:
-            self.out.write(f"[{service}] {redact.redact(text)}\n")
+            if self.board is not None:
+                self.board.print_above(line)
+                return
+            self.out.write(line + "\n")
             self.out.flush()
 
     def stream(self, service: str) -> _PrefixedStream:
@@ -250,6 +256,8 @@ def build_services(cfg: Any, services: Sequence[Any], version: str, *, push: boo
     settings = BuildSettings.from_config(cfg)
     if not services:
         raise InputError("no service to build")
+    if push:
+        _require_registry(cfg)
     # A dry run still prints the plan when a source dir is missing, and says what it assumed.
     plans = [plan_service(cfg, service, version, skip_tests=skip_tests, check=not runner.dry)
              for service in services]
@@ -270,27 +278,33 @@ def build_services(cfg: Any, services: Sequence[Any], version: str, *, push: boo
         if shared.credentials is not None:
             redact.register(shared.credentials.password)
     shared.client = images.connect(docker_host)
-    if push and shared.credentials is not None:
-        # Fail before building anything when the registry is down or refuses the credentials.
-        images.check_login(shared.client, registry, shared.credentials)
+    try:
+        if push and shared.credentials is not None:
+            # Fail before building anything when the registry is down or refuses the credentials.
+            _preflight(shared, registry, plans, "nothing was built or pushed")
 
-    workers = settings.max_parallel or len(plans)
-    _in_parallel(workers, plans, report.results,
-                 lambda plan, result: _build_one(plan, result, settings, runner, console, shared))
-    if not report.ok:
-        _finish(report, console, runner)
-        raise BuildFailed(_failure_line(report, "nothing was pushed" if push else "see the summary"), report)
-
-    if push:
-        board = images.LiveBoard(console.out) if _is_tty(console.out) else None
-        _in_parallel(workers, plans, report.results,
-                     lambda plan, result: _push_one(plan, result, registry, runner, console, shared, board))
-        report.pushed = report.ok
+        workers = settings.max_parallel or len(plans)
+        _in_parallel(workers, plans, report.results, shared.cancel,
+                     lambda plan, result: _build_one(plan, result, settings, runner, console, shared))
         if not report.ok:
             _finish(report, console, runner)
-            raise BuildFailed(_failure_line(report, "the release is incomplete in the registry"), report)
-    _finish(report, console, runner)
-    return report
+            raise BuildFailed(_failure_line(report, "nothing was pushed" if push else "see the summary"), report)
+
+        if push:
+            board = console.board = images.LiveBoard(console.out) if _is_tty(console.out) else None
+            try:
+                _in_parallel(workers, plans, report.results, shared.cancel,
+                             lambda plan, result: _push_one(plan, result, registry, runner, console, shared, board))
+            finally:
+                console.board = None
+            report.pushed = report.ok
+            if not report.ok:
+                _finish(report, console, runner)
+                raise BuildFailed(_failure_line(report, "the release is incomplete in the registry"), report)
+        _finish(report, console, runner)
+        return report
+    finally:
+        shared.client.close()
 
 
 def push_services(cfg: Any, services: Sequence[Any], version: str, *, runner: Runner,
@@ -298,6 +312,7 @@ def push_services(cfg: Any, services: Sequence[Any], version: str, *, runner: Ru
     """Push images already built for `version` (`build.push`). Every image must exist locally
     first, so a missing one fails before anything is pushed."""
     version = validate.version(version)
+    _require_registry(cfg)
     plans = [ServicePlan(s.name, Path(s.source_dir), Path(s.source_dir) / s.dockerfile, (),
                          f"{s.image}:{version}", cfg.registry.image_ref(s.image, version), {}, version)
              for s in services]
@@ -315,34 +330,56 @@ def push_services(cfg: Any, services: Sequence[Any], version: str, *, runner: Ru
     if shared.credentials is not None:
         redact.register(shared.credentials.password)
     shared.client = images.connect(docker_host)
-    missing = [p for p in plans if images.image_id(shared.client, p.local_tag) is None]
-    if missing:
-        names = ", ".join(f"{p.service} ({p.local_tag})" for p in missing)
-        raise OperationFailed(f"no local image for {names}: run build.all --version {version} first; "
-                              "nothing was pushed")
-    if shared.credentials is not None:
+    try:
+        missing = [p for p in plans if images.image_id(shared.client, p.local_tag) is None]
+        if missing:
+            names = ", ".join(f"{p.service} ({p.local_tag})" for p in missing)
+            raise OperationFailed(f"no local image for {names}: run build.all --version {version} first; "
+                                  "nothing was pushed")
+        if shared.credentials is not None:
+            _preflight(shared, registry, plans, "nothing was pushed")
+        for plan in plans:
+            runner.action(docker_cli.tag(plan.local_tag, plan.remote_ref), images.tag_image,
+                          shared.client, plan.local_tag, plan.remote_ref)
+        board = console.board = images.LiveBoard(console.out) if _is_tty(console.out) else None
+        try:
+            _in_parallel(len(plans), plans, report.results, shared.cancel,
+                         lambda plan, result: _push_one(plan, result, registry, runner, console, shared, board))
+        finally:
+            console.board = None
+        report.pushed = report.ok
+        _finish(report, console, runner)
+        if not report.ok:
+            raise BuildFailed(_failure_line(report, "the release is incomplete in the registry"), report)
+        return report
+    finally:
+        shared.client.close()
+
+
+def _require_registry(cfg: Any) -> None:
+    if not cfg.registry.host:
+        raise InputError(f"no registry to push to: set registry.host in {cfg.source}")
+
+
+def _preflight(shared: _Shared, registry: str, plans: Sequence[ServicePlan], consequence: str) -> None:
+    assert shared.credentials is not None
+    try:
         images.check_login(shared.client, registry, shared.credentials)
-    for plan in plans:
-        runner.action(docker_cli.tag(plan.local_tag, plan.remote_ref), images.tag_image,
-                      shared.client, plan.local_tag, plan.remote_ref)
-    board = images.LiveBoard(console.out) if _is_tty(console.out) else None
-    _in_parallel(len(plans), plans, report.results,
-                 lambda plan, result: _push_one(plan, result, registry, runner, console, shared, board))
-    report.pushed = report.ok
-    _finish(report, console, runner)
-    if not report.ok:
-        raise BuildFailed(_failure_line(report, "the release is incomplete in the registry"), report)
-    return report
+    except images.ImageError as error:
+        names = ", ".join(plan.service for plan in plans)
+        raise images.ImageError(f"cannot push {names}: {error}; {consequence}") from error
 
 
 def _in_parallel(workers: int, plans: Sequence[ServicePlan], results: Sequence[ServiceResult],
-                 job: Callable[[ServicePlan, ServiceResult], None]) -> None:
+                 cancel: threading.Event, job: Callable[[ServicePlan, ServiceResult], None]) -> None:
     with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="build") as pool:
         futures = [pool.submit(job, plan, result) for plan, result in zip(plans, results, strict=True)]
         try:
             for future in futures:
                 future.result()
         except KeyboardInterrupt:
+            # Ctrl-C: running builds stop at their next step or stream chunk; queued ones never start.
+            cancel.set()
             for future in futures:
                 future.cancel()
             raise

@@ -210,7 +210,8 @@ def load_config(path: str | os.PathLike[str] | None = None,
     return config
 
 
-_TOP_LEVEL_CORE = {"version", "platform", "registry", "services", "environments", "runtime_env", "secret_env"}
+_TOP_LEVEL_CORE = {"version", "platform", "source_root", "registry", "services", "environments", "runtime_env",
+                   "secret_env"}
 # Sections owned by chapters and parsed by their own modules through `cfg.section(name)`.
 CHAPTER_SECTIONS = {"build", "monitoring", "smoke_tests", "migrations", "notifications", "checklist", "troubleshooting"}
 
@@ -220,9 +221,9 @@ def _parse(root: Node, source: Path) -> PlatformConfig:
     schema = root.int("version", 1)
     if schema != 1:
         raise root.require("version").error(f"unsupported schema version {schema} (this release reads 1)")
-    base_dir = source.parent
+    source_root = _source_root(root, source)
     services_node = root.require("services")
-    services = {name: _service(name, node, base_dir) for name, node in services_node.items()}
+    services = {name: _service(name, node, source_root) for name, node in services_node.items()}
     if not services:
         raise services_node.error("at least one service is required")
     environments_node = root.require("environments")
@@ -241,6 +242,16 @@ def _parse(root: Node, source: Path) -> PlatformConfig:
         secret_env=tuple(dict.fromkeys(secret_env)),
         root=root,
     )
+
+
+def _source_root(root: Node, source: Path) -> Path:
+    """Where services' `source_dir`s are found. Without `source_root`, beside the config file (a team
+    keeps its file in its own repository); a relative `source_root` is taken from the current
+    directory, i.e. the platform repository the engineer runs from."""
+    configured = root.str("source_root", None)
+    if configured is None:
+        return source.parent
+    return Path(configured).expanduser().resolve()
 
 
 def _checked_name(node: Node, name: str, what: str) -> str:
@@ -265,7 +276,7 @@ _SERVICE_KEYS = {
 }
 
 
-def _service(name: str, node: Node, base_dir: Path) -> ServiceConfig:
+def _service(name: str, node: Node, source_root: Path) -> ServiceConfig:
     _checked_name(node, name, "service name")
     node.unknown_keys(_SERVICE_KEYS)
     image = node.str("image", name)
@@ -278,7 +289,7 @@ def _service(name: str, node: Node, base_dir: Path) -> ServiceConfig:
         deployment=deployment,
         container=node.str("container", deployment),
         app_label=node.str("app_label", deployment),
-        source_dir=(base_dir / node.str("source_dir", name)).resolve(),
+        source_dir=(source_root / node.str("source_dir", name)).resolve(),
         dockerfile=node.str("dockerfile", "Dockerfile"),
         build_steps=tuple(_build_step(step) for step in node.list("build_steps", [])),
         build_args=node.str_map("build_args", {}),

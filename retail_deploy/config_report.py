@@ -12,7 +12,14 @@ from retail_deploy.config import PlatformConfig, check_runtime_env, redacted_vie
 from retail_deploy.errors import ConfigError, InputError
 
 # Chapter sections are parsed by their own modules; `config.validate` asks each of them.
-SECTION_PARSERS: dict[str, str] = {}
+SECTION_PARSERS: dict[str, str] = {
+    "build": "retail_deploy.build:BuildSettings.from_config",
+    "checklist": "retail_deploy.checklist:validate_section",
+    "migrations": "retail_deploy.migrations.settings:from_config",
+    "monitoring": "retail_deploy.monitor:monitoring_settings",
+    "notifications": "retail_deploy.notify:settings_from_config",
+    "smoke_tests": "retail_deploy.smoke:smoke_suite",
+}
 
 
 def render(cfg: PlatformConfig, env: str | None, output_format: str = "yaml") -> str:
@@ -33,8 +40,11 @@ def render(cfg: PlatformConfig, env: str | None, output_format: str = "yaml") ->
 def validate(cfg: PlatformConfig, env: str | None) -> str:
     """Raise ConfigError/InputError on the first problem; return the success line."""
     for parser in SECTION_PARSERS.values():
-        module, _, function = parser.partition(":")
-        getattr(importlib.import_module(module), function)(cfg)
+        module, _, path = parser.partition(":")
+        target: Any = importlib.import_module(module)
+        for attribute in path.split("."):
+            target = getattr(target, attribute)
+        target(cfg)
     lines = [f"{cfg.source}: valid ({len(cfg.services)} services, {len(cfg.environments)} environments)"]
     if env is not None:
         environment = cfg.environment(env)

@@ -111,8 +111,12 @@ def input_digest(context_dir: str, dockerfile_path: str, *, version: str,
 
 
 def connect(docker_host: str | None = None, timeout: float = 600) -> Any:
-    """A DockerClient for `docker_host` (unix://, tcp://, ssh://) or the environment's engine."""
+    """A DockerClient for `docker_host` (unix://, tcp://, ssh://) or the environment's engine
+    (`None` or "local": $DOCKER_HOST, else the local socket)."""
     import docker
+
+    if docker_host == "local":
+        docker_host = None
 
     try:
         if docker_host:
@@ -268,8 +272,13 @@ def resolve_credentials(registry: str, *, username: str | None = None, password:
         entry = config.resolve_authconfig(registry)
     except (OSError, ValueError, DockerException):  # an unreadable config file: no stored credentials
         entry = None
-    if entry and entry.get("username") and entry.get("password"):
-        return Credentials(str(entry["username"]), str(entry["password"]), "docker config file")
+    if not entry:
+        return None
+    # plain "auths" entries use lower-case keys; credential helpers (credsStore) answer capitalised
+    user = entry.get("username") or entry.get("Username")
+    secret = entry.get("password") or entry.get("Password")
+    if user and secret:
+        return Credentials(str(user), str(secret), "docker config file")
     return None
 
 
@@ -324,40 +333,48 @@ class PushProgress:
 
     def update(self, layer: str, status: str, progress: str = "") -> None:
         if self.board is not None:
-            self.board.set(f"{self.service} {layer}", f"{status} {progress}".rstrip())
+            self.board.set(self.service, layer, f"{status} {progress}".rstrip())
             return
         if self.states.get(layer) != status:
             self.states[layer] = status
             self.emit(f"{layer}: {status}")
 
-    def done(self) -> None:
-        if self.board is not None:
-            self.board.finish_prefix(f"{self.service} ")
-
 
 class LiveBoard:
-    """A block of lines redrawn in place on a terminal, shared by concurrent pushes."""
+    """Push progress on a terminal: one row per (service, layer), redrawn in place.
+
+    Other output goes through `print_above`, so it scrolls above the board instead of
+    breaking the cursor arithmetic. Thread-safe: concurrent pushes share one board.
+    """
 
     def __init__(self, out: IO[str] | None = None):
         self.out = out or sys.stdout
         self.lock = threading.Lock()
-        self.rows: dict[str, str] = {}
+        self.rows: dict[tuple[str, str], str] = {}
         self.drawn = 0
 
-    def set(self, key: str, text: str) -> None:
+    def set(self, service: str, layer: str, text: str) -> None:
         with self.lock:
-            self.rows[key] = text
-            self._draw()
+            self.rows[(service, layer)] = text
+            self._redraw()
 
-    def finish_prefix(self, prefix: str) -> None:
+    def print_above(self, text: str) -> None:
         with self.lock:
-            self._draw()
+            self._clear()
+            self.out.write(text + "\n")
+            self._redraw(cleared=True)
 
-    def _draw(self) -> None:
+    def _clear(self) -> None:
         if self.drawn:
-            self.out.write(f"\x1b[{self.drawn}F")
-        for key, text in self.rows.items():
-            self.out.write(f"\x1b[2K[{key.split(' ', 1)[0]}] {key.split(' ', 1)[1]}: {text}\n")
+            # up to the board's first row, then erase to the end of the screen
+            self.out.write(f"\x1b[{self.drawn}F\x1b[J")
+            self.drawn = 0
+
+    def _redraw(self, cleared: bool = False) -> None:
+        if not cleared:
+            self._clear()
+        for (service, layer), text in self.rows.items():
+            self.out.write(f"[{service}] {layer}: {text}\n")
         self.drawn = len(self.rows)
         self.out.flush()
 
@@ -393,9 +410,6 @@ def push_image(client: Any, reference: str, *, credentials: Credentials | None, 
     except docker.errors.APIError as error:
         raise ImageError(f"{who}push of {reference} failed: "
                          f"{registry_problem(registry, _api_message(error), credentials)}") from error
-    finally:
-        if progress is not None:
-            progress.done()
     if not digest:
         raise ImageError(f"{who}push of {reference} ended without a digest from registry {registry}")
     uploaded = sum(1 for status in states.values() if status == "Pushed")

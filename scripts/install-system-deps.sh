@@ -79,5 +79,9 @@ for svc in "${SERVICES[@]}"; do
     fi
 done
 
-echo "install-system-deps: done; listening sockets now:"
-ss -ltnp 2>/dev/null || true
+# Report (not kill) anything still on the packages' default ports: it was not started by us.
+busy="$(ss -Hltn 2>/dev/null | awk '{print $4}' | grep -E ':(22|2375|5000|9090|9100)$' || true)"
+if [ -n "$busy" ]; then
+    echo "install-system-deps: note: default service ports in use (not started by this run): $busy"
+fi
+echo "install-system-deps: done"

@@ -21,11 +21,18 @@ if ! command -v dockerd >/dev/null 2>&1; then
     exit 1
 fi
 
-# Only start a new daemon when none is alive (one may still be starting from a parallel call).
+# Parallel test sessions may call this at once: one starts dockerd, the others wait for it.
+exec 9>/run/retail-deploy-start-docker.lock
+flock -w 90 9 || { echo "start-docker: another start-docker.sh holds /run/retail-deploy-start-docker.lock" >&2; exit 1; }
+if docker info >/dev/null 2>&1; then
+    echo "start-docker: dockerd already running"
+    exit 0
+fi
+# Only start a new daemon when none is alive (one may still be starting, e.g. after a crash recovery).
 if ! pgrep -x dockerd >/dev/null 2>&1; then
     echo "start-docker: starting dockerd (log: $LOG_FILE)"
     # setsid: the daemon must outlive the shell (and the pytest session) that started it.
-    setsid dockerd --bridge=none --iptables=false --ip-masq=false >"$LOG_FILE" 2>&1 < /dev/null &
+    setsid dockerd --bridge=none --iptables=false --ip-masq=false >"$LOG_FILE" 2>&1 < /dev/null 9>&- &
 fi
 
 for _ in $(seq 1 "$WAIT_SECONDS"); do

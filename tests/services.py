@@ -7,8 +7,9 @@ the reason, everywhere else.
 
 Fixtures (scope) -> object:
 - ``docker_engine`` (session) -> DockerEngine: .base_url .client (docker.DockerClient) .base_image
-- ``registry`` (session) / ``registry_factory`` (function) -> Registry: .address .url .username
-  .password .auth_config .stop() .start() .tags(repo)
+- ``registry`` (function; one registry per session, restarted if a test stopped it), ``session_registry``
+  (session), ``registry_factory`` (function) -> Registry: .address .url .username .password
+  .auth_config .stop() .start() .tags(repo)
 - ``prometheus_factory`` (function) -> factory(targets, ...) -> Prometheus: .url .query(expr) .stop()
 - ``metrics_exporter`` (function) -> MetricsExporter: .target .url .set_counter() .set_rate() ...
 - ``sshd_server`` (session) -> SshServer: .host .port .user .key_filename .url .ssh_config ...
@@ -36,7 +37,7 @@ import urllib.request
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import pytest
 
@@ -44,7 +45,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS = REPO_ROOT / "scripts"
 LOOPBACK = "127.0.0.1"
 BASE_IMAGE = "busybox:1.36"
-DOCKER_SOCKET_URL = "unix:///var/run/docker.sock"
+DOCKER_SOCKET_URL = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -172,6 +173,33 @@ def _run_script(name: str, timeout: float = 120.0) -> None:
         unavailable(f"scripts/{name} failed (exit {done.returncode}): {(done.stderr or done.stdout).strip()}")
 
 
+class _Startable(Protocol):
+    def start(self) -> Any: ...
+
+    def stop(self) -> None: ...
+
+
+S = TypeVar("S", bound=_Startable)
+
+
+def _start_service(build: Callable[[], S], attempts: int = 3) -> S:
+    """build() a server on a fresh free port and start it; retry on a new port when another
+    process grabbed the port between free_port() and the daemon's bind (shared machine)."""
+    error: Exception | None = None
+    for _ in range(attempts):
+        server = build()
+        try:
+            server.start()
+            return server
+        except (RuntimeError, OSError) as failure:
+            server.stop()
+            error = failure
+            if "address already in use" not in str(failure).lower():
+                break
+    unavailable(str(error))
+    raise AssertionError("unreachable")  # unavailable() always raises
+
+
 # --------------------------------------------------------------------------- docker engine
 
 
@@ -291,26 +319,31 @@ class Registry:
         return sorted(self._get_json("/v2/_catalog").get("repositories") or [])
 
 
-def _start_registry(workdir: Path) -> Registry:
+def _start_registry(tmp_path_factory: pytest.TempPathFactory) -> Registry:
     _require_binary("docker-registry", "docker-registry")
     _require_binary("htpasswd", "apache2-utils")
-    registry = Registry(workdir)
-    try:
-        return registry.start()
-    except RuntimeError as error:
-        unavailable(str(error))
-        raise
+    return _start_service(lambda: Registry(tmp_path_factory.mktemp("registry")))
 
 
 @pytest.fixture(scope="session")
-def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
-    """A registry shared by the session. Tests that stop() it must start() it again:
-    prefer ``registry_factory`` for "registry is down" tests."""
-    server = _start_registry(tmp_path_factory.mktemp("registry"))
+def session_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+    """The session's registry, for module- or session-scoped fixtures (tests use ``registry``)."""
+    server = _start_registry(tmp_path_factory)
     try:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def registry(session_registry: Registry) -> Iterator[Registry]:
+    """The registry shared by the session (one daemon, storage kept across tests). A test may
+    stop() it; it is started again, on the same port, before the next test uses it."""
+    if not session_registry.running:
+        session_registry.start()
+    yield session_registry
+    if not session_registry.running:
+        session_registry.start()
 
 
 @pytest.fixture
@@ -319,7 +352,7 @@ def registry_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Calla
     started: list[Registry] = []
 
     def make() -> Registry:
-        server = _start_registry(tmp_path_factory.mktemp("registry"))
+        server = _start_registry(tmp_path_factory)
         started.append(server)
         return server
 
@@ -413,6 +446,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 class _Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 256  # listen backlog: 50+ concurrent health checks must not wait for SYN retries
     block_on_close = False  # stop() must not wait for a handler sleeping on a slow route
 
     def __init__(self, owner: HttpService, ssl_context: ssl.SSLContext | None):
@@ -759,6 +793,7 @@ class MetricsExporter(HttpService):
         lines: list[str] = []
         with self._lock:
             for name, kind in sorted(self._metrics.items()):
+                lines.append(f"# HELP {name} set by the test")
                 lines.append(f"# TYPE {name} {kind}")
                 if kind == "histogram":
                     lines.extend(self._render_histogram(name, now))
@@ -873,8 +908,19 @@ class Prometheus:
         raise AssertionError(f"prometheus {expr!r} -> {result} did not satisfy the condition in {timeout}s")
 
     def wait_for_targets_up(self, timeout: float = 20.0) -> None:
-        self.wait_for("up == 1", lambda result: len(result) > 0 and all(
-            r["value"][1] == "1" for r in self.query("up")), timeout)
+        """Wait until every scrape target has been scraped successfully."""
+        self.wait_for("up", lambda result: bool(result) and all(r["value"][1] == "1" for r in result), timeout)
+
+
+def _check_rules(rule_files: Sequence[str | Path]) -> None:
+    """Invalid rules are the test's (or the code under test's) fault: fail, never skip."""
+    if not rule_files:
+        return
+    promtool = _require_binary("promtool", "prometheus")
+    checked = subprocess.run([promtool, "check", "rules", *map(str, rule_files)], capture_output=True,
+                             text=True, timeout=60, check=False, stdin=subprocess.DEVNULL)
+    if checked.returncode != 0:
+        pytest.fail(f"promtool check rules failed:\n{checked.stdout}{checked.stderr}", pytrace=False)
 
 
 @pytest.fixture
@@ -886,14 +932,11 @@ def prometheus_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cal
     def make(targets: Sequence[str], scrape_interval: str = "1s", evaluation_interval: str | None = None,
              rule_files: Sequence[str | Path] = (), job_name: str = "app") -> Prometheus:
         _require_binary("prometheus", "prometheus")
-        server = Prometheus(tmp_path_factory.mktemp("prometheus"), targets, scrape_interval,
-                            evaluation_interval, rule_files, job_name)
+        _check_rules(rule_files)
+        server = _start_service(lambda: Prometheus(tmp_path_factory.mktemp("prometheus"), targets,
+                                                   scrape_interval, evaluation_interval, rule_files, job_name))
         started.append(server)
-        try:
-            return server.start()
-        except RuntimeError as error:
-            unavailable(str(error))
-            raise
+        return server
 
     try:
         yield make
@@ -940,6 +983,13 @@ class SshServer:
     def connect_kwargs(self) -> dict[str, Any]:
         """fabric ``Connection(host, user=, port=, connect_kwargs=...)`` / paramiko keyword arguments."""
         return {"key_filename": self.key_filename, "look_for_keys": False, "allow_agent": False}
+
+    def client_env(self, base: Mapping[str, str] | None = None) -> dict[str, str]:
+        """Environment whose ``ssh`` uses this server's key and known_hosts (PATH starts with bin_dir):
+        for ``docker -H <url>`` and ``docker.DockerClient(base_url=url, use_ssh_client=True)``."""
+        env = dict(os.environ if base is None else base)
+        env["PATH"] = f"{self.bin_dir}{os.pathsep}{env.get('PATH', '')}"
+        return env
 
     def ssh_argv(self, *command: str) -> list[str]:
         """argv running ``command`` on the server with the system ssh client."""
@@ -1018,11 +1068,7 @@ def sshd_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshServer]
     _require_binary("ssh-keygen", "openssh-client")
     if os.geteuid() != 0:
         unavailable("sshd_server needs root (sshd must switch users and log in as root)")
-    server = SshServer(tmp_path_factory.mktemp("sshd"))
-    try:
-        server.start()
-    except (RuntimeError, OSError) as error:
-        unavailable(str(error))
+    server = _start_service(lambda: SshServer(tmp_path_factory.mktemp("sshd")))
     try:
         yield server
     finally:

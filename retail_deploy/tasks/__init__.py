@@ -4,8 +4,24 @@ from __future__ import annotations
 
 from invoke import Collection
 
-from retail_deploy.tasks import build, config
+from retail_deploy.tasks import (
+    build,
+    checklist,
+    config,
+    db,
+    health,
+    monitor,
+    troubleshoot,
+)
 
 ns = Collection()
-for chapter in (build, config):
+for chapter in (  # in the runbook's order
+    checklist,
+    build,
+    health,
+    troubleshoot,
+    db,
+    monitor,
+    config,
+):
     ns.add_collection(chapter.ns)

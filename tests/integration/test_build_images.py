@@ -16,6 +16,7 @@ from retail_deploy.config import load_config
 from retail_deploy.errors import OperationFailed
 from retail_deploy.execute import Runner
 from retail_deploy.tasks import build as build_tasks
+from tests.services import unavailable
 
 pytestmark = pytest.mark.integration
 
@@ -100,7 +101,8 @@ def test_wrong_password_fails_clearly_and_builds_nothing(platform, registry, doc
     with pytest.raises(OperationFailed) as caught:
         run_build(platform, ["alpha"], version)
     message = str(caught.value)
-    assert f"registry {registry.address} rejected the credentials" in message
+    assert message.startswith(f"cannot push alpha: registry {registry.address} rejected the credentials")
+    assert message.endswith("nothing was built or pushed")
     assert "not-the-password" not in message
     assert images.image_labels(docker_engine.client, f"bt-alpha:{version}") is None
     assert version not in registry.tags("bt-alpha")
@@ -112,7 +114,7 @@ def test_stopped_registry_fails_clearly(platform, registry_factory, monkeypatch,
     monkeypatch.setenv("BUILD_TEST_USER", down.username)
     monkeypatch.setenv("BUILD_TEST_PASSWORD", down.password)
     down.stop()
-    with pytest.raises(OperationFailed, match=f"registry {down.address} is unreachable"):
+    with pytest.raises(OperationFailed, match=f"^cannot push alpha: registry {down.address} is unreachable"):
         run_build(platform, ["alpha"], version)
     assert images.image_labels(docker_engine.client, f"bt-alpha:{version}") is None
 
@@ -156,3 +158,38 @@ def test_build_push_pushes_built_images_and_refuses_missing_ones(platform, regis
     report = push_services(cfg, [cfg.services["alpha"]], version, runner=runner, out=out)
     assert report.digests["alpha"].startswith("sha256:")
     assert version in registry.tags("bt-alpha")
+
+
+EXAMPLES = Path(__file__).resolve().parent.parent.parent / "examples" / "retail-platform"
+
+
+def test_build_and_push_the_example_platform(tmp_path, registry, docker_engine, monkeypatch, version):
+    if not (EXAMPLES / "backend" / "Dockerfile").exists():
+        unavailable("examples/retail-platform (devtarget chapter) is not in this tree")
+    root = tmp_path / "example"
+    shutil.copytree(EXAMPLES, root, ignore=shutil.ignore_patterns("target", "dist"))
+    monkeypatch.setenv("RETAIL_REGISTRY", registry.address)
+    monkeypatch.setenv("REGISTRY_USERNAME", registry.username)
+    monkeypatch.setenv("REGISTRY_PASSWORD", registry.password)
+    cfg = load_config(root / "retail-platform.yaml")
+    out = io.StringIO()
+    try:
+        report = build_services(cfg, list(cfg.services.values()), version, push=True,
+                                runner=Runner(Context(), out=out), out=out)
+        assert [r.result for r in report.results] == ["pushed"] * 3
+        client = docker_engine.client
+        for result in report.results:
+            image = cfg.services[result.service].image
+            assert version in registry.tags(image)
+            pulled = client.images.pull(f"{registry.address}/{image}@{result.digest}",
+                                        auth_config=registry.auth_config)
+            assert pulled.labels[images.INPUT_DIGEST_LABEL] == result.input_digest
+        # the backend's package step (its stand-in for mvn package) ran and its output is in the image
+        health = client.containers.run(f"{registry.address}/retail-backend:{version}",
+                                       ["cat", "/www/api/v1/health"], remove=True, network_mode="host")
+        assert b'"UP"' in health
+    finally:
+        for image in docker_engine.client.images.list():
+            for tag in image.tags:
+                if tag.endswith(f":{version}"):
+                    docker_engine.client.images.remove(tag, force=True)

@@ -219,3 +219,113 @@ def test_webhook_receiver_records_posts_and_answers_configured_status(webhook_re
     posts = webhook_receiver.wait_for(2)
     assert [(p.path, p.json) for p in posts] == [("/hooks/deploy", {"text": "deployed 1.4.2"}), ("/other", {"n": 2})]
     assert posts[0].headers["X-Token"] == "t"
+
+
+def test_exporter_output_passes_promtool_check_metrics(metrics_exporter: Any) -> None:
+    import subprocess
+    import urllib.request
+
+    metrics_exporter.set_counter("http_server_requests_total", {"status": "500"}, 3)
+    metrics_exporter.observe("http_server_requests_seconds", {"uri": "/api"}, 0.2, count=5)
+    with urllib.request.urlopen(f"{metrics_exporter.url}/metrics", timeout=5) as response:
+        assert response.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+        text = response.read()
+    checked = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, timeout=30,
+                             check=False)
+    # promtool exits 1 on a parse error and 3 on lint remarks (e.g. a missing HELP line).
+    assert checked.returncode == 0, checked.stderr.decode()
+
+
+def test_docker_over_ssh_reaches_the_engine_through_the_wrapper(
+    docker_engine: Any, sshd_server: Any, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import subprocess
+
+    import docker
+
+    cli = subprocess.run(["docker", "-H", sshd_server.url, "version", "--format", "{{.Server.Version}}"],
+                         env=sshd_server.client_env(), capture_output=True, text=True, timeout=60, check=False)
+    assert cli.returncode == 0, cli.stderr
+    local_version = docker_engine.client.version()["Version"]
+    assert cli.stdout.strip() == local_version
+
+    monkeypatch.setenv("PATH", sshd_server.client_env()["PATH"])
+    client = docker.DockerClient(base_url=sshd_server.url, use_ssh_client=True, timeout=60)
+    try:
+        assert client.version()["Version"] == local_version
+    finally:
+        client.close()
+
+
+def test_prometheus_factory_fails_on_invalid_rules_instead_of_skipping(prometheus_factory: Any, tmp_path: Any) -> None:
+    rules = tmp_path / "bad.yml"
+    rules.write_text("groups:\n- name: bad\n  rules:\n  - alert: Broken\n    expr: rate(x[5m]\n")
+    with pytest.raises(pytest.fail.Exception, match="promtool check rules failed"):
+        prometheus_factory(["127.0.0.1:1"], rule_files=[rules])
+
+
+def test_service_started_again_on_a_new_port_when_its_port_is_taken(tmp_path: Any) -> None:
+    import socket
+
+    from tests.services import Registry, _start_service
+
+    blocker = socket.socket()
+    blocker.bind(("127.0.0.1", 0))
+    blocker.listen()
+    ports: list[int] = []
+
+    def build() -> Registry:
+        registry = Registry(tmp_path / f"r{len(ports)}")
+        if not ports:
+            registry.port = blocker.getsockname()[1]  # the first attempt loses the race for its port
+            registry._write_files()
+        ports.append(registry.port)
+        return registry
+
+    try:
+        registry = _start_service(build)
+        assert registry.running and len(ports) == 2 and registry.port != ports[0]
+        registry.stop()
+    finally:
+        blocker.close()
+
+
+def test_http_service_answers_fifty_concurrent_slow_requests_in_parallel(http_service_factory: Any) -> None:
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    import requests
+
+    from tests.services import Route
+
+    lock = threading.Lock()
+    in_flight = [0, 0]  # now, most at once
+
+    def slow(request: Any) -> Route:
+        with lock:
+            in_flight[0] += 1
+            in_flight[1] = max(in_flight[1], in_flight[0])
+        time.sleep(0.3)
+        with lock:
+            in_flight[0] -= 1
+        return Route(200, {"status": "UP"})
+
+    service = http_service_factory({"*": slow})
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        statuses = list(pool.map(lambda i: requests.get(f"{service.url}/e{i}", timeout=10).status_code, range(50)))
+    assert statuses == [200] * 50
+    # One listen backlog slot or a serial server would keep this near 1-5.
+    assert in_flight[1] >= 25, f"only {in_flight[1]} requests were served at once"
+
+
+def test_shared_registry_stopped_by_a_test_is_back_for_the_next_one_a(registry: Registry) -> None:
+    registry.stop()
+    assert not registry.running
+
+
+def test_shared_registry_stopped_by_a_test_is_back_for_the_next_one_b(registry: Registry) -> None:
+    from tests.services import http_status
+
+    assert registry.running
+    assert http_status(f"{registry.url}/v2/") == 401

@@ -4,6 +4,7 @@ The streams are recorded in the engine's real format (docker 20.10 push/build JS
 """
 
 import base64
+import io
 import json
 import threading
 
@@ -167,3 +168,41 @@ def test_credentials_from_docker_config_file(tmp_path):
     creds = images.resolve_credentials("reg.example:5000", environ={}, docker_config=str(config))
     assert creds is not None and (creds.username, creds.password) == ("filer", "file-pass-99")
     assert images.resolve_credentials("other:5000", environ={}, docker_config=str(config)) is None
+
+
+def render(text: str) -> list[str]:
+    """A tiny terminal: applies the two escape codes LiveBoard uses (cursor up N lines, erase below)."""
+    import re
+
+    screen: list[str] = []
+    row = 0
+    for token in re.split(r"(\x1b\[\d*F|\x1b\[J|\n)", text):
+        if not token:
+            continue
+        if token == "\n":
+            row += 1
+        elif token.endswith("F"):
+            row -= int(token[2:-1] or 1)
+        elif token == "\x1b[J":
+            del screen[row:]
+        else:
+            while len(screen) <= row:
+                screen.append("")
+            screen[row] = token
+    return screen
+
+
+def test_live_board_redraws_in_place_and_keeps_other_lines_above():
+    out = io.StringIO()
+    board = images.LiveBoard(out)
+    board.set("backend", "873ddceaa178", "Preparing")
+    board.set("web", "39e3a68b6991", "Waiting")
+    board.print_above("[backend] $ docker push reg/retail-backend:1")
+    board.set("backend", "873ddceaa178", "Pushing [==>   ]")
+    board.set("backend", "873ddceaa178", "Pushed")
+    board.set("web", "39e3a68b6991", "Layer already exists")
+    assert render(out.getvalue()) == [
+        "[backend] $ docker push reg/retail-backend:1",
+        "[backend] 873ddceaa178: Pushed",
+        "[web] 39e3a68b6991: Layer already exists",
+    ]

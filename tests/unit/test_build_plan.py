@@ -135,3 +135,19 @@ def test_summary_table_names_failures():
         consumer-web  stopped  0.4s      reg/retail-consumer-web:1.0  -
         admin-web: COPY failed
         consumer-web: stopped because another service failed""")
+
+
+def test_dry_build_push_prints_tag_and_push_for_each_service(platform, capsys):
+    assert inv("--dry", "build.push", "--version", "1.4.2", "--config", str(platform)) == 0
+    assert commands(capsys.readouterr().out) == [
+        "docker tag retail-backend:1.4.2 registry.example.com/retail-backend:1.4.2",
+        "docker push registry.example.com/retail-backend:1.4.2",
+        "docker tag retail-consumer-web:1.4.2 registry.example.com/retail-consumer-web:1.4.2",
+        "docker push registry.example.com/retail-consumer-web:1.4.2",
+    ]
+
+
+def test_push_without_a_registry_is_refused(platform, capsys):
+    platform.write_text(platform.read_text().replace("registry: {host: registry.example.com}\n", ""))
+    assert inv("build.all", "--version", "1.0", "--push", "--config", str(platform)) == 2
+    assert "no registry to push to: set registry.host" in capsys.readouterr().err

@@ -104,3 +104,25 @@ def test_listing_tasks_imports_no_heavy_library():
             "print(sorted(m for m in ('docker', 'fabric', 'paramiko', 'requests', 'pymongo') if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("section,error", [
+    ("monitoring:\n  poll_interval: fast\n", "monitoring.poll_interval: invalid duration 'fast'"),
+    ("notifications:\n  slak: {}\n", "notifications.slak: unknown key"),
+    ("smoke_tests:\n  - {name: x, service: nope, path: /}\n", "smoke_tests[0].service: 'nope' is not a configured"),
+    ("migrations:\n  lock_ttl: [1]\n", "migrations.lock_ttl: invalid duration"),
+    ("build:\n  max_parallel: many\n", "build.max_parallel: expected an integer"),
+    ("checklist:\n  tag_patterns: ['release']\n", "checklist.tag_patterns: 'release' lacks {version}"),
+])
+def test_config_validate_checks_every_chapter_section(tmp_path, section, error):
+    """A chapter's own section is refused by `config.validate` with file and line, not at 2 a.m. mid-deploy."""
+    import re
+
+    text = (REPO / "config" / "retail-platform.yaml").read_text()
+    key = section.split(":")[0]
+    text = re.sub(rf"(?ms)^{key}:\n(?:[ #].*\n|\n)*", "", text)
+    path = tmp_path / "platform.yaml"
+    path.write_text(text + section)
+    result = run("config.validate", "--config", str(path))
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert re.match(rf"error: {re.escape(str(path))}:\d+: {re.escape(error)}", result.stderr), result.stderr

@@ -1,0 +1,162 @@
+"""Benchmark: `build.all --push` against the runbook's commands as a plain sequential shell script.
+
+Same inputs, same Docker engine, same registry (a real htpasswd registry on 127.0.0.1):
+- baseline: for each service `cd DIR && <build steps> && docker build -t IMG:V . && docker tag ... &&
+  docker push ...` one after another, exactly the runbook's shape (docker CLI, legacy builder);
+- ours: `build_services(..., push=True)` (SDK, services concurrently);
+- no-op: `build_services` again with the same version and unchanged inputs (must build nothing).
+
+Each service's workload stands in for a real build: a build step that waits (dependency fetch /
+compiler start-up), a Dockerfile RUN that waits and writes a few MB (a layer to push). Every timed
+run uses a fresh version and a fresh source stamp, so no run reuses the other's cache.
+
+    PYTHONPATH=. python benchmarks/build_all.py [--services 3] [--rounds 2] [--work 1.5]
+
+Needs dockerd (scripts/start-docker.sh), the busybox:1.36 base (scripts/make-base-image.sh),
+docker-registry and htpasswd. Prints one table; figures go in docs/performance.md under "## Build".
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import shlex
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from invoke import Context
+
+from retail_deploy.build import build_services
+from retail_deploy.config import load_config
+from retail_deploy.execute import Runner
+from tests.services import Registry
+
+DOCKERFILE = """\
+FROM busybox:1.36
+COPY stamp.txt /srv/stamp.txt
+COPY dist/ /srv/dist/
+RUN sleep {work} && dd if=/dev/urandom of=/srv/blob bs=1M count=4 2>/dev/null
+CMD ["cat", "/srv/stamp.txt"]
+"""
+
+
+def make_platform(root: Path, services: int, work: float, registry: Registry) -> Path:
+    lines = ["version: 1", "platform: bench", "registry:", f"  host: {registry.address}",
+             "  username_env: BENCH_USER", "  password_env: BENCH_PASSWORD", "services:"]
+    for index in range(services):
+        name = f"svc{index}"
+        (root / name).mkdir(parents=True)
+        (root / name / "Dockerfile").write_text(DOCKERFILE.format(work=work))
+        (root / name / "stamp.txt").write_text("initial\n")
+        lines += [f"  {name}:", f"    image: bench-{name}", f"    source_dir: {name}", "    build_steps:",
+                  f"      - {{name: package, run: [sh, -c, 'sleep {work} && mkdir -p dist && "
+                  f"cp stamp.txt dist/app']}}"]
+    lines += ["environments:", "  development: {target: docker}"]
+    config = root / "platform.yaml"
+    config.write_text("\n".join(lines) + "\n")
+    return config
+
+
+def stamp(root: Path, services: int, text: str) -> None:
+    """New sources for every service (distinct per service, so the engine's cache cannot share them)."""
+    for index in range(services):
+        (root / f"svc{index}" / "stamp.txt").write_text(f"{text} svc{index}\n")
+
+
+def baseline_script(root: Path, services: int, work: float, registry: Registry, version: str) -> str:
+    """The runbook's commands for every service, one after another."""
+    lines = ["set -e"]
+    for index in range(services):
+        name, image = f"svc{index}", f"bench-svc{index}"
+        remote = f"{registry.address}/{image}:{version}"
+        lines += [
+            f"cd {shlex.quote(str(root / name))}",
+            f"sh -c 'sleep {work} && mkdir -p dist && cp stamp.txt dist/app'",
+            f"docker build -q -t {image}:{version} . >/dev/null",
+            f"docker tag {image}:{version} {remote}",
+            f"docker push {remote} >/dev/null",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def remove_images(versions: list[str]) -> None:
+    import docker
+
+    client = docker.from_env()
+    for image in client.images.list():
+        for tag in image.tags:
+            if tag.rsplit(":", 1)[-1] in versions:
+                client.images.remove(tag, force=True)
+    client.close()
+
+
+def timed(fn) -> float:  # type: ignore[no-untyped-def]
+    started = time.perf_counter()
+    fn()
+    return time.perf_counter() - started
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--services", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--work", type=float, default=1.5, help="seconds of waiting per build step and RUN")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="bench-build-") as tmp:
+        tmpdir = Path(tmp)
+        registry = Registry(tmpdir / "registry").start()
+        docker_config = tmpdir / "docker-config"  # the baseline's `docker login` stays private
+        docker_config.mkdir()
+        env = dict(os.environ, DOCKER_CONFIG=str(docker_config), DOCKER_BUILDKIT="0",
+                   BENCH_USER=registry.username, BENCH_PASSWORD=registry.password)
+        os.environ.update(BENCH_USER=registry.username, BENCH_PASSWORD=registry.password)
+        subprocess.run(["docker", "login", registry.address, "-u", registry.username, "--password-stdin"],
+                       input=registry.password, text=True, env=env, check=True, capture_output=True)
+        root = tmpdir / "platform"
+        root.mkdir()
+        config_file = make_platform(root, args.services, args.work, registry)
+        cfg = load_config(config_file)
+        services = list(cfg.services.values())
+        versions: list[str] = []
+        baseline, ours, noop = [], [], []
+        try:
+            for _ in range(args.rounds):
+                version = "bench-" + uuid.uuid4().hex[:8]
+                versions.append(version)
+                stamp(root, args.services, version + "-shell")
+                script = baseline_script(root, args.services, args.work, registry, version)
+                baseline.append(timed(lambda s=script: subprocess.run(["sh", "-c", s], env=env, check=True)))
+
+                version = "bench-" + uuid.uuid4().hex[:8]
+                versions.append(version)
+                stamp(root, args.services, version + "-ours")
+                runner = Runner(Context(), out=io.StringIO())
+                ours.append(timed(lambda v=version, r=runner: build_services(
+                    cfg, services, v, push=True, runner=r, out=io.StringIO())))
+                log = io.StringIO()
+                noop.append(timed(lambda v=version, r=runner, o=log: build_services(
+                    cfg, services, v, push=False, runner=r, out=o)))
+                if log.getvalue().count("nothing built") != args.services:
+                    print("no-op rebuild built something:\n" + log.getvalue(), file=sys.stderr)
+                    return 1
+        finally:
+            registry.stop()
+            remove_images(versions)
+
+    base, mine, idle = statistics.median(baseline), statistics.median(ours), statistics.median(noop)
+    print(f"services={args.services} work={args.work}s rounds={args.rounds} (medians)")
+    print(f"{'runbook script (sequential)':34} {base:7.2f} s")
+    print(f"{'build.all --push (ours)':34} {mine:7.2f} s   ratio {mine / base:.2f}x (goal <= 0.6x)")
+    print(f"{'no-op rebuild (same version)':34} {idle:7.2f} s   (goal < 1 s, nothing built)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,128 @@
+"""Monitoring & Alerts chapter: `monitor.rules`, `monitor.check`, `monitor.watch`.
+
+Exit codes: 0 no rollback trigger fires · 1 one fires (or the rollback failed) · 2 bad input,
+or Prometheus cannot be reached (the state is unknown, never "healthy") · 3 `--rollback`
+rolled the environment back.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from invoke import Collection
+
+from retail_deploy.tasks._common import load, task
+
+
+@task(help={"output": "write the rule file to this path (default: print it), e.g. prometheus/alerts.yaml"})
+def rules(c, output=None, config=None):
+    """Generate the Prometheus alert rule file from the monitoring config (runbook rules + metrics table)."""
+    from pathlib import Path
+
+    from retail_deploy.alert_rules import alert_definitions, render_rules
+    from retail_deploy.execute import Runner
+    from retail_deploy.monitor import monitoring_settings
+
+    settings = monitoring_settings(load(config))
+    text = render_rules(settings)
+    if not output:
+        print(text, end="")
+        return
+    count = len(alert_definitions(settings))
+    if Runner(c).dry:
+        print(f"# would write {count} alert rules to {output}")
+        return
+    path = Path(output)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".tmp")
+    partial.write_text(text, encoding="utf-8")
+    partial.replace(path)  # never leave Prometheus a half-written rule file
+    print(f"wrote {count} alert rules to {path} (check: promtool check rules {path})")
+
+
+@task(help={"metrics": "also show the warning/critical metrics table (--no-metrics to skip)"})
+def check(c, env=None, config=None, metrics=True):
+    """Evaluate every rollback trigger now: table; exit 0 none fire, 1 one fires, 2 Prometheus unreachable."""
+    from retail_deploy import monitor
+    from retail_deploy.errors import OperationFailed
+    from retail_deploy.triggers import format_table
+
+    cfg = load(config)
+    environment = cfg.environment(env)
+    result = monitor.check(cfg, environment, include_metrics=metrics)
+    print(f"rollback triggers of {environment.name} (Prometheus {result.prometheus}):")
+    print(format_table(result.triggers))
+    if metrics and result.metrics:
+        print()
+        print(format_table(result.metrics, heading="metric"))
+    silent = [r.title for r in result.triggers if r.value is None]
+    if silent:
+        print(f"note: no data for {', '.join(silent)} (window not yet covered, or check the query)")
+    if result.fired:
+        names = "; ".join(monitor.describe(r) for r in result.fired)
+        raise OperationFailed(
+            f"{len(result.fired)} rollback trigger(s) firing in {environment.name}: {names}; "
+            f"roll back: retail-deploy rollback.undo --env {environment.name}")
+    print(f"no rollback trigger is firing in {environment.name}")
+
+
+@task(help={
+    "duration": "how long to watch, e.g. 10m or 90s",
+    "rollback": "on the first trigger that fires, roll back with the environment's strategy and notify (exit 3)",
+    "interval": "time between polls, e.g. 30s (default: monitoring.poll_interval)",
+})
+def watch(c, env=None, duration=None, rollback=False, interval=None, config=None):
+    """Poll the rollback triggers for --duration; with --rollback, roll back on the first breach (exit 3)."""
+    from retail_deploy import monitor, notify, validate
+    from retail_deploy.errors import InputError, OperationFailed, RolledBack
+    from retail_deploy.execute import Runner
+
+    if not duration:
+        raise InputError("missing --duration: how long to watch, e.g. --duration 10m")
+    duration_s = validate.duration(duration, what="--duration")
+    interval_s = validate.duration(interval, what="--interval") if interval else None
+    cfg = load(config)
+    environment = cfg.environment(env)
+    monitor.monitoring_settings(cfg)  # config errors now, before anything is watched or changed
+    runner = Runner(c)
+    sender = notify.notifier(cfg, say=runner.say, runner=runner)
+    outcome: dict[str, Any] = {}
+
+    def roll_back(reading: Any) -> None:
+        reason = monitor.describe(reading)
+        try:
+            outcome["summary"] = _rollback(runner, cfg, environment, reason)
+        except Exception as error:
+            sender.send(notify.rollback_event(
+                environment.name, reason=f"{reason}; the rollback FAILED: {error}", automatic=True))
+            raise
+        sender.send(notify.rollback_event(environment.name, reason=reason, automatic=True,
+                                          details={"action": outcome["summary"]}))
+
+    with runner:
+        result = monitor.watch(cfg, environment, duration_s, interval_s=interval_s,
+                               on_breach=roll_back if rollback else None, say=runner.say)
+    if result.never_had_data:
+        runner.say(f"warning: no data during the watch for {', '.join(result.never_had_data)}: "
+                   "those triggers could not fire (check monitoring.queries)")
+    if result.breach is None:
+        print(f"{environment.name}: no rollback trigger fired in {result.polls} polls over {duration}")
+        return
+    if rollback:
+        raise RolledBack(f"{environment.name} rolled back ({outcome.get('summary', 'done')}): "
+                         f"{monitor.describe(result.breach)}")
+    raise OperationFailed(f"rollback trigger fired in {environment.name}: {monitor.describe(result.breach)}; "
+                          f"not rolled back (use --rollback, or retail-deploy rollback.undo --env {environment.name})")
+
+
+def _rollback(runner: Any, cfg: Any, environment: Any, reason: str) -> str:
+    """The kubernetes chapter's rollback for the environment's strategy (blue-green switch back or undo)."""
+    from retail_deploy.rollback import rollback_environment  # type: ignore[import-not-found,unused-ignore]
+
+    return str(rollback_environment(runner, cfg, environment, reason=reason))
+
+
+ns = Collection("monitor")
+ns.add_task(rules)
+ns.add_task(check)
+ns.add_task(watch)

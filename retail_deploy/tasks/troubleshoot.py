@@ -1,0 +1,148 @@
+"""Troubleshooting chapter: the runbook's "Common Issues", one read-only task each.
+
+Each task runs the runbook's diagnostic kubectl commands (pinned to the environment's context and
+namespace), prints the likely cause, and saves the full report (every command and its output)
+under ./reports/ or --output. Remedies are printed as exact commands and run only with --fix,
+after confirmation (--yes to skip it where there is no terminal).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from invoke import Collection
+
+from retail_deploy.tasks._common import confirm, load, task
+
+COMMON = {
+    "service": "service to diagnose (default: the one declaring dependencies, i.e. the backend)",
+    "output": "file for the full report (default: ./reports/troubleshoot-<task>-<env>-<time>.txt)",
+    "fix": "apply the remedies the report proposes (asks for confirmation)",
+    "yes": "with --fix: do not ask for confirmation",
+    "request_timeout": "kubectl --request-timeout for each command (default 30s)",
+}
+
+
+def _help(**extra: str) -> dict[str, str]:
+    return {**COMMON, **extra}
+
+
+@task(help=_help(pod="pod to diagnose (default: the service's crash-looping or unready pods)"))
+def crashloop(c, env=None, config=None, pod=None, service=None, output=None, fix=False, yes=False,
+              request_timeout="30s"):
+    """Pod CrashLoopBackOff: describe the failing pods and read their previous logs."""
+    from retail_deploy import troubleshoot
+
+    _run(c, config, env, service, output, fix, yes, request_timeout,
+         lambda probe, target, environment, svc, _deployment: troubleshoot.crashloop(
+             probe, target, environment.name, selector=f"app={svc.app_label}", pod=pod))
+
+
+@task(help=_help(tail="log lines per pod to read (default 500)",
+                 replicas="replica count the scale-up remedy proposes (default 5)"))
+def errors(c, env=None, config=None, service=None, tail=500, replicas=5, output=None, fix=False, yes=False,
+           request_timeout="30s"):
+    """High error rate: grouped error lines, rollout history, resource use; remedy: scale up."""
+    from retail_deploy import troubleshoot
+
+    _run(c, config, env, service, output, fix, yes, request_timeout,
+         lambda probe, target, environment, svc, deployment: troubleshoot.errors(
+             probe, target, environment.name, selector=f"app={svc.app_label}", deployment=deployment,
+             tail=int(tail), scale_to=int(replicas)))
+
+
+@task(help=_help())
+def db(c, env=None, config=None, service=None, output=None, fix=False, yes=False, request_timeout="30s"):
+    """Database connection issues: actuator health, MongoDB and Redis pings, connection pool messages."""
+    from retail_deploy import troubleshoot
+
+    def diagnose(probe, target, environment, svc, deployment):
+        components = list(svc.raw.str_list("dependencies", ())) or ["mongo", "redis"]
+        return troubleshoot.db(probe, target, environment.name, deployment=deployment,
+                               selector=f"app={svc.app_label}", components=components, port=svc.port)
+
+    _run(c, config, env, service, output, fix, yes, request_timeout, diagnose)
+
+
+@task(help=_help(mongo_deployment="MongoDB deployment for the slow-query check (default mongodb)",
+                 redis_deployment="Redis deployment for the latency check (default redis)",
+                 replicas="replica count the scale-out remedy proposes (default 10)"))
+def latency(c, env=None, config=None, service=None, mongo_deployment="mongodb", redis_deployment="redis",
+            replicas=10, output=None, fix=False, yes=False, request_timeout="30s"):
+    """High latency: pod resource use against limits, slow MongoDB operations, Redis latency."""
+    from retail_deploy import troubleshoot
+
+    _run(c, config, env, service, output, fix, yes, request_timeout,
+         lambda probe, target, environment, svc, deployment: troubleshoot.latency(
+             probe, target, environment.name, selector=f"app={svc.app_label}", deployment=deployment,
+             mongo_deployment=mongo_deployment, redis_deployment=redis_deployment, scale_to=int(replicas)))
+
+
+@task(help=_help(days="report certificates expiring within this many days (default 14)"))
+def certs(c, env=None, config=None, days=14, service=None, output=None, fix=False, yes=False,
+          request_timeout="30s"):
+    """SSL/TLS: cert-manager certificates expired, expiring within --days, or not Ready; remedy: re-issue."""
+    from retail_deploy import troubleshoot
+
+    if int(days) < 0:
+        from retail_deploy.errors import InputError
+
+        raise InputError("--days must be 0 or more")
+    _run(c, config, env, service, output, fix, yes, request_timeout,
+         lambda probe, target, environment, _svc, _deployment: troubleshoot.certs(
+             probe, target, environment.name, days=int(days)))
+
+
+# --- shared flow: resolve, diagnose (read-only), report, save, optionally fix ---------------------
+
+def _run(c: Any, config: str | None, env: str | None, service: str | None, output: str | None, fix: bool,
+         yes: bool, request_timeout: str, diagnose: Any) -> None:
+    from retail_deploy import troubleshoot
+    from retail_deploy.commands import kubectl_diag as k
+    from retail_deploy.errors import InputError, OperationFailed
+    from retail_deploy.execute import Runner
+
+    cfg = load(config)
+    environment = cfg.environment(env)
+    if environment.target != "kubernetes":
+        raise InputError(f"troubleshooting reads a Kubernetes cluster; {environment.name} is a "
+                         f"{environment.target} environment")
+    svc = _service(cfg, service)
+    target = k.KubeTarget.from_env(environment, str(request_timeout))
+    with Runner(c) as runner:
+        probe = troubleshoot.runner_probe(runner)
+        deployment = troubleshoot.serving_deployment(probe, target, environment, svc)
+        report = diagnose(probe, target, environment, svc, deployment)
+        for line in report.summary():
+            print(line)
+        # A dry run writes nothing, not even the local report file.
+        path = None if runner.dry else report.save(output)
+        print(f"Full report: {path}" if path else "# dry run: report not saved")
+        if report.remedies and fix:
+            if runner.dry:
+                for command in report.remedies:
+                    runner.run(command)
+                return
+            confirm(f"Apply {len(report.remedies)} remedy command(s) to {environment.name}?", yes=yes)
+            for command in report.remedies:
+                runner.run(command)
+        elif fix:
+            print("Nothing to fix: no remedy applies to what was found.")
+    failed = [s for s in report.sections if s.exit_code != 0]
+    if failed and len(failed) == len(report.sections):
+        raise OperationFailed(f"every diagnostic command failed on {environment.name} (first: {failed[0].command}); "
+                              f"see {path or 'the output above'}")
+
+
+def _service(cfg: Any, name: str | None) -> Any:
+    if name:
+        return cfg.service(name)
+    for service in cfg.services.values():
+        if service.raw.str_list("dependencies", ()):
+            return service
+    return next(iter(cfg.services.values()))
+
+
+ns = Collection("troubleshoot")
+for _task in (crashloop, errors, db, latency, certs):
+    ns.add_task(_task)
