@@ -34,12 +34,14 @@ SERVICES = ("backend", "consumer-web", "admin-web")
 TASKS_FILE = """\
 from invoke import Collection
 
+from retail_deploy.tasks import health
 from retail_deploy.tasks.deploy_docker import development
 
 ns = Collection()
 deploy = Collection("deploy")
 deploy.add_task(development)
 ns.add_collection(deploy)
+ns.add_collection(health.ns)
 """
 
 
@@ -177,6 +179,9 @@ def test_deploy_builds_pushes_and_serves_every_endpoint_with_the_version(platfor
     assert docker_target.current_versions(runner, cfg, cfg.environment("development")) == {
         name: "1.0.0" for name in SERVICES}
     assert platform.containers() == sorted(f"{platform.prefix}retail-{n}-development" for n in SERVICES)
+    # The Health chapter's tasks work on the development environment too.
+    assert_ok(platform.inv("health.check", "--env", "development"))
+    assert_ok(platform.inv("health.deps", "--env", "development", "--via", "direct"))
 
 
 def running_ids(platform: Platform) -> dict[str, str]:
