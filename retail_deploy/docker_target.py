@@ -22,7 +22,9 @@ bridge networks are normal).
 from __future__ import annotations
 
 import json
+import os
 import shlex
+import threading
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -359,8 +361,13 @@ def connect(settings: DockerSettings, timeout: float = 120) -> Any:
     """A DockerClient for the environment's engine (lazy import: `inv --list` never loads docker)."""
     import docker
 
+    key = os.path.expanduser(settings.ssh_key) if settings.ssh_key else None
+    if key and not os.path.isfile(key):
+        raise InputError(f"docker.ssh_key {settings.ssh_key} does not exist: fix it in the config file")
     try:
-        if settings.host:
+        if settings.host and key and not settings.use_ssh_client:
+            client = _client_with_key(settings.host, timeout, key)
+        elif settings.host:
             client = docker.DockerClient(base_url=settings.host, timeout=int(timeout),
                                          use_ssh_client=settings.use_ssh_client)
         else:
@@ -368,9 +375,39 @@ def connect(settings: DockerSettings, timeout: float = 120) -> Any:
         client.ping()
     except Exception as error:  # the SDK raises many unrelated types for "no engine"
         where = settings.host or "the local Docker engine"
-        raise OperationFailed(f"cannot reach {where}: {_first_line(error)} "
-                              f"(is dockerd running? see scripts/start-docker.sh)") from error
+        text = _first_line(error)
+        if "known_hosts" in text:
+            hint = "add the host key first: ssh-keyscan -p PORT HOST >> ~/.ssh/known_hosts"
+        elif settings.host:
+            hint = "can that user run `docker` there? try: ssh USER@HOST docker info"
+        else:
+            hint = "is dockerd running? see scripts/start-docker.sh"
+        raise OperationFailed(f"cannot reach {where}: {text} ({hint})") from error
     return client
+
+
+_ADAPTER_LOCK = threading.Lock()
+
+
+def _client_with_key(base_url: str, timeout: float, key: str) -> Any:
+    """A DockerClient over paramiko with the configured private key (the SDK itself only reads
+    ~/.ssh/config). Host keys still come from ~/.ssh/known_hosts, unknown hosts are refused."""
+    import docker
+    import docker.api.client as api_client
+
+    base = api_client.SSHHTTPAdapter
+
+    class KeyedAdapter(base):  # type: ignore[misc, valid-type]
+        def _create_paramiko_client(self, url: str) -> None:
+            super()._create_paramiko_client(url)
+            self.ssh_params.update(key_filename=key, look_for_keys=False)
+
+    with _ADAPTER_LOCK:  # the SDK builds its adapter inside APIClient(): swap the class meanwhile
+        api_client.SSHHTTPAdapter = KeyedAdapter
+        try:
+            return docker.DockerClient(base_url=base_url, timeout=int(timeout))
+        finally:
+            api_client.SSHHTTPAdapter = base
 
 
 def _engine_name(settings: DockerSettings) -> str:

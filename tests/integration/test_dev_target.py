@@ -316,3 +316,24 @@ def test_remote_engine_over_ssh_deploys_keeps_old_on_failure_and_undoes(remote_p
     assert platform.version() == "1.0.0"
     assert docker_target.current_versions(runner, cfg, cfg.environment("development")) == {
         name: "1.0.0" for name in SERVICES}
+
+
+def test_remote_engine_with_the_built_in_ssh_client_and_a_configured_key(tmp_path, docker_engine, registry,
+                                                                         sshd_server, monkeypatch) -> None:
+    # docker.ssh_key through paramiko; the host key must be known (~/.ssh/known_hosts of $HOME).
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    made = make_platform(tmp_path, docker_engine, registry, monkeypatch,
+                         docker={"host": sshd_server.url, "ssh_key": sshd_server.key_filename},
+                         extra_env={"HOME": str(home)})
+    try:
+        done = made.deploy("1.0.0", "--no-build")
+        assert done.returncode == 1
+        assert "not found in known_hosts" in done.stderr and "ssh-keyscan" in done.stderr
+        shutil.copy(sshd_server.known_hosts, home / ".ssh" / "known_hosts")
+        done = made.deploy("1.0.0")
+        assert_ok(done)
+        assert f"on development ({sshd_server.url})" in done.stdout
+        assert made.version() == "1.0.0"
+    finally:
+        remove_containers(made)
