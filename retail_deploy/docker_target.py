@@ -23,11 +23,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import threading
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -271,6 +273,25 @@ def judge_health(target: ServiceTarget, exit_code: int, output: str, version: st
         if answered != version:
             return f"GET {target.version_path}: version {answered!r}, expected {version!r}"
     return None
+
+
+def _timestamp(text: str) -> datetime:
+    """Docker's RFC 3339 times carry nanoseconds; Python parses up to microseconds."""
+    text = re.sub(r"(\.\d{6})\d+", r"\1", text.strip()).replace("Z", "+00:00")
+    return datetime.fromisoformat(text)
+
+
+def latest_health_run(state: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The newest health-check run since the container (re)started, or None.
+
+    Docker keeps the log across restarts: a run from before `docker start` says nothing about
+    the process running now (it matters for undo, which restarts the kept container)."""
+    log = ((state.get("Health") or {}).get("Log")) or []
+    started = state.get("StartedAt")
+    if started:
+        since = _timestamp(str(started))
+        log = [run for run in log if run.get("Start") and _timestamp(str(run["Start"])) >= since]
+    return log[-1] if log else None
 
 
 def probe_port(target: ServiceTarget, settings: DockerSettings, *, candidate: bool) -> int:
@@ -581,11 +602,10 @@ class _Deployer:
     def check(self, container: Any, target: ServiceTarget, version: str | None) -> str | None:
         """The latest health-check run of the container, judged; None when it passed."""
         container.reload()
-        health = (container.attrs.get("State") or {}).get("Health") or {}
-        log = health.get("Log") or []
-        if not log:
+        state = container.attrs.get("State") or {}
+        last = latest_health_run(state)
+        if last is None:
             return "no health check result yet"
-        last = log[-1]
         return judge_health(target, int(last.get("ExitCode", 1)), str(last.get("Output") or ""), version)
 
 

@@ -188,3 +188,14 @@ def test_judging_a_health_run_names_the_failing_path_wrong_json_or_wrong_version
         "GET /api/v1/health: wget: server returned error: HTTP/1.1 404 Not Found")
     assert dt.split_health_output(good) == {"/api/v1/health": '{"status":"UP"}',
                                             "/api/v1/version": '{"version":"1.0.1"}'}
+
+
+def test_only_health_runs_since_the_last_start_count() -> None:
+    run = {"Start": "2026-11-26T04:58:40.123456789Z", "ExitCode": 0, "Output": "ok"}
+    later = {"Start": "2026-11-26T04:58:44.5Z", "ExitCode": 1, "Output": "down"}
+    state = {"StartedAt": "2026-11-26T04:58:43.987654321Z", "Health": {"Log": [run]}}
+    assert dt.latest_health_run(state) is None  # a run of the process before `docker start`
+    state["Health"]["Log"].append(later)
+    assert dt.latest_health_run(state) == later
+    assert dt.latest_health_run({"StartedAt": "2026-11-26T04:58:39Z", "Health": {"Log": [run]}}) == run
+    assert dt.latest_health_run({"State": "no health"}) is None
