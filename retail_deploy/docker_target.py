@@ -581,6 +581,10 @@ class _Deployer:
                     failed[target.service] = f"container {name} disappeared"
                 elif _status(container) in {"exited", "dead"}:
                     failed[target.service] = f"container {name} exited: {_logs_tail(container) or 'no output'}"
+                elif container.status == "restarting" or int(container.attrs.get("RestartCount") or 0):
+                    # The restart policy hides a crash: a new container that restarts has failed.
+                    failed[target.service] = (f"container {name} keeps restarting: "
+                                              f"{_logs_tail(container) or 'no output'}")
                 else:
                     problem = self.check(container, target, version)
                     if problem is None:

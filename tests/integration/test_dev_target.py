@@ -337,3 +337,34 @@ def test_remote_engine_with_the_built_in_ssh_client_and_a_configured_key(tmp_pat
         assert made.version() == "1.0.0"
     finally:
         remove_containers(made)
+
+
+def test_a_failure_after_the_switch_puts_every_service_back(platform) -> None:
+    import socket
+    from urllib.parse import urlsplit
+
+    assert_ok(platform.deploy("1.0.0"))
+    # A stray process takes admin-web's stable port while 1.0.1 is deployed: the candidates pass
+    # on their own ports, the switched admin-web cannot bind, so the whole release goes back.
+    admin = platform.client.containers.get(f"{platform.prefix}retail-admin-web-development")
+    admin.stop(timeout=5)
+    stray = socket.socket()
+    stray.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    stray.bind(("127.0.0.1", urlsplit(platform.urls["admin-web"]).port))
+    stray.listen()
+    try:
+        done = platform.deploy("1.0.1")
+    finally:
+        stray.close()
+    assert done.returncode == 3, done.stderr
+    assert "admin-web 1.0.1 failed its health check after the switch" in done.stderr
+    assert "Address already in use" in done.stderr
+    assert "put back" in done.stderr
+    assert platform.version() == "1.0.0"  # backend 1.0.1 was switched, then put back
+    from retail_deploy import docker_target
+
+    cfg = platform.load()
+    runner, _ = library_runner()
+    states = docker_target.state_of(runner, cfg, cfg.environment("development"))
+    assert {name: state["current"] for name, state in states.items()} == {name: "1.0.0" for name in SERVICES}
+    assert states["backend"]["running"] and states["consumer-web"]["running"]
