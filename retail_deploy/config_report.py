@@ -15,6 +15,7 @@ from retail_deploy.errors import ConfigError, InputError
 SECTION_PARSERS: dict[str, str] = {
     "build": "retail_deploy.build:BuildSettings.from_config",
     "checklist": "retail_deploy.checklist:validate_section",
+    "environments.*.docker": "retail_deploy.docker_target:validate_config",
     "migrations": "retail_deploy.migrations.settings:from_config",
     "monitoring": "retail_deploy.monitor:monitoring_settings",
     "notifications": "retail_deploy.notify:settings_from_config",

@@ -101,6 +101,16 @@ def docker_settings(env: Any) -> DockerSettings:
     )
 
 
+def validate_config(cfg: Any) -> None:
+    """`config.validate`: parse the docker: section of every Docker-target environment, and
+    check each service has a port, so a typo is refused with file and line before a deploy."""
+    for env in cfg.environments.values():
+        if env.target == "docker":
+            docker_settings(env)
+            for service in cfg.services.values():
+                service_port(env, service)
+
+
 @dataclass(frozen=True)
 class Endpoint:
     path: str

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import pytest
 
@@ -10,6 +11,8 @@ from retail_deploy import docker_target as dt
 from retail_deploy.commands import docker_engine as dcli
 from retail_deploy.config import load_config
 from retail_deploy.errors import ConfigError, InputError
+
+EXAMPLE_CONFIG = Path(__file__).resolve().parents[2] / "examples" / "retail-platform" / "retail-platform.yaml"
 
 PLATFORM = """
 version: 1
@@ -199,3 +202,15 @@ def test_only_health_runs_since_the_last_start_count() -> None:
     assert dt.latest_health_run(state) == later
     assert dt.latest_health_run({"StartedAt": "2026-11-26T04:58:39Z", "Health": {"Log": [run]}}) == run
     assert dt.latest_health_run({"State": "no health"}) is None
+
+
+def test_config_validate_refuses_a_bad_docker_section_with_its_line(tmp_path) -> None:
+    from retail_deploy import config_report
+
+    cfg, _ = load(tmp_path, "{health_timeout: soon}")
+    with pytest.raises(ConfigError, match=r"platform.yaml:\d+: environments.development.docker.health_timeout"):
+        config_report.validate(cfg, None)
+    cfg, _ = load(tmp_path, "{health_timeout: 10s}")
+    assert "valid" in config_report.validate(cfg, None)
+    example = load_config(EXAMPLE_CONFIG, environ={})
+    assert "valid (3 services, 1 environments)" in config_report.validate(example, None)
