@@ -28,13 +28,14 @@ import shlex
 import threading
 import time
 from collections.abc import Iterable, Mapping
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 from retail_deploy.commands import docker_engine as dcli
-from retail_deploy.errors import InputError, OperationFailed, RolledBack
+from retail_deploy.errors import InputError, LockHeld, OperationFailed, RolledBack
 
 LABEL_PREFIX = "org.retail-deploy"
 LABEL_SERVICE = f"{LABEL_PREFIX}.service"
@@ -629,6 +630,80 @@ def _api_message(error: Any) -> str:
 
 
 # --------------------------------------------------------------------------------------------
+# One deploy at a time per environment and engine
+
+
+LABEL_LOCK_HOLDER = f"{LABEL_PREFIX}.lock-holder"
+LABEL_LOCK_ACTION = f"{LABEL_PREFIX}.lock-action"
+LABEL_LOCK_EXPIRES = f"{LABEL_PREFIX}.lock-expires"
+LOCK_TTL = 1800.0
+
+
+def lock_name(settings: DockerSettings, env_name: str) -> str:
+    return f"{settings.name_prefix}retail-deploy-lock-{env_name}"
+
+
+def whoami() -> str:
+    import getpass
+    import socket
+
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = os.environ.get("USER", "unknown")
+    return f"{user}@{socket.gethostname()}"
+
+
+class _EnvLock:
+    """A never-started container named after the environment: the engine refuses a second
+    container of that name, so creating it is an atomic test-and-set that works on any engine,
+    local or remote. Labels say who holds it and until when; it is removed in `finally`."""
+
+    def __init__(self, runner: Any, client: Any, settings: DockerSettings, env: Any, image: str, action: str):
+        self.runner, self.client, self.settings, self.env = runner, client, settings, env
+        self.image, self.action = image, action
+        self.name = lock_name(settings, env.name)
+        self.container: Any = None
+
+    def __enter__(self) -> _EnvLock:
+        if self.client is None or self.runner.dry:
+            return self
+        import docker
+
+        labels = {LABEL_ENV: self.env.name, LABEL_LOCK_HOLDER: whoami(), LABEL_LOCK_ACTION: self.action,
+                  LABEL_LOCK_EXPIRES: str(int(time.time() + LOCK_TTL))}
+        for attempt in (1, 2):
+            try:
+                self.container = self.client.containers.create(
+                    self.image, command=["true"], name=self.name, labels=labels, network_mode="none")
+                return self
+            except docker.errors.APIError as error:
+                if getattr(error, "status_code", None) != 409:
+                    raise OperationFailed(f"cannot take the {self.env.name} lock on "
+                                          f"{_engine_name(self.settings)}: {_api_message(error)}") from error
+                held = _find(self.client, self.name)
+                if held is None:
+                    continue  # released meanwhile
+                info = held.labels or {}
+                if attempt == 1 and float(info.get(LABEL_LOCK_EXPIRES, "0") or 0) < time.time():
+                    self.runner.say(f"taking over the expired lock of {info.get(LABEL_LOCK_HOLDER, 'someone')}")
+                    held.remove(force=True)
+                    continue
+                raise LockHeld(f"{info.get(LABEL_LOCK_HOLDER, 'someone')} holds the {self.env.name} lock on "
+                               f"{_engine_name(self.settings)} ({info.get(LABEL_LOCK_ACTION, 'a deploy')}): "
+                               f"wait for it, or if it is stale: docker rm {self.name}") from error
+        raise LockHeld(f"the {self.env.name} lock on {_engine_name(self.settings)} keeps changing hands: retry")
+
+    def __exit__(self, *exc: object) -> None:
+        if self.container is not None:
+            try:
+                self.container.remove(force=True)
+            except Exception:  # noqa: BLE001 - a lock we cannot remove expires on its own
+                self.runner.say(f"could not remove the lock {self.name}: it expires after {LOCK_TTL:g}s")
+            self.container = None
+
+
+# --------------------------------------------------------------------------------------------
 # Public API
 
 
@@ -702,13 +777,17 @@ def deploy(runner: Any, cfg: Any, env: Any, version: str, *, services: Iterable[
     local = settings.host is None and settings.host_network
     targets = [plan_target(cfg, env, svc, version, settings,
                            candidate_port=free_local_port() if local else None) for svc in chosen]
+    stack = ExitStack()
     try:
         deployer = _Deployer(runner, cfg, env, settings, client)
+        for target in targets:  # pulling changes nothing that runs
+            deployer.ensure_image(target, pull=pull)
+        lock = _EnvLock(runner, client, settings, env, targets[0].image, f"deploy {version}")
+        stack.enter_context(lock)
         changing: list[tuple[ServiceTarget, Any, str | None]] = []
         for target in targets:
             current = _find(client, target.name) if client is not None else None
             old_version = _container_version(current)
-            deployer.ensure_image(target, pull=pull)
             if (current is not None and client is not None and not runner.dry
                     and old_version == version and _status(current) == "running"
                     and current.image.id == _image_id(client, target.image)
@@ -749,6 +828,7 @@ def deploy(runner: Any, cfg: Any, env: Any, version: str, *, services: Iterable[
             report.services.append(ServiceReport(target.service, version, "deployed", target.name,
                                                  _url(env, target), old_version))
     finally:
+        stack.close()  # releases the lock
         if client is not None:
             client.close()
     order = {t.service: i for i, t in enumerate(targets)}
@@ -797,10 +877,15 @@ def undo(runner: Any, cfg: Any, env: Any, service: str | None = None) -> Report:
     chosen = _select(cfg, [service] if service else None)
     settings, client = _session(runner, env)
     report = Report(env.name, _engine_name(settings), "undo")
+    stack = ExitStack()
     try:
         if client is None:
             raise OperationFailed(f"cannot read the containers on {_engine_name(settings)}: nothing to undo")
         deployer = _Deployer(runner, cfg, env, settings, client)
+        kept = [c for c in (_find(client, plan_target(cfg, env, svc, "", settings).previous_name) for svc in chosen)
+                if c is not None]
+        if kept:
+            stack.enter_context(_EnvLock(runner, client, settings, env, kept[0].image.id, "undo"))
         for svc in chosen:
             target = plan_target(cfg, env, svc, "", settings)
             previous = _find(client, target.previous_name)
@@ -837,6 +922,7 @@ def undo(runner: Any, cfg: Any, env: Any, service: str | None = None) -> Report:
             url = (env.urls or {}).get(svc.name, f"http://127.0.0.1:{target.port}")
             report.services.append(ServiceReport(svc.name, back, "restored", target.name, url, gone))
     finally:
+        stack.close()
         if client is not None:
             client.close()
     _show(runner, report)
@@ -867,7 +953,7 @@ def verify(runner: Any, cfg: Any, env: Any, version: str | None = None) -> Repor
             problem = deployer.check(container, target, running)
             if version and running != version:
                 report.services.append(ServiceReport(svc.name, running, "wrong-version", target.name, url,
-                                                     detail=f"expected {version}"))
+                                                     detail=f"runs {running}, expected {version}"))
             elif problem:
                 report.services.append(ServiceReport(svc.name, running, "unhealthy", target.name, url,
                                                      detail=problem))

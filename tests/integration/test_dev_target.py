@@ -368,3 +368,32 @@ def test_a_failure_after_the_switch_puts_every_service_back(platform) -> None:
     states = docker_target.state_of(runner, cfg, cfg.environment("development"))
     assert {name: state["current"] for name, state in states.items()} == {name: "1.0.0" for name in SERVICES}
     assert states["backend"]["running"] and states["consumer-web"]["running"]
+
+
+def test_another_deploy_holding_the_environment_lock_means_exit_4_and_no_change(platform, docker_engine) -> None:
+    import time as clock
+
+    from retail_deploy import docker_target as dt
+
+    assert_ok(platform.deploy("1.0.0"))
+    before = running_ids(platform)
+    name = f"{platform.prefix}retail-deploy-lock-development"
+    image = f"{platform.load().registry.host}/{platform.prefix}retail-backend:1.0.0"
+    held = platform.client.containers.create(  # type: ignore[attr-defined]
+        image, command=["true"], name=name, network_mode="none",
+        labels={dt.LABEL_LOCK_HOLDER: "alice@laptop", dt.LABEL_LOCK_ACTION: "deploy 2.0.0",
+                dt.LABEL_LOCK_EXPIRES: str(int(clock.time() + 600))})
+    done = platform.deploy("1.0.1")
+    assert done.returncode == 4, done.stderr
+    assert "alice@laptop holds the development lock" in done.stderr and f"docker rm {name}" in done.stderr
+    assert running_ids(platform) == before and platform.version() == "1.0.0"
+    held.remove(force=True)
+    # An expired lock (its holder died) is taken over; ours is released at the end.
+    platform.client.containers.create(  # type: ignore[attr-defined]
+        image, command=["true"], name=name, network_mode="none",
+        labels={dt.LABEL_LOCK_HOLDER: "bob@ci", dt.LABEL_LOCK_EXPIRES: str(int(clock.time() - 1))})
+    done = platform.deploy("1.0.1", "--no-build")
+    assert_ok(done)
+    assert "taking over the expired lock of bob@ci" in done.stdout
+    assert platform.version() == "1.0.1"
+    assert name not in platform.containers()
