@@ -138,6 +138,12 @@ def one_round(workdir: Path, registry: Registry) -> dict[str, float]:
                                 text=True).stdout.split()
         if listed:
             subprocess.run(["docker", "rm", "-f", *listed], capture_output=True)
+        # The engine is shared: drop this round's images too.
+        tags = subprocess.run(["docker", "images", "--format", "{{.Repository}}:{{.Tag}}"], capture_output=True,
+                              text=True).stdout.split()
+        mine = [tag for tag in tags if tag.split("/")[-1].startswith(prefix)]
+        if mine:
+            subprocess.run(["docker", "rmi", "-f", *mine], capture_output=True)
     return figures
 
 

@@ -127,9 +127,15 @@ def make_platform(tmp_path: Path, docker_engine, registry, monkeypatch, *, docke
 
 
 def remove_containers(platform: Platform) -> None:
-    for container in platform.client.containers.list(all=True):  # type: ignore[attr-defined]
+    """Remove this test's containers and images (the engine is shared by the whole machine)."""
+    client = platform.client
+    for container in client.containers.list(all=True):  # type: ignore[attr-defined]
         if container.name.startswith(platform.prefix):
             container.remove(force=True)
+    for image in client.images.list():  # type: ignore[attr-defined]
+        for tag in image.tags:
+            if tag.split("/")[-1].startswith(platform.prefix):
+                client.images.remove(tag, force=True)  # type: ignore[attr-defined]
 
 
 @pytest.fixture
