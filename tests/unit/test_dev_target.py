@@ -1,4 +1,4 @@
-"""Pure parts of the Docker target: argv equivalents, names, ports, run specs, checks."""
+"""Pure parts of the Docker target (docker_plan): argv equivalents, names, ports, run specs, checks."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from retail_deploy import docker_target as dt
+from retail_deploy import docker_plan as dt
+from retail_deploy import docker_target
 from retail_deploy.commands import docker_engine as dcli
 from retail_deploy.config import load_config
 from retail_deploy.errors import ConfigError, InputError
@@ -147,13 +148,13 @@ def test_body_checks_compare_expected_json_and_read_versions() -> None:
 def test_a_kubernetes_environment_is_refused_before_anything_runs(platform) -> None:
     cfg, _ = platform
     with pytest.raises(InputError, match="deploy.staging"):
-        dt.deploy(object(), cfg, cfg.environment("staging"), "1.0.0")
+        docker_target.deploy(object(), cfg, cfg.environment("staging"), "1.0.0")
 
 
 def test_unknown_service_is_bad_input(platform) -> None:
     cfg, env = platform
     with pytest.raises(InputError, match="unknown service 'search'"):
-        dt.deploy(object(), cfg, env, "1.0.0", services=["search"])
+        docker_target.deploy(object(), cfg, env, "1.0.0", services=["search"])
 
 
 def test_health_check_fetches_every_path_and_the_version_inside_the_container(platform) -> None:
