@@ -408,12 +408,17 @@ def _helm(node: Node | None) -> HelmConfig | None:
     )
 
 
+_DOCKER_TARGET_KEYS = {"publish_address", "use_ssh_client", "name_prefix", "candidate_port_offset",
+                       "health_timeout", "health_interval", "probe", "restart", "stop_timeout"}
+
+
 def _docker(node: Node | None, target: str, env: Node) -> DockerTargetConfig | None:
     if node is None or node.value is None:
         if target == "docker":
             return DockerTargetConfig(host="local", network="host", ssh_key=None)
         return None
-    node.unknown_keys({"host", "network", "ssh_key"})
+    # The Docker target's tuning keys (retail_deploy.docker_target.EXTRA_KEYS) are read there.
+    node.unknown_keys({"host", "network", "ssh_key"} | _DOCKER_TARGET_KEYS)
     host = node.str("host", "local")
     if host != "local" and not host.startswith("ssh://"):
         raise node.require("host").error("expected 'local' or ssh://user@host[:port]")

@@ -18,6 +18,7 @@ SECTION_PARSERS: dict[str, str] = {
     "build": "retail_deploy.build:validate_section",
     "smoke_tests": "retail_deploy.smoke:validate_section",
     "migrations": "retail_deploy.migrations.settings:validate_section",
+    "environments.*.docker": "retail_deploy.docker_target:validate_config",
     "monitoring": "retail_deploy.monitor:monitoring_settings",
     "notifications": "retail_deploy.notify:settings_from_config",
     "prerequisites": "retail_deploy.prerequisites:tools_from_config",

@@ -9,6 +9,7 @@ from invoke import Collection
 from retail_deploy.errors import InputError
 from retail_deploy.tasks._common import confirm, load, task
 from retail_deploy.tasks._kube import kubernetes_env, runner
+from retail_deploy.tasks.deploy_docker import development
 
 SERVICES_HELP = "comma-separated services to deploy (default: all)"
 BUILD_HELP = "build and push the images first (the Build chapter)"
@@ -103,5 +104,6 @@ def production(c, version=None, strategy=None, build=False, yes=False, config=No
 
 
 ns = Collection("deploy")
+ns.add_task(development)
 ns.add_task(staging)
 ns.add_task(production)

@@ -1,0 +1,49 @@
+"""`deploy.development`: build, push and deploy to a Docker engine (the runbook's localhost environment).
+
+Thin: parse options, load the platform config, call `retail_deploy.build` then
+`retail_deploy.docker_target`. The task is part of the `deploy` collection (tasks/deploy.py).
+"""
+
+from __future__ import annotations
+
+from retail_deploy.tasks._common import load, task
+
+
+@task(help={
+    "version": "release version: the image tag, e.g. 1.0.0",
+    "build": "build and push the images first (default); --no-build deploys images already in the registry",
+    "services": "comma-separated services to deploy (default: all)",
+    "skip_tests": "leave out the build's test steps (never the default)",
+    "env": "a Docker-target environment of the platform config (default: development)",
+})
+def development(c, version=None, build=True, services=None, skip_tests=False, env="development", config=None):
+    """Build, push, then deploy VERSION to the Docker engine of the development environment.
+
+    Each new container must pass its health checks before it replaces the running one; if one
+    fails, the old containers keep serving and the task exits 3 with the reason.
+    """
+    from retail_deploy import docker_target, validate
+    from retail_deploy.errors import InputError
+    from retail_deploy.execute import Runner
+
+    version = validate.version(version)
+    cfg = load(config)
+    environment = cfg.environment(env)
+    if environment.target != "docker":
+        raise InputError(f"environment {environment.name} is a {environment.target} target, not a Docker "
+                         f"engine: use deploy.{environment.name}")
+    settings = docker_target.docker_settings(environment)
+    chosen = cfg.select_services(services)
+    with Runner(c) as runner:
+        if build:
+            from retail_deploy.build import build_services
+
+            # With a registry the images travel through it (a remote engine pulls them); without
+            # one they are built directly on the target engine.
+            push = bool(cfg.registry.host)
+            build_services(cfg, chosen, version, push=push, skip_tests=skip_tests, runner=runner,
+                           docker_host=None if push else settings.host)
+        # Images just built on the target engine itself need no pull from the registry.
+        built_here = build and (settings.host is None or not cfg.registry.host)
+        docker_target.deploy(runner, cfg, environment, version, services=[s.name for s in chosen],
+                             pull=not built_here)
