@@ -1,0 +1,64 @@
+"""The automatic rollback end to end: a real Prometheus scraping an exporter whose error rate has
+gone bad, `monitor.watch --rollback` through the CLI, and the kubectl double as the cluster:
+traffic goes back to the old colour (scaled up again first), the old version serves, exit 3."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from retail_deploy import deployer, history
+from tests.integration.kube_support import REPO, Platform
+
+pytestmark = pytest.mark.integration
+
+MONITORING = """
+monitoring:
+  poll_interval: 1s
+  query_timeout: 5s
+  rate_window: 3s
+  subquery_step: 1s
+  unreachable_tolerance: 2
+  rollback_triggers:
+    error_rate: {for: 4s}
+    p95_latency: {enabled: false}
+    health_check: {enabled: false}
+    payment_failures: {enabled: false}
+"""
+
+
+@pytest.fixture
+def platform(tmp_path, monkeypatch):
+    p = Platform(tmp_path, monkeypatch)
+    yield p
+    p.close()
+
+
+def test_error_rate_breach_switches_traffic_back_to_blue(platform, metrics_exporter, prometheus_factory):
+    cfg = platform.cfg()
+    deployer.deploy(platform.runner(), cfg, cfg.environment("production"), "1.1.0")
+    assert platform.selector() == "green" and platform.served_version() == "1.1.0"
+    assert platform.cluster.replicas("production", "retail-backend-blue") == 0  # scaled down after the deploy
+
+    metrics_exporter.set_rate("http_server_requests_total", {"status": "200"}, 80)
+    metrics_exporter.set_rate("http_server_requests_total", {"status": "500"}, 20)  # 20% errors
+    prometheus = prometheus_factory([metrics_exporter.target], scrape_interval="1s", job_name="retail-backend")
+    text = platform.config.read_text().replace(
+        "    strategy: blue-green\n", f"    strategy: blue-green\n    prometheus_url: {prometheus.url}\n", 1)
+    platform.config.write_text(text + MONITORING)
+
+    result = subprocess.run(
+        [sys.executable, "-m", "retail_deploy", "monitor.watch", "--env", "production", "--duration", "60s",
+         "--rollback"],
+        cwd=REPO, env=dict(platform.env, RETAIL_DEPLOY_CONFIG=str(platform.config), PYTHONPATH=str(REPO)),
+        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "Error rate" in result.stdout + result.stderr
+    assert platform.selector() == "blue"
+    assert platform.cluster.replicas("production", "retail-backend-blue") >= 1
+    assert platform.served_version() == "1.0.0"
+    cm = platform.cluster.configmap("production", history.HISTORY_NAME)
+    rollbacks = [r for r in history.parse_history(cm["data"]) if r.get("action") == "rollback-blue-green"]
+    assert rollbacks and rollbacks[-1]["result"] == "succeeded" and "Error rate" in rollbacks[-1]["reason"]
