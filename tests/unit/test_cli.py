@@ -14,8 +14,8 @@ SECRETS = {"JWT_SECRET": "jwt-value-that-is-long-enough-0123456789", "PAYPAL_CLI
 
 def run(*args, cwd=REPO, env=None, program=None):
     command = program or [sys.executable, "-m", "invoke"]
-    environ = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
-    environ.pop("RETAIL_DEPLOY_CONFIG", None)
+    environ = {key: value for key, value in os.environ.items() if key != "RETAIL_DEPLOY_CONFIG"}
+    environ.update({"PYTHONPATH": str(REPO), **(env or {})})
     return subprocess.run([*command, *args], cwd=cwd, env=environ, capture_output=True, text=True, timeout=60,
                           stdin=subprocess.DEVNULL)
 
@@ -229,3 +229,44 @@ def test_config_validate_checks_notifications_and_checklist_sections(tmp_path, s
     result = run("config.validate", "--config", str(path))
     assert result.returncode == 2, result.stdout + result.stderr
     assert re.match(rf"error: {re.escape(str(path))}:\d+: {re.escape(error)}", result.stderr), result.stderr
+
+
+PWNED = "/tmp/retail-deploy-pwned"
+
+
+@pytest.mark.parametrize("args", [
+    ["deploy.staging", "--version", f"1.0;touch {PWNED}"],
+    ["deploy.production", "--version", f"1.0;touch {PWNED}", "--yes"],
+    ["deploy.development", "--version", f"$(touch {PWNED})"],
+    ["build.all", "--version", f"1.0`touch {PWNED}`", "--push"],
+    ["checklist.pre-deploy", "--env", "production", "--version", f"1.0 && touch {PWNED}"],
+    ["verify.production", "--version", f"1.0|touch {PWNED}"],
+])
+def test_versions_with_shell_characters_are_refused_before_anything_runs(args):
+    import pathlib
+
+    pathlib.Path(PWNED).unlink(missing_ok=True)
+    result = run(*args, program=[sys.executable, "-m", "retail_deploy"])
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.startswith("error: invalid version '1.0") or result.stderr.startswith("error: invalid version '$(")
+    assert len(result.stderr.strip().splitlines()) == 1 and result.stdout == ""
+    assert not pathlib.Path(PWNED).exists()
+
+
+@pytest.mark.parametrize("args", [
+    ["deploy.production", "--version", "1.2.3", "--yes"],  # the environment is fixed: config is what's bad
+    ["health.check", "--env", "prod"],
+    ["rollback.undo", "--env", "prod"],
+    ["monitor.check", "--env", "prod"],
+    ["db.status", "--env", "prod"],
+    ["troubleshoot.certs", "--env", "prod"],
+    ["ops.status", "--env", "prod"],
+])
+def test_unknown_environment_or_broken_config_is_exit_2(args, tmp_path):
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("version: 1\nservices:\n\tapi: {}\n")
+    env = {"RETAIL_DEPLOY_CONFIG": str(broken)} if args[0] == "deploy.production" else None
+    result = run(*args, program=[sys.executable, "-m", "retail_deploy"], env=env)
+    assert result.returncode == 2, result.stdout + result.stderr
+    expected = "YAML syntax error" if env else "error: unknown environment 'prod'"
+    assert expected in result.stderr and len(result.stderr.strip().splitlines()) == 1
