@@ -20,6 +20,7 @@ SECTION_PARSERS: dict[str, str] = {
     "migrations": "retail_deploy.migrations.settings:validate_section",
     "monitoring": "retail_deploy.monitor:monitoring_settings",
     "notifications": "retail_deploy.notify:settings_from_config",
+    "environments.*.kube": "retail_deploy.kube_settings:validate_section",
 }
 
 

@@ -21,7 +21,8 @@ def test_the_platform_config_as_the_kubernetes_chapter_reads_it():
     assert prod.blue_green.other("blue") == "green"
     staging = kube_env(cfg, cfg.environment("staging"))
     assert staging.method == "helm" and staging.helm.values_file == "values-staging.yaml"
-    assert staging.helm.set_all == {"environment": "staging"}
+    assert staging.helm.set_all == {} and staging.helm.set_per_service == {"backend": {"environment": "staging"}}
+    assert staging.helm.timeout == "600s"
 
 
 def test_unknown_service_is_a_config_error():
@@ -81,3 +82,40 @@ def test_the_kube_section_of_an_environment(tmp_path):
     assert qa.helm.set_per_service == {"api": {"environment": "qa"}} and qa.helm.timeout == "120s"
     assert qa.service("api").image_ref("2.0") == "reg.local:5000/api:2.0"
     assert qa.service("web").deployment == "web"
+
+
+QA_ENV = ("version: 1\n"
+          "registry: {host: reg.local:5000, username_env: U, password_env: P}\n"
+          "services:\n"
+          "  api: {image: api}\n"
+          "environments:\n"
+          "  qa:\n"
+          "    target: kubernetes\n"
+          "    namespace: qa\n"
+          "    require_runtime_env: false\n"
+          "    kube:\n")
+
+
+@pytest.mark.parametrize("kube_lines,line,message", [
+    ("      log_tail: many\n", 11, r"qa\.kube\.log_tail: expected an integer"),
+    ("      lock_ttl: soon\n", 11, r"qa\.kube\.lock_ttl: invalid"),
+    ("      request_timeout: 10s\n      lock_tll: 5m\n", 12, r"qa\.kube\.lock_tll: unknown key"),
+    ("      log_pattern: '(unclosed'\n", 11, r"qa\.kube\.log_pattern: not a valid regular expression"),
+    ("      helm_set:\n        payments: {environment: qa}\n", 12, r"helm_set\.payments: 'payments' is not a service"),
+])
+def test_kube_section_errors_name_file_line_and_key(tmp_path, kube_lines, line, message):
+    path = tmp_path / "platform.yaml"
+    path.write_text(QA_ENV + kube_lines)
+    cfg = load_config(path)
+    with pytest.raises(ConfigError, match=rf"^{path}:{line}: .*{message}"):
+        kube_env(cfg, cfg.environment("qa"))
+
+
+def test_config_validate_checks_the_kube_section(tmp_path):
+    # Before, a misspelt kube key was silently ignored and config.validate said "valid".
+    from retail_deploy import config_report
+
+    path = tmp_path / "platform.yaml"
+    path.write_text(QA_ENV + "      lock_tll: 5m\n")
+    with pytest.raises(ConfigError, match=rf"^{path}:11: environments\.qa\.kube\.lock_tll: unknown key"):
+        config_report.validate(load_config(path), None)
