@@ -218,7 +218,8 @@ class Deploy:
         except RetailDeployError as exc:
             if not changed:
                 raise OperationFailed(f"{exc} (nothing was changed by this deploy)") from exc
-            state = self.undo(changed, plan)
+            with sigint_shielded():  # a Ctrl-C now would leave the failed version half rolled back
+                state = self.undo(changed, plan)
             raise RolledBack(f"deploy of {self.version} to {self.kenv.name} failed ({_short(exc)}); {state}") from exc
         return Outcome(self.version, plan.strategy, "succeeded", previous=plan.previous)
 
@@ -321,7 +322,8 @@ class Deploy:
             if verified:
                 raise OperationFailed(f"{_short(exc)}; the new version was verified and keeps the traffic "
                                       f"on {idle}; finish by hand: {step.command or step.text}") from exc
-            state = self.restore(active, rolled, plan, switched)
+            with sigint_shielded():  # a Ctrl-C now would leave traffic on the failed colour
+                state = self.restore(active, rolled, plan, switched)
             where = "after the switch" if switched else "before the switch"
             raise RolledBack(f"blue-green deploy of {self.version} failed {where} ({_short(exc)}); {state}") from exc
         return Outcome(self.version, "blue-green", "succeeded", colour=idle, previous=plan.previous)

@@ -130,3 +130,37 @@ def test_ctrl_c_during_a_rolling_deploy(platform, monkeypatch, index, undone):
     assert bool(platform.commands_with("rollout", "undo")) == undone
     assert platform.cluster.image("staging", "retail-backend") == "registry.example.com/retail-backend:1.0.0"
     assert ("nothing was changed" in str(info.value)) != undone
+
+
+@pytest.mark.parametrize("strategy,env_name", [("blue-green", "production"), ("rolling", "staging")])
+def test_a_second_ctrl_c_cannot_stop_the_recovery_after_a_failure(platform, monkeypatch, strategy, env_name):
+    """The deploy fails after it changed something; while it puts the old version back the
+    operator presses Ctrl-C (a real SIGINT). The recovery must finish: traffic back on the old,
+    healthy version, exit 3, not a half-done switch-back with traffic left on the failed colour."""
+    from retail_deploy.errors import OperationFailed, RolledBack
+    from retail_deploy.strategies import HEALTH, SWITCH, UNDO
+
+    original = deployer.Deploy.do
+    state = {"failed": False, "signalled": False}
+
+    def failing_then_interrupted(self, step, plan):
+        if step.kind == HEALTH and not state["failed"]:
+            state["failed"] = True
+            raise OperationFailed("health check failed: injected")
+        if state["failed"] and not state["signalled"] and step.kind in (SWITCH, UNDO):
+            state["signalled"] = True
+            os.kill(os.getpid(), signal.SIGINT)  # delivered at once, before the recovery step runs
+        return original(self, step, plan)
+
+    monkeypatch.setattr(deployer.Deploy, "do", failing_then_interrupted)
+    cfg = platform.cfg()
+    with pytest.raises(RolledBack):
+        deployer.deploy(platform.runner(), cfg, cfg.environment(env_name), "1.1.0", services=["backend"],
+                        strategy=strategy)
+    assert state["signalled"]
+    if strategy == "blue-green":
+        assert platform.selector() == "blue"
+        assert platform.served_version() == "1.0.0"
+    else:
+        assert platform.cluster.image("staging", "retail-backend") == "registry.example.com/retail-backend:1.0.0"
+    assert platform.cluster.configmap(env_name, "retail-deploy-lock") is None
