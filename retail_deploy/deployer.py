@@ -139,7 +139,8 @@ def _short(exc: Exception) -> str:
         status = "timed out" if exc.returncode is None else f"exited {exc.returncode}"
         last = exc.detail.splitlines()[-1][:160] if exc.detail else ""
         return f"{what} {status}" + (f": {last}" if last else "")
-    return str(exc).splitlines()[0][:240]
+    lines = str(exc).splitlines()
+    return lines[0][:240] if lines else type(exc).__name__
 
 
 # --- the deploy ----------------------------------------------------------------------------
@@ -215,8 +216,10 @@ class Deploy:
             with sigint_shielded():
                 state = self.undo(changed, plan)
             raise Interrupted(f"interrupted: {state}") from None
-        except RetailDeployError as exc:
+        except Exception as exc:  # not only our own errors: a bug after set image must not skip the undo
             if not changed:
+                if not isinstance(exc, RetailDeployError):
+                    raise
                 raise OperationFailed(f"{exc} (nothing was changed by this deploy)") from exc
             with sigint_shielded():  # a Ctrl-C now would leave the failed version half rolled back
                 state = self.undo(changed, plan)
@@ -318,7 +321,7 @@ class Deploy:
                 keep = idle if verified else active
                 state = self.restore(keep, rolled if not verified else [], plan, switched)
             raise Interrupted(f"interrupted during '{step.text}': {state}") from None
-        except RetailDeployError as exc:
+        except Exception as exc:  # not only our own errors: a bug after the switch must not keep traffic there
             if verified:
                 raise OperationFailed(f"{_short(exc)}; the new version was verified and keeps the traffic "
                                       f"on {idle}; finish by hand: {step.command or step.text}") from exc

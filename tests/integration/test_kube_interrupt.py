@@ -164,3 +164,32 @@ def test_a_second_ctrl_c_cannot_stop_the_recovery_after_a_failure(platform, monk
     else:
         assert platform.cluster.image("staging", "retail-backend") == "registry.example.com/retail-backend:1.0.0"
     assert platform.cluster.configmap(env_name, "retail-deploy-lock") is None
+
+
+@pytest.mark.parametrize("strategy,env_name", [("blue-green", "production"), ("rolling", "staging")])
+def test_an_unexpected_error_after_the_change_still_puts_the_old_version_back(platform, monkeypatch, strategy,
+                                                                              env_name):
+    """A bug (any exception, not only our own errors) in a check after the switch must not leave
+    traffic on the unverified version."""
+    from retail_deploy.errors import RolledBack
+    from retail_deploy.strategies import HEALTH
+
+    original = deployer.Deploy.do
+    state = {"failed": False}
+
+    def buggy(self, step, plan):
+        if step.kind == HEALTH and not state["failed"]:
+            state["failed"] = True
+            raise ValueError("unexpected answer from a health endpoint")
+        return original(self, step, plan)
+
+    monkeypatch.setattr(deployer.Deploy, "do", buggy)
+    cfg = platform.cfg()
+    with pytest.raises(RolledBack, match="unexpected answer"):
+        deployer.deploy(platform.runner(), cfg, cfg.environment(env_name), "1.1.0", services=["backend"],
+                        strategy=strategy)
+    if strategy == "blue-green":
+        assert platform.selector() == "blue"
+        assert platform.served_version() == "1.0.0"
+    else:
+        assert platform.cluster.image("staging", "retail-backend") == "registry.example.com/retail-backend:1.0.0"
