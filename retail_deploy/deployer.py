@@ -15,7 +15,7 @@ from __future__ import annotations
 import signal
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -92,9 +92,11 @@ def sigint_shielded() -> Iterator[None]:
 
 # --- facts ---------------------------------------------------------------------------------
 
-def gather(runner: Any, kenv: KubeEnv, deployments: Sequence[str], *, with_colour: bool) -> Facts:
-    """Current images, replicas and (blue-green) the active colour. In a dry run a probe that
-    cannot run becomes a stated assumption; in a real run it stops the deploy (nothing changed)."""
+def gather(runner: Any, kenv: KubeEnv, deployments: Sequence[str], *, with_colour: bool,
+           containers: Mapping[str, str] | None = None) -> Facts:
+    """Current images (of `containers[deployment]`, the container we set; else the first),
+    replicas and (blue-green) the active colour. In a dry run a probe that cannot run becomes a
+    stated assumption; in a real run it stops the deploy (nothing changed)."""
     facts = Facts()
     names = list(dict.fromkeys(deployments))
     try:
@@ -113,7 +115,9 @@ def gather(runner: Any, kenv: KubeEnv, deployments: Sequence[str], *, with_colou
                 raise OperationFailed(f"deployment {name} not found in {kenv.kube.namespace}")
             facts.current[name] = None
             continue
-        facts.current[name] = next(iter(dep.images.values()), None)
+        # the container we set image on: a sidecar listed first must not pass for our version
+        container = (containers or {}).get(name)
+        facts.current[name] = dep.image(container) if container else next(iter(dep.images.values()), None)
         facts.replicas[name] = dep.replicas
     if with_colour and kenv.blue_green is not None:
         bg = kenv.blue_green
@@ -441,8 +445,9 @@ def make_plan(runner: Any, kenv: KubeEnv, targets: list[ServiceTarget], version:
     bg = kenv.blue_green
     verification_s = bg.verification_period_s if bg else 0.0
     if strategy == "blue-green" and bg is not None:
-        deployments = [t.deployment for t in targets if t.name != bg.service] + list(bg.deployments.values())
-        facts = gather(runner, kenv, deployments, with_colour=True)
+        containers = {t.deployment: t.container for t in targets if t.name != bg.service}
+        containers.update({dep: kenv.service(bg.service).container for dep in bg.deployments.values()})
+        facts = gather(runner, kenv, list(containers), with_colour=True, containers=containers)
         plan = plan_blue_green(kenv, targets, version, active=facts.active, replicas=facts.replicas,
                                current=facts.current, verification_s=verification_s)
     else:
@@ -454,7 +459,8 @@ def make_plan(runner: Any, kenv: KubeEnv, targets: list[ServiceTarget], version:
             notes = facts.notes
         else:
             notes = []
-        facts = gather(runner, kenv, [live.get(t.name, t.deployment) for t in targets], with_colour=False)
+        containers = {live.get(t.name, t.deployment): t.container for t in targets}
+        facts = gather(runner, kenv, list(containers), with_colour=False, containers=containers)
         facts.notes = notes + facts.notes
         plan = plan_rolling(kenv, targets, version, facts.current, deployment_of=live,
                             verification_s=verification_s if kenv.prometheus_url else 0.0)
