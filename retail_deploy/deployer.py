@@ -270,15 +270,29 @@ class Deploy:
                               "run `helm status` and the recovery command the next deploy prints") from None
         except RetailDeployError as exc:
             with sigint_shielded():
-                for step in upgraded:
-                    target = self.kenv.service(step.service)
-                    self.runner.run(helm_cmd.rollback(target.helm_release, namespace=self.kenv.kube.namespace,
-                                                      context=self.kenv.kube.context,
-                                                      timeout=self.kenv.helm.timeout))
+                stuck = self.helm_rollback(upgraded)
+            if stuck:
+                raise OperationFailed(
+                    f"helm deploy of {self.version} failed ({_short(exc)}) and rolling back {', '.join(stuck)} "
+                    f"failed too; check `helm history` of each and run `helm rollback` by hand") from exc
             raise RolledBack(f"helm deploy of {self.version} failed ({_short(exc)}); --atomic rolled the "
                              f"failing release back" + (f", and {len(upgraded)} upgraded release(s) were rolled back"
                                                         if upgraded else "")) from exc
         return Outcome(self.version, "helm", "succeeded")
+
+    def helm_rollback(self, upgraded: list[Step]) -> list[str]:
+        """Roll back every release this deploy upgraded, each one even if another fails; returns
+        the releases whose rollback failed."""
+        stuck = []
+        for step in upgraded:
+            release = self.kenv.service(step.service).helm_release
+            try:
+                self.runner.run(helm_cmd.rollback(release, namespace=self.kenv.kube.namespace,
+                                                  context=self.kenv.kube.context, timeout=self.kenv.helm.timeout))
+            except RetailDeployError as exc:
+                self.runner.say(f"could not roll back {release}: {_short(exc)}")
+                stuck.append(release)
+        return stuck
 
     def refuse_pending(self, steps: list[Step]) -> None:
         for step in steps:
