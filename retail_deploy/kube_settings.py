@@ -152,6 +152,11 @@ def kube_env(cfg: PlatformConfig, env: EnvironmentConfig) -> KubeEnv:
                                       app_label=svc.app_label, helm_release=svc.helm_release,
                                       helm_chart=svc.helm_chart))
     kube, per_service = _kube_section(env, {s.name for s in services})
+    if not env.kube_context:
+        # Without --context kubectl/helm act on whatever context is current on this machine:
+        # a production deploy could land on the staging cluster.
+        raise env.raw.error("kube_context is required for a Kubernetes environment: every kubectl/helm "
+                            "command pins it (e.g. kube_context: retail-staging)")
     return KubeEnv(
         name=env.name,
         kube=Kube(context=env.kube_context, namespace=env.namespace,

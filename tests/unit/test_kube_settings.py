@@ -67,6 +67,7 @@ def test_the_kube_section_of_an_environment(tmp_path):
         "  qa:\n"
         "    target: kubernetes\n"
         "    namespace: qa\n"
+        "    kube_context: qa-cluster\n"
         "    require_runtime_env: false\n"
         "    helm: {chart_dir: charts, timeout: 2m}\n"
         "    kube:\n"
@@ -77,7 +78,7 @@ def test_the_kube_section_of_an_environment(tmp_path):
         "      helm_set: {api: {environment: qa}}\n")
     cfg = load_config(path)
     qa = kube_env(cfg, cfg.environment("qa"))
-    assert qa.kube.request_timeout == "10s" and qa.kube.context is None
+    assert qa.kube.request_timeout == "10s" and qa.kube.context == "qa-cluster"
     assert (qa.lock_ttl_s, qa.log_tail, qa.log_pattern) == (300, 50, "ERROR|Exception")
     assert qa.helm.set_per_service == {"api": {"environment": "qa"}} and qa.helm.timeout == "120s"
     assert qa.service("api").image_ref("2.0") == "reg.local:5000/api:2.0"
@@ -92,16 +93,17 @@ QA_ENV = ("version: 1\n"
           "  qa:\n"
           "    target: kubernetes\n"
           "    namespace: qa\n"
+          "    kube_context: qa-cluster\n"
           "    require_runtime_env: false\n"
           "    kube:\n")
 
 
 @pytest.mark.parametrize("kube_lines,line,message", [
-    ("      log_tail: many\n", 11, r"qa\.kube\.log_tail: expected an integer"),
-    ("      lock_ttl: soon\n", 11, r"qa\.kube\.lock_ttl: invalid"),
-    ("      request_timeout: 10s\n      lock_tll: 5m\n", 12, r"qa\.kube\.lock_tll: unknown key"),
-    ("      log_pattern: '(unclosed'\n", 11, r"qa\.kube\.log_pattern: not a valid regular expression"),
-    ("      helm_set:\n        payments: {environment: qa}\n", 12, r"helm_set\.payments: 'payments' is not a service"),
+    ("      log_tail: many\n", 12, r"qa\.kube\.log_tail: expected an integer"),
+    ("      lock_ttl: soon\n", 12, r"qa\.kube\.lock_ttl: invalid"),
+    ("      request_timeout: 10s\n      lock_tll: 5m\n", 13, r"qa\.kube\.lock_tll: unknown key"),
+    ("      log_pattern: '(unclosed'\n", 12, r"qa\.kube\.log_pattern: not a valid regular expression"),
+    ("      helm_set:\n        payments: {environment: qa}\n", 13, r"helm_set\.payments: 'payments' is not a service"),
 ])
 def test_kube_section_errors_name_file_line_and_key(tmp_path, kube_lines, line, message):
     path = tmp_path / "platform.yaml"
@@ -117,5 +119,14 @@ def test_config_validate_checks_the_kube_section(tmp_path):
 
     path = tmp_path / "platform.yaml"
     path.write_text(QA_ENV + "      lock_tll: 5m\n")
-    with pytest.raises(ConfigError, match=rf"^{path}:11: environments\.qa\.kube\.lock_tll: unknown key"):
+    with pytest.raises(ConfigError, match=rf"^{path}:12: environments\.qa\.kube\.lock_tll: unknown key"):
         config_report.validate(load_config(path), None)
+
+
+def test_a_kubernetes_environment_without_kube_context_is_refused(tmp_path):
+    # Without it every kubectl/helm command ran against whatever context was current.
+    path = tmp_path / "platform.yaml"
+    path.write_text(QA_ENV.replace("    kube_context: qa-cluster\n", "").replace("    kube:\n", ""))
+    cfg = load_config(path)
+    with pytest.raises(ConfigError, match=rf"^{path}:6: environments\.qa: kube_context is required"):
+        kube_env(cfg, cfg.environment("qa"))
