@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from retail_deploy.commands import Command, kubectl
 from retail_deploy.commands import helm as helm_cmd
 from retail_deploy.commands.kubectl import Kube
-from retail_deploy.errors import OperationFailed
+from retail_deploy.errors import OperationFailed, RetailDeployError
+
+if TYPE_CHECKING:
+    from retail_deploy.kube_settings import KubeEnv
 
 REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
 CHANGE_CAUSE_ANNOTATION = "kubernetes.io/change-cause"
@@ -277,3 +280,18 @@ def revisions(runner: ProbeRunner, kube: Kube, deployment_name: str, label_selec
 
 def pods(runner: ProbeRunner, kube: Kube, label_selector: str) -> list[PodFacts]:
     return parse_pods(_stdout(runner.probe(kubectl.get_json(kube, "pods", selector=label_selector))))
+
+
+def live_deployment(runner: ProbeRunner, kenv: KubeEnv, service: str) -> str:
+    """The deployment serving `service`: for the blue-green service, the active colour's."""
+    bg = kenv.blue_green
+    if bg is None or service != bg.service:
+        return kenv.service(service).deployment
+    try:
+        found = selector(runner, kenv.kube, bg.service_name)
+    except RetailDeployError as exc:
+        raise OperationFailed(f"cannot read Service {bg.service_name}: {exc}") from exc
+    colour = active_colour(found, bg.selector_key, dict(bg.deployments))
+    if colour is None:
+        raise OperationFailed(f"Service {bg.service_name} selects {found}: neither colour is live")
+    return bg.deployments[colour]

@@ -31,21 +31,6 @@ def _record(runner: Any, kenv: KubeEnv, entry: dict[str, Any], start: str, resul
     history.record(runner, kenv.kube, entry)
 
 
-def _live_deployment(runner: Any, kenv: KubeEnv, service: str) -> str:
-    """The deployment serving `service`: for the blue-green service, the active colour's."""
-    bg = kenv.blue_green
-    if bg is not None and service == bg.service:
-        try:
-            selector = probes.selector(runner, kenv.kube, bg.service_name)
-        except RetailDeployError as exc:
-            raise OperationFailed(f"cannot read Service {bg.service_name}: {exc}") from exc
-        colour = probes.active_colour(selector, bg.selector_key, dict(bg.deployments))
-        if colour is None:
-            raise OperationFailed(f"Service {bg.service_name} selects {selector}: neither colour is live")
-        return bg.deployments[colour]
-    return kenv.service(service).deployment
-
-
 def undo(runner: Any, cfg: Any, env: Any, *, service: str | None = None, to_revision: int | None = None,
          reason: str = "manual") -> list[str]:
     """Undo the last rollout (or go to `to_revision`) of one service or all; returns the deployments."""
@@ -56,7 +41,7 @@ def undo(runner: Any, cfg: Any, env: Any, *, service: str | None = None, to_revi
         raise InputError(f"--to-revision must be a positive revision number, not {to_revision}")
     names = [service] if service else [t.name for t in kenv.services]
     targets = [kenv.service(n) for n in names]
-    pairs = [(t.name, _live_deployment(runner, kenv, t.name)) for t in targets]
+    pairs = [(t.name, probes.live_deployment(runner, kenv, t.name)) for t in targets]
     if to_revision is not None and not runner.dry:
         target = targets[0]
         known = [r.revision for r in probes.revisions(runner, kenv.kube, pairs[0][1], target.selector)]
@@ -141,7 +126,7 @@ def rollback_plan(runner: Any, cfg: Any, env: Any) -> list[str]:
         replicas = probes.deployment(runner, kenv.kube, bg.deployments[active]).replicas
         steps = plan_switch_back(kenv, active, 0, max(replicas, 1))
     else:
-        steps = plan_undo(kenv, [(t.name, _live_deployment(runner, kenv, t.name)) for t in kenv.services])
+        steps = plan_undo(kenv, [(t.name, probes.live_deployment(runner, kenv, t.name)) for t in kenv.services])
     return [step.command.display() for step in steps if step.command is not None]
 
 
