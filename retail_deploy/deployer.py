@@ -380,6 +380,28 @@ def _targets(kenv: KubeEnv, services: Sequence[str] | None) -> list[ServiceTarge
     return [kenv.service(name) for name in services]
 
 
+LOCK_MARGIN_S = 600.0
+
+
+def lock_ttl_s(kenv: KubeEnv, targets: Sequence[ServiceTarget], strategy: str, method: str) -> float:
+    """How long the deploy lock must last: `kube.lock_ttl`, but never less than the longest this
+    deploy may legitimately take (every rollout wait, a switch-back, the verification period and
+    the scale-down delay). The lock is not renewed: expiring mid-deploy would let a second deploy
+    take it over and run beside this one."""
+    if method == "helm" and strategy == "rolling":
+        # each upgrade may wait its --timeout, then --atomic (or our rollback) as long again
+        from retail_deploy import validate
+
+        worst = 2 * len(targets) * validate.duration(kenv.helm.timeout)
+    else:
+        bg = kenv.blue_green
+        # a rollout wait per target, one for the undo of each, one to bring a colour back up
+        worst = (2 * len(targets) + 1) * kenv.rollout_timeout_s
+        if bg is not None:
+            worst += bg.verification_period_s + (bg.scale_down_delay_s if strategy == "blue-green" else 0)
+    return max(kenv.lock_ttl_s, worst + LOCK_MARGIN_S)
+
+
 def deploy(runner: Any, cfg: Any, env: Any, version: str, *, strategy: str | None = None,
            method: str | None = None, services: Sequence[str] | None = None,
            forced: str | None = None) -> Outcome:
@@ -405,7 +427,7 @@ def deploy(runner: Any, cfg: Any, env: Any, version: str, *, strategy: str | Non
     if forced:
         entry["forced"] = forced
     with history.deploy_lock(runner, kenv.kube, env_name=kenv.name, version=version, strategy=label,
-                             ttl_s=kenv.lock_ttl_s):
+                             ttl_s=lock_ttl_s(kenv, targets, strategy, method)):
         result = "failed"
         try:
             plan = make_plan(runner, kenv, targets, version, strategy, method)

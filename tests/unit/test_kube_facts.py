@@ -42,3 +42,20 @@ def test_a_sidecar_listed_first_is_not_taken_for_the_current_version():
 def test_the_image_already_set_on_our_container_is_detected():
     plan = deployer.make_plan(Cluster(), ENV, [TARGET], "1.0.0", "rolling", "kubectl")
     assert plan.steps[0].unchanged and "no rollout needed" in plan.steps[0].text
+
+
+def test_the_deploy_lock_outlives_the_longest_production_deploy():
+    # Production blue-green: up to 10m per rollout wait, 10m verification, 10m scale-down delay.
+    # The lock expired after kube.lock_ttl (30m) while such a deploy was still running, and is
+    # not renewed: a second deploy could take it over and run beside the first.
+    from retail_deploy.config import load_config
+    from retail_deploy.kube_settings import kube_env
+
+    cfg = load_config()
+    prod = kube_env(cfg, cfg.environment("production"))
+    ttl = deployer.lock_ttl_s(prod, list(prod.services), "blue-green", "kubectl")
+    worst = 4 * prod.rollout_timeout_s + 600 + 600  # idle + two front ends + a switch-back, verify, delay
+    assert ttl > worst > prod.lock_ttl_s
+    staging = kube_env(cfg, cfg.environment("staging"))
+    assert deployer.lock_ttl_s(staging, list(staging.services), "rolling", "helm") > 3 * 600  # 10m per upgrade
+    assert deployer.lock_ttl_s(ENV, [TARGET], "rolling", "kubectl") == ENV.lock_ttl_s  # short deploys keep it
