@@ -350,12 +350,11 @@ class Deploy:
         return Outcome(self.version, "blue-green", "succeeded", colour=idle, previous=plan.previous)
 
     def restore(self, colour: str, rolled: list[Step], plan: Plan, switched: bool) -> str:
-        """Put traffic on `colour` (if it is not there), undo rolled services, check health."""
+        """Put traffic on `colour` (if it is not there) FIRST: one patch, while undoing the rolled
+        services may wait a rollout timeout each; then undo them, check health."""
         bg = self.kenv.blue_green
         assert bg is not None
         notes = []
-        if rolled:
-            notes.append(self.undo(rolled, plan))
         if switched and not self.runner.dry:
             selector = probes.selector(self.runner, self.kenv.kube, bg.service_name)
             if probes.active_colour(selector, bg.selector_key, dict(bg.deployments)) != colour:
@@ -364,6 +363,13 @@ class Deploy:
                     if step.kind != HEALTH:
                         self.do(step, plan)
                 notes.append(f"switched traffic back to {colour}")
+        undo_failed: RetailDeployError | None = None
+        if rolled:
+            try:
+                notes.append(self.undo(rolled, plan))
+            except RetailDeployError as exc:
+                undo_failed = exc
+                notes.append(str(exc))
         version = probes.image_tag(plan.previous.get(bg.service, "")) if colour == plan.active_colour else self.version
         try:
             self.health(version if version and version != "latest" else None)
@@ -371,6 +377,8 @@ class Deploy:
         except RetailDeployError as exc:
             health = f"NOT healthy: {_short(exc)}"
         notes.append(f"traffic is on {colour} ({bg.deployments[colour]}), {health}")
+        if undo_failed is not None:
+            raise OperationFailed("; ".join(notes)) from undo_failed
         return "; ".join(notes)
 
 

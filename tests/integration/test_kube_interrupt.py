@@ -193,3 +193,33 @@ def test_an_unexpected_error_after_the_change_still_puts_the_old_version_back(pl
         assert platform.served_version() == "1.0.0"
     else:
         assert platform.cluster.image("staging", "retail-backend") == "registry.example.com/retail-backend:1.0.0"
+
+
+@pytest.mark.parametrize("undo_fails", [False, True])
+def test_a_breach_in_the_verification_period_switches_traffic_back_first(platform, monkeypatch, undo_fails):
+    """The front ends were rolled after the switch; a rollback trigger fires while watching. Traffic
+    must go back to blue at once (one patch), not after the front ends' undo and rollout waits;
+    and a failing undo must not keep traffic on green."""
+    from retail_deploy.errors import OperationFailed, RolledBack
+    from retail_deploy.strategies import WATCH
+
+    original = deployer.Deploy.do
+
+    def breach(self, step, plan):
+        if step.kind == WATCH:
+            raise OperationFailed("rollback trigger fired during the verification period: Error rate is 9%")
+        return original(self, step, plan)
+
+    monkeypatch.setattr(deployer.Deploy, "do", breach)
+    if undo_fails:
+        platform.cluster.inject("fail_command", match="rollout undo deployment/retail-consumer-web",
+                                stderr="error: the server is currently unable to handle the request")
+    cfg = platform.cfg()
+    with pytest.raises(OperationFailed if undo_fails else RolledBack) as info:
+        deployer.deploy(platform.runner(), cfg, cfg.environment("production"), "1.1.0")
+    assert platform.selector() == "blue" and platform.served_version() == "1.0.0"
+    assert "switched traffic back to blue" in str(info.value)
+    mutations = [" ".join(argv) for argv in platform.cluster.mutations()]
+    switch_back = max(i for i, m in enumerate(mutations) if m.startswith("patch service"))
+    undo = min(i for i, m in enumerate(mutations) if m.startswith("rollout undo"))
+    assert switch_back < undo, mutations
