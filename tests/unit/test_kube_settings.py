@@ -55,27 +55,29 @@ def test_history_table_is_ordered_and_skips_garbage():
     assert history.format_history([]) == "no deploys recorded"
 
 
+QA_ENV = ("version: 1\n"
+          "registry: {host: reg.local:5000, username_env: U, password_env: P}\n"
+          "services:\n"
+          "  api: {image: api, health: [{path: /health}]}\n"
+          "  web: {image: web}\n"
+          "environments:\n"
+          "  qa:\n"
+          "    target: kubernetes\n"
+          "    namespace: qa\n"
+          "    kube_context: qa-cluster\n"
+          "    require_runtime_env: false\n"
+          "    helm: {chart_dir: charts, timeout: 2m}\n"
+          "    kube:\n")
+
+
 def test_the_kube_section_of_an_environment(tmp_path):
     path = tmp_path / "platform.yaml"
-    path.write_text(
-        "version: 1\n"
-        "registry: {host: reg.local:5000, username_env: U, password_env: P}\n"
-        "services:\n"
-        "  api: {image: api, health: [{path: /health}]}\n"
-        "  web: {image: web}\n"
-        "environments:\n"
-        "  qa:\n"
-        "    target: kubernetes\n"
-        "    namespace: qa\n"
-        "    kube_context: qa-cluster\n"
-        "    require_runtime_env: false\n"
-        "    helm: {chart_dir: charts, timeout: 2m}\n"
-        "    kube:\n"
+    path.write_text(QA_ENV + (
         "      request_timeout: 10s\n"
         "      lock_ttl: 5m\n"
         "      log_tail: 50\n"
         "      log_pattern: 'ERROR|Exception'\n"
-        "      helm_set: {api: {environment: qa}}\n")
+        "      helm_set: {api: {environment: qa}}\n"))
     cfg = load_config(path)
     qa = kube_env(cfg, cfg.environment("qa"))
     assert qa.kube.request_timeout == "10s" and qa.kube.context == "qa-cluster"
@@ -85,25 +87,13 @@ def test_the_kube_section_of_an_environment(tmp_path):
     assert qa.service("web").deployment == "web"
 
 
-QA_ENV = ("version: 1\n"
-          "registry: {host: reg.local:5000, username_env: U, password_env: P}\n"
-          "services:\n"
-          "  api: {image: api}\n"
-          "environments:\n"
-          "  qa:\n"
-          "    target: kubernetes\n"
-          "    namespace: qa\n"
-          "    kube_context: qa-cluster\n"
-          "    require_runtime_env: false\n"
-          "    kube:\n")
-
 
 @pytest.mark.parametrize("kube_lines,line,message", [
-    ("      log_tail: many\n", 12, r"qa\.kube\.log_tail: expected an integer"),
-    ("      lock_ttl: soon\n", 12, r"qa\.kube\.lock_ttl: invalid"),
-    ("      request_timeout: 10s\n      lock_tll: 5m\n", 13, r"qa\.kube\.lock_tll: unknown key"),
-    ("      log_pattern: '(unclosed'\n", 12, r"qa\.kube\.log_pattern: not a valid regular expression"),
-    ("      helm_set:\n        payments: {environment: qa}\n", 13, r"helm_set\.payments: 'payments' is not a service"),
+    ("      log_tail: many\n", 14, r"qa\.kube\.log_tail: expected an integer"),
+    ("      lock_ttl: soon\n", 14, r"qa\.kube\.lock_ttl: invalid"),
+    ("      request_timeout: 10s\n      lock_tll: 5m\n", 15, r"qa\.kube\.lock_tll: unknown key"),
+    ("      log_pattern: '(unclosed'\n", 14, r"qa\.kube\.log_pattern: not a valid regular expression"),
+    ("      helm_set:\n        payments: {environment: qa}\n", 15, r"helm_set\.payments: 'payments' is not a service"),
 ])
 def test_kube_section_errors_name_file_line_and_key(tmp_path, kube_lines, line, message):
     path = tmp_path / "platform.yaml"
@@ -119,7 +109,7 @@ def test_config_validate_checks_the_kube_section(tmp_path):
 
     path = tmp_path / "platform.yaml"
     path.write_text(QA_ENV + "      lock_tll: 5m\n")
-    with pytest.raises(ConfigError, match=rf"^{path}:12: environments\.qa\.kube\.lock_tll: unknown key"):
+    with pytest.raises(ConfigError, match=rf"^{path}:14: environments\.qa\.kube\.lock_tll: unknown key"):
         config_report.validate(load_config(path), None)
 
 
@@ -128,5 +118,5 @@ def test_a_kubernetes_environment_without_kube_context_is_refused(tmp_path):
     path = tmp_path / "platform.yaml"
     path.write_text(QA_ENV.replace("    kube_context: qa-cluster\n", "").replace("    kube:\n", ""))
     cfg = load_config(path)
-    with pytest.raises(ConfigError, match=rf"^{path}:6: environments\.qa: kube_context is required"):
+    with pytest.raises(ConfigError, match=rf"^{path}:7: environments\.qa: kube_context is required"):
         kube_env(cfg, cfg.environment("qa"))
