@@ -197,16 +197,18 @@ class Deploy:
         if now != colour:
             raise OperationFailed(f"Service {bg.service_name} selects {selector}, expected {colour}")
 
-    def health(self, version: str | None, services: list[str] | None = None) -> None:
-        """Public URLs healthy, and every service with a version endpoint reports `version`."""
+    def health(self, version: str | Mapping[str, str] | None, services: list[str] | None = None) -> None:
+        """Public URLs healthy, and every service with a version endpoint reports `version`
+        (one for all, or service -> version)."""
         verification.check_health(self.runner, self.cfg, self.env, services=services)
         if not version:
             return
         for target in self.targets:
+            want = version.get(target.name) if isinstance(version, Mapping) else version
             path = getattr(self.cfg.services[target.name], "version_path", None)
             base = self.kenv.urls.get(target.name)
-            if path and base and (services is None or target.name in services):
-                verification.check_version(self.runner, base, version, path)
+            if want and path and base and (services is None or target.name in services):
+                verification.check_version(self.runner, base, want, path)
 
     # -- rolling / kubectl staging --
     def run_rolling(self, plan: Plan) -> Outcome:
@@ -240,8 +242,9 @@ class Deploy:
         try:
             for step in plan_undo(self.kenv, [(s.service, s.deployment) for s in changed]):
                 self.do(step, plan)
-            old = {probes.image_tag(plan.previous[s.service]) for s in changed if plan.previous.get(s.service)}
-            self.health(old.pop() if len(old) == 1 else None, [s.service for s in changed])
+            # each service must serve its own previous version (they need not share one)
+            old = {s.service: probes.image_tag(plan.previous[s.service]) for s in changed if plan.previous.get(s.service)}
+            self.health(old, [s.service for s in changed])
         except RetailDeployError as exc:
             raise OperationFailed(f"the rollback failed too ({_short(exc)}); run `kubectl rollout undo` "
                                   f"on {', '.join(s.deployment for s in changed)} by hand") from exc

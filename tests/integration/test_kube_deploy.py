@@ -287,3 +287,14 @@ def test_helm_failure_rolls_back_the_releases_already_upgraded(tmp_path, monkeyp
         assert p.cluster.helm_release("staging", "retail-consumer-web")["image"].endswith(":1.0.5")
     finally:
         p.close()
+
+
+def test_a_rollback_verifies_the_old_version_even_when_services_ran_different_versions(platform):
+    deploy(platform, "staging", "1.0.7", strategy="rolling", services=["consumer-web"])
+    platform.cluster.inject("rollout_timeout", "retail-admin-web", namespace="staging")
+    before = platform.out.getvalue().count("/api/v1/version")
+    with pytest.raises(RolledBack, match="retail-backend 1.0.0"):
+        deploy(platform, "staging", "1.1.0", strategy="rolling")
+    # Before, mixed previous versions (1.0.0 and 1.0.7) meant no version was checked at all.
+    assert platform.out.getvalue().count("/api/v1/version") > before
+    assert platform.served_version("staging") == "1.0.0"
