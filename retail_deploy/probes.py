@@ -247,9 +247,14 @@ def pending_recovery(release: HelmRelease, history: list[HelmRevision], namespac
     newest good revision, or uninstall a release whose first install never finished."""
     good = [r.revision for r in history if r.status in ("deployed", "superseded")
             and r.revision != release.revision]
-    if release.status == "pending-install" or not good:
+    if release.status == "pending-install":
         return helm_cmd.uninstall(release.name, namespace=namespace, context=context)
-    return helm_cmd.rollback(release.name, max(good), namespace=namespace, context=context)
+    if good:
+        return helm_cmd.rollback(release.name, max(good), namespace=namespace, context=context)
+    # an upgrade of a release with no good revision left: its workloads still run, so never
+    # advise uninstall (it deletes them); go back to the revision before the pending one
+    earlier = [r.revision for r in history if r.revision < release.revision]
+    return helm_cmd.rollback(release.name, max(earlier) if earlier else None, namespace=namespace, context=context)
 
 
 # --- probes (command + parser) -------------------------------------------------------------
