@@ -172,8 +172,16 @@ def kube_env(cfg: PlatformConfig, env: EnvironmentConfig) -> KubeEnv:
         log_max_errors=kube.int("log_max_errors", 0),
         helm=_helm(env.helm, per_service),
         blue_green=_blue_green(env.blue_green),
-        prometheus_url=env.prometheus_url,
+        prometheus_url=_prometheus_url(cfg, env),
     )
+
+
+def _prometheus_url(cfg: PlatformConfig, env: EnvironmentConfig) -> str | None:
+    """The environment's, else `monitoring.prometheus_url` (as monitor.check/watch use it), so the
+    deploy's verification period watches the rollback triggers wherever they can be evaluated."""
+    from retail_deploy.monitor import prometheus_url
+
+    return prometheus_url(cfg, env)
 
 
 def validate_section(cfg: PlatformConfig) -> None:

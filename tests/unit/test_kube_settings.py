@@ -120,3 +120,15 @@ def test_a_kubernetes_environment_without_kube_context_is_refused(tmp_path):
     cfg = load_config(path)
     with pytest.raises(ConfigError, match=rf"^{path}:7: environments\.qa: kube_context is required"):
         kube_env(cfg, cfg.environment("qa"))
+
+
+def test_the_deploy_watches_the_triggers_with_the_monitoring_sections_prometheus(tmp_path):
+    # Only monitoring.prometheus_url set (documented as the fallback): the deploy's verification
+    # period used health checks only, and rolling plans had no trigger watch at all.
+    path = tmp_path / "platform.yaml"
+    path.write_text(QA_ENV.replace("    kube:\n", "    blue_green: {service: api, deployments: {blue: api-b, green: api-g},"
+                                   " verification_period: 2m}\n")
+                    + "monitoring:\n  prometheus_url: http://127.0.0.1:9090\n")
+    cfg = load_config(path)
+    qa = kube_env(cfg, cfg.environment("qa"))
+    assert qa.prometheus_url == "http://127.0.0.1:9090"
