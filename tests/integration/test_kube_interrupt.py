@@ -85,7 +85,9 @@ def test_real_sigint_during_the_idle_rollout(platform):
     platform.cluster.inject("hang", match="rollout status deployment/retail-backend-green")
     env = dict(platform.env, RETAIL_DEPLOY_CONFIG=str(platform.config), PYTHONPATH=str(REPO))
     proc = subprocess.Popen([sys.executable, "-m", "invoke", "-r", str(REPO), "deploy.production",
-                             "--version", "1.1.0", "--yes", "--services", "backend"],
+                             "--version", "1.1.0", "--yes", "--services", "backend",
+                             # the pre-deployment checklist (registry, staging record) cannot pass here
+                             "--force", "test: Ctrl-C during the idle rollout"],
                             cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
     try:
