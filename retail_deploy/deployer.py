@@ -373,9 +373,11 @@ class Deploy:
             except RetailDeployError as exc:
                 undo_failed = exc
                 notes.append(str(exc))
-        version = probes.image_tag(plan.previous.get(bg.service, "")) if colour == plan.active_colour else self.version
+        # back on the old colour: every service serves its own previous version
+        version: str | dict[str, str] = ({svc: probes.image_tag(image) for svc, image in plan.previous.items() if image}
+                                         if colour == plan.active_colour else self.version)
         try:
-            self.health(version if version and version != "latest" else None)
+            self.health(version)
             health = "healthy"
         except RetailDeployError as exc:
             health = f"NOT healthy: {_short(exc)}"
