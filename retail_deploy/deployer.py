@@ -269,7 +269,12 @@ class Deploy:
                 if step.kind == HELM_UPGRADE:
                     upgraded.append(step)
         except KeyboardInterrupt:
-            raise Interrupted("interrupted: a killed helm may leave its release pending-*; "
+            with sigint_shielded():  # the releases already upgraded go back, as after a failure
+                stuck = self.helm_rollback(upgraded)
+            back = [self.kenv.service(s.service).helm_release for s in upgraded]
+            done = (f"rolled back {', '.join(r for r in back if r not in stuck)}; " if len(stuck) < len(back) else "")
+            failed = f"could NOT roll back {', '.join(stuck)}; " if stuck else ""
+            raise Interrupted(f"interrupted: {done}{failed}a killed helm may leave its release pending-*; "
                               "run `helm status` and the recovery command the next deploy prints") from None
         except RetailDeployError as exc:
             with sigint_shielded():

@@ -298,3 +298,29 @@ def test_a_rollback_verifies_the_old_version_even_when_services_ran_different_ve
     # Before, mixed previous versions (1.0.0 and 1.0.7) meant no version was checked at all.
     assert platform.out.getvalue().count("/api/v1/version") > before
     assert platform.served_version("staging") == "1.0.0"
+
+
+def test_ctrl_c_during_a_helm_deploy_rolls_back_the_releases_already_upgraded(tmp_path, monkeypatch):
+    # Before, Ctrl-C during the second release's upgrade left the first on the new version.
+    from retail_deploy.strategies import HELM_UPGRADE
+
+    p = helm_platform(tmp_path, monkeypatch)
+    try:
+        deploy(p, "staging", "1.0.5", strategy="rolling")
+        original = deployer.Deploy.do
+        upgrades: list[str] = []
+
+        def interrupting(self, step, plan):
+            if step.kind == HELM_UPGRADE:
+                upgrades.append(step.service)
+                if len(upgrades) == 2:
+                    raise KeyboardInterrupt
+            return original(self, step, plan)
+
+        monkeypatch.setattr(deployer.Deploy, "do", interrupting)
+        with pytest.raises(deployer.Interrupted, match="interrupted: rolled back retail-backend;"):
+            deploy(p, "staging", "1.1.0", strategy="rolling")
+        assert p.cluster.helm_release("staging", "retail-backend")["image"].endswith(":1.0.5")
+        assert p.served_version("staging") == "1.0.5"
+    finally:
+        p.close()
