@@ -20,7 +20,6 @@ from retail_deploy.triggers import (
     Metric,
     MonitoringSettings,
     format_duration,
-    format_number,
     format_value,
 )
 
@@ -69,7 +68,7 @@ def alert_definitions(settings: MonitoringSettings) -> list[AlertDef]:
 
 
 def _rule(alert: AlertDef) -> dict[str, Any]:
-    rule: dict[str, Any] = {"alert": alert.name, "expr": f"{alert.query} {alert.op} {format_number(alert.threshold)}"}
+    rule: dict[str, Any] = {"alert": alert.name, "expr": alert.expr}
     if alert.for_s > 0:
         rule["for"] = format_duration(alert.for_s)
     rule["labels"] = {"severity": alert.severity}

@@ -23,6 +23,7 @@ SECTION_PARSERS: dict[str, str] = {
     "notifications": "retail_deploy.notify:settings_from_config",
     "prerequisites": "retail_deploy.prerequisites:tools_from_config",
     "setup": "retail_deploy.platform_setup:validate_section",
+    "environments.*.kube": "retail_deploy.kube_settings:validate_section",
 }
 
 

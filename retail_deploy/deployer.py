@@ -15,7 +15,7 @@ from __future__ import annotations
 import signal
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -92,9 +92,11 @@ def sigint_shielded() -> Iterator[None]:
 
 # --- facts ---------------------------------------------------------------------------------
 
-def gather(runner: Any, kenv: KubeEnv, deployments: Sequence[str], *, with_colour: bool) -> Facts:
-    """Current images, replicas and (blue-green) the active colour. In a dry run a probe that
-    cannot run becomes a stated assumption; in a real run it stops the deploy (nothing changed)."""
+def gather(runner: Any, kenv: KubeEnv, deployments: Sequence[str], *, with_colour: bool,
+           containers: Mapping[str, str] | None = None) -> Facts:
+    """Current images (of `containers[deployment]`, the container we set; else the first),
+    replicas and (blue-green) the active colour. In a dry run a probe that cannot run becomes a
+    stated assumption; in a real run it stops the deploy (nothing changed)."""
     facts = Facts()
     names = list(dict.fromkeys(deployments))
     try:
@@ -113,7 +115,9 @@ def gather(runner: Any, kenv: KubeEnv, deployments: Sequence[str], *, with_colou
                 raise OperationFailed(f"deployment {name} not found in {kenv.kube.namespace}")
             facts.current[name] = None
             continue
-        facts.current[name] = next(iter(dep.images.values()), None)
+        # the container we set image on: a sidecar listed first must not pass for our version
+        container = (containers or {}).get(name)
+        facts.current[name] = dep.image(container) if container else next(iter(dep.images.values()), None)
         facts.replicas[name] = dep.replicas
     if with_colour and kenv.blue_green is not None:
         bg = kenv.blue_green
@@ -139,7 +143,8 @@ def _short(exc: Exception) -> str:
         status = "timed out" if exc.returncode is None else f"exited {exc.returncode}"
         last = exc.detail.splitlines()[-1][:160] if exc.detail else ""
         return f"{what} {status}" + (f": {last}" if last else "")
-    return str(exc).splitlines()[0][:240]
+    lines = str(exc).splitlines()
+    return lines[0][:240] if lines else type(exc).__name__
 
 
 # --- the deploy ----------------------------------------------------------------------------
@@ -192,16 +197,18 @@ class Deploy:
         if now != colour:
             raise OperationFailed(f"Service {bg.service_name} selects {selector}, expected {colour}")
 
-    def health(self, version: str | None, services: list[str] | None = None) -> None:
-        """Public URLs healthy, and every service with a version endpoint reports `version`."""
+    def health(self, version: str | Mapping[str, str] | None, services: list[str] | None = None) -> None:
+        """Public URLs healthy, and every service with a version endpoint reports `version`
+        (one for all, or service -> version)."""
         verification.check_health(self.runner, self.cfg, self.env, services=services)
         if not version:
             return
         for target in self.targets:
+            want = version.get(target.name) if isinstance(version, Mapping) else version
             path = getattr(self.cfg.services[target.name], "version_path", None)
             base = self.kenv.urls.get(target.name)
-            if path and base and (services is None or target.name in services):
-                verification.check_version(self.runner, base, version, path)
+            if want and path and base and (services is None or target.name in services):
+                verification.check_version(self.runner, base, want, path)
 
     # -- rolling / kubectl staging --
     def run_rolling(self, plan: Plan) -> Outcome:
@@ -215,10 +222,13 @@ class Deploy:
             with sigint_shielded():
                 state = self.undo(changed, plan)
             raise Interrupted(f"interrupted: {state}") from None
-        except RetailDeployError as exc:
+        except Exception as exc:  # not only our own errors: a bug after set image must not skip the undo
             if not changed:
+                if not isinstance(exc, RetailDeployError):
+                    raise
                 raise OperationFailed(f"{exc} (nothing was changed by this deploy)") from exc
-            state = self.undo(changed, plan)
+            with sigint_shielded():  # a Ctrl-C now would leave the failed version half rolled back
+                state = self.undo(changed, plan)
             raise RolledBack(f"deploy of {self.version} to {self.kenv.name} failed ({_short(exc)}); {state}") from exc
         return Outcome(self.version, plan.strategy, "succeeded", previous=plan.previous)
 
@@ -232,8 +242,9 @@ class Deploy:
         try:
             for step in plan_undo(self.kenv, [(s.service, s.deployment) for s in changed]):
                 self.do(step, plan)
-            old = {probes.image_tag(plan.previous[s.service]) for s in changed if plan.previous.get(s.service)}
-            self.health(old.pop() if len(old) == 1 else None, [s.service for s in changed])
+            # each service must serve its own previous version (they need not share one)
+            old = {s.service: probes.image_tag(plan.previous[s.service]) for s in changed if plan.previous.get(s.service)}
+            self.health(old, [s.service for s in changed])
         except RetailDeployError as exc:
             raise OperationFailed(f"the rollback failed too ({_short(exc)}); run `kubectl rollout undo` "
                                   f"on {', '.join(s.deployment for s in changed)} by hand") from exc
@@ -258,19 +269,38 @@ class Deploy:
                 if step.kind == HELM_UPGRADE:
                     upgraded.append(step)
         except KeyboardInterrupt:
-            raise Interrupted("interrupted: a killed helm may leave its release pending-*; "
+            with sigint_shielded():  # the releases already upgraded go back, as after a failure
+                stuck = self.helm_rollback(upgraded)
+            back = [self.kenv.service(s.service).helm_release for s in upgraded]
+            done = (f"rolled back {', '.join(r for r in back if r not in stuck)}; " if len(stuck) < len(back) else "")
+            failed = f"could NOT roll back {', '.join(stuck)}; " if stuck else ""
+            raise Interrupted(f"interrupted: {done}{failed}a killed helm may leave its release pending-*; "
                               "run `helm status` and the recovery command the next deploy prints") from None
         except RetailDeployError as exc:
             with sigint_shielded():
-                for step in upgraded:
-                    target = self.kenv.service(step.service)
-                    self.runner.run(helm_cmd.rollback(target.helm_release, namespace=self.kenv.kube.namespace,
-                                                      context=self.kenv.kube.context,
-                                                      timeout=self.kenv.helm.timeout))
+                stuck = self.helm_rollback(upgraded)
+            if stuck:
+                raise OperationFailed(
+                    f"helm deploy of {self.version} failed ({_short(exc)}) and rolling back {', '.join(stuck)} "
+                    f"failed too; check `helm history` of each and run `helm rollback` by hand") from exc
             raise RolledBack(f"helm deploy of {self.version} failed ({_short(exc)}); --atomic rolled the "
                              f"failing release back" + (f", and {len(upgraded)} upgraded release(s) were rolled back"
                                                         if upgraded else "")) from exc
         return Outcome(self.version, "helm", "succeeded")
+
+    def helm_rollback(self, upgraded: list[Step]) -> list[str]:
+        """Roll back every release this deploy upgraded, each one even if another fails; returns
+        the releases whose rollback failed."""
+        stuck = []
+        for step in upgraded:
+            release = self.kenv.service(step.service).helm_release
+            try:
+                self.runner.run(helm_cmd.rollback(release, namespace=self.kenv.kube.namespace,
+                                                  context=self.kenv.kube.context, timeout=self.kenv.helm.timeout))
+            except RetailDeployError as exc:
+                self.runner.say(f"could not roll back {release}: {_short(exc)}")
+                stuck.append(release)
+        return stuck
 
     def refuse_pending(self, steps: list[Step]) -> None:
         for step in steps:
@@ -317,22 +347,22 @@ class Deploy:
                 keep = idle if verified else active
                 state = self.restore(keep, rolled if not verified else [], plan, switched)
             raise Interrupted(f"interrupted during '{step.text}': {state}") from None
-        except RetailDeployError as exc:
+        except Exception as exc:  # not only our own errors: a bug after the switch must not keep traffic there
             if verified:
                 raise OperationFailed(f"{_short(exc)}; the new version was verified and keeps the traffic "
                                       f"on {idle}; finish by hand: {step.command or step.text}") from exc
-            state = self.restore(active, rolled, plan, switched)
+            with sigint_shielded():  # a Ctrl-C now would leave traffic on the failed colour
+                state = self.restore(active, rolled, plan, switched)
             where = "after the switch" if switched else "before the switch"
             raise RolledBack(f"blue-green deploy of {self.version} failed {where} ({_short(exc)}); {state}") from exc
         return Outcome(self.version, "blue-green", "succeeded", colour=idle, previous=plan.previous)
 
     def restore(self, colour: str, rolled: list[Step], plan: Plan, switched: bool) -> str:
-        """Put traffic on `colour` (if it is not there), undo rolled services, check health."""
+        """Put traffic on `colour` (if it is not there) FIRST: one patch, while undoing the rolled
+        services may wait a rollout timeout each; then undo them, check health."""
         bg = self.kenv.blue_green
         assert bg is not None
         notes = []
-        if rolled:
-            notes.append(self.undo(rolled, plan))
         if switched and not self.runner.dry:
             selector = probes.selector(self.runner, self.kenv.kube, bg.service_name)
             if probes.active_colour(selector, bg.selector_key, dict(bg.deployments)) != colour:
@@ -341,13 +371,24 @@ class Deploy:
                     if step.kind != HEALTH:
                         self.do(step, plan)
                 notes.append(f"switched traffic back to {colour}")
-        version = probes.image_tag(plan.previous.get(bg.service, "")) if colour == plan.active_colour else self.version
+        undo_failed: RetailDeployError | None = None
+        if rolled:
+            try:
+                notes.append(self.undo(rolled, plan))
+            except RetailDeployError as exc:
+                undo_failed = exc
+                notes.append(str(exc))
+        # back on the old colour: every service serves its own previous version
+        version: str | dict[str, str] = ({svc: probes.image_tag(image) for svc, image in plan.previous.items() if image}
+                                         if colour == plan.active_colour else self.version)
         try:
-            self.health(version if version and version != "latest" else None)
+            self.health(version)
             health = "healthy"
         except RetailDeployError as exc:
             health = f"NOT healthy: {_short(exc)}"
         notes.append(f"traffic is on {colour} ({bg.deployments[colour]}), {health}")
+        if undo_failed is not None:
+            raise OperationFailed("; ".join(notes)) from undo_failed
         return "; ".join(notes)
 
 
@@ -355,6 +396,28 @@ def _targets(kenv: KubeEnv, services: Sequence[str] | None) -> list[ServiceTarge
     if not services:
         return list(kenv.services)
     return [kenv.service(name) for name in services]
+
+
+LOCK_MARGIN_S = 600.0
+
+
+def lock_ttl_s(kenv: KubeEnv, targets: Sequence[ServiceTarget], strategy: str, method: str) -> float:
+    """How long the deploy lock must last: `kube.lock_ttl`, but never less than the longest this
+    deploy may legitimately take (every rollout wait, a switch-back, the verification period and
+    the scale-down delay). The lock is not renewed: expiring mid-deploy would let a second deploy
+    take it over and run beside this one."""
+    if method == "helm" and strategy == "rolling":
+        # each upgrade may wait its --timeout, then --atomic (or our rollback) as long again
+        from retail_deploy import validate
+
+        worst = 2 * len(targets) * validate.duration(kenv.helm.timeout)
+    else:
+        bg = kenv.blue_green
+        # a rollout wait per target, one for the undo of each, one to bring a colour back up
+        worst = (2 * len(targets) + 1) * kenv.rollout_timeout_s
+        if bg is not None:
+            worst += bg.verification_period_s + (bg.scale_down_delay_s if strategy == "blue-green" else 0)
+    return max(kenv.lock_ttl_s, worst + LOCK_MARGIN_S)
 
 
 def deploy(runner: Any, cfg: Any, env: Any, version: str, *, strategy: str | None = None,
@@ -382,7 +445,7 @@ def deploy(runner: Any, cfg: Any, env: Any, version: str, *, strategy: str | Non
     if forced:
         entry["forced"] = forced
     with history.deploy_lock(runner, kenv.kube, env_name=kenv.name, version=version, strategy=label,
-                             ttl_s=kenv.lock_ttl_s):
+                             ttl_s=lock_ttl_s(kenv, targets, strategy, method)):
         result = "failed"
         try:
             plan = make_plan(runner, kenv, targets, version, strategy, method)
@@ -436,8 +499,9 @@ def make_plan(runner: Any, kenv: KubeEnv, targets: list[ServiceTarget], version:
     bg = kenv.blue_green
     verification_s = bg.verification_period_s if bg else 0.0
     if strategy == "blue-green" and bg is not None:
-        deployments = [t.deployment for t in targets if t.name != bg.service] + list(bg.deployments.values())
-        facts = gather(runner, kenv, deployments, with_colour=True)
+        containers = {t.deployment: t.container for t in targets if t.name != bg.service}
+        containers.update({dep: kenv.service(bg.service).container for dep in bg.deployments.values()})
+        facts = gather(runner, kenv, list(containers), with_colour=True, containers=containers)
         plan = plan_blue_green(kenv, targets, version, active=facts.active, replicas=facts.replicas,
                                current=facts.current, verification_s=verification_s)
     else:
@@ -449,7 +513,8 @@ def make_plan(runner: Any, kenv: KubeEnv, targets: list[ServiceTarget], version:
             notes = facts.notes
         else:
             notes = []
-        facts = gather(runner, kenv, [live.get(t.name, t.deployment) for t in targets], with_colour=False)
+        containers = {live.get(t.name, t.deployment): t.container for t in targets}
+        facts = gather(runner, kenv, list(containers), with_colour=False, containers=containers)
         facts.notes = notes + facts.notes
         plan = plan_rolling(kenv, targets, version, facts.current, deployment_of=live,
                             verification_s=verification_s if kenv.prometheus_url else 0.0)

@@ -20,13 +20,14 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from retail_deploy.commands.kubectl import Kube
 from retail_deploy.errors import ConfigError
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+if TYPE_CHECKING:
+    from retail_deploy.config import BlueGreenConfig, EnvironmentConfig, HelmConfig, PlatformConfig
+    from retail_deploy.yamlnode import Node
 
 
 @dataclass(frozen=True)
@@ -97,107 +98,94 @@ class KubeEnv:
         raise ConfigError(f"unknown service {name!r} in environment {self.name}; known: {known}")
 
 
-def duration_s(value: Any, default: float) -> float:
-    """"5m" / "30s" / 300 -> seconds."""
-    if value is None or value == "":
-        return default
-    if isinstance(value, (int, float)):
-        return float(value)
-    match = _DURATION.match(str(value))
-    if not match:
-        raise ConfigError(f"invalid duration {value!r} (use e.g. 30s, 5m, 1h)")
-    return float(match.group(1)) * _UNITS[match.group(2)]
+KUBE_KEYS = frozenset({"request_timeout", "lock_ttl", "log_tail", "log_pattern", "log_max_errors", "helm_set"})
 
 
-def plain(node: Any) -> Any:
-    """A config Node (or plain YAML data) as plain dicts/lists/scalars."""
-    if node is None or isinstance(node, (str, int, float, bool)):
-        return node
-    if isinstance(node, Mapping):
-        return {k: plain(v) for k, v in node.items()}
-    if isinstance(node, (list, tuple)):
-        return [plain(v) for v in node]
-    for attr in ("value", "data", "raw"):
-        if hasattr(node, attr) and not callable(getattr(node, attr)):
-            return plain(getattr(node, attr))
-    if hasattr(node, "items"):
-        return {k: plain(v) for k, v in node.items()}
-    return node
+def _kube_section(env: EnvironmentConfig, service_names: set[str]) -> tuple[Node, dict[str, dict[str, str]]]:
+    """The environment's `kube:` section, checked through the line-aware Node API so every
+    mistake names file, line and key (and a misspelt key is refused, not silently ignored)."""
+    kube = env.raw.section("kube")
+    kube.unknown_keys(KUBE_KEYS)
+    per_service: dict[str, dict[str, str]] = {}
+    helm_set = kube.section("helm_set")
+    for name, values in helm_set.items():
+        if name not in service_names:
+            raise values.error(f"{name!r} is not a service (known: {', '.join(sorted(service_names))})")
+        per_service[name] = helm_set.str_map(name, {})
+    pattern = kube.get("log_pattern")
+    if pattern is not None:
+        try:
+            re.compile(kube.str("log_pattern"))
+        except re.error as exc:
+            raise pattern.error(f"not a valid regular expression: {exc}") from None
+    for key in ("log_tail", "log_max_errors"):
+        if kube.int(key, 0) < 0:
+            raise kube.require(key).error("must not be negative")
+    return kube, per_service
 
 
-def _attr(obj: Any, name: str, default: Any = None) -> Any:
-    value = getattr(obj, name, None) if not isinstance(obj, Mapping) else obj.get(name)
-    return default if value is None else value
-
-
-def _helm(helm: Any, kube: Mapping[str, Any], service_names: set[str], where: str) -> HelmSettings:
-    per_service = kube.get("helm_set") or {}
-    unknown = [k for k in per_service if k not in service_names]
-    if unknown:
-        raise ConfigError(f"{where}: kube.helm_set: {unknown[0]!r} is not a service")
-    per = {str(k): {str(a): str(b) for a, b in (v or {}).items()} for k, v in per_service.items()}
+def _helm(helm: HelmConfig | None, per_service: Mapping[str, Mapping[str, str]]) -> HelmSettings:
     if helm is None:
-        return HelmSettings(set_per_service=per)
-    timeout = duration_s(_attr(helm, "timeout"), 300)
-    sets = plain(_attr(helm, "set_values", _attr(helm, "set", {}))) or {}
-    return HelmSettings(chart_dir=str(_attr(helm, "chart_dir", "deploy/helm")),
-                        values_file=str(_attr(helm, "values_file", "") or ""),
-                        timeout=f"{round(timeout)}s", set_all={str(k): str(v) for k, v in sets.items()},
-                        set_per_service=per)
+        return HelmSettings(set_per_service=per_service)
+    return HelmSettings(chart_dir=helm.chart_dir, values_file=helm.values_file, timeout=f"{round(helm.timeout)}s",
+                        set_all=dict(helm.set_values), set_per_service=per_service)
 
 
-def _blue_green(bg: Any, raw_bg: Mapping[str, Any]) -> BlueGreen | None:
-    if not bg and not raw_bg:
+def _blue_green(bg: BlueGreenConfig | None) -> BlueGreen | None:
+    if bg is None:
         return None
-    deployments = plain(_attr(bg, "deployments")) or raw_bg.get("deployments") or {}
-    if len(deployments) != 2:
-        raise ConfigError("blue_green.deployments must name exactly two colours (e.g. blue and green)")
-    return BlueGreen(
-        service_name=str(_attr(bg, "service_name", raw_bg.get("service_name"))),
-        selector_key=str(_attr(bg, "selector_key", raw_bg.get("selector_key", "deployment"))),
-        deployments={str(k): str(v) for k, v in deployments.items()},
-        service=str(_attr(bg, "service", raw_bg.get("service", "backend"))),
-        verification_period_s=duration_s(_attr(bg, "verification_period", raw_bg.get("verification_period")), 300),
-        scale_down_delay_s=duration_s(_attr(bg, "scale_down_delay", raw_bg.get("scale_down_delay")), 30),
-        colour_urls={str(k): str(v) for k, v in
-                     (plain(_attr(bg, "colour_urls")) or raw_bg.get("colour_urls") or {}).items()},
-    )
+    return BlueGreen(service_name=bg.service_name, selector_key=bg.selector_key, deployments=dict(bg.deployments),
+                     service=bg.service, verification_period_s=bg.verification_period,
+                     scale_down_delay_s=bg.scale_down_delay, colour_urls=dict(bg.colour_urls))
 
 
-def kube_env(cfg: Any, env: Any) -> KubeEnv:
-    """Read the Kubernetes view of `env` from the loaded platform config."""
-    raw = plain(getattr(env, "raw", None)) or {}
-    registry = getattr(getattr(cfg, "registry", None), "host", "") or ""
+def kube_env(cfg: PlatformConfig, env: EnvironmentConfig) -> KubeEnv:
+    """Read the Kubernetes view of `env` from the loaded platform config (config.py has checked
+    the environment's typed keys; this chapter checks its own `kube:` section)."""
+    registry = cfg.registry.host
     services = []
     for name, svc in cfg.services.items():
-        image = str(svc.image)
+        image = svc.image
         if registry and not image.startswith(registry + "/"):
             image = f"{registry}/{image}"
-        deployment = str(_attr(svc, "deployment", name))
-        services.append(ServiceTarget(
-            name=str(name), deployment=deployment, container=str(_attr(svc, "container", deployment)),
-            image=image, app_label=str(_attr(svc, "app_label", deployment)),
-            helm_release=str(_attr(svc, "helm_release", deployment)),
-            helm_chart=str(_attr(svc, "helm_chart", deployment))))
-    namespace = getattr(env, "namespace", None) or raw.get("namespace")
-    if not namespace:
-        raise ConfigError(f"environment {env.name}: 'namespace' is required for a Kubernetes target")
-    kube = raw.get("kube") or {}
-    where = f"environments.{env.name}"
+        services.append(ServiceTarget(name=name, deployment=svc.deployment, container=svc.container, image=image,
+                                      app_label=svc.app_label, helm_release=svc.helm_release,
+                                      helm_chart=svc.helm_chart))
+    kube, per_service = _kube_section(env, {s.name for s in services})
+    if not env.kube_context:
+        # Without --context kubectl/helm act on whatever context is current on this machine:
+        # a production deploy could land on the staging cluster.
+        raise env.raw.error("kube_context is required for a Kubernetes environment: every kubectl/helm "
+                            "command pins it (e.g. kube_context: retail-staging)")
     return KubeEnv(
-        name=str(env.name),
-        kube=Kube(context=getattr(env, "kube_context", None) or raw.get("kube_context"), namespace=str(namespace),
-                  request_timeout=f"{round(duration_s(kube.get('request_timeout'), 30))}s"),
-        method=str(getattr(env, "method", None) or raw.get("method") or "kubectl"),
-        strategy=str(getattr(env, "strategy", None) or raw.get("strategy") or "rolling"),
+        name=env.name,
+        kube=Kube(context=env.kube_context, namespace=env.namespace,
+                  request_timeout=f"{round(kube.duration('request_timeout', '30s'))}s"),
+        method=env.method,
+        strategy=env.strategy,
         services=tuple(services),
-        urls={str(k): str(v) for k, v in (plain(getattr(env, "urls", None)) or raw.get("urls") or {}).items()},
-        rollout_timeout_s=duration_s(getattr(env, "rollout_timeout", None) or raw.get("rollout_timeout"), 300),
-        lock_ttl_s=duration_s(kube.get("lock_ttl"), 1800),
-        log_tail=int(kube.get("log_tail", 100)),
-        log_pattern=str(kube.get("log_pattern", "error")),
-        log_max_errors=int(kube.get("log_max_errors", 0)),
-        helm=_helm(getattr(env, "helm", None) or raw.get("helm"), kube, {s.name for s in services}, where),
-        blue_green=_blue_green(getattr(env, "blue_green", None), raw.get("blue_green") or {}),
-        prometheus_url=getattr(env, "prometheus_url", None) or raw.get("prometheus_url"),
+        urls=dict(env.urls),
+        rollout_timeout_s=env.rollout_timeout,
+        lock_ttl_s=kube.duration("lock_ttl", "30m"),
+        log_tail=kube.int("log_tail", 100),
+        log_pattern=kube.str("log_pattern", "error"),
+        log_max_errors=kube.int("log_max_errors", 0),
+        helm=_helm(env.helm, per_service),
+        blue_green=_blue_green(env.blue_green),
+        prometheus_url=_prometheus_url(cfg, env),
     )
+
+
+def _prometheus_url(cfg: PlatformConfig, env: EnvironmentConfig) -> str | None:
+    """The environment's, else `monitoring.prometheus_url` (as monitor.check/watch use it), so the
+    deploy's verification period watches the rollback triggers wherever they can be evaluated."""
+    from retail_deploy.monitor import prometheus_url
+
+    return prometheus_url(cfg, env)
+
+
+def validate_section(cfg: PlatformConfig) -> None:
+    """`config.validate`: check the `kube:` section of every Kubernetes environment now."""
+    for env in cfg.environments.values():
+        if env.target == "kubernetes":
+            kube_env(cfg, env)

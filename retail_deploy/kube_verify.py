@@ -14,8 +14,8 @@ from typing import Any
 
 from retail_deploy import history, probes, verification
 from retail_deploy.commands import cmd, kubectl
-from retail_deploy.errors import OperationFailed, RetailDeployError
-from retail_deploy.kube_settings import KubeEnv, ServiceTarget, kube_env
+from retail_deploy.errors import RetailDeployError
+from retail_deploy.kube_settings import KubeEnv, kube_env
 
 VERIFY_ROLLOUT_TIMEOUT_S = 120.0
 SHOWN_LOG_LINES = 5
@@ -63,25 +63,13 @@ class VerifyReport:
         return "\n".join(out)
 
 
-def _live(runner: Any, kenv: KubeEnv, target: ServiceTarget) -> str:
-    """The deployment that serves `target` (the active colour for the blue-green service)."""
-    bg = kenv.blue_green
-    if bg is None or target.name != bg.service:
-        return target.deployment
-    selector = probes.selector(runner, kenv.kube, bg.service_name)
-    colour = probes.active_colour(selector, bg.selector_key, dict(bg.deployments))
-    if colour is None:
-        raise OperationFailed(f"Service {bg.service_name} selects {selector}: neither colour is live")
-    return bg.deployments[colour]
-
-
 def verify(runner: Any, cfg: Any, env: Any, version: str | None = None) -> VerifyReport:
     kenv = kube_env(cfg, env)
     report = VerifyReport(kenv.name)
     expected: dict[str, str | None] = {}
     for target in kenv.services:
         try:
-            name = _live(runner, kenv, target)
+            name = probes.live_deployment(runner, kenv, target.name)
             dep = probes.deployment(runner, kenv.kube, name)
         except RetailDeployError as exc:
             report.add("deployment", target.name, False, str(exc).splitlines()[0][:200])

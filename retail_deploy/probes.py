@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from retail_deploy.commands import Command, kubectl
 from retail_deploy.commands import helm as helm_cmd
 from retail_deploy.commands.kubectl import Kube
-from retail_deploy.errors import OperationFailed
+from retail_deploy.errors import OperationFailed, RetailDeployError
+
+if TYPE_CHECKING:
+    from retail_deploy.kube_settings import KubeEnv
 
 REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
 CHANGE_CAUSE_ANNOTATION = "kubernetes.io/change-cause"
@@ -244,9 +247,14 @@ def pending_recovery(release: HelmRelease, history: list[HelmRevision], namespac
     newest good revision, or uninstall a release whose first install never finished."""
     good = [r.revision for r in history if r.status in ("deployed", "superseded")
             and r.revision != release.revision]
-    if release.status == "pending-install" or not good:
+    if release.status == "pending-install":
         return helm_cmd.uninstall(release.name, namespace=namespace, context=context)
-    return helm_cmd.rollback(release.name, max(good), namespace=namespace, context=context)
+    if good:
+        return helm_cmd.rollback(release.name, max(good), namespace=namespace, context=context)
+    # an upgrade of a release with no good revision left: its workloads still run, so never
+    # advise uninstall (it deletes them); go back to the revision before the pending one
+    earlier = [r.revision for r in history if r.revision < release.revision]
+    return helm_cmd.rollback(release.name, max(earlier) if earlier else None, namespace=namespace, context=context)
 
 
 # --- probes (command + parser) -------------------------------------------------------------
@@ -277,3 +285,18 @@ def revisions(runner: ProbeRunner, kube: Kube, deployment_name: str, label_selec
 
 def pods(runner: ProbeRunner, kube: Kube, label_selector: str) -> list[PodFacts]:
     return parse_pods(_stdout(runner.probe(kubectl.get_json(kube, "pods", selector=label_selector))))
+
+
+def live_deployment(runner: ProbeRunner, kenv: KubeEnv, service: str) -> str:
+    """The deployment serving `service`: for the blue-green service, the active colour's."""
+    bg = kenv.blue_green
+    if bg is None or service != bg.service:
+        return kenv.service(service).deployment
+    try:
+        found = selector(runner, kenv.kube, bg.service_name)
+    except RetailDeployError as exc:
+        raise OperationFailed(f"cannot read Service {bg.service_name}: {exc}") from exc
+    colour = active_colour(found, bg.selector_key, dict(bg.deployments))
+    if colour is None:
+        raise OperationFailed(f"Service {bg.service_name} selects {found}: neither colour is live")
+    return bg.deployments[colour]

@@ -31,32 +31,18 @@ def _record(runner: Any, kenv: KubeEnv, entry: dict[str, Any], start: str, resul
     history.record(runner, kenv.kube, entry)
 
 
-def live_deployment(runner: Any, kenv: KubeEnv, service: str) -> str:
-    """The deployment serving `service`: for the blue-green service, the active colour's."""
-    bg = kenv.blue_green
-    if bg is not None and service == bg.service:
-        try:
-            selector = probes.selector(runner, kenv.kube, bg.service_name)
-        except RetailDeployError as exc:
-            raise OperationFailed(f"cannot read Service {bg.service_name}: {exc}") from exc
-        colour = probes.active_colour(selector, bg.selector_key, dict(bg.deployments))
-        if colour is None:
-            raise OperationFailed(f"Service {bg.service_name} selects {selector}: neither colour is live")
-        return bg.deployments[colour]
-    return kenv.service(service).deployment
-
-
 def undo(runner: Any, cfg: Any, env: Any, *, service: str | None = None, to_revision: int | None = None,
-         reason: str = "manual") -> list[str]:
-    """Undo the last rollout (or go to `to_revision`) of one service or all; returns the deployments."""
+         reason: str = "manual", services: Sequence[str] | None = None) -> list[str]:
+    """Undo the last rollout (or go to `to_revision`) of one service, of `services`, or of all;
+    returns the deployments."""
     kenv = kube_env(cfg, env)
     if to_revision is not None and service is None:
         raise InputError("--to-revision needs --service: revision numbers differ per deployment")
     if to_revision is not None and to_revision < 1:
         raise InputError(f"--to-revision must be a positive revision number, not {to_revision}")
-    names = [service] if service else [t.name for t in kenv.services]
+    names = [service] if service else list(services) if services else [t.name for t in kenv.services]
     targets = [kenv.service(n) for n in names]
-    pairs = [(t.name, live_deployment(runner, kenv, t.name)) for t in targets]
+    pairs = [(t.name, probes.live_deployment(runner, kenv, t.name)) for t in targets]
     if to_revision is not None and not runner.dry:
         target = targets[0]
         known = [r.revision for r in probes.revisions(runner, kenv.kube, pairs[0][1], target.selector)]
@@ -141,20 +127,44 @@ def rollback_plan(runner: Any, cfg: Any, env: Any) -> list[str]:
         replicas = probes.deployment(runner, kenv.kube, bg.deployments[active]).replicas
         steps = plan_switch_back(kenv, active, 0, max(replicas, 1))
     else:
-        steps = plan_undo(kenv, [(t.name, live_deployment(runner, kenv, t.name)) for t in kenv.services])
+        steps = plan_undo(kenv, [(t.name, probes.live_deployment(runner, kenv, t.name)) for t in kenv.services])
     return [step.command.display() for step in steps if step.command is not None]
 
 
 def rollback_environment(runner: Any, cfg: Any, env: Any, *, reason: str) -> str:
-    """Automatic rollback (monitor.watch): blue-green environments switch colour, others undo
-    the last rollout of every service. Returns a one-line summary."""
+    """Automatic rollback (monitor.watch) of the last deploy: a blue-green deploy switches traffic
+    back and undoes the services it rolled beside the colours; a rolling one undoes the services
+    it deployed. Without a deploy record, the environment's strategy decides and every service
+    is undone. Returns a one-line summary."""
     kenv = kube_env(cfg, env)
     runner.say(f"rolling back {kenv.name}: {reason}")
-    if kenv.strategy == "blue-green" and kenv.blue_green is not None:
+    last = _last_deploy(runner, kenv)
+    known = {t.name for t in kenv.services}
+    deployed = [s for s in (last or {}).get("services", []) if s in known] or None
+    strategy = str((last or {}).get("strategy") or kenv.strategy)
+    bg = kenv.blue_green
+    if strategy == "blue-green" and bg is not None:
         colour = blue_green(runner, cfg, env, reason=reason)
-        return f"traffic switched back to {colour}"
-    deployments = undo(runner, cfg, env, reason=reason)
+        summary = f"traffic switched back to {colour}"
+        # the front ends were rolled in place by the same deploy: the switch does not undo them
+        others = [s for s in deployed or [] if s != bg.service]
+        if others:
+            summary += "; rolled back " + ", ".join(undo(runner, cfg, env, services=others, reason=reason))
+        return summary
+    deployments = undo(runner, cfg, env, services=deployed, reason=reason)
     return "rolled back " + ", ".join(deployments)
+
+
+def _last_deploy(runner: Any, kenv: KubeEnv) -> dict[str, Any] | None:
+    """The newest deploy/rollback record if it is a deploy that succeeded (what is live now)."""
+    try:
+        entries = history.read_history(runner, kenv.kube)
+    except RetailDeployError:
+        return None
+    changes = [e for e in entries if str(e.get("action", "deploy")).startswith(("deploy", "rollback"))]
+    if changes and changes[-1].get("action", "deploy") == "deploy" and changes[-1].get("result") == "succeeded":
+        return changes[-1]
+    return None
 
 
 def show_history(runner: Any, cfg: Any, env: Any, services: Sequence[str] | None = None) -> str:

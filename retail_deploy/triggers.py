@@ -21,6 +21,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from retail_deploy import validate
+
 if TYPE_CHECKING:
     from retail_deploy.yamlnode import Node
 
@@ -436,7 +438,7 @@ def _pick(entry: Node | None, default: Mapping[str, Any], key: str, kind: str, f
             return entry.choice(key, OPS)
         raise AssertionError(kind)
     if key in default:
-        return _seconds(default[key]) if kind == "duration" else default[key]
+        return validate.duration(default[key]) if kind == "duration" else default[key]
     if required:
         assert entry is not None, f"runbook default lacks {key}"
         raise entry.error(f"missing required key {key!r}")
@@ -455,14 +457,3 @@ def _direction(entry: Node | None, default: Mapping[str, Any]) -> tuple[Directio
             return ("above" if key == "above" else "below"), float(default[key])
     assert entry is not None, "runbook default lacks a threshold"
     raise entry.error("missing threshold: give 'above: N' or 'below: N'")
-
-
-def _seconds(text: str | float) -> float:
-    """Seconds of a built-in default duration ('5m', '30s', '0s')."""
-    if isinstance(text, (int, float)):
-        return float(text)
-    sizes = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-    for suffix in ("ms", "s", "m", "h"):
-        if text.endswith(suffix):
-            return float(text[: -len(suffix)]) * sizes[suffix]
-    return float(text)

@@ -4,9 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from retail_deploy import validate
 from retail_deploy.commands import Command, cmd
 
 HELM = "helm"
+# Helm must outlive its own --timeout: killed at that moment, it would skip the --atomic rollback
+# (or the rollback's wait) and leave the release pending-*, blocking every later upgrade.
+GRACE_S = 120.0
+PROBE_TIMEOUT_S = 60.0
+
+
+def _outlives(timeout: str) -> float:
+    return validate.duration(timeout, what="helm --timeout") + GRACE_S
 
 
 def _pin(namespace: str, context: str | None) -> list[str]:
@@ -32,16 +41,19 @@ def upgrade_install(release: str, chart: str, *, namespace: str, context: str | 
     if atomic:
         argv.append("--atomic")
     argv += ["--wait", "--timeout", timeout]
-    return cmd(*argv)
+    # --atomic's rollback runs after the upgrade's timeout and waits as long again
+    return cmd(*argv, timeout=2 * validate.duration(timeout, what="helm --timeout") + GRACE_S)
 
 
 def status_json(release: str, *, namespace: str, context: str | None) -> Command:
     """`helm status REL -o json`: a probe (status may be deployed, failed or pending-*)."""
-    return cmd(HELM, "status", release, *_pin(namespace, context), "-o", "json", read_only=True)
+    return cmd(HELM, "status", release, *_pin(namespace, context), "-o", "json", read_only=True,
+               timeout=PROBE_TIMEOUT_S)
 
 
 def history_json(release: str, *, namespace: str, context: str | None) -> Command:
-    return cmd(HELM, "history", release, *_pin(namespace, context), "-o", "json", read_only=True)
+    return cmd(HELM, "history", release, *_pin(namespace, context), "-o", "json", read_only=True,
+               timeout=PROBE_TIMEOUT_S)
 
 
 def rollback(release: str, revision: int | None = None, *, namespace: str, context: str | None,
@@ -49,11 +61,11 @@ def rollback(release: str, revision: int | None = None, *, namespace: str, conte
     argv = [HELM, "rollback", release]
     if revision is not None:
         argv.append(str(revision))
-    return cmd(*argv, *_pin(namespace, context), "--wait", "--timeout", timeout)
+    return cmd(*argv, *_pin(namespace, context), "--wait", "--timeout", timeout, timeout=_outlives(timeout))
 
 
 def uninstall(release: str, *, namespace: str, context: str | None) -> Command:
-    return cmd(HELM, "uninstall", release, *_pin(namespace, context))
+    return cmd(HELM, "uninstall", release, *_pin(namespace, context), timeout=_outlives("5m"))
 
 
 def repo_add(name: str, url: str) -> Command:

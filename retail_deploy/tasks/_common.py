@@ -8,7 +8,6 @@ must stay fast.
 from __future__ import annotations
 
 import functools
-import inspect
 import logging
 import os
 import sys
@@ -44,7 +43,10 @@ def task(*args: Any, **kwargs: Any) -> Any:
 
     def decorate(body: Callable[..., Any]) -> Any:
         help_texts = dict(kwargs.pop("help", {}) or {})
-        params = list(inspect.signature(body).parameters)[1:]
+        # The code object names the parameters without inspect.signature's cost (`inv --list` builds
+        # every task of every chapter; invoke inspects them again anyway).
+        code = body.__code__
+        params = list(code.co_varnames[1:code.co_argcount + code.co_kwonlyargcount])
         for param in params:
             if param not in help_texts and param in COMMON_HELP:
                 help_texts[param] = COMMON_HELP[param]

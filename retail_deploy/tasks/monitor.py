@@ -117,9 +117,9 @@ def watch(c, env=None, duration=None, rollback=False, interval=None, config=None
 
 def _rollback(runner: Any, cfg: Any, environment: Any, reason: str) -> str:
     """The kubernetes chapter's rollback for the environment's strategy (blue-green switch back or undo)."""
-    from retail_deploy.rollback import rollback_environment  # type: ignore[import-not-found,unused-ignore]
+    from retail_deploy.rollback import rollback_environment
 
-    return str(rollback_environment(runner, cfg, environment, reason=reason))
+    return rollback_environment(runner, cfg, environment, reason=reason)
 
 
 ns = Collection("monitor")

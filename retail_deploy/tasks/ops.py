@@ -42,7 +42,7 @@ def logs(c, env=None, service="backend", output=None, config=None):
 
     from retail_deploy import redact
     from retail_deploy.commands import kubectl
-    from retail_deploy.rollback import live_deployment
+    from retail_deploy.probes import live_deployment
 
     cfg = load(config)
     kenv = _kube(cfg, env, service)
@@ -78,7 +78,7 @@ def port_forward(c, env=None, service="backend", port=None, remote_port=None, co
 def shell(c, env=None, service="backend", program="/bin/sh", config=None):
     """Open a shell in a service's pod (kubectl exec -it deploy/NAME -- /bin/sh)."""
     from retail_deploy.commands import kubectl
-    from retail_deploy.rollback import live_deployment
+    from retail_deploy.probes import live_deployment
 
     cfg = load(config)
     kenv = _kube(cfg, env, service)

@@ -189,33 +189,39 @@ def test_a_held_lock_stops_a_second_deploy_naming_the_holder(platform):
     assert platform.cluster.configmap("production", history.LOCK_NAME)["data"]["holder"] == "alice@ci"
 
 
-def test_two_deploys_racing_for_the_lock_exactly_one_wins(platform):
+def race_for_the_lock(platform, holders: list[str]) -> list[str]:
+    """`history.acquire` from one thread per holder, all at once: the winners' names."""
     import threading
 
-    cfg = platform.cfg()
     from retail_deploy.kube_settings import kube_env
 
+    cfg = platform.cfg()
     kube = kube_env(cfg, cfg.environment("production")).kube
     results: list[str] = []
-    barrier = threading.Barrier(4)
+    barrier = threading.Barrier(len(holders))
 
     def race(name: str) -> None:
         barrier.wait()
         try:
             history.acquire(platform.runner(), kube, env_name="production", version="1", strategy="x",
                             ttl_s=600, holder=name)
-            results.append(f"won:{name}")
+            results.append(name)
         except LockHeld:
-            results.append(f"lost:{name}")
+            results.append("")
 
-    threads = [threading.Thread(target=race, args=(f"deployer{i}",)) for i in range(4)]
+    threads = [threading.Thread(target=race, args=(name,)) for name in holders]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    winners = [r for r in results if r.startswith("won")]
-    assert len(winners) == 1 and len(results) == 4
-    assert platform.cluster.configmap("production", history.LOCK_NAME)["data"]["holder"] == winners[0][4:]
+    assert len(results) == len(holders)
+    return [r for r in results if r]
+
+
+def test_two_deploys_racing_for_the_lock_exactly_one_wins(platform):
+    winners = race_for_the_lock(platform, [f"deployer{i}" for i in range(4)])
+    assert len(winners) == 1, winners
+    assert platform.cluster.configmap("production", history.LOCK_NAME)["data"]["holder"] == winners[0]
 
 
 def test_an_expired_lock_is_taken_over(platform):
@@ -228,34 +234,11 @@ def test_an_expired_lock_is_taken_over(platform):
 
 
 def test_two_deploys_taking_over_an_expired_lock_exactly_one_wins(platform):
-    import threading
-
     platform.cluster.add_configmap("production", history.LOCK_NAME, {
         "holder": "bob@dead-runner", "id": "x", "version": "0.9", "acquired": "2020-01-01T00:00:00Z",
         "expires": "2020-01-01T00:30:00Z"})
-    cfg = platform.cfg()
-    from retail_deploy.kube_settings import kube_env
-
-    kube = kube_env(cfg, cfg.environment("production")).kube
-    results: list[str] = []
-    barrier = threading.Barrier(3)
-
-    def race(name: str) -> None:
-        barrier.wait()
-        try:
-            history.acquire(platform.runner(), kube, env_name="production", version="1", strategy="x",
-                            ttl_s=600, holder=name)
-            results.append(name)
-        except LockHeld:
-            results.append("lost")
-
-    threads = [threading.Thread(target=race, args=(f"taker{i}",)) for i in range(3)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    winners = [r for r in results if r != "lost"]
-    assert len(winners) == 1, results
+    winners = race_for_the_lock(platform, [f"taker{i}" for i in range(3)])
+    assert len(winners) == 1, winners
     assert platform.cluster.configmap("production", history.LOCK_NAME)["data"]["holder"] == winners[0]
 
 
@@ -281,3 +264,63 @@ def test_deploys_notify_and_never_print_the_webhook(platform, webhook_receiver, 
     assert any("production: deploy FAILED version 1.2.0" in t for t in texts)
     assert any("Automatic rollback of production" in t for t in texts)
     assert webhook_receiver.hook_url not in platform.out.getvalue()
+
+
+@pytest.mark.parametrize("rollback_fails", [False, True])
+def test_helm_failure_rolls_back_the_releases_already_upgraded(tmp_path, monkeypatch, rollback_fails):
+    p = helm_platform(tmp_path, monkeypatch)
+    try:
+        deploy(p, "staging", "1.0.5", strategy="rolling")
+        p.cluster.inject("helm_fail", "retail-admin-web", namespace="staging")
+        if rollback_fails:
+            p.cluster.inject("fail_command", match="helm rollback retail-backend", stderr="Error: timed out")
+            # Before, the first failed rollback raised straight out: consumer-web stayed on 1.1.0
+            # and the message named only the rollback command, not the failed deploy.
+            with pytest.raises(OperationFailed, match=r"context deadline exceeded.*rolling back retail-backend "
+                                                      r"failed too"):
+                deploy(p, "staging", "1.1.0", strategy="rolling")
+        else:
+            with pytest.raises(RolledBack, match="2 upgraded release"):
+                deploy(p, "staging", "1.1.0", strategy="rolling")
+            assert p.served_version("staging") == "1.0.5"
+        assert p.commands_with("rollback", "retail-consumer-web")
+        assert p.cluster.helm_release("staging", "retail-consumer-web")["image"].endswith(":1.0.5")
+    finally:
+        p.close()
+
+
+def test_a_rollback_verifies_the_old_version_even_when_services_ran_different_versions(platform):
+    deploy(platform, "staging", "1.0.7", strategy="rolling", services=["consumer-web"])
+    platform.cluster.inject("rollout_timeout", "retail-admin-web", namespace="staging")
+    before = platform.out.getvalue().count("/api/v1/version")
+    with pytest.raises(RolledBack, match="retail-backend 1.0.0"):
+        deploy(platform, "staging", "1.1.0", strategy="rolling")
+    # Before, mixed previous versions (1.0.0 and 1.0.7) meant no version was checked at all.
+    assert platform.out.getvalue().count("/api/v1/version") > before
+    assert platform.served_version("staging") == "1.0.0"
+
+
+def test_ctrl_c_during_a_helm_deploy_rolls_back_the_releases_already_upgraded(tmp_path, monkeypatch):
+    # Before, Ctrl-C during the second release's upgrade left the first on the new version.
+    from retail_deploy.strategies import HELM_UPGRADE
+
+    p = helm_platform(tmp_path, monkeypatch)
+    try:
+        deploy(p, "staging", "1.0.5", strategy="rolling")
+        original = deployer.Deploy.do
+        upgrades: list[str] = []
+
+        def interrupting(self, step, plan):
+            if step.kind == HELM_UPGRADE:
+                upgrades.append(step.service)
+                if len(upgrades) == 2:
+                    raise KeyboardInterrupt
+            return original(self, step, plan)
+
+        monkeypatch.setattr(deployer.Deploy, "do", interrupting)
+        with pytest.raises(deployer.Interrupted, match="interrupted: rolled back retail-backend;"):
+            deploy(p, "staging", "1.1.0", strategy="rolling")
+        assert p.cluster.helm_release("staging", "retail-backend")["image"].endswith(":1.0.5")
+        assert p.served_version("staging") == "1.0.5"
+    finally:
+        p.close()

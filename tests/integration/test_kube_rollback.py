@@ -162,3 +162,27 @@ def test_rollback_undo_task_exit_codes(platform):
     assert ok.returncode == 0, ok.stderr
     assert "rolled back retail-backend in staging" in ok.stdout
     assert platform.served_version("staging") == "1.0.0"
+
+
+def test_automatic_rollback_of_a_blue_green_deploy_also_undoes_the_front_ends(platform):
+    # Before, monitor.watch --rollback only switched the backend's colour: consumer-web and
+    # admin-web, rolled in place by the same deploy, kept serving the version that breached.
+    cfg, production = env(platform, "production")
+    deployer.deploy(platform.runner(), cfg, production, "1.1.0")
+    assert platform.cluster.image("production", "retail-consumer-web").endswith(":1.1.0")
+    summary = rollback.rollback_environment(platform.runner(), cfg, production, reason="error rate 7% > 5%")
+    assert summary.startswith("traffic switched back to blue; rolled back retail-consumer-web")
+    assert platform.selector() == "blue" and platform.served_version() == "1.0.0"
+    for front_end in ("retail-consumer-web", "retail-admin-web"):
+        assert platform.cluster.image("production", front_end) == f"registry.example.com/{front_end}:1.0.0"
+
+
+def test_automatic_rollback_of_a_rolling_deploy_undoes_only_what_it_deployed(platform):
+    # Before, every service's last rollout was undone, reverting services the deploy never touched.
+    cfg, staging = env(platform, "staging")
+    deployer.deploy(platform.runner(), cfg, staging, "1.0.7", strategy="rolling", services=["consumer-web"])
+    deployer.deploy(platform.runner(), cfg, staging, "1.1.0", strategy="rolling", services=["backend"])
+    assert rollback.rollback_environment(platform.runner(), cfg, staging, reason="p95") == (
+        "rolled back retail-backend")
+    assert platform.served_version("staging") == "1.0.0"
+    assert platform.cluster.image("staging", "retail-consumer-web").endswith(":1.0.7")

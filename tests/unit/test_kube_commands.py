@@ -83,3 +83,16 @@ def test_helm_recovery_commands():
     assert helm.rollback("retail-backend", 7, namespace="staging", context="c").argv[:4] == (
         "helm", "rollback", "retail-backend", "7")
     assert helm.uninstall("r", namespace="staging", context=None).display() == "helm uninstall r --namespace staging"
+
+
+def test_helm_is_never_killed_before_its_own_timeout_and_atomic_rollback():
+    # The runner's default limit is 600 s; with staging's `timeout: 10m` it killed helm exactly when
+    # --atomic was about to roll back, leaving the release pending-upgrade.
+    from retail_deploy.execute import DEFAULT_TIMEOUT
+
+    upgrade = helm.upgrade_install("r", "./c", namespace="staging", context="c", values={}, timeout="600s")
+    assert upgrade.timeout is not None and upgrade.timeout > 2 * 600 > DEFAULT_TIMEOUT
+    rollback = helm.rollback("r", namespace="staging", context="c", timeout="15m")
+    assert rollback.timeout is not None and rollback.timeout > 900
+    for probe in (helm.status_json("r", namespace="s", context="c"), helm.history_json("r", namespace="s", context="c")):
+        assert probe.timeout is not None and probe.timeout <= 60

@@ -87,3 +87,12 @@ def test_pending_install_is_recovered_by_uninstall():
 def test_garbage_is_a_clear_error():
     with pytest.raises(OperationFailed, match="could not parse deployment"):
         probes.parse_deployment("error: You must be logged in")
+
+
+def test_a_pending_upgrade_without_a_good_revision_is_never_recovered_by_uninstall():
+    # Revision 1 failed (its pods may still serve), 2 is stuck upgrading: `helm uninstall` would
+    # delete the running workloads; roll back to 1 instead.
+    release = probes.HelmRelease("retail-backend", "pending-upgrade", 2, "Upgrade in progress")
+    history = [probes.HelmRevision(1, "failed", "1.0", ""), probes.HelmRevision(2, "pending-upgrade", "1.1", "")]
+    fix = probes.pending_recovery(release, history, "production", "retail-production")
+    assert fix.argv[:4] == ("helm", "rollback", "retail-backend", "1")

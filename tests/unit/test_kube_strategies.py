@@ -3,8 +3,8 @@
 import pytest
 
 from retail_deploy.commands.kubectl import Kube
-from retail_deploy.errors import ConfigError, OperationFailed
-from retail_deploy.kube_settings import BlueGreen, HelmSettings, KubeEnv, ServiceTarget, duration_s
+from retail_deploy.errors import OperationFailed
+from retail_deploy.kube_settings import BlueGreen, HelmSettings, KubeEnv, ServiceTarget
 from retail_deploy.strategies import AFTER_SWITCH, BEFORE_SWITCH, VERIFIED
 from retail_deploy.strategies.blue_green import plan_blue_green, plan_switch_back
 from retail_deploy.strategies.rolling import plan_rolling, plan_undo
@@ -107,13 +107,3 @@ def test_undo_plan():
     assert [s.command.argv[1:5] for s in steps] == [
         ("rollout", "undo", "deployment/retail-backend", "--to-revision=5"),
         ("rollout", "status", "deployment/retail-backend", "--timeout=300s")]
-
-
-@pytest.mark.parametrize("text,seconds", [("5m", 300), ("30s", 30), (90, 90), ("1h", 3600), ("250ms", 0.25)])
-def test_durations(text, seconds):
-    assert duration_s(text, 1) == seconds
-
-
-def test_bad_duration_is_a_config_error():
-    with pytest.raises(ConfigError):
-        duration_s("soon", 1)
