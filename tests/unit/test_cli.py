@@ -57,7 +57,8 @@ def test_every_task_option_has_help():
     for name in names:
         result = run("--help", name)
         assert result.returncode == 0, result.stderr
-        options = [line for line in result.stdout.splitlines() if line.strip().startswith("-")]
+        # Option lines are indented two spaces; wrapped help text is indented further.
+        options = [line for line in result.stdout.splitlines() if line.startswith("  -")]
         for option in options:
             flag, _, text = option.strip().partition("  ")
             assert text.strip(), f"{name}: option {flag} has no help text"
