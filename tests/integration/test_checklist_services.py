@@ -18,7 +18,8 @@ def pushed(docker_engine, registry):
     for line in client.images.push(reference, "1.4.2", stream=True, decode=True,
                                    auth_config={"username": registry.username, "password": registry.password}):
         assert "error" not in line, line
-    return registry
+    yield registry
+    client.images.remove(f"{reference}:1.4.2")  # the registry keeps it; the engine need not
 
 
 def platform(tmp_path, registry):
