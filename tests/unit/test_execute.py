@@ -93,7 +93,7 @@ def test_secrets_are_masked_in_echo_output_and_errors():
 
 
 def test_ssh_urls():
-    assert parse_ssh_url("ssh://deploy@10.1.2.3:2222")[0] == "deploy"
+    assert parse_ssh_url("ssh://deploy@192.0.2.3:2222")[0] == "deploy"
     assert parse_ssh_url("ssh://host") == (None, "host", None)
     with pytest.raises(InputError):
         parse_ssh_url("http://host")

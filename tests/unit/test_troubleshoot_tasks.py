@@ -144,7 +144,7 @@ def test_db_names_the_dependency_that_is_down(kube):
         exec_prefix + "curl -sf localhost:8080/actuator/health/redis": {"stdout": '{"status":"UP"}'},
         exec_prefix + "curl -sf localhost:8080/actuator/health/elasticsearch": {"stdout": '{"status":"UP"}'},
         exec_prefix + 'sh -c mongosh "$MONGODB_URI" --quiet --eval "JSON.stringify(db.stats())"': {
-            "stderr": "MongoServerSelectionError: connect ECONNREFUSED 10.0.4.21:27017\n", "exit": 1},
+            "stderr": "MongoServerSelectionError: connect ECONNREFUSED 192.0.2.21:27017\n", "exit": 1},
         exec_prefix + 'sh -c redis-cli -u "$REDIS_URL" ping': {"stdout": "PONG\n"},
         "logs --selector app=retail-backend --tail=2000 --prefix": {"file": "logs-previous-mongo-refused.txt"},
     })
