@@ -35,6 +35,7 @@ environments:
     urls: {backend: "http://127.0.0.1:18080", consumer-web: "http://localhost:13000"}
   staging:
     target: kubernetes
+    kube_context: retail-staging
 """
 
 
