@@ -68,6 +68,10 @@ def task(*args: Any, **kwargs: Any) -> Any:
                 if debugging():
                     raise
                 raise Exit("interrupted", EXIT_INTERRUPTED) from None
+            except BrokenPipeError:
+                # The reader went away (`inv ... | head`): stop quietly, as shell tools do.
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+                raise Exit(code=0) from None
             except UnexpectedExit as error:
                 if debugging():
                     raise

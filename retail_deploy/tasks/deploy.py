@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from invoke import Collection
 
-from retail_deploy.errors import InputError
+from retail_deploy.errors import InputError, OperationFailed
+from retail_deploy.platform_setup import dashboards
 from retail_deploy.tasks._common import confirm, load, task
 from retail_deploy.tasks._kube import kubernetes_env, runner
 from retail_deploy.tasks.deploy_docker import development
@@ -15,9 +17,17 @@ SERVICES_HELP = "comma-separated services to deploy (default: all)"
 BUILD_HELP = "build and push the images first (the Build chapter)"
 
 
+@dataclass(frozen=True)
+class Gate:
+    """The pre-deployment checklist in front of a deploy, with the person's answers."""
+
+    acks: tuple[str, ...] = ()
+    force: str | None = None  # the reason to go on although the checklist is not satisfied
+    notify: bool = False
+
+
 def _deploy(c: Any, env_name: str, version: str, *, strategy: str | None, method: str | None, build: bool,
-            yes: bool, config: str | None, services: str | None, ask: bool,
-            gate: tuple[tuple[str, ...], str | None, bool] | None = None) -> None:
+            yes: bool, config: str | None, services: str | None, ask: bool, gate: Gate | None = None) -> None:
     from retail_deploy import deployer, kube_verify, validate
 
     validate.version(version)
@@ -25,36 +35,21 @@ def _deploy(c: Any, env_name: str, version: str, *, strategy: str | None, method
         validate.choice(method, deployer.METHODS, what="method")
     if strategy is not None:
         validate.choice(strategy, deployer.STRATEGIES, what="strategy")
+    if gate is not None and gate.force is not None and not gate.force.strip():
+        raise InputError("--force needs a reason, e.g. --force 'hotfix for incident 42'")
     cfg = load(config)
     env = kubernetes_env(cfg, env_name, f"deploy.{env_name}")
     chosen = [s.name for s in cfg.select_services(services)]
-    if gate is not None and gate[1] is not None and not gate[1].strip():
-        raise InputError("--force needs a reason, e.g. --force 'hotfix for incident 42'")
     with runner(c) as run:
         # Asked first: without a terminal and without --yes this refuses before any probe.
         if (ask or env.confirm) and not run.dry:
             confirm(f"Deploy {version} to {env.name} ({env.kube_context}/{env.namespace}, "
                     f"{strategy or env.strategy})?", yes=yes)
-        forced = None
-        if gate is not None and run.dry:
-            # The checklist asks the registry, git, Prometheus and the cluster: a plan stays quick.
-            run.say(f"first the pre-deployment checklist: inv checklist.pre-deploy --env {env.name} "
-                    f"--version {version}")
-        elif gate is not None:
-            import sys
-
-            from retail_deploy import history
-            from retail_deploy.checklist_gate import gate as checklist_gate
-            from retail_deploy.kube_settings import kube_env
-
-            history.ensure_free(run, kube_env(cfg, env).kube, env.name)
-
-            acks, force, notify = gate
-            checklist = checklist_gate(run, cfg, env, version, acks=acks, notify=notify, force=force,
-                                       interactive=sys.stdin.isatty())
-            forced = force if not checklist.ok else None
-        if build:
+        if gate is not None and not run.dry:
+            _fail_fast_if_locked(run, cfg, env)
+        if build:  # before the checklist, which asks whether the release images are in the registry
             _build(run, cfg, chosen, version)
+        forced = _checklist(run, cfg, env, version, gate) if gate is not None else None
         outcome = deployer.deploy(run, cfg, env, version, strategy=strategy, method=method, services=chosen,
                                   forced=forced)
         if run.dry:
@@ -65,15 +60,35 @@ def _deploy(c: Any, env_name: str, version: str, *, strategy: str | None, method
         print(report.render())
         where = f" (traffic on {outcome.colour})" if outcome.colour else ""
         if not report.ok:
-            from retail_deploy.errors import OperationFailed
-
             raise OperationFailed(f"{version} is deployed to {env.name}{where} but verification failed; "
                                   f"see the report above, or roll back: inv rollback.undo --env {env.name}")
         print(f"deployed {version} to {env.name}{where}")
-        from retail_deploy.platform_setup import dashboards
-
         for title, url in list(dashboards(cfg).items())[:1]:
             print(f"monitor the metrics: {title} {url}")
+
+
+def _fail_fast_if_locked(run: Any, cfg: Any, env: Any) -> None:
+    """Exit 4 before the slower checklist and build when another deploy holds the lock."""
+    from retail_deploy import history
+    from retail_deploy.kube_settings import kube_env
+
+    history.ensure_free(run, kube_env(cfg, env).kube, env.name)
+
+
+def _checklist(run: Any, cfg: Any, env: Any, version: str, gate: Gate) -> str | None:
+    """Run the checklist (exit 2 when not satisfied, unless forced); the forcing reason, if used."""
+    if run.dry:
+        # The checklist asks the registry, git, Prometheus and the cluster: a plan stays quick.
+        run.say(f"first the pre-deployment checklist: inv checklist.pre-deploy --env {env.name} "
+                f"--version {version}")
+        return None
+    import sys
+
+    from retail_deploy.checklist_gate import gate as checklist_gate
+
+    report = checklist_gate(run, cfg, env, version, acks=gate.acks, notify=gate.notify, force=gate.force,
+                            interactive=sys.stdin.isatty())
+    return None if report.ok else gate.force
 
 
 def _build(run: Any, cfg: Any, services: list[str], version: str) -> None:
@@ -100,7 +115,7 @@ def production(c, version=None, strategy=None, build=False, yes=False, config=No
                force=None, notify=False):
     """Deploy VERSION to production (blue-green by default): checklist first; asks unless --yes."""
     _deploy(c, "production", version, strategy=strategy, method="kubectl", build=build, yes=yes,
-            config=config, services=services, ask=True, gate=(tuple(ack or ()), force, notify))
+            config=config, services=services, ask=True, gate=Gate(tuple(ack or ()), force, notify))
 
 
 ns = Collection("deploy")
