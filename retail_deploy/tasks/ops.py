@@ -9,17 +9,19 @@ from invoke import Collection
 from retail_deploy.execute import Runner
 from retail_deploy.tasks._common import load, task
 
-SERVICE_HELP = "service from the platform config (default: backend)"
+SERVICE_HELP = "service from the platform config (default: the blue-green service, else the first one)"
 
 
-def _kube(cfg: Any, env: str | None, service: str) -> Any:
-    """The environment's Kubernetes settings (context and namespace pinned), after checking the names."""
+def _kube(cfg: Any, env: str | None, service: str | None = None) -> tuple[Any, str]:
+    """The environment's Kubernetes settings (context and namespace pinned) and the service meant."""
     from retail_deploy.kube_settings import kube_env
     from retail_deploy.tasks._kube import kubernetes_env
 
     environment = kubernetes_env(cfg, env, "ops")
+    if service is None:
+        service = environment.blue_green.service if environment.blue_green else next(iter(cfg.services))
     cfg.service(service)
-    return kube_env(cfg, environment)
+    return kube_env(cfg, environment), service
 
 
 @task
@@ -28,7 +30,7 @@ def status(c, env=None, config=None):
     from retail_deploy.commands import kubectl
 
     cfg = load(config)
-    kenv = _kube(cfg, env, "backend")
+    kenv, _ = _kube(cfg, env)
     with Runner(c) as runner:
         for command in (kubectl.get_all(kenv.kube), kubectl.describe_resourcequota(kenv.kube)):
             runner.announce(command)
@@ -36,7 +38,7 @@ def status(c, env=None, config=None):
 
 
 @task(help={"service": SERVICE_HELP, "output": "file to write (default: <service>-logs.txt)"})
-def logs(c, env=None, service="backend", output=None, config=None):
+def logs(c, env=None, service=None, output=None, config=None):
     """Copy a service's logs to a local file (kubectl logs deploy/NAME > FILE), secrets masked."""
     from pathlib import Path
 
@@ -45,7 +47,7 @@ def logs(c, env=None, service="backend", output=None, config=None):
     from retail_deploy.probes import live_deployment
 
     cfg = load(config)
-    kenv = _kube(cfg, env, service)
+    kenv, service = _kube(cfg, env, service)
     path = Path(output or f"{service}-logs.txt")
     with Runner(c) as runner:
         command = kubectl.deployment_logs(kenv.kube, live_deployment(runner, kenv, service))
@@ -60,13 +62,13 @@ def logs(c, env=None, service="backend", output=None, config=None):
 
 @task(help={"service": SERVICE_HELP, "port": "local port (default: the service's port)",
             "remote_port": "the Service's port (default: the service's port)"})
-def port_forward(c, env=None, service="backend", port=None, remote_port=None, config=None):
+def port_forward(c, env=None, service=None, port=None, remote_port=None, config=None):
     """Forward a local port to a service for debugging (kubectl port-forward svc/NAME); Ctrl-C ends it."""
     from retail_deploy import validate
     from retail_deploy.commands import kubectl
 
     cfg = load(config)
-    kenv = _kube(cfg, env, service)
+    kenv, service = _kube(cfg, env, service)
     target = cfg.service(service)
     local, remote = (validate.port(p if p is not None else target.port, what=w)
                      for p, w in ((port, "--port"), (remote_port, "--remote-port")))
@@ -75,13 +77,13 @@ def port_forward(c, env=None, service="backend", port=None, remote_port=None, co
 
 
 @task(help={"service": SERVICE_HELP, "program": "program to run in the pod (default: /bin/sh)"})
-def shell(c, env=None, service="backend", program="/bin/sh", config=None):
+def shell(c, env=None, service=None, program="/bin/sh", config=None):
     """Open a shell in a service's pod (kubectl exec -it deploy/NAME -- /bin/sh)."""
     from retail_deploy.commands import kubectl
     from retail_deploy.probes import live_deployment
 
     cfg = load(config)
-    kenv = _kube(cfg, env, service)
+    kenv, service = _kube(cfg, env, service)
     with Runner(c) as runner:
         runner.attach(kubectl.shell(kenv.kube, live_deployment(runner, kenv, service), program))
 
