@@ -18,13 +18,6 @@ MANUAL = ["ci-tests", "owasp-scan", "oncall-notified", "deployment-window", "mon
           "support-notified", "status-page", "migrations-reviewed"]
 
 
-@pytest.fixture
-def platform(tmp_path, monkeypatch):
-    p = Platform(tmp_path, monkeypatch)
-    yield p
-    p.close()
-
-
 def cli(p: Platform, *args: str) -> subprocess.CompletedProcess:
     environ = dict(p.env, RETAIL_DEPLOY_CONFIG=str(p.config), PYTHONPATH=str(REPO))
     return subprocess.run([sys.executable, "-m", "retail_deploy", *args], cwd=REPO, env=environ,

@@ -15,13 +15,6 @@ pytestmark = pytest.mark.integration
 IMAGE = "registry.example.com/retail-backend:{}"
 
 
-@pytest.fixture
-def platform(tmp_path, monkeypatch):
-    p = Platform(tmp_path, monkeypatch)
-    yield p
-    p.close()
-
-
 def deploy(p: Platform, env: str, version: str, **kw):
     cfg = p.cfg()
     return deployer.deploy(p.runner(), cfg, cfg.environment(env), version, **kw)

@@ -12,20 +12,13 @@ import pytest
 
 from retail_deploy import deployer
 from retail_deploy.strategies import VERIFIED
-from tests.integration.kube_support import REPO, Platform
+from tests.integration.kube_support import REPO
 
 pytestmark = pytest.mark.integration
 
 # backend only, idle colour scaled down: scale, set-image, rollout-status, smoke, switch, health,
 # watch, scale-down (the last one in the verified phase)
 STEPS = 8
-
-
-@pytest.fixture
-def platform(tmp_path, monkeypatch):
-    p = Platform(tmp_path, monkeypatch, verification="1s")
-    yield p
-    p.close()
 
 
 @pytest.mark.parametrize("when", ["before", "after"])

@@ -16,13 +16,6 @@ pytestmark = pytest.mark.integration
 IMAGE = "registry.example.com/retail-backend:{}"
 
 
-@pytest.fixture
-def platform(tmp_path, monkeypatch):
-    p = Platform(tmp_path, monkeypatch)
-    yield p
-    p.close()
-
-
 def env(p: Platform, name: str):
     cfg = p.cfg()
     return cfg, cfg.environment(name)

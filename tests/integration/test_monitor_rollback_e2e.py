@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from retail_deploy import deployer, history
-from tests.integration.kube_support import REPO, Platform
+from tests.integration.kube_support import REPO
 
 pytestmark = pytest.mark.integration
 
@@ -27,13 +27,6 @@ monitoring:
     health_check: {enabled: false}
     payment_failures: {enabled: false}
 """
-
-
-@pytest.fixture
-def platform(tmp_path, monkeypatch):
-    p = Platform(tmp_path, monkeypatch)
-    yield p
-    p.close()
 
 
 def test_error_rate_breach_switches_traffic_back_to_blue(platform, metrics_exporter, prometheus_factory):

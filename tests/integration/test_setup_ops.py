@@ -13,13 +13,6 @@ from tests.integration.kube_support import REPO, Platform
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def platform(tmp_path, monkeypatch):
-    p = Platform(tmp_path, monkeypatch)
-    yield p
-    p.close()
-
-
 def cli(env: dict[str, str], *args: str, cwd=REPO) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "retail_deploy", *args], cwd=cwd,
                           env={**env, "PYTHONPATH": str(REPO)}, stdin=subprocess.DEVNULL, capture_output=True,
