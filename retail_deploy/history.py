@@ -7,8 +7,11 @@ the resourceVersion we read (the API server rejects it with Conflict if someone 
 first). It is released in `finally`, only by its own holder.
 
 History: ConfigMap `retail-deploy-history`, one key per deploy/rollback holding a JSON record
-(who, action, version, services, strategy, start, end, result, previous versions). Records are
+(who, action, version, services, strategy, start, end, result, and `release`: per service the
+version before and after and the serving colour, as `targets.policy` probed them). Records are
 added with a merge patch of a new unique key, so concurrent writers never overwrite each other.
+The record format and its table are shared by every target (the Docker target keeps the same
+records on its engine).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -26,6 +29,7 @@ from retail_deploy import probes
 from retail_deploy.commands import kubectl
 from retail_deploy.commands.kubectl import Kube
 from retail_deploy.errors import CommandFailed, LockHeld, OperationFailed
+from retail_deploy.targets import Serving
 
 LOCK_NAME = "retail-deploy-lock"
 HISTORY_NAME = "retail-deploy-history"
@@ -252,16 +256,82 @@ def read_history(runner: Any, kube: Kube) -> list[dict[str, Any]]:
     return parse_history(data)
 
 
+def release_changes(before: Mapping[str, Serving], after: Mapping[str, Serving],
+                    services: Sequence[str]) -> dict[str, dict[str, str]]:
+    """The record's `release`: per service the version before and after, and the serving colour
+    (empty where the target has no colours, or the fact could not be read)."""
+    out: dict[str, dict[str, str]] = {}
+    for name in services:
+        was, now = before.get(name), after.get(name)
+        out[name] = {"before": (was.version if was else None) or "", "after": (now.version if now else None) or "",
+                     "colour_before": was.colour if was else "", "colour_after": now.colour if now else ""}
+    return out
+
+
+def recorded_release(entry: Mapping[str, Any], when: str = "before") -> dict[str, Serving]:
+    """What served `before` (or `after`) the recorded action, per service; records written
+    before releases were recorded give {} (their `previous` holds images, not colours)."""
+    release = entry.get("release")
+    if not isinstance(release, dict):
+        return {}
+    out = {}
+    for name, change in release.items():
+        if isinstance(change, dict) and change.get(when):
+            out[str(name)] = Serving(str(change[when]), str(change.get(f"colour_{when}") or ""))
+    return out
+
+
+def last_change(entries: Sequence[Mapping[str, Any]], service: str | None = None) -> Mapping[str, Any] | None:
+    """The newest record that changed what serves (a deploy or rollback that succeeded, with a
+    recorded release; `service`: one that changed that service): its `before` is the release to
+    go back to. A failed, refused, rolled-back or interrupted attempt left the release in place."""
+    for entry in reversed(entries):
+        if entry.get("result") != "succeeded":
+            continue
+        before, after = recorded_release(entry, "before"), recorded_release(entry, "after")
+        changed = [s for s in before if before[s] != after.get(s) and (service is None or s == service)]
+        if changed:
+            return entry
+    return None
+
+
+def _changes_cell(entry: Mapping[str, Any]) -> str:
+    release = entry.get("release")
+    if isinstance(release, dict) and release:
+        cells = []
+        for name, c in sorted(release.items()):
+            if not isinstance(c, dict):
+                continue
+            before, after = c.get("before") or "-", c.get("after") or "?"
+            colour = ""
+            if c.get("colour_before") or c.get("colour_after"):
+                was, now = c.get("colour_before") or "-", c.get("colour_after") or "?"
+                colour = f" [{now}]" if was == now else f" [{was}->{now}]"
+            cells.append(f"{name} {before}->{after}{colour}" if before != after else f"{name} {after}{colour}")
+        return ", ".join(cells)
+    previous = entry.get("previous") or {}  # a record written before releases were recorded
+    if isinstance(previous, dict):
+        return "previous " + ",".join(sorted({probes.image_tag(v) for v in previous.values() if v}))
+    return ""
+
+
+def _version_cell(entry: Mapping[str, Any]) -> str:
+    """The version the action set: a deploy's version; a rollback's restored version(s), never a
+    colour (old blue-green rollback records stored the colour there)."""
+    after = recorded_release(entry, "after")
+    if str(entry.get("action", "deploy")).startswith("rollback") and after:
+        return ",".join(sorted({s.version or "?" for s in after.values()}))
+    version = str(entry.get("version", ""))
+    return "" if version in {"blue", "green"} else version
+
+
 def format_history(entries: list[dict[str, Any]]) -> str:
     if not entries:
         return "no deploys recorded"
-    rows = [("START", "END", "ACTION", "VERSION", "STRATEGY", "RESULT", "PREVIOUS", "WHO")]
+    rows = [("START", "END", "ACTION", "VERSION", "STRATEGY", "RESULT", "SERVICES (before->after [colour])", "WHO")]
     for e in entries:
-        previous = e.get("previous") or {}
-        prev = ",".join(sorted({probes.image_tag(v) for v in previous.values() if v})) if isinstance(
-            previous, dict) else str(previous)
-        rows.append((str(e.get("start", "")), str(e.get("end", "")), str(e.get("action", "deploy")),
-                     str(e.get("version", "")), str(e.get("strategy", "")), str(e.get("result", "")),
-                     prev, str(e.get("who", ""))))
+        action = str(e.get("action", "deploy")) + (" (forced)" if e.get("forced") else "")
+        rows.append((str(e.get("start", "")), str(e.get("end", "")), action, _version_cell(e),
+                     str(e.get("strategy", "")), str(e.get("result", "")), _changes_cell(e), str(e.get("who", ""))))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows)

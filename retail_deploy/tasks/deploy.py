@@ -10,7 +10,7 @@ from invoke import Collection
 from retail_deploy.errors import InputError, OperationFailed
 from retail_deploy.platform_setup import dashboards
 from retail_deploy.tasks._common import confirm, load, task
-from retail_deploy.tasks._kube import kubernetes_env, runner
+from retail_deploy.tasks._kube import runner
 from retail_deploy.tasks.deploy_docker import development
 
 SERVICES_HELP = "comma-separated services to deploy (default: all)"
@@ -28,7 +28,8 @@ class Gate:
 
 def _deploy(c: Any, env_name: str, version: str, *, strategy: str | None, method: str | None, build: bool,
             yes: bool, config: str | None, services: str | None, ask: bool, gate: Gate | None = None) -> None:
-    from retail_deploy import deployer, kube_verify, validate
+    from retail_deploy import deployer, validate
+    from retail_deploy.targets.policy import guarded
 
     validate.version(version)
     if method is not None:
@@ -38,26 +39,26 @@ def _deploy(c: Any, env_name: str, version: str, *, strategy: str | None, method
     if gate is not None and gate.force is not None and not gate.force.strip():
         raise InputError("--force needs a reason, e.g. --force 'hotfix for incident 42'")
     cfg = load(config)
-    env = kubernetes_env(cfg, env_name, f"deploy.{env_name}")
+    env = cfg.environment(env_name)
     chosen = [s.name for s in cfg.select_services(services)]
     with runner(c) as run:
+        policy = guarded(run, cfg, env)
         # Asked first: without a terminal and without --yes this refuses before any probe.
         if (ask or env.confirm) and not run.dry:
-            confirm(f"Deploy {version} to {env.name} ({env.kube_context}/{env.namespace}, "
+            confirm(f"Deploy {version} to {env.name} ({policy.target.where}, "
                     f"{strategy or env.strategy})?", yes=yes)
         if gate is not None and not run.dry:
-            _fail_fast_if_locked(run, cfg, env)
+            policy.ensure_free()  # exit 4 before the slower checklist and build
         if build:  # before the checklist, which asks whether the release images are in the registry
             _build(run, cfg, chosen, version)
         forced = _checklist(run, cfg, env, version, gate) if gate is not None else None
-        outcome = deployer.deploy(run, cfg, env, version, strategy=strategy, method=method, services=chosen,
-                                  forced=forced)
+        outcome = policy.deploy(version, strategy=strategy, method=method, services=chosen, forced=forced)
         if run.dry:
             run.say(f"then: inv verify.{env.name} --version {version}")
             return
-        report = kube_verify.verify(run, cfg, env, version)
-        kube_verify.record(run, cfg, env, report)
-        print(report.render())
+        report = policy.target.verify(version)
+        for line in report.notes:
+            print(line)
         where = f" (traffic on {outcome.colour})" if outcome.colour else ""
         if not report.ok:
             raise OperationFailed(f"{version} is deployed to {env.name}{where} but verification failed; "
@@ -65,14 +66,6 @@ def _deploy(c: Any, env_name: str, version: str, *, strategy: str | None, method
         print(f"deployed {version} to {env.name}{where}")
         for title, url in list(dashboards(cfg).items())[:1]:
             print(f"monitor the metrics: {title} {url}")
-
-
-def _fail_fast_if_locked(run: Any, cfg: Any, env: Any) -> None:
-    """Exit 4 before the slower checklist and build when another deploy holds the lock."""
-    from retail_deploy import history
-    from retail_deploy.kube_settings import kube_env
-
-    history.ensure_free(run, kube_env(cfg, env).kube, env.name)
 
 
 def _checklist(run: Any, cfg: Any, env: Any, version: str, gate: Gate) -> str | None:

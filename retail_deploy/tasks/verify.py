@@ -21,20 +21,15 @@ def _verify(c: Any, env_name: str, version: str | None, config: str | None) -> N
     cfg = load(config)
     env = cfg.environment(env_name)
     with runner(c) as run:
-        if env.target == "docker":
-            from retail_deploy import docker_target  # type: ignore[attr-defined,unused-ignore]
+        from retail_deploy.targets import target_for
 
-            docker_target.verify(run, cfg, env, version=version)
-            return
-        from retail_deploy import kube_verify
-
-        report = kube_verify.verify(run, cfg, env, version)
+        report = target_for(run, cfg, env).verify(version)  # the Docker target prints its own report
         if run.dry:
             return
-        kube_verify.record(run, cfg, env, report)
-        print(report.render())
+        for line in report.notes:
+            print(line)
         if not report.ok:
-            failed = [f"{r.check} {r.target}" for r in report.rows if not r.ok]
+            failed = [f"{s.detail.split(':')[0]} {s.service}" for s in report.services if not s.status == "healthy"]
             raise OperationFailed(f"{env.name} verification failed: {', '.join(failed)[:300]}")
 
 
