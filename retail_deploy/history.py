@@ -316,19 +316,17 @@ def _changes_cell(entry: Mapping[str, Any]) -> str:
 
 
 def _version_cell(entry: Mapping[str, Any]) -> str:
-    """The version the action set: a deploy's version; a rollback's restored version(s), never a
-    colour (old blue-green rollback records stored the colour there)."""
-    after = recorded_release(entry, "after")
-    if str(entry.get("action", "deploy")).startswith("rollback") and after:
-        return ",".join(sorted({s.version or "?" for s in after.values()}))
-    version = str(entry.get("version", ""))
-    return "" if version in {"blue", "green"} else version
+    """The version the action set (a rollback: the version(s) it restored), never a colour: a
+    blue-green rollback record written before releases were recorded kept the colour there."""
+    if entry.get("action") == "rollback-blue-green" and "release" not in entry:
+        return ""
+    return str(entry.get("version", ""))
 
 
 def format_history(entries: list[dict[str, Any]]) -> str:
     if not entries:
         return "no deploys recorded"
-    rows = [("START", "END", "ACTION", "VERSION", "STRATEGY", "RESULT", "SERVICES (before->after [colour])", "WHO")]
+    rows = [("START", "END", "ACTION", "VERSION", "STRATEGY", "RESULT", "SERVICES", "WHO")]
     for e in entries:
         action = str(e.get("action", "deploy")) + (" (forced)" if e.get("forced") else "")
         rows.append((str(e.get("start", "")), str(e.get("end", "")), action, _version_cell(e),
