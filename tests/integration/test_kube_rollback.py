@@ -179,3 +179,57 @@ def test_automatic_rollback_of_a_rolling_deploy_undoes_only_what_it_deployed(pla
         "rolled back retail-backend")
     assert platform.served_version("staging") == "1.0.0"
     assert platform.cluster.image("staging", "retail-consumer-web").endswith(":1.0.7")
+
+
+# --- rollback by release (issue 15) -------------------------------------------------------------
+
+def test_undo_after_two_blue_green_deploys_restores_the_release_that_served_before(platform):
+    # Before, `rollout undo` of the live colour went to the release before last (1.0.0): colours
+    # alternate, so blue's previous revision is not what served an hour earlier.
+    cfg, production = env(platform, "production")
+    deployer.deploy(platform.runner(), cfg, production, "1.1.0")
+    deployer.deploy(platform.runner(), cfg, production, "1.2.0")
+    assert platform.selector() == "blue" and platform.served_version() == "1.2.0"
+    result = inv(platform, "rollback.undo", "--env", "production", "--yes")
+    assert result.returncode == 0, result.stderr
+    assert platform.selector() == "green" and platform.served_version() == "1.1.0"
+    for front_end in ("retail-consumer-web", "retail-admin-web"):
+        assert platform.cluster.image("production", front_end) == f"registry.example.com/{front_end}:1.1.0"
+    assert "backend answers 1.1.0 at" in result.stdout  # checked over HTTP, and said
+    assert "now serving backend 1.1.0 [green]" in result.stdout
+    entries = history.parse_history(platform.cluster.configmap("production", history.HISTORY_NAME)["data"])
+    last = entries[-1]
+    assert last["action"] == "rollback-undo" and last["result"] == "succeeded" and last["version"] == "1.1.0"
+    assert last["release"]["backend"] == {"before": "1.2.0", "after": "1.1.0", "colour_before": "blue",
+                                          "colour_after": "green"}
+    # the same again goes forward to what the undo replaced (the newest change is the undo)
+    rollback.undo(platform.runner(), cfg, production)
+    assert platform.selector() == "blue" and platform.served_version() == "1.2.0"
+
+
+def test_undo_of_one_service_restores_its_own_previous_version(platform):
+    cfg, staging = env(platform, "staging")
+    deployer.deploy(platform.runner(), cfg, staging, "1.1.0", strategy="rolling")
+    deployer.deploy(platform.runner(), cfg, staging, "1.2.0", strategy="rolling", services=["consumer-web"])
+    rollback.undo(platform.runner(), cfg, staging, service="backend")  # backend's last change: 1.0.0 -> 1.1.0
+    assert platform.served_version("staging") == "1.0.0"
+    assert platform.cluster.image("staging", "retail-consumer-web").endswith(":1.2.0")
+
+
+def test_blue_green_rollback_refuses_a_colour_that_does_not_run_the_previous_release(platform):
+    # Before, after a rolling deploy (in place on green), the switch sent traffic to blue's old
+    # 1.0.0 without a word.
+    cfg, production = env(platform, "production")
+    deployer.deploy(platform.runner(), cfg, production, "1.1.0", services=["backend"])
+    deployer.deploy(platform.runner(), cfg, production, "1.2.0", strategy="rolling", services=["backend"])
+    assert platform.selector() == "green" and platform.served_version() == "1.2.0"
+    before = len(platform.mutations())
+    refused = inv(platform, "rollback.blue-green", "--env", "production", "--yes")
+    assert refused.returncode == 2, refused.stderr
+    assert "blue runs 1.0.0, green runs 1.2.0 (serving)" in refused.stdout
+    assert "blue runs 1.0.0, not the previous release 1.1.0: nothing changed" in refused.stderr
+    assert platform.selector() == "green" and len(platform.mutations()) == before
+    confirmed = inv(platform, "rollback.blue-green", "--env", "production", "--to-version", "1.0.0", "--yes")
+    assert confirmed.returncode == 0, confirmed.stderr
+    assert "traffic in production is on blue, serving 1.0.0" in confirmed.stdout
+    assert platform.selector() == "blue" and platform.served_version() == "1.0.0"
