@@ -18,9 +18,10 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from retail_deploy import probes, verification
+from retail_deploy.commands import Command
 from retail_deploy.commands import helm as helm_cmd
 from retail_deploy.errors import (
     EXIT_INTERRUPTED,
@@ -97,7 +98,7 @@ def sigint_shielded() -> Iterator[None]:
 
 # --- facts ---------------------------------------------------------------------------------
 
-def gather(runner: Any, kenv: KubeEnv, deployments: Sequence[str], *, with_colour: bool,
+def gather(runner: Runner, kenv: KubeEnv, deployments: Sequence[str], *, with_colour: bool,
            containers: Mapping[str, str] | None = None) -> Facts:
     """Current images (of `containers[deployment]`, the container we set; else the first),
     replicas and (blue-green) the active colour. In a dry run a probe that cannot run becomes a
@@ -140,6 +141,12 @@ def gather(runner: Any, kenv: KubeEnv, deployments: Sequence[str], *, with_colou
     return facts
 
 
+def _command(step: Step) -> Command:
+    """The command of a step that acts (the plans always give one)."""
+    assert step.command is not None, f"step {step.kind} '{step.text}' has no command"
+    return step.command
+
+
 def _short(exc: Exception) -> str:
     """One short clause for a message: for a failed command, which command and its last error line."""
     if isinstance(exc, CommandFailed):
@@ -156,9 +163,9 @@ def _short(exc: Exception) -> str:
 
 @dataclass
 class Deploy:
-    runner: Any
-    cfg: Any
-    env: Any
+    runner: Runner
+    cfg: PlatformConfig
+    env: EnvironmentConfig
     kenv: KubeEnv
     version: str
     targets: list[ServiceTarget]
@@ -170,14 +177,14 @@ class Deploy:
         if step.kind == SET_IMAGE:
             if step.unchanged:
                 return  # kubectl would send nothing and no rollout would start: say so, skip
-            runner.run(step.command)
+            runner.run(_command(step))
             self.confirm_image(step)
         elif step.kind in (ROLLOUT_STATUS, SCALE, SWITCH, UNDO):
-            runner.run(step.command)
+            runner.run(_command(step))
             if step.kind == SWITCH and not runner.dry:
                 self.confirm_colour(step.colour)
         elif step.kind == HELM_UPGRADE:
-            runner.run(step.command)
+            runner.run(_command(step))
         elif step.kind == SMOKE:
             verification.smoke(runner, self.cfg, self.env, step.colour, self.version)
         elif step.kind == HEALTH:
@@ -470,7 +477,7 @@ def run(runner: Runner, cfg: PlatformConfig, env: EnvironmentConfig, version: st
     return job.run_rolling(plan)
 
 
-def make_plan(runner: Any, kenv: KubeEnv, targets: list[ServiceTarget], version: str, strategy: str,
+def make_plan(runner: Runner, kenv: KubeEnv, targets: list[ServiceTarget], version: str, strategy: str,
               method: str) -> Plan:
     if method == "helm" and strategy == "rolling":
         return plan_helm(kenv, targets, version)

@@ -25,7 +25,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from retail_deploy.commands import docker_engine as dcli
 from retail_deploy.docker_plan import (
@@ -50,8 +50,12 @@ from retail_deploy.targets import Report, ServiceReport
 __all__ = ["Report", "ServiceReport", "current_versions", "deploy", "docker_settings", "state_of", "undo",
            "validate_config", "verify"]
 
+if TYPE_CHECKING:
+    from retail_deploy.config import EnvironmentConfig, PlatformConfig
+    from retail_deploy.execute import Runner
 
-def validate_config(cfg: Any) -> None:
+
+def validate_config(cfg: PlatformConfig) -> None:
     """`config.validate`: parse the docker: section of every Docker-target environment, and
     check each service has a port, so a typo is refused with file and line before a deploy."""
     for env in cfg.environments.values():
@@ -162,7 +166,7 @@ def _logs_tail(container: Any, lines: int = 5) -> str:
 
 
 class _Deployer:
-    def __init__(self, runner: Any, cfg: Any, env: Any, settings: DockerSettings, client: Any):
+    def __init__(self, runner: Runner, cfg: PlatformConfig, env: EnvironmentConfig, settings: DockerSettings, client: Any):
         self.runner = runner
         self.cfg = cfg
         self.env = env
@@ -349,7 +353,7 @@ class _EnvLock:
     container of that name, so creating it is an atomic test-and-set that works on any engine,
     local or remote. Labels say who holds it and until when; it is removed in `finally`."""
 
-    def __init__(self, runner: Any, client: Any, settings: DockerSettings, env: Any, image: str, action: str,
+    def __init__(self, runner: Runner, client: Any, settings: DockerSettings, env: EnvironmentConfig, image: str, action: str,
                  *, version: str = "", ttl_s: float = LOCK_TTL):
         self.runner, self.client, self.settings, self.env = runner, client, settings, env
         self.image, self.action, self.version, self.ttl_s = image, action, version, ttl_s
@@ -405,7 +409,7 @@ def uuid4_hex() -> str:
     return uuid.uuid4().hex[:12]
 
 
-def _lock_image(client: Any, cfg: Any, env: Any, settings: DockerSettings, version: str) -> str:
+def _lock_image(client: Any, cfg: PlatformConfig, env: EnvironmentConfig, settings: DockerSettings, version: str) -> str:
     """An image the engine already has, for the never-started lock container: the release being
     deployed (pulled first), else one of the environment's containers, else any image."""
     if version:
@@ -427,7 +431,7 @@ def _lock_image(client: Any, cfg: Any, env: Any, settings: DockerSettings, versi
 
 
 @contextmanager
-def env_lock(runner: Any, cfg: Any, env: Any, *, version: str, action: str,
+def env_lock(runner: Runner, cfg: PlatformConfig, env: EnvironmentConfig, *, version: str, action: str,
              ttl_s: float = LOCK_TTL) -> Iterator[LockInfo]:
     """Hold the environment's lock on its engine for the block (exit 4 when another holds it)."""
     settings, client = _session(runner, env)
@@ -440,7 +444,7 @@ def env_lock(runner: Any, cfg: Any, env: Any, *, version: str, action: str,
             client.close()
 
 
-def read_lock(runner: Any, env: Any) -> LockInfo | None:
+def read_lock(runner: Runner, env: EnvironmentConfig) -> LockInfo | None:
     """`lock.status`: the lock container's labels, or None when the environment is free."""
     settings, client = _session(runner, env)
     if client is None:
@@ -452,7 +456,7 @@ def read_lock(runner: Any, env: Any) -> LockInfo | None:
         client.close()
 
 
-def force_release(runner: Any, env: Any) -> LockInfo | None:
+def force_release(runner: Runner, env: EnvironmentConfig) -> LockInfo | None:
     """`lock.release`: remove whatever lock is there; returns what was removed."""
     settings, client = _session(runner, env)
     if client is None:
@@ -478,7 +482,7 @@ def _history_prefix(settings: DockerSettings, env_name: str) -> str:
     return f"{settings.name_prefix}retail-deploy-history-{env_name}-"
 
 
-def record_history(runner: Any, env: Any, entry: dict[str, Any]) -> None:
+def record_history(runner: Runner, env: EnvironmentConfig, entry: dict[str, Any]) -> None:
     """Append one audit record on the engine. Never raises: a failed record is reported."""
     import json
 
@@ -510,7 +514,7 @@ def _history_volumes(client: Any, settings: DockerSettings, env_name: str) -> li
     return [v for v in found if str(v.name).startswith(prefix)]
 
 
-def read_history(runner: Any, env: Any) -> list[dict[str, Any]]:
+def read_history(runner: Runner, env: EnvironmentConfig) -> list[dict[str, Any]]:
     """The audit records of the environment, oldest first."""
     settings, client = _session(runner, env)
     if client is None:
@@ -527,19 +531,19 @@ def read_history(runner: Any, env: Any) -> list[dict[str, Any]]:
 # Public API
 
 
-def _show(runner: Any, report: Report) -> None:
+def _show(runner: Runner, report: Report) -> None:
     """Print the outcome (a dry run changed nothing, so it has no outcome to show)."""
     if not runner.dry:
         print(str(report), file=runner.out, flush=True)
 
 
-def _require_docker_env(env: Any) -> None:
+def _require_docker_env(env: EnvironmentConfig) -> None:
     if getattr(env, "target", "docker") != "docker":
         raise InputError(f"environment {env.name} deploys to {env.target}, not to a Docker engine: "
                          f"use deploy.{env.name}")
 
 
-def _select(cfg: Any, names: Iterable[str] | None) -> list[Any]:
+def _select(cfg: PlatformConfig, names: Iterable[str] | None) -> list[Any]:
     services = cfg.services
     if names is None:
         return list(services.values())
@@ -551,7 +555,7 @@ def _select(cfg: Any, names: Iterable[str] | None) -> list[Any]:
     return chosen
 
 
-def _session(runner: Any, env: Any) -> tuple[DockerSettings, Any]:
+def _session(runner: Runner, env: EnvironmentConfig) -> tuple[DockerSettings, Any]:
     _require_docker_env(env)
     settings = docker_settings(env)
     try:
@@ -579,7 +583,7 @@ def _image_id(client: Any, reference: str) -> str | None:
         return None
 
 
-def fetch_images(runner: Any, cfg: Any, env: Any, version: str, *, services: Iterable[str] | None = None,
+def fetch_images(runner: Runner, cfg: PlatformConfig, env: EnvironmentConfig, version: str, *, services: Iterable[str] | None = None,
                  pull: bool = True) -> None:
     """Pull (or find, `pull=False`) the images of `version` on the engine: changes nothing that
     runs, so it happens before the lock is taken; a missing image fails here (exit 1)."""
@@ -594,7 +598,7 @@ def fetch_images(runner: Any, cfg: Any, env: Any, version: str, *, services: Ite
             client.close()
 
 
-def deploy(runner: Any, cfg: Any, env: Any, version: str, *, services: Iterable[str] | None = None,
+def deploy(runner: Runner, cfg: PlatformConfig, env: EnvironmentConfig, version: str, *, services: Iterable[str] | None = None,
            pull: bool = True, fetched: bool = False) -> Report:
     """Deploy `version` of the services (all by default) to the environment's Docker engine.
 
@@ -670,7 +674,7 @@ def deploy(runner: Any, cfg: Any, env: Any, version: str, *, services: Iterable[
     return report
 
 
-def _url(env: Any, target: ServiceTarget) -> str:
+def _url(env: EnvironmentConfig, target: ServiceTarget) -> str:
     return str((env.urls or {}).get(target.service, f"http://127.0.0.1:{target.port}"))
 
 
@@ -702,7 +706,7 @@ def _restore(deployer: _Deployer, switched: list[ServiceTarget]) -> list[str]:
     return restored
 
 
-def undo(runner: Any, cfg: Any, env: Any, service: str | None = None) -> Report:
+def undo(runner: Runner, cfg: PlatformConfig, env: EnvironmentConfig, service: str | None = None) -> Report:
     """Bring back the previous version of one service (or all that have one).
 
     The current container becomes `<name>-previous`, so a second undo returns to it.
@@ -756,7 +760,7 @@ def undo(runner: Any, cfg: Any, env: Any, service: str | None = None) -> Report:
     return report
 
 
-def verify(runner: Any, cfg: Any, env: Any, version: str | None = None) -> Report:
+def verify(runner: Runner, cfg: PlatformConfig, env: EnvironmentConfig, version: str | None = None) -> Report:
     """Check every service's container runs (the given version) and passes its health checks.
 
     Raises OperationFailed with the report's problems when one does not.
@@ -796,12 +800,12 @@ def verify(runner: Any, cfg: Any, env: Any, version: str | None = None) -> Repor
     return report
 
 
-def current_versions(runner: Any, cfg: Any, env: Any) -> dict[str, str | None]:
+def current_versions(runner: Runner, cfg: PlatformConfig, env: EnvironmentConfig) -> dict[str, str | None]:
     """{service: version of its current container, or None}: a read-only probe (runs in a dry run)."""
     return {service: state["current"] for service, state in state_of(runner, cfg, env).items()}
 
 
-def state_of(runner: Any, cfg: Any, env: Any) -> dict[str, dict[str, Any]]:
+def state_of(runner: Runner, cfg: PlatformConfig, env: EnvironmentConfig) -> dict[str, dict[str, Any]]:
     """{service: {"current", "previous", "running", "container"}} read from container labels."""
     settings, client = _session(runner, env)
     states: dict[str, dict[str, Any]] = {}

@@ -23,7 +23,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from retail_deploy import probes
 from retail_deploy.commands import kubectl
@@ -33,6 +33,9 @@ from retail_deploy.targets import Serving
 
 LOCK_NAME = "retail-deploy-lock"
 HISTORY_NAME = "retail-deploy-history"
+
+if TYPE_CHECKING:
+    from retail_deploy.execute import Runner
 
 
 def utcnow() -> datetime:
@@ -102,7 +105,7 @@ def lock_data(holder: str, lock_id: str, version: str, strategy: str, now: datet
             "acquired": iso(now), "expires": iso(now + timedelta(seconds=ttl_s))}
 
 
-def read_lock(runner: Any, kube: Kube) -> LockInfo | None:
+def read_lock(runner: Runner, kube: Kube) -> LockInfo | None:
     """The current lock, or None when the environment is free."""
     try:
         result = runner.probe(kubectl.get_json(kube, "configmap", LOCK_NAME))
@@ -114,7 +117,7 @@ def read_lock(runner: Any, kube: Kube) -> LockInfo | None:
     return LockInfo.from_data(data, resource_version)
 
 
-def acquire(runner: Any, kube: Kube, *, env_name: str, version: str, strategy: str, ttl_s: float,
+def acquire(runner: Runner, kube: Kube, *, env_name: str, version: str, strategy: str, ttl_s: float,
             holder: str | None = None, now: datetime | None = None) -> LockInfo:
     """Take the environment's lock or raise LockHeld (exit 4) naming the holder."""
     now = now or utcnow()
@@ -156,7 +159,7 @@ def _held(env_name: str, current: LockInfo) -> LockHeld:
                     f"is dead run: inv lock.release --env {env_name}")
 
 
-def ensure_free(runner: Any, kube: Kube, env_name: str) -> None:
+def ensure_free(runner: Runner, kube: Kube, env_name: str) -> None:
     """Fail fast (exit 4) when another deploy holds the lock, before slower pre-deploy work;
     `acquire` still decides atomically."""
     current = _read_quietly(runner, kube)
@@ -164,14 +167,14 @@ def ensure_free(runner: Any, kube: Kube, env_name: str) -> None:
         raise _held(env_name, current)
 
 
-def _read_quietly(runner: Any, kube: Kube) -> LockInfo | None:
+def _read_quietly(runner: Runner, kube: Kube) -> LockInfo | None:
     try:
         return read_lock(runner, kube)
     except (CommandFailed, OperationFailed):
         return None
 
 
-def release(runner: Any, kube: Kube, mine: LockInfo) -> None:
+def release(runner: Runner, kube: Kube, mine: LockInfo) -> None:
     """Release our own lock (never someone else's, e.g. after an expired takeover)."""
     if runner.dry:
         runner.run(kubectl.delete_configmap(kube, LOCK_NAME))
@@ -189,7 +192,7 @@ def release(runner: Any, kube: Kube, mine: LockInfo) -> None:
             raise
 
 
-def force_release(runner: Any, kube: Kube) -> LockInfo | None:
+def force_release(runner: Runner, kube: Kube) -> LockInfo | None:
     """`lock.release`: remove whatever lock is there; returns what was removed."""
     current = read_lock(runner, kube)
     if current is not None:
@@ -198,7 +201,7 @@ def force_release(runner: Any, kube: Kube) -> LockInfo | None:
 
 
 @contextmanager
-def deploy_lock(runner: Any, kube: Kube, *, env_name: str, version: str, strategy: str,
+def deploy_lock(runner: Runner, kube: Kube, *, env_name: str, version: str, strategy: str,
                 ttl_s: float) -> Iterator[LockInfo]:
     mine = acquire(runner, kube, env_name=env_name, version=version, strategy=strategy, ttl_s=ttl_s)
     try:
@@ -212,7 +215,7 @@ def deploy_lock(runner: Any, kube: Kube, *, env_name: str, version: str, strateg
 
 # --- audit history -------------------------------------------------------------------------
 
-def record(runner: Any, kube: Kube, entry: dict[str, Any]) -> None:
+def record(runner: Runner, kube: Kube, entry: dict[str, Any]) -> None:
     """Append one audit record. Never raises: a failed record is reported, not fatal."""
     start = parse_iso(str(entry.get("start", ""))) or utcnow()
     key = f"{start.strftime('%Y%m%dT%H%M%SZ')}-{uuid.uuid4().hex[:6]}"
@@ -245,7 +248,7 @@ def parse_history(data: dict[str, str]) -> list[dict[str, Any]]:
     return entries
 
 
-def read_history(runner: Any, kube: Kube) -> list[dict[str, Any]]:
+def read_history(runner: Runner, kube: Kube) -> list[dict[str, Any]]:
     try:
         result = runner.probe(kubectl.get_json(kube, "configmap", HISTORY_NAME))
     except CommandFailed as exc:

@@ -11,13 +11,17 @@ the colour serving, as it really was.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from retail_deploy import history
 from retail_deploy.errors import InputError, LockHeld, OperationFailed, RetailDeployError, RolledBack
 from retail_deploy.targets import Release, Report, Serving, Target, target_for
 
 ROLLBACK_LOCK_TTL_S = 1800.0
+
+if TYPE_CHECKING:
+    from retail_deploy.config import EnvironmentConfig, PlatformConfig
+    from retail_deploy.execute import Runner
 
 
 class Guarded:
@@ -228,6 +232,6 @@ def _versions(release: Release) -> str:
     return ",".join(sorted({s.version or "?" for s in release.values()}))
 
 
-def guarded(runner: Any, cfg: Any, env: Any) -> Guarded:
+def guarded(runner: Runner, cfg: PlatformConfig, env: EnvironmentConfig) -> Guarded:
     """The environment's target, wrapped in the policy."""
     return Guarded(target_for(runner, cfg, env))

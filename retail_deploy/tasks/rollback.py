@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from invoke import Collection
 
 from retail_deploy.tasks._common import confirm, load, task
 from retail_deploy.tasks._kube import runner
+
+if TYPE_CHECKING:
+    from retail_deploy.targets import Report
 
 
 @task(help={"service": "only this service (default: every service the last change touched)",
@@ -38,7 +41,7 @@ def undo(c, env=None, service=None, to_revision=None, yes=False, config=None):
             print(_summary(environment.name, report))
 
 
-def _summary(env_name: str, report: Any) -> str:
+def _summary(env_name: str, report: Report) -> str:
     """What serves now, by version: the line a person reads after a rollback."""
     serving = ", ".join(f"{s.service} {s.version}" + (f" [{s.colour}]" if s.colour else "")
                         for s in report.services if s.version)
