@@ -82,7 +82,7 @@ class Guarded:
             names = [service] if service else list(self.cfg.services)
             return self._audited(action, version="previous", services=names, strategy="undo",
                                  ttl_s=ROLLBACK_LOCK_TTL_S, reason=reason, automatic=automatic, notify=notify,
-                                 act=lambda: self.target.undo(service, None))
+                                 act=lambda: self._confirmed_as_read(self.target.undo(service, None), names))
         self.runner.say(f"rolling {self.env.name} back to the release before the last change: "
                         + ", ".join(f"{name} {want.describe()}" for name, want in release.items()))
         return self._audited(action, version=_versions(release), services=list(release), strategy="release",
@@ -93,7 +93,7 @@ class Guarded:
         """Surgical: `--to-revision` of one service."""
         return self._audited("rollback-undo", version=f"revision {to_revision}", services=[service],
                              strategy="rollout-undo", ttl_s=ROLLBACK_LOCK_TTL_S, reason=reason,
-                             act=lambda: self.target.undo(service, to_revision))
+                             act=lambda: self._confirmed_as_read(self.target.undo(service, to_revision), [service]))
 
     def switch_back(self, *, to_colour: str | None = None, to_version: str | None = None,
                     reason: str = "manual") -> Report:
@@ -128,6 +128,13 @@ class Guarded:
                              strategy="blue-green", ttl_s=ROLLBACK_LOCK_TTL_S, reason=reason,
                              act=lambda: self._confirmed(self.target.switch_to(dest), release))
 
+    def _confirmed_as_read(self, report: Report, services: Sequence[str]) -> Report:
+        """A rollback to no recorded release (surgical, or no record): what the target now runs
+        is the version each service must answer."""
+        if self.runner.dry:
+            return report
+        return self._confirmed(report, self.target.serving(services))
+
     def _confirmed(self, report: Report, release: Release) -> Report:
         """Every rollback ends here: each service must answer, over HTTP, the version it was
         rolled back to (services without a version endpoint: the target's own reading)."""
@@ -152,6 +159,10 @@ class Guarded:
                 raise OperationFailed(f"rollback of {self.env.name} did not restore the release: {'; '.join(wrong)}")
             runner.say(", ".join(f"{n} runs {release[n].version}" for n in unasked) + " (no version endpoint)")
         report.version = _versions(release)
+        for line in report.services:  # the report names what serves now
+            if line.service in release:
+                line.version = line.version or release[line.service].version
+                line.colour = line.colour or release[line.service].colour
         return report
 
     # -- the policy itself ---------------------------------------------------------------
