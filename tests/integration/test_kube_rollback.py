@@ -233,3 +233,18 @@ def test_blue_green_rollback_refuses_a_colour_that_does_not_run_the_previous_rel
     assert confirmed.returncode == 0, confirmed.stderr
     assert "traffic in production is on blue, serving 1.0.0" in confirmed.stdout
     assert platform.selector() == "blue" and platform.served_version() == "1.0.0"
+
+
+def test_dry_run_of_undo_prints_the_restore_and_changes_nothing(platform):
+    cfg, production = env(platform, "production")
+    deployer.deploy(platform.runner(), cfg, production, "1.1.0")
+    before = len(platform.mutations())
+    result = inv(platform, "--dry", "rollback.undo", "--env", "production")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert ("$ kubectl set image deployment/retail-backend-blue retail-backend="
+            "registry.example.com/retail-backend:1.0.0") in out
+    assert "$ kubectl patch service retail-backend -p '{\"spec\":{\"selector\":{\"deployment\":\"blue\"}}}'" in out
+    assert "$ kubectl set image deployment/retail-consumer-web" in out
+    assert "$ curl -fsS " in out and "/api/v1/version" in out
+    assert len(platform.mutations()) == before and platform.selector() == "green"
