@@ -284,12 +284,15 @@ def recorded_release(entry: Mapping[str, Any], when: str = "before") -> dict[str
     return out
 
 
-def last_change(entries: Sequence[Mapping[str, Any]], service: str | None = None) -> Mapping[str, Any] | None:
+def last_change(entries: Sequence[Mapping[str, Any]], service: str | None = None, *,
+                deploys_only: bool = False) -> Mapping[str, Any] | None:
     """The newest record that changed what serves (a deploy or rollback that succeeded, with a
     recorded release; `service`: one that changed that service): its `before` is the release to
-    go back to. A failed, refused, rolled-back or interrupted attempt left the release in place."""
+    go back to. A failed, refused, rolled-back or interrupted attempt left the release in place.
+    `deploys_only` (automatic rollback): a breach after a manual rollback must not bring back
+    the release that rollback removed."""
     for entry in reversed(entries):
-        if entry.get("result") != "succeeded":
+        if entry.get("result") != "succeeded" or (deploys_only and entry.get("action") != "deploy"):
             continue
         before, after = recorded_release(entry, "before"), recorded_release(entry, "after")
         changed = [s for s in before if before[s] != after.get(s) and (service is None or s == service)]

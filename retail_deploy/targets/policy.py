@@ -58,9 +58,10 @@ class Guarded:
             forced=forced)
 
     # -- rollbacks -----------------------------------------------------------------------
-    def previous_release(self, service: str | None = None) -> Release | None:
-        """The release that served before the last change (of `service`), from the audit history."""
-        last = history.last_change(self.target.read_history(), service)
+    def previous_release(self, service: str | None = None, *, deploys_only: bool = False) -> Release | None:
+        """The release that served before the last change (of `service`; `deploys_only`: the
+        last deploy), from the audit history."""
+        last = history.last_change(self.target.read_history(), service, deploys_only=deploys_only)
         if last is None:
             return None
         release = history.recorded_release(last, "before")
@@ -73,8 +74,10 @@ class Guarded:
                          automatic: bool = False, notify: bool = True) -> Report:
         """`rollback.undo` (and automatic rollback): put back exactly the recorded previous
         release of every service the last change touched (traffic switch included), or of
-        `service` only. Without a recorded release, the target's own undo."""
-        release = self.previous_release(service)
+        `service` only; a second undo goes forward again. `automatic`: the release before the last
+        DEPLOY (never back to what a manual rollback removed). Without a recorded release, the
+        target's own undo."""
+        release = self.previous_release(service, deploys_only=automatic)
         action = "rollback-automatic" if automatic else "rollback-undo"
         if release is None:
             self.runner.say(f"no recorded release to go back to in {self.env.name}"

@@ -248,3 +248,65 @@ def test_dry_run_of_undo_prints_the_restore_and_changes_nothing(platform):
     assert "$ kubectl set image deployment/retail-consumer-web" in out
     assert "$ curl -fsS " in out and "/api/v1/version" in out
     assert len(platform.mutations()) == before and platform.selector() == "green"
+
+
+def test_every_kind_of_record_reads_back_with_the_release_it_left(platform, monkeypatch):
+    from retail_deploy.errors import RolledBack
+    from retail_deploy.strategies import SWITCH
+
+    cfg, production = env(platform, "production")
+
+    def records():
+        return history.parse_history(platform.cluster.configmap("production", history.HISTORY_NAME)["data"])
+
+    def release(entry, service="backend"):
+        change = entry["release"][service]
+        return (change["before"], change["colour_before"], change["after"], change["colour_after"])
+
+    deployer.deploy(platform.runner(), cfg, production, "1.1.0", services=["backend"], forced="hotfix 42")
+    forced = records()[-1]
+    assert forced["forced"] == "hotfix 42" and release(forced) == ("1.0.0", "blue", "1.1.0", "green")
+
+    platform.cluster.inject("bad_image", IMAGE.format("1.2.0"))
+    with pytest.raises(RolledBack):
+        deployer.deploy(platform.runner(), cfg, production, "1.2.0", services=["backend"])
+    failed = records()[-1]
+    assert failed["result"] == "rolled-back" and release(failed) == ("1.1.0", "green", "1.1.0", "green")
+
+    original = deployer.Deploy.do
+
+    def interrupted_at_switch(self, step, plan):
+        if step.kind == SWITCH:
+            raise KeyboardInterrupt
+        return original(self, step, plan)
+
+    monkeypatch.setattr(deployer.Deploy, "do", interrupted_at_switch)
+    with pytest.raises(deployer.Interrupted):
+        deployer.deploy(platform.runner(), cfg, production, "1.3.0", services=["backend"])
+    monkeypatch.setattr(deployer.Deploy, "do", original)
+    stopped = records()[-1]
+    assert stopped["result"] == "interrupted" and release(stopped) == ("1.1.0", "green", "1.1.0", "green")
+
+    # the interrupted attempt left 1.3.0 on idle blue: a plain switch would serve it, so it is refused
+    with pytest.raises(InputError, match="blue runs 1.3.0, not the previous release 1.0.0: nothing changed"):
+        rollback.blue_green(platform.runner(), cfg, production)
+    assert records()[-1] == stopped and platform.selector() == "green"
+    assert rollback.undo(platform.runner(), cfg, production) == ["retail-backend-blue"]
+    manual = records()[-1]
+    assert manual["action"] == "rollback-undo" and manual["version"] == "1.0.0"
+    assert release(manual) == ("1.1.0", "green", "1.0.0", "blue")
+    assert platform.served_version() == "1.0.0"
+
+    # a breach now: the release before the last DEPLOY already serves (never back to 1.1.0)
+    assert rollback.rollback_environment(platform.runner(), cfg, production, reason="error rate 7% > 5%") == (
+        "the previous release already serves: nothing to change")
+    automatic = records()[-1]
+    assert automatic["action"] == "rollback-automatic" and automatic["reason"] == "error rate 7% > 5%"
+    assert release(automatic) == ("1.0.0", "blue", "1.0.0", "blue")
+    assert platform.served_version() == "1.0.0"
+
+    table = rollback.show_history(platform.runner(), cfg, production)
+    assert "deploy (forced)" in table and "backend 1.0.0->1.1.0 [blue->green]" in table
+    assert "interrupted" in table and "backend 1.1.0 [green]" in table
+    assert "rollback-undo" in table and "backend 1.1.0->1.0.0 [green->blue]" in table
+    assert "rollback-automatic" in table and "backend 1.0.0 [blue]" in table

@@ -34,6 +34,7 @@ def test_last_change_skips_attempts_that_changed_nothing():
     assert history.last_change([deploy, refused, interrupted]) is deploy
     undo = entry("rollback-undo", "succeeded", GREEN_2, BLUE_1, version="1.0.0")
     assert history.last_change([deploy, undo]) is undo  # a second undo goes forward again
+    assert history.last_change([deploy, undo], deploys_only=True) is deploy  # automatic: the last deploy
     assert history.last_change([entry("deploy", "succeeded", GREEN_2, GREEN_2)]) is None
     only_web = entry("deploy", "succeeded", {"web": Serving("2.0.0")}, {"web": Serving("2.1.0")})
     assert history.last_change([deploy, only_web], "backend") is deploy
