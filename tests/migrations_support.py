@@ -36,6 +36,25 @@ def _client(kind: str) -> Any:
     return MongoClient(uri, serverSelectionTimeoutMS=5000)
 
 
+def server_uri(database: str) -> str:
+    """The URI of the server of RETAIL_DEPLOY_TEST_MONGODB_URI with `database` as its path."""
+    _client("server").close()  # skips (fails under CI) without the variable
+    scheme, rest = os.environ[SERVER_ENV].split("://", 1)
+    hosts, _, tail = rest.partition("/")
+    query = tail.partition("?")[2]
+    return f"{scheme}://{hosts}/{database}" + (f"?{query}" if query else "")
+
+
+@pytest.fixture
+def server_db() -> Iterator[Any]:
+    """A fresh database on the real server only (for what mongomock cannot show: other processes)."""
+    client = _client("server")
+    database = client[f"retail_deploy_test_{uuid.uuid4().hex[:10]}"]
+    yield database
+    client.drop_database(database.name)
+    client.close()
+
+
 @pytest.fixture(params=["mongomock", "server"])
 def mongo_client(request: pytest.FixtureRequest) -> Iterator[Any]:
     client = _client(request.param)
