@@ -50,8 +50,12 @@ replace github.com/FerretDB/FerretDB => $copy" "-s -w" github.com/FerretDB/Ferre
 running_pid() {
     local pid
     pid="$(cat "$PID_FILE" 2>/dev/null)" || return 1
-    # The pid must still be OUR ferretdb, not a recycled pid of something else.
-    [ -n "$pid" ] && [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "$FERRETDB" ] && echo "$pid"
+    # The pid must still be a ferretdb of ours (any cached version), not a recycled pid.
+    [ -n "$pid" ] || return 1
+    case "$(readlink "/proc/$pid/exe" 2>/dev/null)" in
+        "$TOOLS_CACHE"/ferretdb-*/bin/ferretdb*) echo "$pid" ;;
+        *) return 1 ;;
+    esac
 }
 
 answers() {
@@ -93,6 +97,10 @@ stop() {
 
 start() {
     local pid
+    if pid="$(running_pid)" && [ "$(readlink "/proc/$pid/exe")" != "$FERRETDB" ]; then
+        tools_log "FerretDB (pid $pid) is not the $FERRETDB_VERSION build: replacing it"
+        stop
+    fi
     if pid="$(running_pid)"; then
         # Started by an earlier run (maybe a moment ago, by a parallel one): wait until it answers.
         wait_until_answering 20 "$pid" && return 0
