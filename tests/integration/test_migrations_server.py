@@ -109,14 +109,24 @@ except LockHeld as error:
     print(error)
     sys.exit(4)
 print("won")
+(gate / f"won-{n}").touch()
 while not (gate / "release").exists():  # hold it until every loser has answered
     time.sleep(0.01)
 lock.release()
 """
 
 
-def test_exactly_one_of_several_racing_processes_takes_the_lock(server_db: Any, tmp_path: Path) -> None:
-    racers = 4
+@pytest.mark.parametrize("stale", [False, True], ids=["free", "expired"])
+def test_exactly_one_of_several_racing_processes_takes_the_lock(server_db: Any, tmp_path: Path, stale: bool) -> None:
+    racers = 6
+    if stale:  # a runner that died: every racer sees it expired, deletes it, and inserts its own
+        from datetime import timedelta
+
+        from retail_deploy.migrations.changelog import utcnow
+
+        server_db["migrations_lock"].insert_one({"_id": LOCK_ID, "holder": "crashed", "token": "t",
+                                                 "acquired_at": utcnow() - timedelta(hours=1),
+                                                 "expires_at": utcnow() - timedelta(minutes=1)})
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     processes = [subprocess.Popen([sys.executable, "-c", RACER, server_uri(server_db.name), str(tmp_path), str(n)],
                                   env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -126,7 +136,9 @@ def test_exactly_one_of_several_racing_processes_takes_the_lock(server_db: Any, 
             wait_for(tmp_path / f"ready-{n}")
         (tmp_path / "go").touch()  # all of them insert the lock document at once
         deadline = time.monotonic() + 60
-        while sum(p.poll() is not None for p in processes) < racers - 1 and time.monotonic() < deadline:
+        # Every racer has answered: the losers exited, the winner(s) hold the lock until released.
+        while sum(p.poll() is not None for p in processes) + len(list(tmp_path.glob("won-*"))) < racers \
+                and time.monotonic() < deadline:
             time.sleep(0.02)
         held = server_db["migrations_lock"].find_one({"_id": LOCK_ID})
         (tmp_path / "release").touch()
@@ -139,7 +151,7 @@ def test_exactly_one_of_several_racing_processes_takes_the_lock(server_db: Any, 
     winners = [out for code, out, _ in outcomes if code == 0]
     losers = [out for code, out, _ in outcomes if code == 4]
     assert len(winners) == 1 and len(losers) == racers - 1, outcomes
-    assert held is not None and winners == ["won\n"]
+    assert held is not None and held["holder"].startswith("racer-") and winners == ["won\n"]
     assert all(f"locked by {held['holder']} since " in out for out in losers)
     assert server_db["migrations_lock"].count_documents({}) == 0  # the winner released it
 
