@@ -215,10 +215,10 @@ class Deploy:
                 if step.kind == SET_IMAGE and not step.unchanged:
                     changed.append(step)
                 self.do(step, plan)
-        except KeyboardInterrupt as interrupt:
+        except KeyboardInterrupt:
             with sigint_shielded("rolling back"):
                 state = self.undo(changed, plan)
-            raise Interrupted(f"interrupted by {signal_name(interrupt)}: {state}") from None
+            raise Interrupted(f"interrupted: {state}") from None
         except Exception as exc:  # not only our own errors: a bug after set image must not skip the undo
             if not changed:
                 if not isinstance(exc, RetailDeployError):
@@ -265,14 +265,13 @@ class Deploy:
                 self.do(step, plan)
                 if step.kind == HELM_UPGRADE:
                     upgraded.append(step)
-        except KeyboardInterrupt as interrupt:
+        except KeyboardInterrupt:
             with sigint_shielded("rolling back"):  # the releases already upgraded go back, as after a failure
                 stuck = self.helm_rollback(upgraded)
             back = [self.kenv.service(s.service).helm_release for s in upgraded]
             done = (f"rolled back {', '.join(r for r in back if r not in stuck)}; " if len(stuck) < len(back) else "")
             failed = f"could NOT roll back {', '.join(stuck)}; " if stuck else ""
-            raise Interrupted(f"interrupted by {signal_name(interrupt)}: {done}{failed}a killed helm may leave "
-                              "its release pending-*; "
+            raise Interrupted(f"interrupted: {done}{failed}a killed helm may leave its release pending-*; "
                               "run `helm status` and the recovery command the next deploy prints") from None
         except RetailDeployError as exc:
             with sigint_shielded():
