@@ -349,8 +349,10 @@ class Deploy:
             raise Interrupted(f"interrupted by {signal_name(interrupt)} during '{step.text}': {state}") from None
         except Exception as exc:  # not only our own errors: a bug after the switch must not keep traffic there
             if verified:
+                serving = "" if self.runner.dry else self.serving(idle)
                 raise OperationFailed(f"{_short(exc)}; the new version was verified and keeps the traffic "
-                                      f"on {idle}; finish by hand: {step.command or step.text}") from exc
+                                      f"on {idle}" + (f", serving {serving}" if serving else "")
+                                      + f"; finish by hand: {step.command or step.text}") from exc
             with sigint_shielded(f"putting traffic back on {active}"):  # else traffic may stay on the failed colour
                 state, moved = self.restore(active, rolled, plan, switched, touched)
             # a refused selector patch is a failure AT the switch: traffic never moved

@@ -99,3 +99,30 @@ def test_a_second_signal_during_the_recovery_is_reported_and_the_recovery_finish
     assert proc.returncode == 130, (out, err)
     assert "SIGINT received while" in err and "finishing that first" in err
     assert_recovered(platform, err, "SIGTERM")
+
+
+def test_a_signal_while_a_finished_deploy_is_recorded_is_acted_on_after_the_record_and_the_unlock(
+        platform, monkeypatch):
+    """The deploy succeeded; SIGTERM arrives while its history record is written. The record and
+    the lock release must not be cut short, and the signal must not be lost: exit 130 afterwards,
+    saying what serves and that verification did not run."""
+    from retail_deploy import deployer
+    from retail_deploy.errors import EXIT_INTERRUPTED
+
+    original = history.record
+
+    def record_then_signalled(runner, kube, entry):
+        os.kill(os.getpid(), signal.SIGTERM)
+        original(runner, kube, entry)
+
+    monkeypatch.setattr(history, "record", record_then_signalled)
+    cfg = platform.cfg()
+    with pytest.raises(deployer.Interrupted) as info:
+        deployer.deploy(platform.runner(), cfg, cfg.environment("production"), "1.1.0", services=["backend"])
+    assert info.value.exit_code == EXIT_INTERRUPTED
+    assert "interrupted by SIGTERM after 1.1.0 was deployed to production (traffic on green)" in str(info.value)
+    assert "inv verify.production --version 1.1.0" in str(info.value)
+    assert platform.selector() == "green" and platform.served_version() == "1.1.0"
+    assert platform.cluster.configmap("production", history.LOCK_NAME) is None
+    cm = platform.cluster.configmap("production", history.HISTORY_NAME)
+    assert [r["result"] for r in history.parse_history(cm["data"])] == ["succeeded"]
