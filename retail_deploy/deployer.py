@@ -6,14 +6,15 @@ the environment back.
 - helm: `--atomic` rolls the failing release back itself; releases already upgraded in this run
   are rolled back too; a release stuck in `pending-*` stops the deploy before anything changes.
 - blue-green: a failure before the switch leaves traffic where it was; after it, traffic goes
-  back to the old colour (still scaled up). Ctrl-C at any step leaves traffic on exactly one
-  colour, checks it is healthy and says which (exit 130).
+  back to the old colour (still scaled up); either way the idle colour is scaled back down. Ctrl-C,
+  SIGINT or SIGTERM at any step stops the running command at once and leaves traffic on exactly
+  one colour, checks it is healthy and says which, and which versions serve (exit 130).
+- a second signal while the environment is being put back is reported and ignored: a recovery
+  left half done is worse than a late exit (docs/architecture.md, "Signals").
 """
 
 from __future__ import annotations
 
-import signal
-import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -30,7 +31,9 @@ from retail_deploy.errors import (
     OperationFailed,
     RetailDeployError,
     RolledBack,
+    clip,
 )
+from retail_deploy.execute import shielded, signal_name
 from retail_deploy.kube_settings import KubeEnv, ServiceTarget, kube_env
 from retail_deploy.strategies import (
     HEALTH,
@@ -47,7 +50,7 @@ from retail_deploy.strategies import (
     Plan,
     Step,
 )
-from retail_deploy.strategies.blue_green import plan_blue_green, plan_switch_back
+from retail_deploy.strategies.blue_green import plan_blue_green, plan_idle_down, plan_switch_back
 from retail_deploy.strategies.rolling import plan_rolling, plan_undo
 from retail_deploy.strategies.staging import plan_helm
 
@@ -84,16 +87,10 @@ class Outcome:
 
 
 @contextmanager
-def sigint_shielded() -> Iterator[None]:
-    """Ignore a second Ctrl-C while we put traffic back (only possible in the main thread)."""
-    if threading.current_thread() is not threading.main_thread():
+def sigint_shielded(doing: str = "putting the environment back") -> Iterator[None]:
+    """A second Ctrl-C, SIGINT or SIGTERM while we put traffic back is reported and ignored."""
+    with shielded(doing):
         yield
-        return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 # --- facts ---------------------------------------------------------------------------------
@@ -153,10 +150,10 @@ def _short(exc: Exception) -> str:
         words = exc.display.split(" ")
         what = " ".join(words[:4]) if words and words[0] in ("kubectl", "helm") else exc.display[:80]
         status = "timed out" if exc.returncode is None else f"exited {exc.returncode}"
-        last = exc.detail.splitlines()[-1][:160] if exc.detail else ""
+        last = clip(exc.detail.splitlines()[-1], 240) if exc.detail else ""
         return f"{what} {status}" + (f": {last}" if last else "")
     lines = str(exc).splitlines()
-    return lines[0][:240] if lines else type(exc).__name__
+    return clip(lines[0], 240) if lines else type(exc).__name__
 
 
 # --- the deploy ----------------------------------------------------------------------------
@@ -231,7 +228,7 @@ class Deploy:
                     changed.append(step)
                 self.do(step, plan)
         except KeyboardInterrupt:
-            with sigint_shielded():
+            with sigint_shielded("rolling back"):
                 state = self.undo(changed, plan)
             raise Interrupted(f"interrupted: {state}") from None
         except Exception as exc:  # not only our own errors: a bug after set image must not skip the undo
@@ -281,7 +278,7 @@ class Deploy:
                 if step.kind == HELM_UPGRADE:
                     upgraded.append(step)
         except KeyboardInterrupt:
-            with sigint_shielded():  # the releases already upgraded go back, as after a failure
+            with sigint_shielded("rolling back"):  # the releases already upgraded go back, as after a failure
                 stuck = self.helm_rollback(upgraded)
             back = [self.kenv.service(s.service).helm_release for s in upgraded]
             done = (f"rolled back {', '.join(r for r in back if r not in stuck)}; " if len(stuck) < len(back) else "")
@@ -342,7 +339,8 @@ class Deploy:
         bg = self.kenv.blue_green
         assert bg is not None
         active, idle = plan.active_colour, plan.idle_colour
-        switched = verified = False
+        idle_dep = bg.deployments.get(idle, "")
+        switched = verified = touched = False
         rolled: list[Step] = []
         step = plan.steps[0]
         try:
@@ -351,30 +349,40 @@ class Deploy:
                     verified = True
                 if step.kind == SWITCH:
                     switched = True  # set before acting: an interrupted patch may have landed
+                if step.deployment == idle_dep and not verified:
+                    touched = True  # likewise: an interrupted set image or scale may have landed
                 if step.kind == SET_IMAGE and step.service != bg.service and not step.unchanged:
                     rolled.append(step)
                 self.do(step, plan)
-        except KeyboardInterrupt:
-            with sigint_shielded():
-                keep = idle if verified else active
-                state = self.restore(keep, rolled if not verified else [], plan, switched)
-            raise Interrupted(f"interrupted during '{step.text}': {state}") from None
+        except KeyboardInterrupt as interrupt:
+            keep = idle if verified else active
+            with sigint_shielded(f"putting traffic on {keep}"):
+                state, _ = self.restore(keep, rolled if not verified else [], plan, switched, touched and not verified)
+            raise Interrupted(f"interrupted by {signal_name(interrupt)} during '{step.text}': {state}") from None
         except Exception as exc:  # not only our own errors: a bug after the switch must not keep traffic there
             if verified:
+                serving = "" if self.runner.dry else self.serving(idle)
                 raise OperationFailed(f"{_short(exc)}; the new version was verified and keeps the traffic "
-                                      f"on {idle}; finish by hand: {step.command or step.text}") from exc
-            with sigint_shielded():  # a Ctrl-C now would leave traffic on the failed colour
-                state = self.restore(active, rolled, plan, switched)
-            where = "after the switch" if switched else "before the switch"
+                                      f"on {idle}" + (f", serving {serving}" if serving else "")
+                                      + f"; finish by hand: {step.command or step.text}") from exc
+            with sigint_shielded(f"putting traffic back on {active}"):  # else traffic may stay on the failed colour
+                state, moved = self.restore(active, rolled, plan, switched, touched)
+            # a refused selector patch is a failure AT the switch: traffic never moved
+            where = "after the switch" if moved else "at the switch" if switched else "before the switch"
             raise RolledBack(f"blue-green deploy of {self.version} failed {where} ({_short(exc)}); {state}") from exc
         return Outcome(self.version, "blue-green", "succeeded", colour=idle, previous=plan.previous)
 
-    def restore(self, colour: str, rolled: list[Step], plan: Plan, switched: bool) -> str:
+    def restore(self, colour: str, rolled: list[Step], plan: Plan, switched: bool,
+                idle_down: bool = False) -> tuple[str, bool]:
         """Put traffic on `colour` (if it is not there) FIRST: one patch, while undoing the rolled
-        services may wait a rollout timeout each; then undo them, check health."""
+        services may wait a rollout timeout each; then scale the idle colour back down (`idle_down`:
+        this attempt set its image or scaled it), undo the rolled services, check health and name
+        the versions serving. Returns the account for the message, and whether traffic had moved
+        off the old colour."""
         bg = self.kenv.blue_green
         assert bg is not None
         notes = []
+        moved = colour != plan.active_colour
         if switched and not self.runner.dry:
             selector = probes.selector(self.runner, self.kenv.kube, bg.service_name)
             if probes.active_colour(selector, bg.selector_key, dict(bg.deployments)) != colour:
@@ -383,6 +391,11 @@ class Deploy:
                     if step.kind != HEALTH:
                         self.do(step, plan)
                 notes.append(f"switched traffic back to {colour}")
+                moved = True
+        if not moved:
+            notes.append(f"traffic never left {colour}")
+        if idle_down and colour == plan.active_colour and not self.runner.dry:
+            notes.append(self.idle_down(plan))
         undo_failed: RetailDeployError | None = None
         if rolled:
             try:
@@ -393,15 +406,49 @@ class Deploy:
         # back on the old colour: every service serves its own previous version
         version: str | dict[str, str] = ({svc: probes.image_tag(image) for svc, image in plan.previous.items() if image}
                                          if colour == plan.active_colour else self.version)
+        serving = "" if self.runner.dry else self.serving(colour)
         try:
             self.health(version)
-            health = "healthy"
+            health = "healthy" + (f", serving {serving}" if serving else "")
         except RetailDeployError as exc:
-            health = f"NOT healthy: {_short(exc)}"
+            health = f"NOT healthy: {_short(exc)}" + (f"; it runs {serving}" if serving else "")
         notes.append(f"traffic is on {colour} ({bg.deployments[colour]}), {health}")
         if undo_failed is not None:
             raise OperationFailed("; ".join(notes)) from undo_failed
-        return "; ".join(notes)
+        return "; ".join(notes), moved
+
+    def idle_down(self, plan: Plan) -> str:
+        """Scale the colour this attempt prepared back down, once the Service is confirmed to
+        select the other one: it must not run a rejected or stale release beside production."""
+        bg = self.kenv.blue_green
+        assert bg is not None
+        idle, dep = plan.idle_colour, bg.deployments[plan.idle_colour]
+        try:
+            self.confirm_colour(plan.active_colour)
+            for step in plan_idle_down(self.kenv, idle):
+                self.do(step, plan)
+        except RetailDeployError as exc:
+            return (f"{idle} ({dep}) was NOT scaled down ({_short(exc)}); once traffic is on {plan.active_colour}: "
+                    f"kubectl scale deployment {dep} --replicas=0")
+        return f"{idle} scaled back down to 0"
+
+    def serving(self, colour: str) -> str:
+        """The version each deployed service runs now ("backend 1.0.0, consumer-web 1.0.0"), read
+        from the deployments behind the traffic; "" when they cannot be read."""
+        bg = self.kenv.blue_green
+        deployments = {t.name: bg.deployments[colour] if bg is not None and t.name == bg.service else t.deployment
+                       for t in self.targets}
+        try:
+            found = probes.deployments(self.runner, self.kenv.kube, list(deployments.values()))
+        except RetailDeployError:
+            return ""
+        parts = []
+        for target in self.targets:
+            dep = found.get(deployments[target.name])
+            image = None if dep is None else dep.image(target.container) or next(iter(dep.images.values()), None)
+            if image:
+                parts.append(f"{target.name} {probes.image_tag(image)}")
+        return ", ".join(parts)
 
 
 def _targets(kenv: KubeEnv, services: Sequence[str] | None) -> list[ServiceTarget]:

@@ -15,6 +15,19 @@ EXIT_LOCKED = 4
 EXIT_INTERRUPTED = 130
 
 
+def clip(text: str, limit: int) -> str:
+    """`text` shortened to at most `limit` characters at a word boundary, marked with "...": an
+    error quoted in a message is never cut mid-word (only a single word longer than half the
+    limit, such as a URL, is cut inside)."""
+    if len(text) <= limit:
+        return text
+    cut = text[: max(limit - 3, 1)]
+    space = cut.rfind(" ")
+    if space > limit // 2:
+        cut = cut[:space]
+    return cut.rstrip(" ,;:") + "..."
+
+
 class RetailDeployError(Exception):
     """Base class: `str(error)` is the one line shown to the user."""
 
@@ -49,7 +62,7 @@ class CommandFailed(OperationFailed):
         where = "" if host == "local" else f" on {host}"
         message = f"command {status}{where}: {display}"
         if self.detail:
-            message += f" ({self.detail.splitlines()[-1][:300]})"
+            message += f" ({clip(self.detail.splitlines()[-1], 300)})"
         super().__init__(message)
 
 

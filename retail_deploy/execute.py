@@ -6,16 +6,28 @@ Everything above it builds `Command`s (argv data) and decides; the `Runner` carr
 - honouring invoke's `--dry`: actions are printed as `$ <command>` and not run, while read-only
   probes still run (with `dry=False`, since invoke's dry run returns blank results);
 - with stdin closed and a timeout on every command, so no prompt or hung tool can stall a deploy;
-- with every secret masked in echoed commands, streamed output and error messages.
+- with every secret masked in echoed commands, streamed output and error messages;
+- stoppable at once: SIGINT or SIGTERM, sent to the process alone or to its group, terminates the
+  running command's process group and raises KeyboardInterrupt (`Terminated` for SIGTERM) in the
+  caller, so recovery code runs without waiting for a kubectl to time out; inside `shielded()`
+  (recovery under way) a signal is reported and otherwise ignored (docs/architecture.md, "Signals").
 """
 
 from __future__ import annotations
 
 import io
+import os
+import signal
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from subprocess import PIPE, Popen
+from types import FrameType
 from typing import IO, Any, TypeVar
+
+from invoke.runners import Local
 
 from retail_deploy import redact
 from retail_deploy.commands import Command
@@ -57,6 +69,170 @@ class _RedactingWriter(io.TextIOBase):
             self._target.write(f"{self._prefix}{redact.redact(self._pending)}")
             self._pending = ""
         self._target.flush()
+
+
+# --- signals: stop the running command at once, then let the caller recover ------------------
+
+STOP_GRACE_S = 3.0  # a command stopped by a signal gets SIGTERM, then SIGKILL if still there
+_HANDLED = (signal.SIGINT, signal.SIGTERM)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a CI runner cancelling a job, a supervisor stopping us, `kill PID`). A
+    KeyboardInterrupt, so every Ctrl-C recovery path handles it the same way; the exit code stays
+    the contract's 130 (interrupted)."""
+
+
+def interruption(signum: int) -> KeyboardInterrupt:
+    return Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+
+
+def signal_name(interrupt: BaseException) -> str:
+    """For messages: which signal a KeyboardInterrupt stands for."""
+    return "SIGTERM" if isinstance(interrupt, Terminated) else "SIGINT"
+
+
+class _SignalState:
+    """Process-wide: the commands running now, and what a shield protects."""
+
+    def __init__(self) -> None:
+        self.running: set[_StoppableLocal] = set()
+        self.shields: list[SignalGuard] = []
+
+
+_SIGNALS = _SignalState()
+
+
+def _report(text: str) -> None:
+    # os.write, not print: a handler may run in the middle of a print to the same stream.
+    try:
+        os.write(2, f"retail-deploy: {text}\n".encode())
+    except OSError:
+        pass
+
+
+def _on_signal(signum: int, frame: FrameType | None) -> None:
+    name = signal.Signals(signum).name
+    if _SIGNALS.shields:
+        guard = _SIGNALS.shields[-1]
+        guard.received.append(name)
+        _report(f"{name} received while {guard.doing}: finishing that first, so it is not left half done")
+        return
+    main_waits = False
+    for child in list(_SIGNALS.running):
+        child.halt(signum)
+        main_waits = main_waits or child.owner is threading.main_thread()
+    if not main_waits:  # the main thread is not waiting for a command (it sleeps, checks HTTP...)
+        raise interruption(signum)
+    # else: the stopped command returns at once, and Runner._execute raises the interruption
+
+
+class SignalGuard:
+    """What `handling_signals()` yields: `shield(doing)` makes every later signal, until the guard
+    ends, reported and otherwise ignored (`received` lists them), so `doing` is not left half done."""
+
+    def __init__(self) -> None:
+        self.received: list[str] = []
+        self.doing = ""
+        self._shielded = False
+
+    def shield(self, doing: str) -> None:
+        self.doing = doing
+        if not self._shielded:
+            self._shielded = True
+            _SIGNALS.shields.append(self)
+
+    def lower(self) -> None:
+        if self._shielded:
+            self._shielded = False
+            _SIGNALS.shields.remove(self)
+
+
+@contextmanager
+def handling_signals() -> Iterator[SignalGuard]:
+    """SIGINT and SIGTERM, to this process alone or to its group, stop the running command at
+    once and raise KeyboardInterrupt (`Terminated`) here. Only the main thread can install signal
+    handlers: elsewhere this changes nothing. A signal ignored when we started (a background job
+    of a script ignores SIGINT) stays ignored."""
+    guard = SignalGuard()
+    previous: dict[signal.Signals, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+        for signum in _HANDLED:
+            current = signal.getsignal(signum)
+            if current not in (signal.SIG_IGN, _on_signal):
+                previous[signum] = signal.signal(signum, _on_signal)
+    try:
+        yield guard
+    finally:
+        guard.lower()
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+@contextmanager
+def shielded(doing: str) -> Iterator[SignalGuard]:
+    """Recovery under way (putting traffic back, rolling back): a signal now is reported and
+    ignored. Outside `handling_signals()` in the main thread, a signal still reaches Python's own
+    handler (SIGINT: KeyboardInterrupt), so the handlers are installed here too."""
+    with handling_signals() as guard:
+        guard.shield(doing)
+        yield guard
+
+
+class _StoppableLocal(Local):
+    """invoke's local runner, made stoppable by a signal handler at once.
+
+    When our handler takes SIGINT, the command runs in its own session: a Ctrl-C to the terminal's
+    process group reaches it only through us (so a recovery command is not killed by the second
+    Ctrl-C the shield ignores), and `halt()` ends its whole process group, not only the shell."""
+
+    owner: threading.Thread
+    stopped_by: int | None = None
+    own_session = False
+
+    def start(self, command: str, shell: str, env: dict[str, Any]) -> None:
+        if self.using_pty:
+            super().start(command, shell, env)
+        else:
+            self.own_session = signal.getsignal(signal.SIGINT) is _on_signal
+            # as invoke's Local.start (the command is shlex-joined argv), plus the session
+            self.process = Popen(command, shell=True, executable=shell, env=env,  # noqa: S602
+                                 stdout=PIPE, stderr=PIPE, stdin=PIPE, start_new_session=self.own_session)
+        self.owner = threading.current_thread()
+        _SIGNALS.running.add(self)
+
+    def _signal(self, signum: int) -> None:
+        pid = self.pid if self.using_pty else self.process.pid
+        try:
+            if self.own_session:
+                os.killpg(pid, signum)
+            else:
+                os.kill(pid, signum)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def halt(self, signum: int) -> None:
+        """Terminate the command now (SIGTERM to its group); SIGKILL after a grace period."""
+        self.stopped_by = self.stopped_by or signum
+        self._signal(signal.SIGTERM)
+        timer = threading.Timer(STOP_GRACE_S, self._kill_if_running)
+        timer.daemon = True
+        timer.start()
+
+    def _kill_if_running(self) -> None:
+        if not self.using_pty and self.process.poll() is None:  # reaped: its pid may be reused
+            self._signal(signal.SIGKILL)
+
+    def kill(self) -> None:  # invoke's timeout: the whole group, not only the shell
+        self._signal(signal.SIGKILL)
+
+    def send_interrupt(self, interrupt: KeyboardInterrupt) -> None:
+        # invoke writes "\x03" to stdin, which we closed; stop the command instead
+        self.halt(signal.SIGINT)
+
+    def stop(self) -> None:  # invoke's cleanup once the command ended (or failed to start)
+        super().stop()
+        _SIGNALS.running.discard(self)
 
 
 def _is_ssh_failure(error: BaseException) -> bool:
@@ -183,8 +359,15 @@ class Runner:
         if not hide:
             options["out_stream"] = _RedactingWriter(self.out)
             options["err_stream"] = _RedactingWriter(sys.stderr)
+        local = None if self.host is not None else _StoppableLocal(self.ctx)
         try:
-            raw = self._backend().run(command.shell(), **options)
+            with handling_signals():
+                if local is None:
+                    raw = self._backend().run(command.shell(), **options)
+                else:  # Context.run with our runner class (as fabric's Connection does)
+                    raw = self.ctx._run(local, command.shell(), **options)
+                if local is not None and local.stopped_by is not None:
+                    raise interruption(local.stopped_by)
         except CommandTimedOut:
             raise CommandFailed(shown, None, f"no answer within {limit:g}s", self.where) from None
         except Exception as error:

@@ -4,6 +4,10 @@ Pods of each service, `kubectl rollout status` with a timeout, health checks on 
 environment's URLs, `/api/v1/version` equal to the deployed version, and recent backend logs
 scanned for errors (counted, first lines shown). One screen; OperationFailed (exit 1) if any
 check fails.
+
+Pods and logs are those of the deployment that serves (for the blue-green service, the colour the
+Service selects), selected by that deployment's own selector: the idle colour (or a plain
+`app=` label both colours share) must not fail, or pass, a healthy production's verification.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from typing import Any
 
 from retail_deploy import history, probes, verification
 from retail_deploy.commands import cmd, kubectl
-from retail_deploy.errors import RetailDeployError
+from retail_deploy.errors import RetailDeployError, clip
 from retail_deploy.kube_settings import KubeEnv, kube_env
 
 VERIFY_ROLLOUT_TIMEOUT_S = 120.0
@@ -67,6 +71,7 @@ def verify(runner: Any, cfg: Any, env: Any, version: str | None = None) -> Verif
     kenv = kube_env(cfg, env)
     report = VerifyReport(kenv.name)
     expected: dict[str, str | None] = {}
+    serving: dict[str, tuple[str, str]] = {}  # service -> (serving deployment, its pods' label selector)
     for target in kenv.services:
         try:
             name = probes.live_deployment(runner, kenv, target.name)
@@ -77,6 +82,7 @@ def verify(runner: Any, cfg: Any, env: Any, version: str | None = None) -> Verif
         image = dep.image(target.container) or next(iter(dep.images.values()), "")
         expected[target.name] = version or probes.image_tag(image)
         labels = ",".join(f"{k}={v}" for k, v in sorted(dep.selector_labels.items())) or target.selector
+        serving[target.name] = (name, labels)
         try:
             pods = probes.pods(runner, kenv.kube, labels)
             bad = [f"{p.name} {p.problem}" for p in pods if p.problem]
@@ -105,7 +111,7 @@ def verify(runner: Any, cfg: Any, env: Any, version: str | None = None) -> Verif
         if not runner.dry:
             got = verification.served_version(base, path)
             report.add("version", base.rstrip("/") + path, got == want, f"{got!r} (expected {want!r})")
-    _scan_logs(runner, kenv, report)
+    _scan_logs(runner, kenv, report, serving)
     return report
 
 
@@ -123,18 +129,22 @@ def _health(runner: Any, cfg: Any, env: Any, report: VerifyReport) -> None:
         report.add("health", result.endpoint.url, result.ok, detail)
 
 
-def _scan_logs(runner: Any, kenv: KubeEnv, report: VerifyReport) -> None:
+def _scan_logs(runner: Any, kenv: KubeEnv, report: VerifyReport, serving: dict[str, tuple[str, str]]) -> None:
+    """`serving`: service -> (deployment, label selector) of what serves it, as found above; a
+    service whose deployment could not be read is already reported failed and is not scanned."""
     names = [kenv.blue_green.service] if kenv.blue_green else [t.name for t in kenv.services][:1]
     pattern = re.compile(kenv.log_pattern, re.IGNORECASE)
     for name in names:
-        target = kenv.service(name)
+        if name not in serving:
+            continue
+        deployment, labels = serving[name]
         try:
-            text = runner.probe(kubectl.logs(kenv.kube, target.selector, kenv.log_tail)).stdout
+            text = runner.probe(kubectl.logs(kenv.kube, labels, kenv.log_tail)).stdout
         except RetailDeployError as exc:
-            report.add("logs", target.deployment, False, str(exc).splitlines()[0][:200])
+            report.add("logs", deployment, False, clip(str(exc).splitlines()[0], 200))
             continue
         hits = [line for line in text.splitlines() if pattern.search(line)]
-        report.add("logs", target.deployment, len(hits) <= kenv.log_max_errors,
+        report.add("logs", deployment, len(hits) <= kenv.log_max_errors,
                    f"{len(hits)} error line(s) in the last {kenv.log_tail} lines per pod")
         report.log_lines += hits[:SHOWN_LOG_LINES]
 

@@ -541,6 +541,71 @@ def analyse_actuator(component: str, stdout: str, exit_code: int | None) -> tupl
                           f"/actuator/health/{component}", component)
 
 
+# --- MongoDB db.stats() ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class DbStats:
+    """What the server's `dbStats` command said about the application's database (sizes in bytes)."""
+
+    database: str
+    collections: int
+    objects: int
+    data_size: float
+    indexes: int
+    ok: bool
+    error: str = ""
+
+    def summary(self) -> str:
+        return (f"MongoDB database {self.database or '?'} answered db.stats(): {self.collections} collection(s), "
+                f"{self.objects} document(s), {self.data_size / 1024:.0f} KiB of data, {self.indexes} index(es).")
+
+
+def _stat_number(value: Any) -> float:
+    """A dbStats number: plain JSON, or Extended JSON ({"$numberLong": "123"}) when a shell prints it so."""
+    if isinstance(value, dict):
+        value = next((value[k] for k in ("$numberInt", "$numberLong", "$numberDouble", "$numberDecimal")
+                      if k in value), None)
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def parse_db_stats(text: str) -> DbStats | None:
+    """The document `mongosh --quiet --eval "JSON.stringify(db.stats())"` printed; None when there is none.
+
+    mongosh may print warnings first: the last line that is a JSON object is the answer.
+    """
+    for line in reversed(text.splitlines()):
+        line = line.strip()
+        if not line.startswith("{"):
+            continue
+        try:
+            document = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(document, dict) or "ok" not in document:
+            continue
+        return DbStats(database=str(document.get("db", "")),
+                       collections=int(_stat_number(document.get("collections"))),
+                       objects=int(_stat_number(document.get("objects"))),
+                       data_size=_stat_number(document.get("dataSize")),
+                       indexes=int(_stat_number(document.get("indexes"))),
+                       ok=_stat_number(document.get("ok")) == 1,
+                       error=str(document.get("errmsg", "")))
+    return None
+
+
+def analyse_db_stats(stdout: str, subject: str) -> tuple[DbStats | None, Finding | None]:
+    """mongosh exited 0: did the server answer db.stats() with ok: 1? (stats, finding when not)."""
+    stats = parse_db_stats(stdout)
+    if stats is not None and stats.ok:
+        return stats, None
+    detail = (f"db.stats() from {subject} failed: {redact(stats.error)[:200] or 'ok is not 1'}" if stats
+              else f"mongosh from {subject} printed no db.stats() answer")
+    return stats, Finding(DB_CONNECTION, detail, _tail(redact(stdout)) if stdout.strip() else "", "mongosh", "MongoDB")
+
+
 # --- report ---------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -731,6 +796,12 @@ def db(probe: Probe, target: k.KubeTarget, environment: str, *, deployment: str,
         report.findings += analyse_logs(mongo.stdout + "\n" + mongo.stderr, "mongosh") or [
             Finding(DB_CONNECTION, f"mongosh from {deployment} failed (exit code {mongo.exit_code})",
                     _tail(redact(mongo.stderr or mongo.stdout)), "mongosh", "MongoDB")]
+    else:
+        stats, finding = analyse_db_stats(mongo.stdout, deployment)
+        if finding:
+            report.findings.append(finding)
+        elif stats:
+            report.notes.append(stats.summary())
     redis = run("Redis ping from the backend pod", k.redis_ping(target, deployment))
     if redis.exit_code != 0 or "PONG" not in redis.stdout:
         report.findings.append(Finding(DB_CONNECTION, f"redis-cli ping from {deployment} did not answer PONG",

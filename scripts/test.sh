@@ -9,6 +9,12 @@ bash scripts/install-system-deps.sh
 bash scripts/start-docker.sh
 bash scripts/make-base-image.sh
 bash scripts/bootstrap-python.sh --test
+# The migration suite's real-server tests run on FerretDB (docs/migrations.md), unless the variable
+# already names a MongoDB server.
+if [ -z "${RETAIL_DEPLOY_TEST_MONGODB_URI:-}" ]; then
+    RETAIL_DEPLOY_TEST_MONGODB_URI="$(bash scripts/mongo-up.sh | tail -n 1 | sed 's/^MONGODB_URI=//')"
+    export RETAIL_DEPLOY_TEST_MONGODB_URI
+fi
 
 export PATH="$PWD/.venv/bin:$PATH"
 echo "==> ruff"

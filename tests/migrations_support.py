@@ -1,7 +1,9 @@
 """Fixtures and helpers for the migration tests.
 
 `mongo_db` runs each test twice: on mongomock, and on the real MongoDB server named by
-RETAIL_DEPLOY_TEST_MONGODB_URI (skipped, with that reason, when it is not set).
+RETAIL_DEPLOY_TEST_MONGODB_URI (FerretDB from scripts/mongo-up.sh in CI, or any MongoDB). Without
+the variable the server half skips, with that reason, except under CI=true, where it FAILS: the
+real-server tests must run there (scripts/test.sh starts the server and sets the variable).
 """
 
 from __future__ import annotations
@@ -15,7 +17,18 @@ from typing import Any
 
 import pytest
 
+from tests.services import unavailable
+
 SERVER_ENV = "RETAIL_DEPLOY_TEST_MONGODB_URI"
+
+
+def _server() -> str:
+    """RETAIL_DEPLOY_TEST_MONGODB_URI; without it the test skips (fails under CI=true)."""
+    uri = os.environ.get(SERVER_ENV, "")
+    if not uri:
+        unavailable(f"no MongoDB server: set {SERVER_ENV} (scripts/mongo-up.sh prints one) "
+                    f"to run this against a real one")
+    return uri
 
 
 def _client(kind: str) -> Any:
@@ -23,12 +36,27 @@ def _client(kind: str) -> Any:
         import mongomock
 
         return mongomock.MongoClient()
-    uri = os.environ.get(SERVER_ENV)
-    if not uri:
-        pytest.skip(f"no MongoDB server: set {SERVER_ENV} to run this against a real one")
     from pymongo import MongoClient
 
-    return MongoClient(uri, serverSelectionTimeoutMS=5000)
+    return MongoClient(_server(), serverSelectionTimeoutMS=5000)
+
+
+def server_uri(database: str) -> str:
+    """The URI of the server of RETAIL_DEPLOY_TEST_MONGODB_URI with `database` as its path."""
+    scheme, rest = _server().split("://", 1)
+    hosts, _, tail = rest.partition("/")
+    query = tail.partition("?")[2]
+    return f"{scheme}://{hosts}/{database}" + (f"?{query}" if query else "")
+
+
+@pytest.fixture
+def server_db() -> Iterator[Any]:
+    """A fresh database on the real server only (for what mongomock cannot show: other processes)."""
+    client = _client("server")
+    database = client[f"retail_deploy_test_{uuid.uuid4().hex[:10]}"]
+    yield database
+    client.drop_database(database.name)
+    client.close()
 
 
 @pytest.fixture(params=["mongomock", "server"])

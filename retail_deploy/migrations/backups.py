@@ -2,9 +2,11 @@
 
 With `mongodump` on PATH the whole database is dumped (and `mongorestore --drop` puts it back).
 Without it, the collections the pending migrations declare (`collections = [...]`) and the
-changelog are exported as canonical extended JSON through pymongo, one document per line; a
-restore replaces those collections' documents. Each backup folder has a `manifest.json` saying
-which method made it, so `db.restore` reverses it the same way.
+changelog are exported as canonical extended JSON through pymongo, one document per line, with
+each collection's index definitions beside it; a restore replaces those collections' documents
+and puts their indexes back as they were (a migration may have added, dropped or changed one).
+Each backup folder has a `manifest.json` saying which method made it, so `db.restore` reverses it
+the same way.
 """
 
 from __future__ import annotations
@@ -125,6 +127,11 @@ def _export(collection: Any, path: Path) -> int:
         for document in collection.find({}).sort("_id", 1):
             out.write(json_util.dumps(document, json_options=json_util.CANONICAL_JSON_OPTIONS) + "\n")
             count += 1
+    indexes = [_index_spec(spec) for spec in collection.list_indexes() if spec["name"] != "_id_"]
+    _indexes_file(path).parent.mkdir(exist_ok=True)
+    _indexes_file(path).write_text(
+        "".join(json_util.dumps(spec, json_options=json_util.CANONICAL_JSON_OPTIONS) + "\n" for spec in indexes),
+        encoding="utf-8")
     return count
 
 
@@ -136,11 +143,38 @@ def _import(collection: Any, path: Path) -> int:
     except FileNotFoundError:
         raise OperationFailed(f"backup file {path} is missing: the backup is incomplete") from None
     documents = [json_util.loads(line) for line in lines if line.strip()]
-    # Replace the documents, keep the collection (and its indexes).
+    # A backup from before index definitions were exported has none: its restore keeps the indexes.
+    wanted: dict[str, dict[str, Any]] | None = None
+    if _indexes_file(path).is_file():
+        specs = [json_util.loads(line) for line in _indexes_file(path).read_text(encoding="utf-8").splitlines()
+                 if line.strip()]
+        wanted = {spec["name"]: spec for spec in specs}
+    # Indexes the backup does not have go first: one a migration added (say unique) may refuse the
+    # documents of before it. Then the documents are replaced, then the missing indexes built.
+    current = {spec["name"]: _index_spec(spec) for spec in collection.list_indexes() if spec["name"] != "_id_"}
+    if wanted is not None:
+        for name, spec in current.items():
+            if wanted.get(name) != spec:
+                collection.drop_index(name)
     collection.delete_many({})
     if documents:
         collection.insert_many(documents)
+    if wanted is not None:
+        for name, spec in wanted.items():
+            if current.get(name) != spec:
+                options = {k: v for k, v in spec.items() if k not in ("key", "name")}
+                collection.create_index(list(spec["key"].items()), name=name, **options)
     return len(documents)
+
+
+def _index_spec(spec: Any) -> dict[str, Any]:
+    """An index definition as listIndexes reports it, without what the server fills in (v, ns)."""
+    return {k: v for k, v in dict(spec).items() if k not in ("v", "ns")}
+
+
+def _indexes_file(documents_file: Path) -> Path:
+    """`users.json` -> `indexes/users.json` (a folder apart: a collection may be named `users.indexes`)."""
+    return documents_file.parent / "indexes" / documents_file.name
 
 
 def _new_folder(target: BackupTarget, method: str) -> Path:

@@ -1,9 +1,13 @@
 """Blue-green deploy of one service (production backend) plus rolling updates of the others.
 
-Order: bring the idle colour up (scaled to the active colour's replicas if it was scaled down),
-set its image, wait for its rollout, smoke-test it, re-point the Service selector, check the
-public URL, roll the other services, watch for the verification period, then (after a delay)
-scale the old colour down. The old colour stays up until then, so switching back is one patch.
+Order: set the idle colour's image, bring it up (scaled to the active colour's replicas if it was
+scaled down), wait for its rollout, smoke-test it, re-point the Service selector, check the public
+URL, roll the other services, watch for the verification period, then (after a delay) scale the
+old colour down. The old colour stays up until then, so switching back is one patch.
+
+The image is set BEFORE the scale-up: a colour scaled up first starts pods of its old image, a
+stale release running against production data. A failed, refused or interrupted attempt scales
+the idle colour back down (`plan_idle_down`), so nothing but the serving release keeps running.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from retail_deploy.strategies import (
     HEALTH,
     ROLLOUT_STATUS,
     SCALE,
+    SET_IMAGE,
     SMOKE,
     SWITCH,
     VERIFIED,
@@ -48,11 +53,13 @@ def plan_blue_green(env: KubeEnv, targets: Sequence[ServiceTarget], version: str
     steps: list[Step] = []
     if bg_target is not None:
         want = max(replicas.get(active_dep, 1), 1)
+        idle_steps = set_image_steps(env, [bg_target], version, current, {bg_target.name: idle_dep})
+        steps += [s for s in idle_steps if s.kind == SET_IMAGE]  # first: no pod of the old image starts
         # unknown replicas (a dry run that could not read the cluster): no scale step is assumed
         if idle_dep in replicas and replicas[idle_dep] < want:
             steps.append(Step(SCALE, f"scale {idle_dep} up to {want} replicas (it was scaled down)",
                               kubectl.scale(env.kube, idle_dep, want), deployment=idle_dep, colour=idle))
-        steps += set_image_steps(env, [bg_target], version, current, {bg_target.name: idle_dep})
+        steps += [s for s in idle_steps if s.kind != SET_IMAGE]
         steps.append(Step(SMOKE, f"smoke tests against {idle}", service=bg_target.name, colour=idle))
         steps.append(Step(SWITCH, f"switch traffic to {idle}",
                           kubectl.patch_selector(env.kube, bg.service_name, bg.selector_key, idle),
@@ -99,3 +106,14 @@ def plan_switch_back(env: KubeEnv, to_colour: str, replicas_now: int, want_repli
                       colour=to_colour))
     steps.append(Step(HEALTH, f"check health of {env.name} through its public URLs"))
     return steps
+
+
+def plan_idle_down(env: KubeEnv, colour: str) -> list[Step]:
+    """After a failed, refused or interrupted attempt (traffic back on the other colour): scale
+    `colour` to 0, so neither the rejected release nor a stale one runs beside production. The
+    next deploy sets its image first and scales it up again."""
+    bg = env.blue_green
+    assert bg is not None
+    dep = bg.deployments[colour]
+    return [Step(SCALE, f"scale {colour} ({dep}) back down to 0: it does not serve",
+                 kubectl.scale(env.kube, dep, 0), deployment=dep, colour=colour)]

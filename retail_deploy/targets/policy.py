@@ -174,6 +174,7 @@ class Guarded:
                  automatic: bool = False, notify: bool = True) -> Report:
         """Lock, probe what serves, act, probe again, record, notify."""
         from retail_deploy.deployer import Interrupted
+        from retail_deploy.execute import handling_signals, signal_name
 
         runner = self.runner
         entry: dict[str, Any] = {"action": action, "who": history.whoami(), "version": version,
@@ -183,7 +184,11 @@ class Guarded:
             entry["forced"] = forced
         if reason:
             entry["reason"] = reason
-        with self.target.lock(version=version, action=action, ttl_s=ttl_s):
+        why = "error" if reason else "reason"
+        # SIGINT/SIGTERM stop the running command at once and raise KeyboardInterrupt in the action,
+        # whose recovery runs shielded; recording and unlocking are shielded too (docs/architecture.md,
+        # "Signals").
+        with handling_signals() as signals, self.target.lock(version=version, action=action, ttl_s=ttl_s):
             before = {} if runner.dry else self._serving(services)
             result = "failed"
             try:
@@ -191,18 +196,19 @@ class Guarded:
                 result = report.result or "succeeded"
                 if report.colour:
                     entry["colour"] = report.colour
-                return report
             except RolledBack as exc:
                 result = "rolled-back"
-                entry["error" if reason else "reason"] = str(exc)
+                entry[why] = str(exc)
                 raise
-            except (Interrupted, KeyboardInterrupt):
+            except (Interrupted, KeyboardInterrupt) as exc:
                 result = "interrupted"
+                entry[why] = str(exc) or f"interrupted by {signal_name(exc)}"
                 raise
             except RetailDeployError as exc:
-                entry["error" if reason else "reason"] = str(exc)
+                entry[why] = str(exc)
                 raise
             finally:
+                signals.shield(f"recording the {action} and releasing the lock of {self.env.name}")
                 if not runner.dry:
                     after = self._serving(services)
                     entry.update(end=history.iso(history.utcnow()), result=result,
@@ -210,6 +216,12 @@ class Guarded:
                     self.target.record(entry)
                     if notify:
                         self._notify(entry, automatic)
+        if signals.received:  # it came while the finished action was being recorded: stop now
+            where = f" (traffic on {report.colour})" if report.colour else ""
+            raise Interrupted(f"interrupted by {signals.received[0]} after {action} {version} on "
+                              f"{self.env.name}{where}; it was not verified: inv verify.{self.env.name}"
+                              + (f" --version {version}" if action == "deploy" else ""))
+        return report
 
     def _serving(self, services: Sequence[str]) -> dict[str, Serving]:
         """What serves, for the record; a fact that cannot be read is left out (shown as "?")."""

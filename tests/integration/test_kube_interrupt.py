@@ -16,7 +16,7 @@ from tests.integration.kube_support import REPO
 
 pytestmark = pytest.mark.integration
 
-# backend only, idle colour scaled down: scale, set-image, rollout-status, smoke, switch, health,
+# backend only, idle colour scaled down: set-image, scale, rollout-status, smoke, switch, health,
 # watch, scale-down (the last one in the verified phase)
 STEPS = 8
 

@@ -125,3 +125,18 @@ def test_an_unreachable_remote_host_is_a_failed_operation_naming_the_host():
     assert type(caught.value) is OperationFailed and caught.value.exit_code == 1
     assert str(caught.value) == (f"cannot run on {host} ([Errno None] Unable to connect to port {port} on "
                                  "127.0.0.1): true; check that the host is up and accepts your SSH key")
+
+
+def test_a_long_error_is_shortened_at_a_word_boundary_never_mid_word():
+    from retail_deploy.errors import clip
+
+    forbidden = ('Error from server (Forbidden): services "retail-backend" is forbidden: User "deployer" cannot '
+                 'patch resource "services" in API group "" in the namespace "production"')
+    assert clip(forbidden, 400) == forbidden
+    short = clip(forbidden, 100)
+    assert len(short) <= 100 and short.endswith("...")
+    assert forbidden.startswith(short[:-3]) and forbidden[len(short) - 3] == " "  # cut before a space
+    r, _ = runner()
+    with pytest.raises(CommandFailed) as caught:
+        r.run(cmd("sh", "-c", "echo " + "word " * 100 + ">&2; exit 1"), hide=True)
+    assert str(caught.value).endswith("word word...)")

@@ -6,7 +6,7 @@ from retail_deploy.commands.kubectl import Kube
 from retail_deploy.errors import OperationFailed
 from retail_deploy.kube_settings import BlueGreen, HelmSettings, KubeEnv, ServiceTarget
 from retail_deploy.strategies import AFTER_SWITCH, BEFORE_SWITCH, VERIFIED
-from retail_deploy.strategies.blue_green import plan_blue_green, plan_switch_back
+from retail_deploy.strategies.blue_green import plan_blue_green, plan_idle_down, plan_switch_back
 from retail_deploy.strategies.rolling import plan_rolling, plan_undo
 from retail_deploy.strategies.staging import plan_helm
 
@@ -73,12 +73,21 @@ def test_blue_green_goes_to_the_idle_colour_in_the_runbooks_order():
     assert plan.previous == {"backend": f"{REG}/retail-backend:1.2.2"}
 
 
-def test_blue_green_scales_a_scaled_down_idle_colour_up_first():
+def test_blue_green_sets_the_new_image_before_scaling_a_scaled_down_idle_colour_up():
+    """Scaled up first, the idle colour would start pods of its old image against production data."""
     plan = plan_blue_green(env(), SERVICES[:1], "1.2.3", active="green",
                            replicas={"retail-backend-green": 4, "retail-backend-blue": 0}, current={},
                            verification_s=0)
-    assert plan.steps[0].kind == "scale" and plan.steps[0].command.argv[3:5] == ("retail-backend-blue",
-                                                                                  "--replicas=4")
+    assert plan.kinds()[:3] == ["set-image", "scale", "rollout-status"]
+    assert plan.steps[0].command.argv[3:5] == ("deployment/retail-backend-blue", f"retail-backend={REG}/retail-backend:1.2.3")
+    assert plan.steps[1].command.argv[3:5] == ("retail-backend-blue", "--replicas=4")
+
+
+def test_idle_colour_goes_back_down_to_zero_after_a_failed_attempt():
+    [step] = plan_idle_down(env(), "green")
+    assert step.kind == "scale" and step.deployment == "retail-backend-green"
+    assert step.command.display() == ("kubectl scale deployment retail-backend-green --replicas=0 "
+                                      "--namespace production --context retail-production --request-timeout=30s")
 
 
 def test_blue_green_rolls_the_front_ends_after_the_switch():

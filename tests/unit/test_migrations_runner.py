@@ -6,6 +6,7 @@ Each test runs on mongomock and, when RETAIL_DEPLOY_TEST_MONGODB_URI is set, on 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -298,6 +299,83 @@ def test_an_expired_lock_is_taken_over_and_release_leaves_a_newer_holder_alone(m
     assert mongo_db["locks"].find_one({"_id": LOCK_ID})["holder"] == "fresh"
     fresh.release()
     assert mongo_db["locks"].count_documents({}) == 0
+
+
+class FindThenDelete:
+    """A lock collection whose `delete_one` runs as FerretDB runs it: a find, then a delete by `_id`,
+    with `between()` (another runner) in the gap."""
+
+    def __init__(self, collection: Any, between: Callable[[], None]):
+        self.collection, self.between = collection, between
+
+    def delete_one(self, query: dict[str, Any]) -> Any:
+        found = self.collection.find_one(query)
+        self.between()
+        return self.collection.delete_one({"_id": found["_id"]} if found else query)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.collection, name)
+
+
+def test_an_expired_lock_is_taken_over_by_one_runner_even_where_delete_is_find_then_delete(
+        mongo_db: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from datetime import timedelta
+
+    from retail_deploy.migrations import lock as lock_module
+    from retail_deploy.migrations.changelog import utcnow
+
+    monkeypatch.setattr(lock_module, "TAKEOVER_PAUSE", 0.01)
+    locks = mongo_db["locks"]
+    locks.insert_one({"_id": LOCK_ID, "holder": "crashed", "token": "crashed-token",
+                      "acquired_at": utcnow() - timedelta(hours=1), "expires_at": utcnow() - timedelta(minutes=1)})
+    first = MigrationLock(locks, 60, holder="first")
+    outcomes: dict[str, str] = {}
+
+    def first_runs_now() -> None:  # once: the first runner acquires inside the second one's delete
+        if "first" not in outcomes:
+            outcomes["first"] = "pending"
+            try:
+                first.acquire()
+                outcomes["first"] = "holds"
+            except LockHeld:
+                outcomes["first"] = "refused"
+
+    second = MigrationLock(FindThenDelete(locks, first_runs_now), 60, holder="second")
+    try:
+        second.acquire()
+        outcomes["second"] = "holds"
+    except LockHeld:
+        outcomes["second"] = "refused"
+
+    assert sorted(outcomes.values()) == ["holds", "refused"], outcomes
+    holder = first if outcomes["first"] == "holds" else second
+    assert locks.find_one({"_id": LOCK_ID})["token"] == holder.token
+    first.release()
+    second.release()
+    assert locks.count_documents({}) == 0  # no takeover claim left behind
+
+
+def test_a_runner_that_died_taking_over_an_expired_lock_is_cleared_by_unlock(
+        mongo_db: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from datetime import timedelta
+
+    from retail_deploy.migrations import lock as lock_module
+    from retail_deploy.migrations.changelog import utcnow
+    from retail_deploy.migrations.lock import break_lock
+
+    monkeypatch.setattr(lock_module, "TAKEOVER_PAUSE", 0.01)
+    locks = mongo_db["locks"]
+    locks.insert_one({"_id": LOCK_ID, "holder": "crashed", "token": "crashed-token",
+                      "acquired_at": utcnow() - timedelta(hours=1), "expires_at": utcnow() - timedelta(minutes=1)})
+    locks.insert_one({"_id": f"{LOCK_ID}:takeover:crashed-token", "takeover_of": "crashed-token",
+                      "holder": "died while taking over", "at": utcnow()})
+
+    with pytest.raises(LockHeld, match="another runner is taking over this expired lock"):
+        MigrationLock(locks, 60, holder="next").acquire()
+    assert break_lock(locks)["holder"] == "crashed"
+    assert locks.count_documents({}) == 0
+    with MigrationLock(locks, 60, holder="next"):
+        assert locks.find_one({"_id": LOCK_ID})["holder"] == "next"
 
 
 def test_a_live_lock_is_not_taken_over(mongo_db: Any) -> None:

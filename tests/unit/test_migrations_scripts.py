@@ -1,7 +1,8 @@
 """The runbook's migration scripts: thin glue over the CLI, exit codes passed through.
 
 Most runs use the CLI with its MongoDB client answering from mongomock (tests/migrations_mongomock_cli.py,
-through the scripts' RETAIL_DEPLOY_CLI); one uses the real driver against a closed port.
+through the scripts' RETAIL_DEPLOY_CLI); the runbook flow runs again with the real CLI on the real server
+(FerretDB in CI), and one test uses the real driver against a closed port.
 """
 
 from __future__ import annotations
@@ -9,9 +10,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.migrations_support import server_uri
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPTS = REPO / "scripts"
@@ -46,12 +51,29 @@ def workspace(tmp_path: Path) -> dict[str, str]:
             "MONGOMOCK_STATE": str(tmp_path / "state.json"), "PYTHON": sys.executable}
 
 
+@pytest.fixture(params=["mongomock", "server"])
+def flow_env(request: pytest.FixtureRequest, workspace: dict[str, str]) -> Iterator[dict[str, str]]:
+    """The workspace on mongomock, or with the real CLI and driver on the real server
+    (RETAIL_DEPLOY_TEST_MONGODB_URI: FerretDB in CI; skipped without it, failing under CI=true)."""
+    if request.param == "mongomock":
+        yield workspace
+        return
+    database = f"retail_deploy_test_{uuid.uuid4().hex[:10]}"
+    env = {k: v for k, v in workspace.items() if k != "RETAIL_DEPLOY_CLI"}
+    yield {**env, "PATH": "/usr/bin:/bin", "MONGODB_URI": server_uri(database)}
+    from pymongo import MongoClient
+
+    with MongoClient(server_uri(database)) as client:
+        client.drop_database(database)
+
+
 def script(name: str, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(SCRIPTS / name), *args], env=env, capture_output=True, text=True, timeout=120,
                           stdin=subprocess.DEVNULL)
 
 
-def test_runbook_database_flow_through_the_scripts(workspace: dict[str, str], tmp_path: Path) -> None:
+def test_runbook_database_flow_through_the_scripts(flow_env: dict[str, str], tmp_path: Path) -> None:
+    workspace = flow_env
     created = script("create-migration.sh", "add-loyalty-points", env=workspace)
     assert created.returncode == 0, created.stderr
     new_file = Path(created.stdout.strip())

@@ -330,3 +330,28 @@ def test_rollback_on_staging_backs_up_first_so_it_can_be_undone(platform: Platfo
     migrations.restore(cfg, "staging", runner()[0])  # the newest: taken just before the rollback
     assert users(platform.db) == migrated
     assert migrations.pending_migrations(cfg, "staging") == []
+
+
+def test_restore_puts_indexes_back_as_the_backup_recorded_them(platform: Platform) -> None:
+    def indexes() -> list[tuple[str, Any, bool]]:
+        return sorted((s["name"], dict(s["key"]), bool(s.get("unique"))) for s in platform.db.users.list_indexes())
+
+    platform.db.users.create_index("name")
+    before, cfg = indexes(), platform.cfg()
+    write_migration(platform.migrations, "2025-02-01-unique-names.py", header='collections = ["users"]\n', down=None,
+                    up='db.users.update_many({}, {"$set": {"name": "same"}})\ndb.users.drop_index("name_1")\n'
+                       'db.users.delete_one({"_id": 2})\ndb.users.create_index("name", unique=True, name="u")')
+    migrations.migrate(cfg, "staging", runner()[0], "1.4.2")
+    assert [i[0] for i in indexes()] == ["_id_", "u"]
+
+    migrations.restore(cfg, "staging", runner()[0])  # "u" would refuse the documents of before it
+
+    assert indexes() == before and [u["_id"] for u in users(platform.db)] == [1, 2]
+    # A backup from before index definitions were exported restores documents and keeps the indexes.
+    [older] = (platform.root / "config" / "backups" / "staging").iterdir()
+    for exported in (older / "indexes").iterdir():
+        exported.unlink()
+    (older / "indexes").rmdir()
+    platform.db.users.create_index("email")
+    migrations.restore(cfg, "staging", runner()[0], str(older))
+    assert indexes() == sorted([*before, ("email_1", {"email": 1}, False)])

@@ -150,3 +150,38 @@ def test_error_groups_span_pods_with_kubectl_prefixes():
     ])
     assert t.summarize_errors(log) == [
         (2, "ERROR c.e.retail.payments.PaymentService: PayPal returned # for order #")]
+
+
+# tests/fixtures/mongo/dbstats-ferretdb*.json are a real server's dbStats answers: FerretDB v1.24.2
+# (scripts/mongo-up.sh; it reports MongoDB 7.0.42), recorded through pymongo as relaxed Extended JSON
+# (the numbers as plain JSON, as mongosh's JSON.stringify(db.stats()) prints them) on a database of
+# 3 collections, 171 documents and one unique index; the error is its answer to dbStats with scale 0.
+# mongosh itself cannot be installed here, so its own framing (a warning line first) is added below.
+MONGO_FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "mongo"
+
+
+def test_db_stats_recorded_from_a_real_server_is_a_healthy_answer():
+    answer = "Warning: Could not access file: ENOENT: no such file or directory, mkdir '/.mongodb'\n" + \
+        (MONGO_FIXTURES / "dbstats-ferretdb.json").read_text()
+    stats, finding = t.analyse_db_stats(answer, "retail-backend-blue")
+    assert finding is None
+    assert stats == t.DbStats(database="retail", collections=3, objects=171, data_size=45056, indexes=4, ok=True)
+    assert stats.summary() == ("MongoDB database retail answered db.stats(): 3 collection(s), 171 document(s), "
+                               "44 KiB of data, 4 index(es).")
+
+
+def test_db_stats_error_answer_from_a_real_server_is_a_database_finding():
+    stats, finding = t.analyse_db_stats((MONGO_FIXTURES / "dbstats-ferretdb-error.json").read_text(), "retail-backend")
+    assert stats is not None and not stats.ok
+    assert finding is not None and finding.cause == t.DB_CONNECTION
+    assert finding.detail == ("db.stats() from retail-backend failed: "
+                              "BSON field 'scale' value must be >= 1, actual value '0'")
+
+
+def test_db_stats_numbers_as_extended_json_and_no_answer_at_all():
+    stats = t.parse_db_stats('{"db":"retail","collections":{"$numberLong":"12"},"objects":{"$numberLong":"48210"},'
+                             '"dataSize":{"$numberDouble":"2048.0"},"indexes":15,"ok":1}')
+    assert stats == t.DbStats("retail", 12, 48210, 2048.0, 15, True)
+    stats, finding = t.analyse_db_stats("Current Mongosh Log ID: 6745\n", "retail-backend")
+    assert stats is None and finding is not None
+    assert finding.detail == "mongosh from retail-backend printed no db.stats() answer"

@@ -155,6 +155,23 @@ def test_db_names_the_dependency_that_is_down(kube):
     assert not any("redis" in line.lower() and "Also seen" in line for line in lines)
 
 
+def test_db_reports_what_the_real_servers_db_stats_answer_says(kube):
+    # The dbStats answer recorded from FerretDB (see tests/unit/test_troubleshoot_analysers.py).
+    recorded = (REPO / "tests/fixtures/mongo/dbstats-ferretdb.json").read_text()
+    exec_prefix = "exec deploy/retail-backend-blue -- "
+    result = kube("troubleshoot.db", "--env", "production", answers={
+        SELECTOR: {"stdout": "blue"},
+        **{exec_prefix + f"curl -sf localhost:8080/actuator/health/{c}": {"stdout": '{"status":"UP"}'}
+           for c in ("mongo", "redis", "elasticsearch")},
+        exec_prefix + 'sh -c mongosh "$MONGODB_URI" --quiet --eval "JSON.stringify(db.stats())"': {"stdout": recorded},
+        exec_prefix + 'sh -c redis-cli -u "$REDIS_URL" ping': {"stdout": "PONG\n"},
+    })
+    assert result.returncode == 0, result.stderr
+    assert "No known cause found in the evidence" in result.stdout
+    assert ("MongoDB database retail answered db.stats(): 3 collection(s), 171 document(s), 44 KiB of data, "
+            "4 index(es).") in result.stdout
+
+
 def test_no_cluster_reachable_is_exit_1_with_the_report(kube):
     result = kube("troubleshoot.latency", "--env", "staging", answers={})
     assert result.returncode == 1
