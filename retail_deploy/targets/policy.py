@@ -218,9 +218,10 @@ class Guarded:
                         self._notify(entry, automatic)
         if signals.received:  # it came while the finished action was being recorded: stop now
             where = f" (traffic on {report.colour})" if report.colour else ""
-            raise Interrupted(f"interrupted by {signals.received[0]} after {action} {version} on "
-                              f"{self.env.name}{where}; it was not verified: inv verify.{self.env.name}"
-                              + (f" --version {version}" if action == "deploy" else ""))
+            done = (f"{version} was deployed to {self.env.name}" if action == "deploy"
+                    else f"{action} to {version} in {self.env.name}")
+            raise Interrupted(f"interrupted by {signals.received[0]} after {done}{where}; it was not verified: "
+                              f"inv verify.{self.env.name}" + (f" --version {version}" if action == "deploy" else ""))
         return report
 
     def _serving(self, services: Sequence[str]) -> dict[str, Serving]:
