@@ -47,6 +47,7 @@ from retail_deploy.errors import (
 
 if TYPE_CHECKING:
     from retail_deploy.build import BuildReport
+    from retail_deploy.deployer import Outcome
     from retail_deploy.docker_target import Report as DockerReport
     from retail_deploy.docker_target import ServiceReport as DockerService
     from retail_deploy.execute import Runner
@@ -94,7 +95,7 @@ Services = str | Sequence[str] | None
 class _Result:
     def to_dict(self) -> dict[str, Any]:
         """The JSON document (plain types, secrets masked) the matching task's `--json` prints."""
-        return _masked(asdict(self))  # type: ignore[call-overload]
+        return dict(redact.redact_data(asdict(self)))  # type: ignore[call-overload]
 
 
 @dataclass(frozen=True)
@@ -162,7 +163,10 @@ class DeployResult(_Result):
 
     @classmethod
     def from_docker(cls, report: DockerReport, version: str, *, dry_run: bool) -> DeployResult:
-        return cls(report.env, version, "docker", dry_run, _states(report.services), "replace")
+        states = _states(report.services)
+        if dry_run:  # the report says what the plan assumed; nothing was deployed
+            states = tuple(ServiceState(s.service, version, "planned", s.previous, s.url) for s in states)
+        return cls(report.env, version, "docker", dry_run, states, "replace")
 
 
 @dataclass(frozen=True)
@@ -330,6 +334,10 @@ class History(_Result):
     environment: str
     entries: tuple[HistoryEntry, ...]  # oldest first
 
+    @classmethod
+    def from_records(cls, environment: str, records: Sequence[Mapping[str, Any]]) -> History:
+        return cls(environment, tuple(HistoryEntry.from_record(r) for r in records))
+
 
 @dataclass(frozen=True)
 class TriggerReading(_Result):
@@ -372,17 +380,6 @@ class TriggerReport(_Result):
 
 def _states(services: Sequence[DockerService]) -> tuple[ServiceState, ...]:
     return tuple(ServiceState(s.service, s.version, s.status, s.previous, s.url, s.detail) for s in services)
-
-
-def _masked(value: Any) -> Any:
-    """Every string of a document through the secret mask, before it is rendered in any form."""
-    if isinstance(value, str):
-        return redact.redact(value)
-    if isinstance(value, Mapping):
-        return {_masked(k): _masked(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_masked(v) for v in value]
-    return value
 
 
 # --------------------------------------------------------------------------------------------
@@ -486,38 +483,46 @@ def deploy(*, env: str, version: str, services: Services = None, strategy: str |
             from retail_deploy import docker_target
 
             report = docker_target.deploy(runner, cfg, environment, version, services=chosen)
-            if dry_run:
-                return DeployResult(environment.name, version, "docker", True,
-                                    tuple(ServiceState(name, version, "planned") for name in chosen), "replace")
-            return DeployResult.from_docker(report, version, dry_run=False)
+            return DeployResult.from_docker(report, version, dry_run=dry_run)
         return _deploy_kube(runner, cfg, environment, version, chosen, strategy, method)
 
 
 def _deploy_kube(runner: Runner, cfg: PlatformConfig, environment: EnvironmentConfig, version: str,
                  chosen: list[str], strategy: str | None, method: str | None) -> DeployResult:
-    from retail_deploy import deployer, kube_verify, probes
+    from retail_deploy import deployer, kube_verify
 
     if method is not None:
         from retail_deploy import validate
 
         validate.choice(method, deployer.METHODS, what="method")
     outcome = deployer.deploy(runner, cfg, environment, version, strategy=strategy, method=method, services=chosen)
-    previous = {name: probes.image_tag(image) if image else None for name, image in outcome.previous.items()}
     if runner.dry:
-        states = tuple(ServiceState(name, version, "planned") for name in chosen)
-        return DeployResult(environment.name, version, "kubernetes", True, states, outcome.strategy, outcome.colour)
+        return kube_deploy_result(environment.name, chosen, outcome, None)
     report = kube_verify.verify(runner, cfg, environment, version)
     kube_verify.record(runner, cfg, environment, report)
     result = VerifyResult.from_kube(report, dry_run=False)
-    states = tuple(ServiceState(name, version, "deployed" if report.ok else "unverified",
-                                previous.get(name) or previous.get(cfg.services[name].deployment))
-                   for name in chosen)
-    deployed = DeployResult(environment.name, version, "kubernetes", False, states, outcome.strategy, outcome.colour)
     if not result.ok:
         failed = ", ".join(f"{c.check} {c.target}" for c in result.checks if not c.ok)
         raise OperationFailed(f"{version} is deployed to {environment.name} but verification failed: {failed[:300]}; "
                               f"roll back: inv rollback.undo --env {environment.name}")
-    return deployed
+    return kube_deploy_result(environment.name, chosen, outcome, report)
+
+
+def kube_deploy_result(environment: str, services: Sequence[str], outcome: Outcome,
+                       report: VerifyReport | None) -> DeployResult:
+    """A Kubernetes deploy's result from the deployer's outcome and the verification that followed
+    (None: a dry run, nothing was verified); for `deploy.<env> --json` too."""
+    from retail_deploy import probes
+
+    previous = {name: probes.image_tag(image) if image else None for name, image in outcome.previous.items()}
+    if report is None:
+        states = tuple(ServiceState(name, outcome.version, "planned", previous.get(name)) for name in services)
+    else:
+        states = tuple(ServiceState(name, report.versions.get(name, outcome.version),
+                                    "deployed" if report.ok else "unverified", previous.get(name))
+                       for name in services)
+    return DeployResult(environment, outcome.version, "kubernetes", report is None, states, outcome.strategy,
+                        outcome.colour)
 
 
 def set_image(*, env: str, service: str, version: str, config: Config = None, dry_run: bool = False,
@@ -788,7 +793,7 @@ def history(*, env: str, config: Config = None) -> History:
     _kube_only(environment, "history")
     with _runner(False, None) as runner:
         entries = audit.read_history(runner, kube_env(cfg, environment).kube)
-    return History(environment.name, tuple(HistoryEntry.from_record(e) for e in entries))
+    return History.from_records(environment.name, entries)
 
 
 def evaluate_triggers(*, env: str, metrics: bool = True, config: Config = None, check: bool = True) -> TriggerReport:
