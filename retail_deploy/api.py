@@ -498,11 +498,15 @@ def _deploy_kube(runner: Runner, cfg: PlatformConfig, environment: EnvironmentCo
     outcome = deployer.deploy(runner, cfg, environment, version, strategy=strategy, method=method, services=chosen)
     if runner.dry:
         return kube_deploy_result(environment.name, chosen, outcome, None)
-    report = kube_verify.verify(runner, cfg, environment, version)
+    # Some services only: the others keep their version, so verify what runs, then the chosen ones' version.
+    partial = set(chosen) != set(cfg.services)
+    report = kube_verify.verify(runner, cfg, environment, None if partial else version)
     kube_verify.record(runner, cfg, environment, report)
     result = VerifyResult.from_kube(report, dry_run=False)
-    if not result.ok:
-        failed = ", ".join(f"{c.check} {c.target}" for c in result.checks if not c.ok)
+    wrong = [f"version {name} runs {report.versions.get(name)}" for name in chosen
+             if report.versions.get(name) != version]
+    if not result.ok or wrong:
+        failed = ", ".join([f"{c.check} {c.target}" for c in result.checks if not c.ok] + wrong)
         raise OperationFailed(f"{version} is deployed to {environment.name} but verification failed: {failed[:300]}; "
                               f"roll back: inv rollback.undo --env {environment.name}")
     return kube_deploy_result(environment.name, chosen, outcome, report)
@@ -613,13 +617,14 @@ def wait_for_rollout(*, env: str, services: Services = None, timeout: float | No
                                 if s.outcome != "healthy")
                 raise OperationFailed(f"{environment.name} not rolled out within {limit:g}s: {bad}")
             return result
+        from retail_deploy import probes
         from retail_deploy.commands import kubectl
         from retail_deploy.kube_settings import kube_env
 
         kenv = kube_env(cfg, environment)
         checks = []
         for name in chosen:
-            deployment = kenv.service(name).deployment
+            deployment = probes.live_deployment(runner, kenv, name)  # blue-green: the live colour's
             runner.run(kubectl.rollout_status(kenv.kube, deployment, limit), hide=True)
             checks.append(Check("rollout", deployment, True, "complete"))
         return VerifyResult(environment.name, "", False, (), tuple(checks))
