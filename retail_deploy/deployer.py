@@ -23,10 +23,10 @@ from typing import Any
 
 from retail_deploy import history, probes, verification
 from retail_deploy.commands import helm as helm_cmd
-from retail_deploy.errors import (
-    EXIT_INTERRUPTED,
+from retail_deploy.errors import (  # Interrupted is re-exported: deployer.Interrupted stays importable
     CommandFailed,
     InputError,
+    Interrupted,
     OperationFailed,
     RetailDeployError,
     RolledBack,
@@ -55,12 +55,6 @@ from retail_deploy.strategies.staging import plan_helm
 
 STRATEGIES = ("rolling", "blue-green")
 METHODS = ("helm", "kubectl")
-
-
-class Interrupted(RetailDeployError):
-    """Ctrl-C: the environment was left in a known state, named in the message."""
-
-    exit_code = EXIT_INTERRUPTED
 
 
 @dataclass

@@ -647,10 +647,18 @@ def undo(runner: Any, cfg: Any, env: Any, service: str | None = None) -> Report:
     return report
 
 
+class VerifyFailed(OperationFailed):
+    """Verification found a problem (exit 1); `report` says, per service, what runs and what failed."""
+
+    def __init__(self, message: str, report: Report):
+        super().__init__(message)
+        self.report = report
+
+
 def verify(runner: Any, cfg: Any, env: Any, version: str | None = None) -> Report:
     """Check every service's container runs (the given version) and passes its health checks.
 
-    Raises OperationFailed with the report's problems when one does not.
+    Raises VerifyFailed (an OperationFailed) with the report's problems when one does not.
     """
     settings, client = _session(runner, env)
     report = Report(env.name, _engine_name(settings), f"verify {version or ''}".strip())
@@ -683,7 +691,7 @@ def verify(runner: Any, cfg: Any, env: Any, version: str | None = None) -> Repor
     _show(runner, report)
     if not report.ok:
         bad = [f"{s.service}: {s.status} {s.detail}".strip() for s in report.services if s.status != "healthy"]
-        raise OperationFailed(f"{env.name} is not healthy on {report.engine}: {'; '.join(bad)}")
+        raise VerifyFailed(f"{env.name} is not healthy on {report.engine}: {'; '.join(bad)}", report)
     return report
 
 

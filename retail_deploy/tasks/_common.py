@@ -12,7 +12,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import invoke
 from invoke.exceptions import Exit, UnexpectedExit
@@ -29,6 +29,7 @@ COMMON_HELP = {
     "version": "release version: a Docker tag such as 1.4.2",
     "config": "platform config file (default: $RETAIL_DEPLOY_CONFIG, else config/retail-platform.yaml)",
     "yes": "do not ask for confirmation (required when there is no terminal)",
+    "json": "print the result as one JSON document on stdout, progress on stderr (for scripts; docs/json.md)",
 }
 
 
@@ -95,6 +96,22 @@ def one_line(text: str) -> str:
     """The contract's one error line: a message that quotes multi-line text (a migration's exception,
     a driver's error) keeps each of its lines, joined with '; '."""
     return "; ".join(line.strip() for line in text.splitlines() if line.strip())
+
+
+def print_json(document: Any) -> None:
+    """The one JSON document of a `--json` task, on stdout (progress goes to stderr, see
+    `progress`); every string masked first, so no secret appears in any escaped form.
+    `document`: an API result (`retail_deploy.api`, its `to_dict()`) or plain data."""
+    import json
+
+    data = document.to_dict() if hasattr(document, "to_dict") else redact.redact_data(document)
+    print(json.dumps(data, indent=2, default=str), flush=True)
+
+
+def progress(as_json: bool) -> IO[str] | None:
+    """Where a task's Runner prints progress and dry-run lines: stderr under `--json` (stdout
+    carries only the document), else the Runner's default (stdout)."""
+    return sys.stderr if as_json else None
 
 
 def load(config: str | None = None) -> PlatformConfig:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import IO, Any
 
 from retail_deploy.errors import InputError
 
@@ -15,7 +15,7 @@ def kubernetes_env(cfg: Any, name: str | None, task: str) -> Any:
     return env
 
 
-def runner(c: Any) -> Any:
+def runner(c: Any, out: IO[str] | None = None) -> Any:
     from retail_deploy.execute import Runner
 
-    return Runner(c)
+    return Runner(c, out=out)

@@ -7,7 +7,7 @@ from typing import Any
 
 from invoke import Collection
 
-from retail_deploy.tasks._common import load, task
+from retail_deploy.tasks._common import load, print_json, progress, task
 
 _HELP = {
     "version": "release version: the image tag, e.g. 1.4.2",
@@ -18,7 +18,7 @@ _HELP = {
 
 
 def _build(c: Any, names: str | None, version: str | None, push: bool, skip_tests: bool,
-           config: str | None) -> None:
+           config: str | None, json: bool = False) -> None:
     from retail_deploy import validate
     from retail_deploy.build import build_services
     from retail_deploy.execute import Runner
@@ -26,37 +26,53 @@ def _build(c: Any, names: str | None, version: str | None, push: bool, skip_test
     version = validate.version(version)
     cfg = load(config)
     services = cfg.select_services(names)
-    with Runner(c) as runner:
-        build_services(cfg, services, version, push=push, skip_tests=skip_tests, runner=runner)
+    with Runner(c, out=progress(json)) as runner:
+        _reported(json, runner.dry, lambda: build_services(cfg, services, version, push=push, skip_tests=skip_tests,
+                                                           runner=runner))
+
+
+def _reported(json: bool, dry: bool, work: Any) -> None:
+    """Run a build or push; with --json print its images and digests, also when it failed (exit 1)."""
+    from retail_deploy.api import BuildResult
+    from retail_deploy.build import BuildFailed
+
+    try:
+        report = work()
+    except BuildFailed as failed:
+        if json:
+            print_json(BuildResult.from_report(failed.report, dry_run=dry))
+        raise
+    if json:
+        print_json(BuildResult.from_report(report, dry_run=dry))
 
 
 @task(help=_HELP)
-def backend(c, version=None, push=False, skip_tests=False, config=None):
+def backend(c, version=None, push=False, skip_tests=False, config=None, json=False):
     """Build the backend: mvn clean test, mvn clean package -DskipTests -Pprod, docker build (and push)."""
-    _build(c, "backend", version, push, skip_tests, config)
+    _build(c, "backend", version, push, skip_tests, config, json)
 
 
 @task(help=_HELP)
-def consumer_web(c, version=None, push=False, skip_tests=False, config=None):
+def consumer_web(c, version=None, push=False, skip_tests=False, config=None, json=False):
     """Build consumer-web: npm ci, npm test -- --run, npm run build, docker build (and push)."""
-    _build(c, "consumer-web", version, push, skip_tests, config)
+    _build(c, "consumer-web", version, push, skip_tests, config, json)
 
 
 @task(help=_HELP)
-def admin_web(c, version=None, push=False, skip_tests=False, config=None):
+def admin_web(c, version=None, push=False, skip_tests=False, config=None, json=False):
     """Build admin-web: npm ci, npm test -- --run, npm run build, docker build (and push)."""
-    _build(c, "admin-web", version, push, skip_tests, config)
+    _build(c, "admin-web", version, push, skip_tests, config, json)
 
 
 @task(name="all", help={**_HELP, "services": "comma-separated services to build (default: all in the config)"})
-def build_all(c, version=None, push=False, skip_tests=False, services=None, config=None):
+def build_all(c, version=None, push=False, skip_tests=False, services=None, config=None, json=False):
     """Build every service concurrently; push only when all built; print a summary table."""
-    _build(c, services, version, push, skip_tests, config)
+    _build(c, services, version, push, skip_tests, config, json)
 
 
 @task(help={"version": _HELP["version"], "config": _HELP["config"],
             "service": "push only this service (default: every service)"})
-def push(c, version=None, service=None, config=None):
+def push(c, version=None, service=None, config=None, json=False):
     """Tag and push images already built for VERSION; report the registry digests."""
     from retail_deploy import validate
     from retail_deploy.build import push_services
@@ -64,8 +80,8 @@ def push(c, version=None, service=None, config=None):
 
     version = validate.version(version)
     cfg = load(config)
-    with Runner(c) as runner:
-        push_services(cfg, cfg.select_services(service), version, runner=runner)
+    with Runner(c, out=progress(json)) as runner:
+        _reported(json, runner.dry, lambda: push_services(cfg, cfg.select_services(service), version, runner=runner))
 
 
 ns = Collection("build")

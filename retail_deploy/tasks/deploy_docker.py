@@ -6,7 +6,7 @@ Thin: parse options, load the platform config, call `retail_deploy.build` then
 
 from __future__ import annotations
 
-from retail_deploy.tasks._common import load, task
+from retail_deploy.tasks._common import load, print_json, progress, task
 
 
 @task(help={
@@ -16,7 +16,8 @@ from retail_deploy.tasks._common import load, task
     "skip_tests": "leave out the build's test steps (never the default)",
     "env": "a Docker-target environment of the platform config (default: development)",
 })
-def development(c, version=None, build=True, services=None, skip_tests=False, env="development", config=None):
+def development(c, version=None, build=True, services=None, skip_tests=False, env="development", config=None,
+                json=False):
     """Build, push, then deploy VERSION to the Docker engine of the development environment.
 
     Each new container must pass its health checks before it replaces the running one; if one
@@ -34,7 +35,7 @@ def development(c, version=None, build=True, services=None, skip_tests=False, en
                          f"engine: use deploy.{environment.name}")
     settings = docker_target.docker_settings(environment)
     chosen = cfg.select_services(services)
-    with Runner(c) as runner:
+    with Runner(c, out=progress(json)) as runner:
         if build:
             from retail_deploy.build import build_services
 
@@ -45,5 +46,9 @@ def development(c, version=None, build=True, services=None, skip_tests=False, en
                            docker_host=None if push else settings.host)
         # Images just built on the target engine itself need no pull from the registry.
         built_here = build and (settings.host is None or not cfg.registry.host)
-        docker_target.deploy(runner, cfg, environment, version, services=[s.name for s in chosen],
-                             pull=not built_here)
+        report = docker_target.deploy(runner, cfg, environment, version, services=[s.name for s in chosen],
+                                      pull=not built_here)
+    if json:
+        from retail_deploy.api import DeployResult
+
+        print_json(DeployResult.from_docker(report, version, dry_run=runner.dry))

@@ -10,7 +10,7 @@ from typing import Any
 
 from invoke import Collection
 
-from retail_deploy.tasks._common import load, task
+from retail_deploy.tasks._common import load, print_json, task
 
 CHECK_HELP = {
     "json": "print the results as JSON on stdout (for scripts)",
@@ -81,7 +81,7 @@ def deps(c, env=None, config=None, via=None, service=None, json=False, timeout=5
     if results is None:  # dry run: the commands were printed
         return
     if json:
-        _print_json([r.to_dict() for r in results])
+        print_json([r.to_dict() for r in results])
     else:
         for result in results:
             print(result.line())
@@ -128,7 +128,7 @@ def smoke(c, env=None, config=None, target=None, version=None, json=False, timeo
     report = smoke_lib.run_smoke_tests(cfg, environment, target, _parse_urls(url, cfg), version=version,
                                        timeout=timeout, retries=retries, ca_bundle=bundle)
     if json:
-        _print_json(report.to_dict())
+        print_json(report.to_dict())
     else:
         print("\n".join(report.lines()))
     if not report.ok:
@@ -187,12 +187,6 @@ def _curl(endpoint: Any, timeout: float, ca_bundle: str | None) -> Any:
     return cmd(*endpoint.curl(timeout=timeout, ca_bundle=ca_bundle), read_only=True)
 
 
-def _print_json(data: Any) -> None:
-    import json as json_module
-
-    print(json_module.dumps(data, indent=2))
-
-
 def display_name(service: str) -> str:
     """`consumer-web` -> `Consumer Web` (the runbook script's wording)."""
     return " ".join(part.capitalize() for part in service.replace("_", "-").split("-"))
@@ -203,7 +197,7 @@ def _print_results(results: list[Any], as_json: bool, style: str, environment: s
     from retail_deploy.redact import redact
 
     if as_json:
-        _print_json({"environment": environment, "ok": health.all_ok(results),
+        print_json({"environment": environment, "ok": health.all_ok(results),
                      "results": [r.to_dict() for r in results]})
         return
     if style == "runbook":

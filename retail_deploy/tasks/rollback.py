@@ -6,7 +6,7 @@ from typing import Any
 
 from invoke import Collection
 
-from retail_deploy.tasks._common import confirm, load, task
+from retail_deploy.tasks._common import confirm, load, print_json, task
 from retail_deploy.tasks._kube import kubernetes_env, runner
 
 
@@ -44,13 +44,20 @@ def undo(c, env=None, service=None, to_revision=None, yes=False, config=None):
 
 
 @task
-def history(c, env=None, config=None):
+def history(c, env=None, config=None, json=False):
     """Deploy/rollback audit records beside `kubectl rollout history` of each deployment."""
     from retail_deploy import rollback
 
     cfg = load(config)
     environment = kubernetes_env(cfg, env, "rollback.history")
     with runner(c) as run:
+        if json:  # the audit records only: `kubectl rollout history` is text for people
+            from retail_deploy import history as audit
+            from retail_deploy.api import History
+            from retail_deploy.kube_settings import kube_env
+
+            print_json(History.from_records(environment.name, audit.read_history(run, kube_env(cfg, environment).kube)))
+            return
         print(rollback.show_history(run, cfg, environment))
 
 

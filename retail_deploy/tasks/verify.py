@@ -6,13 +6,13 @@ from typing import Any
 
 from invoke import Collection
 
-from retail_deploy.tasks._common import load, task
+from retail_deploy.tasks._common import load, print_json, progress, task
 from retail_deploy.tasks._kube import runner
 
 VERSION_HELP = "the version that should be serving (default: whatever is deployed)"
 
 
-def _verify(c: Any, env_name: str, version: str | None, config: str | None) -> None:
+def _verify(c: Any, env_name: str, version: str | None, config: str | None, json: bool = False) -> None:
     from retail_deploy import validate
     from retail_deploy.errors import OperationFailed
 
@@ -20,11 +20,20 @@ def _verify(c: Any, env_name: str, version: str | None, config: str | None) -> N
         validate.version(version)
     cfg = load(config)
     env = cfg.environment(env_name)
-    with runner(c) as run:
+    from retail_deploy.api import VerifyResult
+
+    with runner(c, out=progress(json)) as run:
         if env.target == "docker":
             from retail_deploy import docker_target  # type: ignore[attr-defined,unused-ignore]
 
-            docker_target.verify(run, cfg, env, version=version)
+            try:
+                docker_report = docker_target.verify(run, cfg, env, version=version)
+            except docker_target.VerifyFailed as error:
+                if json:  # what runs per service, then exit 1 (as health.check --json)
+                    print_json(VerifyResult.from_docker(error.report, dry_run=run.dry))
+                raise
+            if json:
+                print_json(VerifyResult.from_docker(docker_report, dry_run=run.dry))
             return
         from retail_deploy import kube_verify
 
@@ -32,28 +41,30 @@ def _verify(c: Any, env_name: str, version: str | None, config: str | None) -> N
         if run.dry:
             return
         kube_verify.record(run, cfg, env, report)
-        print(report.render())
+        print(report.render(), file=run.out)
+        if json:
+            print_json(VerifyResult.from_kube(report, dry_run=False))
         if not report.ok:
             failed = [f"{r.check} {r.target}" for r in report.rows if not r.ok]
             raise OperationFailed(f"{env.name} verification failed: {', '.join(failed)[:300]}")
 
 
 @task(help={"version": VERSION_HELP})
-def staging(c, version=None, config=None):
+def staging(c, version=None, config=None, json=False):
     """Pods, rollout status, health checks, served version and backend log errors of staging."""
-    _verify(c, "staging", version, config)
+    _verify(c, "staging", version, config, json)
 
 
 @task(help={"version": VERSION_HELP})
-def production(c, version=None, config=None):
+def production(c, version=None, config=None, json=False):
     """Pods, rollout status, health checks, served version and backend log errors of production."""
-    _verify(c, "production", version, config)
+    _verify(c, "production", version, config, json)
 
 
 @task(help={"version": VERSION_HELP})
-def development(c, version=None, config=None):
+def development(c, version=None, config=None, json=False):
     """Verify the local Docker development environment."""
-    _verify(c, "development", version, config)
+    _verify(c, "development", version, config, json)
 
 
 ns = Collection("verify")
