@@ -74,7 +74,9 @@ def deps(c, env=None, config=None, via=None, service=None, json=False, timeout=5
     owner, components = dependencies.declared(cfg, service)
     with Runner(c) as runner:
         if via == "kubectl":
-            results = dependencies.check_via_kubectl(runner, environment, owner, components)
+            from retail_deploy.kube_settings import kube_env
+
+            results = dependencies.check_via_kubectl(runner, kube_env(cfg, environment), owner, components)
         else:
             results = dependencies.check_direct(runner, environment, owner, components, timeout=timeout,
                                                 ca_bundle=ca_bundle or _env_ca_bundle(environment))
