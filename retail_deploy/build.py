@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, cast
 
-from retail_deploy import images, redact, validate
+from retail_deploy import docker_client, images, redact, validate
 from retail_deploy.commands import Command, cmd
 from retail_deploy.commands import docker as docker_cli
 from retail_deploy.errors import InputError, OperationFailed, RetailDeployError
@@ -279,7 +279,7 @@ def build_services(cfg: Any, services: Sequence[Any], version: str, *, push: boo
     registry = cfg.registry.host
     if push:
         shared.credentials = _registry_credentials(cfg)
-    shared.client = images.connect(docker_host)
+    shared.client = docker_client.connect(docker_host, timeout=600)
     try:
         if push and shared.credentials is not None:
             # Fail before building anything when the registry is down or refuses the credentials.
@@ -328,7 +328,7 @@ def push_services(cfg: Any, services: Sequence[Any], version: str, *, runner: Ru
     shared = _Shared()
     registry = cfg.registry.host
     shared.credentials = _registry_credentials(cfg)
-    shared.client = images.connect(docker_host)
+    shared.client = docker_client.connect(docker_host, timeout=600)
     try:
         missing = [p for p in plans if images.image_id(shared.client, p.local_tag) is None]
         if missing:

@@ -84,8 +84,17 @@ class RegistryConfig:
     def password(self) -> str | None:
         return os.environ.get(self.password_env) or None
 
+    def repository(self, image: str) -> str:
+        """`registry/image`: the one image-reference rule (build, push, both targets). An image
+        already naming this registry is left as it is; without a registry it is the bare name."""
+        host = self.host.rstrip("/")
+        if not host or image.startswith(host + "/"):
+            return image
+        return f"{host}/{image}"
+
     def image_ref(self, image: str, version: str) -> str:
-        return f"{self.host}/{image}:{version}" if self.host else f"{image}:{version}"
+        """`registry/image:version`, the reference pushed, pulled and deployed."""
+        return f"{self.repository(image)}:{version}"
 
 
 @dataclass(frozen=True)

@@ -110,31 +110,6 @@ def input_digest(context_dir: str, dockerfile_path: str, *, version: str,
 # Engine
 
 
-def connect(docker_host: str | None = None, timeout: float = 600) -> Any:
-    """A DockerClient for `docker_host` (unix://, tcp://, ssh://) or the environment's engine
-    (`None` or "local": $DOCKER_HOST, else the local socket)."""
-    import docker
-
-    if docker_host == "local":
-        docker_host = None
-
-    client = None
-    try:
-        if docker_host:
-            client = docker.DockerClient(base_url=docker_host, timeout=int(timeout))
-        else:
-            client = docker.from_env(timeout=int(timeout))
-        client.ping()
-    except Exception as error:  # the SDK raises several unrelated types for "no engine"
-        if client is not None:  # made, but the engine did not answer: free its connection pool
-            client.close()
-        where = docker_host or os.environ.get("DOCKER_HOST") or "the local Docker engine"
-        raise OperationFailed(
-            f"cannot reach {where}: {_first_line(error)} (is dockerd running? see scripts/start-docker.sh)"
-        ) from error
-    return client
-
-
 def image_labels(client: Any, reference: str) -> dict[str, str] | None:
     """Labels of a local image, or None when there is no such image."""
     import docker
