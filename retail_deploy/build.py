@@ -64,6 +64,12 @@ def validate_section(cfg: Any) -> None:
     BuildSettings.from_config(cfg)
 
 
+# What every image learns of its version: a build argument the Dockerfile may use (`ARG APP_VERSION`,
+# e.g. for /api/v1/version) and the OCI version label (`docker inspect` shows what an image is).
+VERSION_BUILD_ARG = "APP_VERSION"
+VERSION_LABEL = "org.opencontainers.image.version"
+
+
 @dataclass(frozen=True)
 class ServicePlan:
     """Everything needed to build one service's image, decided before anything runs."""
@@ -77,12 +83,18 @@ class ServicePlan:
     build_args: dict[str, str]
     version: str
 
+    def labels(self, digest: str | None = None) -> dict[str, str]:
+        """The image's labels: its version (OCI annotation) and the digest of its inputs."""
+        labels = {VERSION_LABEL: self.version}
+        if digest:
+            labels[images.INPUT_DIGEST_LABEL] = digest
+        return labels
+
     def build_command(self, digest: str | None = None) -> Command:
         """The `docker build` equivalent of the SDK build (what a dry run prints)."""
         dockerfile = None if self.dockerfile == self.source_dir / "Dockerfile" else _shown(self.dockerfile)
-        labels = {images.INPUT_DIGEST_LABEL: digest} if digest else None
         return docker_cli.build(self.local_tag, _shown(self.source_dir), dockerfile=dockerfile,
-                                build_args=self.build_args, labels=labels)
+                                build_args=self.build_args, labels=self.labels(digest))
 
 
 def plan_service(cfg: Any, service: Any, version: str, *, skip_tests: bool = False,
@@ -103,7 +115,8 @@ def plan_service(cfg: Any, service: Any, version: str, *, skip_tests: bool = Fal
     return ServicePlan(
         service=service.name, source_dir=source_dir, dockerfile=dockerfile, steps=steps,
         local_tag=f"{service.image}:{version}", remote_ref=cfg.registry.image_ref(service.image, version),
-        build_args=dict(service.build_args), version=version,
+        # The version reaches the Dockerfile (`ARG APP_VERSION`) unless the config sets it itself.
+        build_args={VERSION_BUILD_ARG: version, **service.build_args}, version=version,
     )
 
 
@@ -439,7 +452,7 @@ def _build_one(plan: ServicePlan, result: ServiceResult, settings: BuildSettings
         emit(f"$ {plan.build_command(digest).display()}")
         result.image_id = images.build_image(
             shared.client, context_dir=str(plan.source_dir), dockerfile=str(plan.dockerfile),
-            tag=plan.local_tag, build_args=plan.build_args, labels={images.INPUT_DIGEST_LABEL: digest},
+            tag=plan.local_tag, build_args=plan.build_args, labels=plan.labels(digest),
             emit=emit, cancel=shared.cancel, service=plan.service)
         emit(f"$ {docker_cli.tag(plan.local_tag, plan.remote_ref).display()}")
         images.tag_image(shared.client, plan.local_tag, plan.remote_ref)

@@ -136,7 +136,7 @@ def staging_verified(runner: Any, cfg: PlatformConfig, version: str) -> tuple[bo
     entries = [e for e in history.read_history(runner, kube_env(cfg, staging).kube)
                if e.get("action") == "verify" and e.get("version") == version]
     if not entries:
-        return False, f"{version} was never verified on {name} (inv verify.{name} --version {version})"
+        return False, f"{version} was never verified on {name} (inv {staging.task('verify')} --version {version})"
     last = entries[-1]
     if last.get("result") != "passed":
         return False, f"the last verification of {version} on {name} failed ({last.get('end', '?')})"

@@ -147,6 +147,15 @@ class EnvironmentConfig:
     docker: DockerTargetConfig | None
     raw: Node = field(repr=False, compare=False)
 
+    def task(self, chapter: str) -> str:
+        """The task line that deploys (`chapter="deploy"`) or verifies (`"verify"`) this environment,
+        for hints, which must name tasks that exist: `deploy.development` drives a Docker engine,
+        `deploy.production` the production procedure, `deploy.staging` any other Kubernetes one;
+        `--env NAME` is added where the name is not the task's default."""
+        procedure = "development" if self.target == "docker" else \
+            "production" if self.name == "production" else "staging"
+        return f"{chapter}.{procedure}" + ("" if self.name == procedure else f" --env {self.name}")
+
 
 @dataclass(frozen=True)
 class RuntimeVariable:

@@ -374,7 +374,7 @@ def _show(runner: Any, report: Report) -> None:
 def _require_docker_env(env: Any) -> None:
     if getattr(env, "target", "docker") != "docker":
         raise InputError(f"environment {env.name} deploys to {env.target}, not to a Docker engine: "
-                         f"use deploy.{env.name}")
+                         f"use {env.task('deploy')}")
 
 
 def _select(cfg: Any, names: Iterable[str] | None) -> list[Any]:
@@ -552,7 +552,7 @@ def undo(runner: Any, cfg: Any, env: Any, service: str | None = None) -> Report:
                 if service:
                     raise OperationFailed(f"no previous version of {svc.name} is kept on "
                                           f"{_engine_name(settings)} (container {target.previous_name}): "
-                                          f"deploy the version you want with deploy.{env.name} --version V")
+                                          f"deploy the version you want with {env.task('deploy')} --version V")
                 report.services.append(ServiceReport(svc.name, _container_version(current), "unchanged",
                                                      detail="no previous version kept"))
                 continue

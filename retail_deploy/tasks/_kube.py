@@ -11,7 +11,7 @@ def kubernetes_env(cfg: Any, name: str | None, task: str) -> Any:
     env = cfg.environment(name)
     if env.target != "kubernetes":
         raise InputError(f"{task} works on Kubernetes; environment {env.name} is a {env.target} target "
-                         f"(see deploy.{env.name} and the {env.target} chapter)")
+                         f"(see {env.task('deploy')})")
     return env
 
 

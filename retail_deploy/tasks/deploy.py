@@ -53,7 +53,7 @@ def _deploy(c: Any, env_name: str, version: str, *, strategy: str | None, method
         outcome = deployer.deploy(run, cfg, env, version, strategy=strategy, method=method, services=chosen,
                                   forced=forced)
         if run.dry:
-            run.say(f"then: inv verify.{env.name} --version {version}")
+            run.say(f"then: inv {env.task('verify')} --version {version}")
             return
         report = kube_verify.verify(run, cfg, env, version)
         kube_verify.record(run, cfg, env, report)
@@ -98,10 +98,11 @@ def _build(run: Any, cfg: Any, services: list[str], version: str) -> None:
 
 
 @task(help={"method": "helm or kubectl (default: the environment's method)", "build": BUILD_HELP,
-            "services": SERVICES_HELP})
-def staging(c, version=None, method=None, build=False, yes=False, config=None, services=None):
+            "services": SERVICES_HELP,
+            "env": "a Kubernetes environment deployed the staging way (default: staging)"})
+def staging(c, version=None, method=None, build=False, yes=False, config=None, services=None, env=None):
     """Deploy VERSION to staging (Helm upgrade --atomic, or kubectl set image), then verify."""
-    _deploy(c, "staging", version, strategy="rolling", method=method, build=build, yes=yes, config=config,
+    _deploy(c, env or "staging", version, strategy="rolling", method=method, build=build, yes=yes, config=config,
             services=services, ask=False)
 
 

@@ -14,7 +14,8 @@ from retail_deploy.tasks._common import load, task
     "build": "build and push the images first (default); --no-build deploys images already in the registry",
     "services": "comma-separated services to deploy (default: all)",
     "skip_tests": "leave out the build's test steps (never the default)",
-    "env": "a Docker-target environment of the platform config (default: development)",
+    "env": "a Docker-target environment of the platform config (default: development; a team's own name, "
+           "e.g. --env dev, works the same)",
 })
 def development(c, version=None, build=True, services=None, skip_tests=False, env="development", config=None):
     """Build, push, then deploy VERSION to the Docker engine of the development environment.
@@ -31,7 +32,7 @@ def development(c, version=None, build=True, services=None, skip_tests=False, en
     environment = cfg.environment(env)
     if environment.target != "docker":
         raise InputError(f"environment {environment.name} is a {environment.target} target, not a Docker "
-                         f"engine: use deploy.{environment.name}")
+                         f"engine: use {environment.task('deploy')}")
     settings = docker_target.docker_settings(environment)
     chosen = cfg.select_services(services)
     with Runner(c) as runner:

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from retail_deploy.config import PlatformConfig, ServiceConfig
 
 COMMON = {
-    "service": "service to diagnose (default: the one declaring dependencies, i.e. the backend)",
+    "service": "service to diagnose (default: the first declaring `dependencies`, else the first)",
     "output": "file for the full report (default: ./reports/troubleshoot-<task>-<env>-<time>.txt)",
     "fix": "apply the remedies the report proposes (asks for confirmation)",
     "yes": "with --fix: do not ask for confirmation",

@@ -10,6 +10,7 @@ from retail_deploy.tasks._common import load, task
 from retail_deploy.tasks._kube import runner
 
 VERSION_HELP = "the version that should be serving (default: whatever is deployed)"
+ENV_HELP = "environment of the platform config to verify (default: {}); any target works"
 
 
 def _verify(c: Any, env_name: str, version: str | None, config: str | None) -> None:
@@ -38,22 +39,22 @@ def _verify(c: Any, env_name: str, version: str | None, config: str | None) -> N
             raise OperationFailed(f"{env.name} verification failed: {', '.join(failed)[:300]}")
 
 
-@task(help={"version": VERSION_HELP})
-def staging(c, version=None, config=None):
-    """Pods, rollout status, health checks, served version and backend log errors of staging."""
-    _verify(c, "staging", version, config)
+@task(help={"version": VERSION_HELP, "env": ENV_HELP.format("staging")})
+def staging(c, version=None, config=None, env=None):
+    """Pods, rollout status, health checks, served version and recent log errors of staging."""
+    _verify(c, env or "staging", version, config)
 
 
-@task(help={"version": VERSION_HELP})
-def production(c, version=None, config=None):
-    """Pods, rollout status, health checks, served version and backend log errors of production."""
-    _verify(c, "production", version, config)
+@task(help={"version": VERSION_HELP, "env": ENV_HELP.format("production")})
+def production(c, version=None, config=None, env=None):
+    """Pods, rollout status, health checks, served version and recent log errors of production."""
+    _verify(c, env or "production", version, config)
 
 
-@task(help={"version": VERSION_HELP})
-def development(c, version=None, config=None):
-    """Verify the local Docker development environment."""
-    _verify(c, "development", version, config)
+@task(help={"version": VERSION_HELP, "env": ENV_HELP.format("development")})
+def development(c, version=None, config=None, env=None):
+    """Verify a Docker development environment: health checks and the version each service serves."""
+    _verify(c, env or "development", version, config)
 
 
 ns = Collection("verify")

@@ -3,7 +3,7 @@ import textwrap
 import pytest
 
 from retail_deploy import redact
-from retail_deploy.config import DEFAULT_CONFIG, check_runtime_env, load_config
+from retail_deploy.config import DEFAULT_CONFIG, RegistryConfig, check_runtime_env, load_config
 from retail_deploy.errors import ConfigError, InputError
 
 MINIMAL = """\
@@ -139,8 +139,6 @@ def test_undeclared_secret_looking_variables_are_masked_when_they_look_secret():
 
 
 def test_one_image_reference_rule_for_build_push_and_both_targets():
-    from retail_deploy.config import RegistryConfig
-
     registry = RegistryConfig("127.0.0.1:5000/", "U", "P")
     assert registry.image_ref("catalog", "1.2.3") == "127.0.0.1:5000/catalog:1.2.3"
     # an image that already names the registry is not prefixed twice
