@@ -9,7 +9,7 @@ from invoke import Collection
 
 from retail_deploy.errors import InputError, OperationFailed
 from retail_deploy.platform_setup import dashboards
-from retail_deploy.tasks._common import confirm, load, task
+from retail_deploy.tasks._common import EnvironmentsHelp, confirm, load, task
 from retail_deploy.tasks._kube import kubernetes_env, runner
 from retail_deploy.tasks.deploy_docker import development
 
@@ -38,7 +38,7 @@ def _deploy(c: Any, env_name: str, version: str, *, strategy: str | None, method
     if gate is not None and gate.force is not None and not gate.force.strip():
         raise InputError("--force needs a reason, e.g. --force 'hotfix for incident 42'")
     cfg = load(config)
-    env = kubernetes_env(cfg, env_name, f"deploy.{env_name}")
+    env = kubernetes_env(cfg, env_name, "deploy.production" if gate is not None else "deploy.staging")
     chosen = [s.name for s in cfg.select_services(services)]
     with runner(c) as run:
         # Asked first: without a terminal and without --yes this refuses before any probe.
@@ -99,7 +99,7 @@ def _build(run: Any, cfg: Any, services: list[str], version: str) -> None:
 
 @task(help={"method": "helm or kubectl (default: the environment's method)", "build": BUILD_HELP,
             "services": SERVICES_HELP,
-            "env": "a Kubernetes environment deployed the staging way (default: staging)"})
+            "env": EnvironmentsHelp("a Kubernetes environment deployed the staging way (default: staging)")})
 def staging(c, version=None, method=None, build=False, yes=False, config=None, services=None, env=None):
     """Deploy VERSION to staging (Helm upgrade --atomic, or kubectl set image), then verify."""
     _deploy(c, env or "staging", version, strategy="rolling", method=method, build=build, yes=yes, config=config,

@@ -6,7 +6,7 @@ Thin: parse options, load the platform config, call `retail_deploy.build` then
 
 from __future__ import annotations
 
-from retail_deploy.tasks._common import load, task
+from retail_deploy.tasks._common import EnvironmentsHelp, load, task
 
 
 @task(help={
@@ -14,8 +14,7 @@ from retail_deploy.tasks._common import load, task
     "build": "build and push the images first (default); --no-build deploys images already in the registry",
     "services": "comma-separated services to deploy (default: all)",
     "skip_tests": "leave out the build's test steps (never the default)",
-    "env": "a Docker-target environment of the platform config (default: development; a team's own name, "
-           "e.g. --env dev, works the same)",
+    "env": EnvironmentsHelp("a Docker-target environment of the platform config (default: development)"),
 })
 def development(c, version=None, build=True, services=None, skip_tests=False, env="development", config=None):
     """Build, push, then deploy VERSION to the Docker engine of the development environment.

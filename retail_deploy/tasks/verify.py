@@ -6,11 +6,11 @@ from typing import Any
 
 from invoke import Collection
 
-from retail_deploy.tasks._common import load, task
+from retail_deploy.tasks._common import EnvironmentsHelp, load, task
 from retail_deploy.tasks._kube import runner
 
 VERSION_HELP = "the version that should be serving (default: whatever is deployed)"
-ENV_HELP = "environment of the platform config to verify (default: {}); any target works"
+ENV_HELP = "environment to verify, any target (default: {})"
 
 
 def _verify(c: Any, env_name: str, version: str | None, config: str | None) -> None:
@@ -39,19 +39,19 @@ def _verify(c: Any, env_name: str, version: str | None, config: str | None) -> N
             raise OperationFailed(f"{env.name} verification failed: {', '.join(failed)[:300]}")
 
 
-@task(help={"version": VERSION_HELP, "env": ENV_HELP.format("staging")})
+@task(help={"version": VERSION_HELP, "env": EnvironmentsHelp(ENV_HELP.format("staging"))})
 def staging(c, version=None, config=None, env=None):
     """Pods, rollout status, health checks, served version and recent log errors of staging."""
     _verify(c, env or "staging", version, config)
 
 
-@task(help={"version": VERSION_HELP, "env": ENV_HELP.format("production")})
+@task(help={"version": VERSION_HELP, "env": EnvironmentsHelp(ENV_HELP.format("production"))})
 def production(c, version=None, config=None, env=None):
     """Pods, rollout status, health checks, served version and recent log errors of production."""
     _verify(c, env or "production", version, config)
 
 
-@task(help={"version": VERSION_HELP, "env": ENV_HELP.format("development")})
+@task(help={"version": VERSION_HELP, "env": EnvironmentsHelp(ENV_HELP.format("development"))})
 def development(c, version=None, config=None, env=None):
     """Verify a Docker development environment: health checks and the version each service serves."""
     _verify(c, env or "development", version, config)
