@@ -1,8 +1,8 @@
 """The platform description: services, environments, registry, runtime environment variables.
 
-Loaded from YAML into frozen dataclasses (design sections 2 and 3). Nothing about the retail
-platform is hard-coded here: `config/retail-platform.yaml` holds its values, and another team
-describes its own services in its own file (`--config PATH` or `RETAIL_DEPLOY_CONFIG`).
+Loaded from YAML into frozen dataclasses (docs/architecture.md, "Foundation"). Nothing about the
+retail platform is hard-coded here: `config/retail-platform.yaml` holds its values, and another
+team describes its own services in its own file (`--config PATH` or `RETAIL_DEPLOY_CONFIG`).
 
 Chapters with settings of their own (monitoring, smoke tests, migrations, ...) read their
 top-level section with `cfg.section(name)`, a line-aware `Node`, so every configuration error

@@ -1,9 +1,9 @@
 """Docker images through the Docker SDK: input digest, build, tag, registry auth, push.
 
-The SDK is imported lazily (inside functions) so `inv --list` never loads it. Two SDK traps
-are handled here (design section 4): build and push report failures inside an HTTP-200 JSON
-stream, so every stream is iterated decoded and `error`/`errorDetail` raise; and registry
-passwords travel only in `auth_config`, never in argv or output.
+The SDK is imported lazily (inside functions) so `inv --list` never loads it. Two SDK traps are
+handled here (docs/architecture.md, "Facts easy to get wrong"): build and push report failures
+inside an HTTP-200 JSON stream, so every stream is iterated decoded and `error`/`errorDetail`
+raise; and registry passwords travel only in `auth_config`, never in argv or output.
 """
 
 from __future__ import annotations
