@@ -19,13 +19,18 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import IO, TYPE_CHECKING, cast
 
 from retail_deploy import docker_client, images, redact, validate
 from retail_deploy.commands import Command, cmd
 from retail_deploy.commands import docker as docker_cli
 from retail_deploy.errors import InputError, OperationFailed, RetailDeployError
 from retail_deploy.execute import Runner
+
+if TYPE_CHECKING:
+    from docker import DockerClient
+
+    from retail_deploy.config import PlatformConfig, ServiceConfig
 
 # Build outputs that the build steps create in the source dir: derived, so not inputs.
 DEFAULT_DIGEST_EXCLUDE = ("target", "node_modules", "dist", "build", ".git")
@@ -49,7 +54,7 @@ class BuildSettings:
     max_parallel: int = 0  # 0: one thread per service
 
     @classmethod
-    def from_config(cls, cfg: Any) -> BuildSettings:
+    def from_config(cls, cfg: PlatformConfig) -> BuildSettings:
         node = cfg.section("build")
         node.unknown_keys({"digest_exclude", "step_timeout", "max_parallel"})
         return cls(
@@ -59,7 +64,7 @@ class BuildSettings:
         )
 
 
-def validate_section(cfg: Any) -> None:
+def validate_section(cfg: PlatformConfig) -> None:
     """For `config.validate`: the `build:` section."""
     BuildSettings.from_config(cfg)
 
@@ -97,7 +102,7 @@ class ServicePlan:
                                 build_args=self.build_args, labels=self.labels(digest))
 
 
-def plan_service(cfg: Any, service: Any, version: str, *, skip_tests: bool = False,
+def plan_service(cfg: PlatformConfig, service: ServiceConfig, version: str, *, skip_tests: bool = False,
                  check: bool = True) -> ServicePlan:
     """Decide a service's build. With `check`, a missing source dir or Dockerfile raises
     InputError naming the service (before anything runs)."""
@@ -120,7 +125,7 @@ def plan_service(cfg: Any, service: Any, version: str, *, skip_tests: bool = Fal
     )
 
 
-def missing_input(cfg: Any, service: Any) -> str | None:
+def missing_input(cfg: PlatformConfig, service: ServiceConfig) -> str | None:
     """A one-line problem when the service's source dir or Dockerfile is missing, else None."""
     source_dir = Path(service.source_dir)
     if not source_dir.is_dir():
@@ -258,11 +263,11 @@ class _Shared:
     """State the service threads share."""
 
     cancel: threading.Event = field(default_factory=threading.Event)
-    client: Any = None
+    client: DockerClient | None = None
     credentials: images.Credentials | None = None
 
 
-def build_services(cfg: Any, services: Sequence[Any], version: str, *, push: bool, skip_tests: bool = False,
+def build_services(cfg: PlatformConfig, services: Sequence[ServiceConfig], version: str, *, push: bool, skip_tests: bool = False,
                    runner: Runner, docker_host: str | None = None, out: IO[str] | None = None) -> BuildReport:
     """Build (and with `push`, push) `services` (ServiceConfig objects) at `version`.
 
@@ -322,7 +327,7 @@ def build_services(cfg: Any, services: Sequence[Any], version: str, *, push: boo
         shared.client.close()
 
 
-def push_services(cfg: Any, services: Sequence[Any], version: str, *, runner: Runner,
+def push_services(cfg: PlatformConfig, services: Sequence[ServiceConfig], version: str, *, runner: Runner,
                   docker_host: str | None = None, out: IO[str] | None = None) -> BuildReport:
     """Push images already built for `version` (`build.push`). Every image must exist locally
     first, so a missing one fails before anything is pushed."""
@@ -368,12 +373,12 @@ def push_services(cfg: Any, services: Sequence[Any], version: str, *, runner: Ru
         shared.client.close()
 
 
-def _require_registry(cfg: Any) -> None:
+def _require_registry(cfg: PlatformConfig) -> None:
     if not cfg.registry.host:
         raise InputError(f"no registry to push to: set registry.host in {cfg.source}")
 
 
-def _registry_credentials(cfg: Any) -> images.Credentials | None:
+def _registry_credentials(cfg: PlatformConfig) -> images.Credentials | None:
     """Credentials for the configured registry (variables, else the Docker config file), registered
     as a secret at once: a Docker config file's password is not known to the config loader."""
     credentials = images.resolve_credentials(cfg.registry.host, username_env=cfg.registry.username_env,

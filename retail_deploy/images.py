@@ -16,9 +16,12 @@ import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from retail_deploy.errors import InputError, OperationFailed
+
+if TYPE_CHECKING:
+    from docker import DockerClient
 
 # Image label holding the digest of everything that went into the image (see input_digest).
 INPUT_DIGEST_LABEL = "org.retail-deploy.input-digest"
@@ -110,7 +113,7 @@ def input_digest(context_dir: str, dockerfile_path: str, *, version: str,
 # Engine
 
 
-def image_labels(client: Any, reference: str) -> dict[str, str] | None:
+def image_labels(client: DockerClient, reference: str) -> dict[str, str] | None:
     """Labels of a local image, or None when there is no such image."""
     import docker
 
@@ -121,7 +124,7 @@ def image_labels(client: Any, reference: str) -> dict[str, str] | None:
     return dict((attrs.get("Config") or {}).get("Labels") or {})
 
 
-def image_id(client: Any, reference: str) -> str | None:
+def image_id(client: DockerClient, reference: str) -> str | None:
     import docker
 
     try:
@@ -137,7 +140,7 @@ def image_id(client: Any, reference: str) -> str | None:
 _STEP_ID = re.compile(r"Successfully built ([0-9a-f]{12,64})")
 
 
-def build_image(client: Any, *, context_dir: str, dockerfile: str, tag: str,
+def build_image(client: DockerClient, *, context_dir: str, dockerfile: str, tag: str,
                 build_args: Mapping[str, str] | None = None, labels: Mapping[str, str] | None = None,
                 emit: Emit = print, cancel: threading.Event | None = None, service: str = "") -> str:
     """Build `context_dir` with the SDK, streaming each output line to `emit`; return the image id.
@@ -207,7 +210,7 @@ def _close(stream: Any) -> None:
         close()
 
 
-def tag_image(client: Any, image: str, reference: str) -> None:
+def tag_image(client: DockerClient, image: str, reference: str) -> None:
     """`docker tag IMAGE REFERENCE` via the SDK."""
     repository, tag = split_reference(reference)
     if not client.api.tag(image, repository, tag=tag, force=True):
@@ -273,7 +276,7 @@ def resolve_credentials(registry: str, *, username: str | None = None, password:
     return None
 
 
-def check_login(client: Any, registry: str, credentials: Credentials) -> None:
+def check_login(client: DockerClient, registry: str, credentials: Credentials) -> None:
     """Ask the engine to authenticate against the registry (fails fast before any build)."""
     import docker
 
@@ -370,7 +373,7 @@ class LiveBoard:
         self.out.flush()
 
 
-def push_image(client: Any, reference: str, *, credentials: Credentials | None, registry: str,
+def push_image(client: DockerClient, reference: str, *, credentials: Credentials | None, registry: str,
                progress: PushProgress | None = None, service: str = "") -> PushResult:
     """Push `reference`, iterating the decoded stream and raising on an error inside it.
 

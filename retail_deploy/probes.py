@@ -24,8 +24,17 @@ CHANGE_CAUSE_ANNOTATION = "kubernetes.io/change-cause"
 PENDING_PREFIX = "pending-"
 
 
+class ProbeResult(Protocol):
+    """What a probe printed (execute.Result, troubleshoot.ProbeOutput)."""
+
+    @property
+    def stdout(self) -> str: ...
+
+
 class ProbeRunner(Protocol):
-    def probe(self, command: Command) -> Any: ...
+    """Runs a read-only command, also in a dry run (execute.Runner)."""
+
+    def probe(self, command: Command) -> ProbeResult: ...
 
 
 # --- facts ---------------------------------------------------------------------------------
@@ -301,7 +310,7 @@ def pending_recovery(release: HelmRelease, history: list[HelmRevision], namespac
 
 # --- probes (command + parser) -------------------------------------------------------------
 
-def _stdout(result: Any) -> str:
+def _stdout(result: ProbeResult) -> str:
     return getattr(result, "stdout", "") or ""
 
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from retail_deploy.errors import InputError
 
+if TYPE_CHECKING:
+    from retail_deploy.config import EnvironmentConfig, PlatformConfig
+    from retail_deploy.execute import Runner
 
-def kubernetes_env(cfg: Any, name: str | None, task: str) -> Any:
+
+def kubernetes_env(cfg: PlatformConfig, name: str | None, task: str) -> EnvironmentConfig:
     env = cfg.environment(name)
     if env.target != "kubernetes":
         raise InputError(f"{task} works on Kubernetes; environment {env.name} is a {env.target} target "
@@ -15,7 +19,7 @@ def kubernetes_env(cfg: Any, name: str | None, task: str) -> Any:
     return env
 
 
-def runner(c: Any) -> Any:
+def runner(c: Any) -> Runner:
     from retail_deploy.execute import Runner
 
     return Runner(c)

@@ -15,7 +15,14 @@ from invoke import Collection
 from retail_deploy.tasks._common import confirm, load, task
 
 if TYPE_CHECKING:
-    from retail_deploy.config import PlatformConfig, ServiceConfig
+    from collections.abc import Callable
+
+    from retail_deploy.commands.kubectl import Kube
+    from retail_deploy.config import EnvironmentConfig, PlatformConfig, ServiceConfig
+    from retail_deploy.troubleshoot import Probe, Report
+
+    # (probe, kube, environment, service, serving deployment) -> the report of one runbook issue
+    Diagnosis = Callable[[Probe, Kube, EnvironmentConfig, ServiceConfig, str], Report]
 
 COMMON = {
     "service": "service to diagnose (default: the first declaring `dependencies`, else the first)",
@@ -99,7 +106,7 @@ def certs(c, env=None, config=None, days=14, service=None, output=None, fix=Fals
 # --- shared flow: resolve, diagnose (read-only), report, save, optionally fix ---------------------
 
 def _run(c: Any, config: str | None, env: str | None, service: str | None, output: str | None, fix: bool,
-         yes: bool, request_timeout: str | None, diagnose: Any) -> None:
+         yes: bool, request_timeout: str | None, diagnose: Diagnosis) -> None:
     from dataclasses import replace
 
     from retail_deploy import troubleshoot, validate
