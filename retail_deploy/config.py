@@ -189,6 +189,15 @@ class PlatformConfig:
         validate.choice(name, self.environments, what="environment")
         return self.environments[name]
 
+    def docker_environment(self, name: str | None) -> EnvironmentConfig:
+        """`--env` of the Docker tasks (`deploy.development`, `verify.development`): the named one,
+        else `development`, else the config's only Docker environment (a team's `dev`)."""
+        if name is None and "development" not in self.environments:
+            docker = [env for env in self.environments.values() if env.target == "docker"]
+            if len(docker) == 1:
+                return docker[0]
+        return self.environment(name or "development")
+
     def service(self, name: str) -> ServiceConfig:
         validate.choice(name, self.services, what="service")
         return self.services[name]

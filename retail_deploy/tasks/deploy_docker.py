@@ -14,9 +14,10 @@ from retail_deploy.tasks._common import EnvironmentsHelp, load, task
     "build": "build and push the images first (default); --no-build deploys images already in the registry",
     "services": "comma-separated services to deploy (default: all)",
     "skip_tests": "leave out the build's test steps (never the default)",
-    "env": EnvironmentsHelp("a Docker-target environment of the platform config (default: development)"),
+    "env": EnvironmentsHelp("a Docker-target environment of the platform config (default: development, "
+                            "else the only Docker one)"),
 })
-def development(c, version=None, build=True, services=None, skip_tests=False, env="development", config=None):
+def development(c, version=None, build=True, services=None, skip_tests=False, env=None, config=None):
     """Build, push, then deploy VERSION to the Docker engine of the development environment.
 
     Each new container must pass its health checks before it replaces the running one; if one
@@ -28,7 +29,7 @@ def development(c, version=None, build=True, services=None, skip_tests=False, en
 
     version = validate.version(version)
     cfg = load(config)
-    environment = cfg.environment(env)
+    environment = cfg.docker_environment(env)
     if environment.target != "docker":
         raise InputError(f"environment {environment.name} is a {environment.target} target, not a Docker "
                          f"engine: use {environment.task('deploy')}")

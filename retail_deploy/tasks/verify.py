@@ -13,14 +13,15 @@ VERSION_HELP = "the version that should be serving (default: whatever is deploye
 ENV_HELP = "environment to verify, any target (default: {})"
 
 
-def _verify(c: Any, env_name: str, version: str | None, config: str | None) -> None:
+def _verify(c: Any, env_name: str | None, version: str | None, config: str | None) -> None:
+    """Verify `env_name` (None: the development default, see PlatformConfig.docker_environment)."""
     from retail_deploy import validate
     from retail_deploy.errors import OperationFailed
 
     if version is not None:
         validate.version(version)
     cfg = load(config)
-    env = cfg.environment(env_name)
+    env = cfg.docker_environment(env_name) if env_name is None else cfg.environment(env_name)
     with runner(c) as run:
         if env.target == "docker":
             from retail_deploy import docker_target  # type: ignore[attr-defined,unused-ignore]
@@ -51,10 +52,11 @@ def production(c, version=None, config=None, env=None):
     _verify(c, env or "production", version, config)
 
 
-@task(help={"version": VERSION_HELP, "env": EnvironmentsHelp(ENV_HELP.format("development"))})
+@task(help={"version": VERSION_HELP,
+            "env": EnvironmentsHelp(ENV_HELP.format("development, else the only Docker one"))})
 def development(c, version=None, config=None, env=None):
     """Verify a Docker development environment: health checks and the version each service serves."""
-    _verify(c, env or "development", version, config)
+    _verify(c, env, version, config)
 
 
 ns = Collection("verify")

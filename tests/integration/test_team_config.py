@@ -52,7 +52,7 @@ def test_a_new_team_builds_deploys_verifies_and_rolls_back_by_its_own_names(team
     image = docker_engine.client.images.get(f"{prefix}catalog:1.0.0")
     assert image.labels["org.opencontainers.image.version"] == "1.0.0"
 
-    ok(run_cli(config, "deploy.development", "--env", "dev", "--version", "1.0.0"))
+    ok(run_cli(config, "deploy.development", "--version", "1.0.0"))  # the only Docker environment: dev
     # the version reached the Dockerfile as APP_VERSION: the image itself answers it
     assert {name: served_version(url) for name, url in urls.items()} == {"catalog": "1.0.0", "checkout": "1.0.0"}
     for task in ("verify.development", "verify.staging", "verify.production"):

@@ -79,3 +79,17 @@ def test_monitoring_rules_watch_the_teams_own_services(team, tmp_path):
     assert rules["ServiceDown"]["expr"] == 'up{job=~"catalog|checkout"} == 0'
     assert rules["ServiceDown"]["annotations"]["summary"] == "Service {{ $labels.job }} is down"
     assert 'container=~"catalog|checkout"' in rules["CPUUsageCritical"]["expr"]
+
+
+def test_the_docker_tasks_default_to_development_else_the_only_docker_environment(team, tmp_path):
+    from retail_deploy.config import DEFAULT_CONFIG, load_config
+    from retail_deploy.errors import InputError
+
+    assert load_config(team, environ={}).docker_environment(None).name == "dev"
+    assert load_config(DEFAULT_CONFIG, environ={}).docker_environment(None).name == "development"
+    data = yaml.safe_load(team.read_text())
+    data["environments"]["qa"] = data["environments"]["dev"]
+    two = tmp_path / "two.yaml"
+    two.write_text(yaml.safe_dump(data))
+    with pytest.raises(InputError, match=r"unknown environment 'development' \(known: dev, qa\)"):
+        load_config(two, environ={}).docker_environment(None)
