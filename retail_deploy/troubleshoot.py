@@ -573,11 +573,12 @@ def serving_deployment(probe: Probe, kenv: KubeEnv, service: str) -> str:
     """The deployment that serves `service` now: its own, or for the blue-green service the colour
     the Service selects (probes.live_deployment, the one colour reader; the idle colour may be
     scaled to zero). When the Service cannot be read, the first colour of the config is assumed."""
+    bg = kenv.blue_green
+    if bg is None or service != bg.service:
+        return kenv.service(service).deployment
     try:
         return live_deployment(_RaisingProbe(probe), kenv, service)
-    except RetailDeployError:
-        bg = kenv.blue_green
-        assert bg is not None  # a service without blue-green never reads the cluster
+    except RetailDeployError:  # diagnose anyway: the report shows the failed read
         return next(iter(bg.deployments.values()))
 
 
