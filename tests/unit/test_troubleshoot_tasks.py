@@ -65,6 +65,18 @@ def test_crashloop_finds_the_oomkilled_pod_and_saves_the_report(kube, cluster, t
     assert all("--context" in argv and "retail-production" in argv for argv in kubectl_calls(cluster))
 
 
+def test_crashloop_for_a_named_pod_reads_the_missing_variable_from_its_previous_logs(kube, cluster):
+    pod = "retail-backend-5d8f7b9c6-qv7wn"
+    cluster.add_pod("production", pod, "registry.example.com/retail-backend:1.0.1", {"app": "retail-backend"},
+                    ready=False, waiting_reason="CrashLoopBackOff", last_terminated_reason="Error", restarts=6)
+    cluster.set_logs("production", (FIXTURES / "logs-previous-missing-env.txt").read_text(), pod=pod, previous=True)
+    result = kube("troubleshoot.crashloop", "--env", "production", "--pod", pod)
+    assert result.returncode == 0, result.stderr
+    assert "Likely cause: missing environment variable: JWT_SECRET is not set" in result.stdout
+    assert "Also seen: container keeps crashing" in result.stdout
+    assert [line for line in result.stdout.splitlines() if line.startswith("Full report: reports/")]
+
+
 def test_the_environments_configured_request_timeout_reaches_every_diagnostic_command(kube, cluster, tmp_path):
     # The troubleshooting path used to pin a fixed 30s whatever kube.request_timeout said.
     data = yaml.safe_load((REPO / "config" / "retail-platform.yaml").read_text())
