@@ -1,4 +1,4 @@
-"""Exceptions that carry the public exit codes (design section 2).
+"""Exceptions that carry the public exit codes (docs/architecture.md, "Public contract").
 
 Every failure the library reports to a person is one of these: the task layer turns them
 into one line on stderr and the matching exit code, so shell glue can rely on the codes.

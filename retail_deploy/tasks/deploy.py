@@ -9,7 +9,7 @@ from invoke import Collection
 
 from retail_deploy.errors import InputError, OperationFailed
 from retail_deploy.platform_setup import dashboards
-from retail_deploy.tasks._common import confirm, load, print_json, progress, task
+from retail_deploy.tasks._common import EnvironmentsHelp, confirm, load, print_json, progress, task
 from retail_deploy.tasks._kube import kubernetes_env, runner
 from retail_deploy.tasks.deploy_docker import development
 
@@ -40,7 +40,7 @@ def _deploy(c: Any, env_name: str, version: str, *, strategy: str | None, method
     if gate is not None and gate.force is not None and not gate.force.strip():
         raise InputError("--force needs a reason, e.g. --force 'hotfix for incident 42'")
     cfg = load(config)
-    env = kubernetes_env(cfg, env_name, f"deploy.{env_name}")
+    env = kubernetes_env(cfg, env_name, "deploy.production" if gate is not None else "deploy.staging")
     chosen = [s.name for s in cfg.select_services(services)]
     with runner(c, out=progress(json)) as run:
         # Asked first: without a terminal and without --yes this refuses before any probe.
@@ -55,7 +55,7 @@ def _deploy(c: Any, env_name: str, version: str, *, strategy: str | None, method
         outcome = deployer.deploy(run, cfg, env, version, strategy=strategy, method=method, services=chosen,
                                   forced=forced)
         if run.dry:
-            run.say(f"then: inv verify.{env.name} --version {version}")
+            run.say(f"then: inv {env.task('verify')} --version {version}")
             if json:
                 print_json(kube_deploy_result(env.name, chosen, outcome, None))
             return
@@ -104,10 +104,11 @@ def _build(run: Any, cfg: Any, services: list[str], version: str) -> None:
 
 
 @task(help={"method": "helm or kubectl (default: the environment's method)", "build": BUILD_HELP,
-            "services": SERVICES_HELP})
-def staging(c, version=None, method=None, build=False, yes=False, config=None, services=None, json=False):
+            "services": SERVICES_HELP,
+            "env": EnvironmentsHelp("a Kubernetes environment deployed the staging way (default: staging)")})
+def staging(c, version=None, method=None, build=False, yes=False, config=None, services=None, env=None, json=False):
     """Deploy VERSION to staging (Helm upgrade --atomic, or kubectl set image), then verify."""
-    _deploy(c, "staging", version, strategy="rolling", method=method, build=build, yes=yes, config=config,
+    _deploy(c, env or "staging", version, strategy="rolling", method=method, build=build, yes=yes, config=config,
             services=services, ask=False, json=json)
 
 

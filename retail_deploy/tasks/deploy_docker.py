@@ -6,7 +6,7 @@ Thin: parse options, load the platform config, call `retail_deploy.build` then
 
 from __future__ import annotations
 
-from retail_deploy.tasks._common import load, print_json, progress, task
+from retail_deploy.tasks._common import EnvironmentsHelp, load, print_json, progress, task
 
 
 @task(help={
@@ -14,9 +14,10 @@ from retail_deploy.tasks._common import load, print_json, progress, task
     "build": "build and push the images first (default); --no-build deploys images already in the registry",
     "services": "comma-separated services to deploy (default: all)",
     "skip_tests": "leave out the build's test steps (never the default)",
-    "env": "a Docker-target environment of the platform config (default: development)",
+    "env": EnvironmentsHelp("a Docker-target environment of the platform config (default: development, "
+                            "else the only Docker one)"),
 })
-def development(c, version=None, build=True, services=None, skip_tests=False, env="development", config=None,
+def development(c, version=None, build=True, services=None, skip_tests=False, env=None, config=None,
                 json=False):
     """Build, push, then deploy VERSION to the Docker engine of the development environment.
 
@@ -29,10 +30,10 @@ def development(c, version=None, build=True, services=None, skip_tests=False, en
 
     version = validate.version(version)
     cfg = load(config)
-    environment = cfg.environment(env)
+    environment = cfg.docker_environment(env)
     if environment.target != "docker":
         raise InputError(f"environment {environment.name} is a {environment.target} target, not a Docker "
-                         f"engine: use deploy.{environment.name}")
+                         f"engine: use {environment.task('deploy')}")
     settings = docker_target.docker_settings(environment)
     chosen = cfg.select_services(services)
     with Runner(c, out=progress(json)) as runner:

@@ -17,7 +17,7 @@ CHECK_HELP = {
     "ca_bundle": "PEM file of CAs to trust for HTTPS (verification is always on); default: env ca_bundle",
     "timeout": "seconds to wait for each answer (default 5)",
     "retries": "extra attempts for a failing endpoint, with exponential backoff (default 2)",
-    "url": "base URL of a service for this run, SERVICE=URL (repeatable), e.g. backend=http://127.0.0.1:8080",
+    "url": "base URL of a service for this run, SERVICE=URL (repeatable), e.g. SERVICE=http://127.0.0.1:8080",
     "style": "output style: table (default) or runbook (the runbook script's ✅/❌ lines)",
 }
 
@@ -54,7 +54,7 @@ def check(c, env=None, config=None, json=False, ca_bundle=None, timeout=5.0, ret
 
 
 @task(help={
-    "via": "how to reach the backend's actuator: kubectl (exec in the pod, as the runbook does; default on "
+    "via": "how to reach the service's actuator: kubectl (exec in the pod, as the runbook does; default on "
            "Kubernetes) or direct (HTTP to the environment's URL)",
     "service": "the service whose actuator reports the dependencies (default: the one declaring dependencies)",
     "json": CHECK_HELP["json"],
@@ -62,7 +62,7 @@ def check(c, env=None, config=None, json=False, ca_bundle=None, timeout=5.0, ret
     "ca_bundle": CHECK_HELP["ca_bundle"],
 })
 def deps(c, env=None, config=None, via=None, service=None, json=False, timeout=5.0, ca_bundle=None):
-    """MongoDB, Redis and Elasticsearch health through the backend's /actuator/health/<name>."""
+    """Dependency health (e.g. MongoDB, Redis) through a service's Spring Boot /actuator/health/<name>."""
     from retail_deploy import dependencies
     from retail_deploy.execute import Runner
 
@@ -74,7 +74,9 @@ def deps(c, env=None, config=None, via=None, service=None, json=False, timeout=5
     owner, components = dependencies.declared(cfg, service)
     with Runner(c) as runner:
         if via == "kubectl":
-            results = dependencies.check_via_kubectl(runner, environment, owner, components)
+            from retail_deploy.kube_settings import kube_env
+
+            results = dependencies.check_via_kubectl(runner, kube_env(cfg, environment), owner, components)
         else:
             results = dependencies.check_direct(runner, environment, owner, components, timeout=timeout,
                                                 ca_bundle=ca_bundle or _env_ca_bundle(environment))
@@ -159,7 +161,7 @@ def _limits(timeout: Any, retries: Any) -> tuple[float, int]:
 
 
 def _parse_urls(pairs: list[str] | None, cfg: Any) -> dict[str, str] | None:
-    """`--url backend=http://...` (repeatable) -> {service: URL}; unknown services refused."""
+    """`--url SERVICE=http://...` (repeatable) -> {service: URL}; unknown services refused."""
     if not pairs:
         return None
     from retail_deploy.errors import InputError
@@ -168,7 +170,8 @@ def _parse_urls(pairs: list[str] | None, cfg: Any) -> dict[str, str] | None:
     for pair in pairs:
         name, sep, value = pair.partition("=")
         if not sep or not value.strip():
-            raise InputError(f"--url {pair!r}: expected SERVICE=URL, e.g. backend=https://api.example.com")
+            example = next(iter(cfg.services))
+            raise InputError(f"--url {pair!r}: expected SERVICE=URL, e.g. {example}=https://api.example.com")
         cfg.service(name.strip())
         if not value.strip().startswith(("http://", "https://")):
             raise InputError(f"--url {pair!r}: the URL must start with http:// or https://")

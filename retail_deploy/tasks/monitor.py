@@ -24,7 +24,7 @@ def rules(c, output=None, config=None):
     from retail_deploy.monitor import monitoring_settings
 
     settings = monitoring_settings(load(config))
-    text = render_rules(settings)
+    text = render_rules(settings, output)
     if not output:
         print(text, end="")
         return

@@ -6,20 +6,22 @@ from typing import Any
 
 from invoke import Collection
 
-from retail_deploy.tasks._common import load, print_json, progress, task
+from retail_deploy.tasks._common import EnvironmentsHelp, load, print_json, progress, task
 from retail_deploy.tasks._kube import runner
 
 VERSION_HELP = "the version that should be serving (default: whatever is deployed)"
+ENV_HELP = "environment to verify, any target (default: {})"
 
 
-def _verify(c: Any, env_name: str, version: str | None, config: str | None, json: bool = False) -> None:
+def _verify(c: Any, env_name: str | None, version: str | None, config: str | None, json: bool = False) -> None:
+    """Verify `env_name` (None: the development default, see PlatformConfig.docker_environment)."""
     from retail_deploy import validate
     from retail_deploy.errors import OperationFailed
 
     if version is not None:
         validate.version(version)
     cfg = load(config)
-    env = cfg.environment(env_name)
+    env = cfg.docker_environment(env_name) if env_name is None else cfg.environment(env_name)
     from retail_deploy.api import VerifyResult
 
     with runner(c, out=progress(json)) as run:
@@ -49,22 +51,23 @@ def _verify(c: Any, env_name: str, version: str | None, config: str | None, json
             raise OperationFailed(f"{env.name} verification failed: {', '.join(failed)[:300]}")
 
 
-@task(help={"version": VERSION_HELP})
-def staging(c, version=None, config=None, json=False):
-    """Pods, rollout status, health checks, served version and backend log errors of staging."""
-    _verify(c, "staging", version, config, json)
+@task(help={"version": VERSION_HELP, "env": EnvironmentsHelp(ENV_HELP.format("staging"))})
+def staging(c, version=None, config=None, env=None, json=False):
+    """Pods, rollout status, health checks, served version and recent log errors of staging."""
+    _verify(c, env or "staging", version, config, json)
 
 
-@task(help={"version": VERSION_HELP})
-def production(c, version=None, config=None, json=False):
-    """Pods, rollout status, health checks, served version and backend log errors of production."""
-    _verify(c, "production", version, config, json)
+@task(help={"version": VERSION_HELP, "env": EnvironmentsHelp(ENV_HELP.format("production"))})
+def production(c, version=None, config=None, env=None, json=False):
+    """Pods, rollout status, health checks, served version and recent log errors of production."""
+    _verify(c, env or "production", version, config, json)
 
 
-@task(help={"version": VERSION_HELP})
-def development(c, version=None, config=None, json=False):
-    """Verify the local Docker development environment."""
-    _verify(c, "development", version, config, json)
+@task(help={"version": VERSION_HELP,
+            "env": EnvironmentsHelp(ENV_HELP.format("development, else the only Docker one"))})
+def development(c, version=None, config=None, env=None, json=False):
+    """Verify a Docker development environment: health checks and the version each service serves."""
+    _verify(c, env, version, config, json)
 
 
 ns = Collection("verify")
