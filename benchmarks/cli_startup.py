@@ -1,7 +1,8 @@
 """CLI start-up: `inv --list` and `retail-deploy --list` against bare `invoke --list` on an empty tasks file.
 
-Budget (design section 8): within 1.3x of the bare invoke. Runs are interleaved so that load from
-elsewhere on the machine hits every command alike; the figure is the ratio of medians.
+Budget (docs/architecture.md, "Performance budgets"): within 1.3x of the bare invoke. Runs are
+interleaved so that load from elsewhere on the machine hits every command alike; the figure is the
+ratio of medians.
 
     python benchmarks/cli_startup.py [--runs 21]
 """

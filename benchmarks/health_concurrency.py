@@ -1,7 +1,7 @@
 """Benchmark: 50 endpoints that each take 200 ms, checked by check_endpoints vs the runbook's loop.
 
 Baseline = the runbook's way, as a plain shell script: one `curl -f` per endpoint, in sequence.
-Goal (design section 8): check_endpoints finishes all 50 in under 1 s.
+Goal (docs/architecture.md, "Performance budgets"): check_endpoints finishes all 50 in under 1 s.
 
     PYTHONPATH=. python benchmarks/health_concurrency.py [--endpoints 50] [--delay-ms 200] [--runs 3]
 """

@@ -1,6 +1,7 @@
 """Trigger to rollback: from the first moment a breach is visible in Prometheus to the start of the rollback.
 
-Budget (design section 8): the rollback starts within one polling interval of the breach.
+Budget (docs/architecture.md, "Performance budgets"): the rollback starts within one polling
+interval of the breach.
 A real Prometheus (scrape 0.5s) scrapes a test exporter; windows are shortened (error rate
 > 5% held for 4s, rate window 2s, subquery step 0.5s). For each trial the error rate jumps
 to 20%; the benchmark polls the trigger's own windowed query every 20ms to stamp when the

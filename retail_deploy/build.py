@@ -19,13 +19,18 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import IO, TYPE_CHECKING, cast
 
-from retail_deploy import images, redact, validate
+from retail_deploy import docker_client, images, redact, validate
 from retail_deploy.commands import Command, cmd
 from retail_deploy.commands import docker as docker_cli
 from retail_deploy.errors import InputError, OperationFailed, RetailDeployError
 from retail_deploy.execute import Runner
+
+if TYPE_CHECKING:
+    from docker import DockerClient
+
+    from retail_deploy.config import PlatformConfig, ServiceConfig
 
 # Build outputs that the build steps create in the source dir: derived, so not inputs.
 DEFAULT_DIGEST_EXCLUDE = ("target", "node_modules", "dist", "build", ".git")
@@ -49,7 +54,7 @@ class BuildSettings:
     max_parallel: int = 0  # 0: one thread per service
 
     @classmethod
-    def from_config(cls, cfg: Any) -> BuildSettings:
+    def from_config(cls, cfg: PlatformConfig) -> BuildSettings:
         node = cfg.section("build")
         node.unknown_keys({"digest_exclude", "step_timeout", "max_parallel"})
         return cls(
@@ -59,9 +64,15 @@ class BuildSettings:
         )
 
 
-def validate_section(cfg: Any) -> None:
+def validate_section(cfg: PlatformConfig) -> None:
     """For `config.validate`: the `build:` section."""
     BuildSettings.from_config(cfg)
+
+
+# What every image learns of its version: a build argument the Dockerfile may use (`ARG APP_VERSION`,
+# e.g. for /api/v1/version) and the OCI version label (`docker inspect` shows what an image is).
+VERSION_BUILD_ARG = "APP_VERSION"
+VERSION_LABEL = "org.opencontainers.image.version"
 
 
 @dataclass(frozen=True)
@@ -77,15 +88,21 @@ class ServicePlan:
     build_args: dict[str, str]
     version: str
 
+    def labels(self, digest: str | None = None) -> dict[str, str]:
+        """The image's labels: its version (OCI annotation) and the digest of its inputs."""
+        labels = {VERSION_LABEL: self.version}
+        if digest:
+            labels[images.INPUT_DIGEST_LABEL] = digest
+        return labels
+
     def build_command(self, digest: str | None = None) -> Command:
         """The `docker build` equivalent of the SDK build (what a dry run prints)."""
         dockerfile = None if self.dockerfile == self.source_dir / "Dockerfile" else _shown(self.dockerfile)
-        labels = {images.INPUT_DIGEST_LABEL: digest} if digest else None
         return docker_cli.build(self.local_tag, _shown(self.source_dir), dockerfile=dockerfile,
-                                build_args=self.build_args, labels=labels)
+                                build_args=self.build_args, labels=self.labels(digest))
 
 
-def plan_service(cfg: Any, service: Any, version: str, *, skip_tests: bool = False,
+def plan_service(cfg: PlatformConfig, service: ServiceConfig, version: str, *, skip_tests: bool = False,
                  check: bool = True) -> ServicePlan:
     """Decide a service's build. With `check`, a missing source dir or Dockerfile raises
     InputError naming the service (before anything runs)."""
@@ -103,11 +120,12 @@ def plan_service(cfg: Any, service: Any, version: str, *, skip_tests: bool = Fal
     return ServicePlan(
         service=service.name, source_dir=source_dir, dockerfile=dockerfile, steps=steps,
         local_tag=f"{service.image}:{version}", remote_ref=cfg.registry.image_ref(service.image, version),
-        build_args=dict(service.build_args), version=version,
+        # The version reaches the Dockerfile (`ARG APP_VERSION`) unless the config sets it itself.
+        build_args={VERSION_BUILD_ARG: version, **service.build_args}, version=version,
     )
 
 
-def missing_input(cfg: Any, service: Any) -> str | None:
+def missing_input(cfg: PlatformConfig, service: ServiceConfig) -> str | None:
     """A one-line problem when the service's source dir or Dockerfile is missing, else None."""
     source_dir = Path(service.source_dir)
     if not source_dir.is_dir():
@@ -245,11 +263,11 @@ class _Shared:
     """State the service threads share."""
 
     cancel: threading.Event = field(default_factory=threading.Event)
-    client: Any = None
+    client: DockerClient | None = None
     credentials: images.Credentials | None = None
 
 
-def build_services(cfg: Any, services: Sequence[Any], version: str, *, push: bool, skip_tests: bool = False,
+def build_services(cfg: PlatformConfig, services: Sequence[ServiceConfig], version: str, *, push: bool, skip_tests: bool = False,
                    runner: Runner, docker_host: str | None = None, out: IO[str] | None = None) -> BuildReport:
     """Build (and with `push`, push) `services` (ServiceConfig objects) at `version`.
 
@@ -279,7 +297,7 @@ def build_services(cfg: Any, services: Sequence[Any], version: str, *, push: boo
     registry = cfg.registry.host
     if push:
         shared.credentials = _registry_credentials(cfg)
-    shared.client = images.connect(docker_host)
+    shared.client = docker_client.connect(docker_host, timeout=600)
     try:
         if push and shared.credentials is not None:
             # Fail before building anything when the registry is down or refuses the credentials.
@@ -309,7 +327,7 @@ def build_services(cfg: Any, services: Sequence[Any], version: str, *, push: boo
         shared.client.close()
 
 
-def push_services(cfg: Any, services: Sequence[Any], version: str, *, runner: Runner,
+def push_services(cfg: PlatformConfig, services: Sequence[ServiceConfig], version: str, *, runner: Runner,
                   docker_host: str | None = None, out: IO[str] | None = None) -> BuildReport:
     """Push images already built for `version` (`build.push`). Every image must exist locally
     first, so a missing one fails before anything is pushed."""
@@ -328,7 +346,7 @@ def push_services(cfg: Any, services: Sequence[Any], version: str, *, runner: Ru
     shared = _Shared()
     registry = cfg.registry.host
     shared.credentials = _registry_credentials(cfg)
-    shared.client = images.connect(docker_host)
+    shared.client = docker_client.connect(docker_host, timeout=600)
     try:
         missing = [p for p in plans if images.image_id(shared.client, p.local_tag) is None]
         if missing:
@@ -355,12 +373,12 @@ def push_services(cfg: Any, services: Sequence[Any], version: str, *, runner: Ru
         shared.client.close()
 
 
-def _require_registry(cfg: Any) -> None:
+def _require_registry(cfg: PlatformConfig) -> None:
     if not cfg.registry.host:
         raise InputError(f"no registry to push to: set registry.host in {cfg.source}")
 
 
-def _registry_credentials(cfg: Any) -> images.Credentials | None:
+def _registry_credentials(cfg: PlatformConfig) -> images.Credentials | None:
     """Credentials for the configured registry (variables, else the Docker config file), registered
     as a secret at once: a Docker config file's password is not known to the config loader."""
     credentials = images.resolve_credentials(cfg.registry.host, username_env=cfg.registry.username_env,
@@ -439,7 +457,7 @@ def _build_one(plan: ServicePlan, result: ServiceResult, settings: BuildSettings
         emit(f"$ {plan.build_command(digest).display()}")
         result.image_id = images.build_image(
             shared.client, context_dir=str(plan.source_dir), dockerfile=str(plan.dockerfile),
-            tag=plan.local_tag, build_args=plan.build_args, labels={images.INPUT_DIGEST_LABEL: digest},
+            tag=plan.local_tag, build_args=plan.build_args, labels=plan.labels(digest),
             emit=emit, cancel=shared.cancel, service=plan.service)
         emit(f"$ {docker_cli.tag(plan.local_tag, plan.remote_ref).display()}")
         images.tag_image(shared.client, plan.local_tag, plan.remote_ref)

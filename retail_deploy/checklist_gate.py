@@ -5,15 +5,18 @@ Every fact is read-only, so the checklist also runs in a dry run."""
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING
 
 from retail_deploy import checklist, redact
 from retail_deploy.commands import git
 from retail_deploy.config import EnvironmentConfig, PlatformConfig
 from retail_deploy.errors import InputError
 
+if TYPE_CHECKING:
+    from retail_deploy.execute import Runner
 
-def gate(runner: Any, cfg: PlatformConfig, env: EnvironmentConfig, version: str, *,
+
+def gate(runner: Runner, cfg: PlatformConfig, env: EnvironmentConfig, version: str, *,
          acks: tuple[str, ...] = (), notify: bool = False, force: str | None = None,
          interactive: bool = False, facts: checklist.Facts | None = None) -> checklist.Report:
     """Evaluate and print the checklist; raise InputError (exit 2) when it does not pass,
@@ -40,7 +43,7 @@ def _ask_at_terminal(item: checklist.Item) -> bool:
         return False
 
 
-def notify_teams(runner: Any, cfg: PlatformConfig, env: EnvironmentConfig, version: str) -> tuple[str, ...]:
+def notify_teams(runner: Runner, cfg: PlatformConfig, env: EnvironmentConfig, version: str) -> tuple[str, ...]:
     """Announce the coming deploy through the configured channels (PagerDuty change event, Slack).
     The on-call and support items count as done only if a channel accepted the notice."""
     from retail_deploy import notify
@@ -54,7 +57,7 @@ def notify_teams(runner: Any, cfg: PlatformConfig, env: EnvironmentConfig, versi
     return tuple(checklist.NOTIFIABLE)
 
 
-def gather(runner: Any, cfg: PlatformConfig, env: EnvironmentConfig, version: str) -> checklist.Facts:
+def gather(runner: Runner, cfg: PlatformConfig, env: EnvironmentConfig, version: str) -> checklist.Facts:
     return checklist.Facts(
         commit_on_branch=lambda: commit_on_branch(runner, cfg, env, version),
         pending_migrations=lambda: pending_migrations(cfg, env),
@@ -71,7 +74,7 @@ def repository(cfg: PlatformConfig) -> str:
     return str((cfg.base_dir / configured).resolve()) if configured else os.getcwd()
 
 
-def commit_on_branch(runner: Any, cfg: PlatformConfig, env: EnvironmentConfig, version: str) -> tuple[bool, str]:
+def commit_on_branch(runner: Runner, cfg: PlatformConfig, env: EnvironmentConfig, version: str) -> tuple[bool, str]:
     """The version's tag must point at a commit already merged into the environment's branch."""
     if not env.branch or "*" in env.branch:
         return True, f"any branch may deploy to {env.name} ({env.branch or 'no branch rule'})"
@@ -126,7 +129,7 @@ def images_exist(cfg: PlatformConfig, version: str) -> tuple[bool, str]:
     return True, f"{len(cfg.services)} images of {version} in {host}"
 
 
-def staging_verified(runner: Any, cfg: PlatformConfig, version: str) -> tuple[bool, str]:
+def staging_verified(runner: Runner, cfg: PlatformConfig, version: str) -> tuple[bool, str]:
     """The last verification of `version` recorded in the staging environment's history passed."""
     from retail_deploy import history
     from retail_deploy.kube_settings import kube_env
@@ -136,14 +139,14 @@ def staging_verified(runner: Any, cfg: PlatformConfig, version: str) -> tuple[bo
     entries = [e for e in history.read_history(runner, kube_env(cfg, staging).kube)
                if e.get("action") == "verify" and e.get("version") == version]
     if not entries:
-        return False, f"{version} was never verified on {name} (inv verify.{name} --version {version})"
+        return False, f"{version} was never verified on {name} (inv {staging.task('verify')} --version {version})"
     last = entries[-1]
     if last.get("result") != "passed":
         return False, f"the last verification of {version} on {name} failed ({last.get('end', '?')})"
     return True, f"{version} verified on {name} at {last.get('end', '?')} by {last.get('who', '?')}"
 
 
-def rollback_plan(runner: Any, cfg: PlatformConfig, env: EnvironmentConfig) -> list[str]:
+def rollback_plan(runner: Runner, cfg: PlatformConfig, env: EnvironmentConfig) -> list[str]:
     if env.target != "kubernetes":
         return [f"inv rollback.undo --env {env.name}"]
     from retail_deploy.rollback import rollback_plan as plan

@@ -1,8 +1,8 @@
 """The platform description: services, environments, registry, runtime environment variables.
 
-Loaded from YAML into frozen dataclasses (design sections 2 and 3). Nothing about the retail
-platform is hard-coded here: `config/retail-platform.yaml` holds its values, and another team
-describes its own services in its own file (`--config PATH` or `RETAIL_DEPLOY_CONFIG`).
+Loaded from YAML into frozen dataclasses (docs/architecture.md, "Foundation"). Nothing about the
+retail platform is hard-coded here: `config/retail-platform.yaml` holds its values, and another
+team describes its own services in its own file (`--config PATH` or `RETAIL_DEPLOY_CONFIG`).
 
 Chapters with settings of their own (monitoring, smoke tests, migrations, ...) read their
 top-level section with `cfg.section(name)`, a line-aware `Node`, so every configuration error
@@ -84,8 +84,17 @@ class RegistryConfig:
     def password(self) -> str | None:
         return os.environ.get(self.password_env) or None
 
+    def repository(self, image: str) -> str:
+        """`registry/image`: the one image-reference rule (build, push, both targets). An image
+        already naming this registry is left as it is; without a registry it is the bare name."""
+        host = self.host.rstrip("/")
+        if not host or image.startswith(host + "/"):
+            return image
+        return f"{host}/{image}"
+
     def image_ref(self, image: str, version: str) -> str:
-        return f"{self.host}/{image}:{version}" if self.host else f"{image}:{version}"
+        """`registry/image:version`, the reference pushed, pulled and deployed."""
+        return f"{self.repository(image)}:{version}"
 
 
 @dataclass(frozen=True)
@@ -138,6 +147,15 @@ class EnvironmentConfig:
     docker: DockerTargetConfig | None
     raw: Node = field(repr=False, compare=False)
 
+    def task(self, chapter: str) -> str:
+        """The task line that deploys (`chapter="deploy"`) or verifies (`"verify"`) this environment,
+        for hints, which must name tasks that exist: `deploy.development` drives a Docker engine,
+        `deploy.production` the production procedure, `deploy.staging` any other Kubernetes one;
+        `--env NAME` is added where the name is not the task's default."""
+        procedure = "development" if self.target == "docker" else \
+            "production" if self.name == "production" else "staging"
+        return f"{chapter}.{procedure}" + ("" if self.name == procedure else f" --env {self.name}")
+
 
 @dataclass(frozen=True)
 class RuntimeVariable:
@@ -170,6 +188,15 @@ class PlatformConfig:
             raise InputError(f"missing environment: pass --env ({', '.join(self.environments)})")
         validate.choice(name, self.environments, what="environment")
         return self.environments[name]
+
+    def docker_environment(self, name: str | None) -> EnvironmentConfig:
+        """`--env` of the Docker tasks (`deploy.development`, `verify.development`): the named one,
+        else `development`, else the config's only Docker environment (a team's `dev`)."""
+        if name is None and "development" not in self.environments:
+            docker = [env for env in self.environments.values() if env.target == "docker"]
+            if len(docker) == 1:
+                return docker[0]
+        return self.environment(name or "development")
 
     def service(self, name: str) -> ServiceConfig:
         validate.choice(name, self.services, what="service")

@@ -11,10 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from retail_deploy.commands import kubectl_diag as k
+from retail_deploy.commands import kubectl as k
 from retail_deploy.errors import ConfigError
+
+if TYPE_CHECKING:
+    from retail_deploy.config import EnvironmentConfig, PlatformConfig, ServiceConfig
+    from retail_deploy.execute import Runner
+    from retail_deploy.kube_settings import KubeEnv
 
 
 @dataclass(frozen=True)
@@ -32,7 +37,7 @@ class DependencyResult:
         return {"name": self.name, "ok": self.ok, "error": self.error or None, "via": self.via}
 
 
-def declared(cfg: Any, service_name: str | None = None) -> tuple[Any, list[str]]:
+def declared(cfg: PlatformConfig, service_name: str | None = None) -> tuple[ServiceConfig, list[str]]:
     """(service, components) from `services.<name>.dependencies` (first service declaring them)."""
     candidates = [cfg.service(service_name)] if service_name else list(cfg.services.values())
     for service in candidates:
@@ -44,14 +49,14 @@ def declared(cfg: Any, service_name: str | None = None) -> tuple[Any, list[str]]
                       "elasticsearch]` (the actuator health components) to the backend's config")
 
 
-def check_via_kubectl(runner: Any, env: Any, service: Any, components: Sequence[str]) -> list[DependencyResult] | None:
+def check_via_kubectl(runner: Runner, kenv: KubeEnv, service: ServiceConfig,
+                      components: Sequence[str]) -> list[DependencyResult] | None:
     """`kubectl exec deploy/<service> -- curl -sf localhost:<port>/actuator/health/<component>`."""
     from retail_deploy.troubleshoot import analyse_actuator, runner_probe, serving_deployment
 
-    target = k.KubeTarget.from_env(env)
     probe = runner_probe(runner)
-    deployment = serving_deployment(probe, target, env, service)
-    commands = [(c, k.actuator_health(target, deployment, c, service.port)) for c in components]
+    deployment = serving_deployment(probe, kenv, service.name)
+    commands = [(c, k.actuator_health(kenv.kube, deployment, c, service.port)) for c in components]
     if runner.dry:
         for _, command in commands:
             runner.announce(command)
@@ -67,7 +72,8 @@ def check_via_kubectl(runner: Any, env: Any, service: Any, components: Sequence[
     return results
 
 
-def check_direct(runner: Any, env: Any, service: Any, components: Sequence[str], *, timeout: float = 5.0,
+def check_direct(runner: Runner, env: EnvironmentConfig, service: ServiceConfig, components: Sequence[str], *,
+                 timeout: float = 5.0,
                  ca_bundle: str | None = None) -> list[DependencyResult] | None:
     """HTTP GET <service URL>/actuator/health/<component>, expecting {"status": "UP"}."""
     from retail_deploy.commands import cmd

@@ -24,10 +24,10 @@ from typing import TYPE_CHECKING
 from retail_deploy import probes, verification
 from retail_deploy.commands import Command
 from retail_deploy.commands import helm as helm_cmd
-from retail_deploy.errors import (
-    EXIT_INTERRUPTED,
+from retail_deploy.errors import (  # Interrupted is re-exported: deployer.Interrupted stays importable
     CommandFailed,
     InputError,
+    Interrupted,
     OperationFailed,
     RetailDeployError,
     RolledBack,
@@ -61,12 +61,6 @@ if TYPE_CHECKING:
 
 STRATEGIES = ("rolling", "blue-green")
 METHODS = ("helm", "kubectl")
-
-
-class Interrupted(RetailDeployError):
-    """Ctrl-C: the environment was left in a known state, named in the message."""
-
-    exit_code = EXIT_INTERRUPTED
 
 
 @dataclass

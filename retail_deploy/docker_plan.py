@@ -11,11 +11,15 @@ import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from retail_deploy.commands import Command
 from retail_deploy.commands import docker_engine as dcli
 from retail_deploy.errors import InputError
+
+if TYPE_CHECKING:
+    from retail_deploy.config import EnvironmentConfig, PlatformConfig, ServiceConfig
 
 LABEL_PREFIX = "org.retail-deploy"
 LABEL_SERVICE = f"{LABEL_PREFIX}.service"
@@ -60,16 +64,16 @@ EXTRA_KEYS = frozenset({"publish_address", "use_ssh_client", "name_prefix", "can
                         "health_timeout", "health_interval", "probe", "restart", "stop_timeout"})
 
 
-def docker_settings(env: Any) -> DockerSettings:
+def docker_settings(env: EnvironmentConfig) -> DockerSettings:
     """The environment's `docker:` section; bad values raise ConfigError naming file and line."""
-    typed = getattr(env, "docker", None)
+    typed = env.docker
     node = env.raw.section("docker")
     d = DockerSettings()
-    host = getattr(typed, "host", None) or "local"
+    host = (typed.host if typed else None) or "local"
     return DockerSettings(
         host=None if host == "local" else host,
-        network=getattr(typed, "network", None) or d.network,
-        ssh_key=getattr(typed, "ssh_key", None),
+        network=(typed.network if typed else None) or d.network,
+        ssh_key=typed.ssh_key if typed else None,
         publish_address=node.str("publish_address", d.publish_address),
         use_ssh_client=node.bool("use_ssh_client", d.use_ssh_client),
         name_prefix=node.str("name_prefix", d.name_prefix),
@@ -116,20 +120,15 @@ class ServiceTarget:
                 LABEL_IMAGE: self.image}
 
 
-def image_reference(registry_host: str | None, image: str, version: str) -> str:
-    return f"{registry_host.rstrip('/')}/{image}:{version}" if registry_host else f"{image}:{version}"
-
-
-def service_port(env: Any, service: Any) -> int:
+def service_port(env: EnvironmentConfig, service: ServiceConfig) -> int:
     """The stable port: the one in the environment's URL for the service, else the service's port."""
-    url = (getattr(env, "urls", None) or {}).get(service.name)
+    url = env.urls.get(service.name)
     if url:
         port = urlsplit(url).port
         if port:
             return int(port)
-    port = getattr(service, "port", None)
-    if port:
-        return int(port)
+    if service.port:
+        return int(service.port)
     raise InputError(f"environment {env.name}: no port for service {service.name}: "
                      f"give urls.{service.name} a port (e.g. http://127.0.0.1:8080)")
 
@@ -143,20 +142,18 @@ def free_local_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def plan_target(cfg: Any, env: Any, service: Any, version: str, settings: DockerSettings, *,
-                candidate_port: int | None = None) -> ServiceTarget:
+def plan_target(cfg: PlatformConfig, env: EnvironmentConfig, service: ServiceConfig, version: str,
+                settings: DockerSettings, *, candidate_port: int | None = None) -> ServiceTarget:
     port = service_port(env, service)
-    endpoints = tuple(Endpoint(e.path, getattr(e, "expect_json", None) or None)
-                      for e in (getattr(service, "health", None) or ()))
-    registry = getattr(getattr(cfg, "registry", None), "host", None)
+    endpoints = tuple(Endpoint(e.path, e.expect_json or None) for e in service.health)
     return ServiceTarget(
         service=service.name, env=env.name, version=version,
-        image=image_reference(registry, service.image, version),
+        image=cfg.registry.image_ref(service.image, version),
         name=f"{settings.name_prefix}{service.container or service.image}-{env.name}",
         port=port, candidate_port=candidate_port or port + settings.candidate_port_offset,
-        container_port=int(getattr(service, "port", None) or port),
+        container_port=int(service.port or port),
         endpoints=endpoints or (Endpoint("/"),),
-        version_path=getattr(service, "version_path", None) or None,
+        version_path=service.version_path or None,
     )
 
 
@@ -189,7 +186,7 @@ def run_spec(target: ServiceTarget, settings: DockerSettings, *, candidate: bool
     return spec
 
 
-def run_command(target: ServiceTarget, settings: DockerSettings, *, candidate: bool) -> Any:
+def run_command(target: ServiceTarget, settings: DockerSettings, *, candidate: bool) -> Command:
     """The `docker run` equivalent of run_spec, for the plan."""
     spec = run_spec(target, settings, candidate=candidate)
     publish = [f"{addr}:{port}:{inner.split('/')[0]}" for inner, (addr, port) in spec.get("ports", {}).items()]

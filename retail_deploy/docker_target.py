@@ -20,14 +20,14 @@ state is read back from the engine alone: no state file to lose. Pure decisions 
 
 from __future__ import annotations
 
-import os
-import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from retail_deploy import docker_client
 from retail_deploy.commands import docker_engine as dcli
+from retail_deploy.docker_client import first_line as _first_line
 from retail_deploy.docker_plan import (
     LABEL_ENV,
     LABEL_PREFIX,
@@ -72,65 +72,15 @@ def validate_config(cfg: PlatformConfig) -> None:
 
 
 def connect(settings: DockerSettings, timeout: float = 120) -> Any:
-    """A DockerClient for the environment's engine (lazy import: `inv --list` never loads docker)."""
-    import docker
-
-    key = os.path.expanduser(settings.ssh_key) if settings.ssh_key else None
-    if key and not os.path.isfile(key):
-        raise InputError(f"docker.ssh_key {settings.ssh_key} does not exist: fix it in the config file")
-    try:
-        if settings.host and key and not settings.use_ssh_client:
-            client = _client_with_key(settings.host, timeout, key)
-        elif settings.host:
-            client = docker.DockerClient(base_url=settings.host, timeout=int(timeout),
-                                         use_ssh_client=settings.use_ssh_client)
-        else:
-            client = docker.from_env(timeout=int(timeout))
-        client.ping()
-    except Exception as error:  # the SDK raises many unrelated types for "no engine"
-        where = settings.host or "the local Docker engine"
-        text = _first_line(error)
-        if "known_hosts" in text:
-            hint = "add the host key first: ssh-keyscan -p PORT HOST >> ~/.ssh/known_hosts"
-        elif settings.host:
-            hint = "can that user run `docker` there? try: ssh USER@HOST docker info"
-        else:
-            hint = "is dockerd running? see scripts/start-docker.sh"
-        raise OperationFailed(f"cannot reach {where}: {text} ({hint})") from error
-    return client
-
-
-_ADAPTER_LOCK = threading.Lock()
-
-
-def _client_with_key(base_url: str, timeout: float, key: str) -> Any:
-    """A DockerClient over paramiko with the configured private key (the SDK itself only reads
-    ~/.ssh/config). Host keys still come from ~/.ssh/known_hosts, unknown hosts are refused."""
-    import docker
-    import docker.api.client as api_client
-
-    base = api_client.SSHHTTPAdapter
-
-    class KeyedAdapter(base):  # type: ignore[misc, valid-type]
-        def _create_paramiko_client(self, url: str) -> None:
-            super()._create_paramiko_client(url)
-            self.ssh_params.update(key_filename=key, look_for_keys=False)
-
-    with _ADAPTER_LOCK:  # the SDK builds its adapter inside APIClient(): swap the class meanwhile
-        api_client.SSHHTTPAdapter = KeyedAdapter
-        try:
-            return docker.DockerClient(base_url=base_url, timeout=int(timeout))
-        finally:
-            api_client.SSHHTTPAdapter = base
+    """A DockerClient for the environment's engine (docker_client.connect, the one factory)."""
+    return docker_client.connect(settings.host, timeout=timeout, use_ssh_client=settings.use_ssh_client,
+                                 ssh_key=settings.ssh_key)
 
 
 def _engine_name(settings: DockerSettings) -> str:
     return settings.host or "local engine"
 
 
-def _first_line(value: object) -> str:
-    text = str(value).strip()
-    return text.splitlines()[0][:300] if text else type(value).__name__
 
 
 def _find(client: Any, name: str) -> Any | None:
@@ -540,7 +490,7 @@ def _show(runner: Runner, report: Report) -> None:
 def _require_docker_env(env: EnvironmentConfig) -> None:
     if getattr(env, "target", "docker") != "docker":
         raise InputError(f"environment {env.name} deploys to {env.target}, not to a Docker engine: "
-                         f"use deploy.{env.name}")
+                         f"use {env.task('deploy')}")
 
 
 def _select(cfg: PlatformConfig, names: Iterable[str] | None) -> list[Any]:
@@ -726,7 +676,7 @@ def undo(runner: Runner, cfg: PlatformConfig, env: EnvironmentConfig, service: s
                 if service:
                     raise OperationFailed(f"no previous version of {svc.name} is kept on "
                                           f"{_engine_name(settings)} (container {target.previous_name}): "
-                                          f"deploy the version you want with deploy.{env.name} --version V")
+                                          f"deploy the version you want with {env.task('deploy')} --version V")
                 report.services.append(ServiceReport(svc.name, _container_version(current), "unchanged",
                                                      detail="no previous version kept"))
                 continue
@@ -760,10 +710,18 @@ def undo(runner: Runner, cfg: PlatformConfig, env: EnvironmentConfig, service: s
     return report
 
 
+class VerifyFailed(OperationFailed):
+    """Verification found a problem (exit 1); `report` says, per service, what runs and what failed."""
+
+    def __init__(self, message: str, report: Report):
+        super().__init__(message)
+        self.report = report
+
+
 def verify(runner: Runner, cfg: PlatformConfig, env: EnvironmentConfig, version: str | None = None) -> Report:
     """Check every service's container runs (the given version) and passes its health checks.
 
-    Raises OperationFailed with the report's problems when one does not.
+    Raises VerifyFailed (an OperationFailed) with the report's problems when one does not.
     """
     settings, client = _session(runner, env)
     report = Report(env.name, _engine_name(settings), f"verify {version or ''}".strip())
@@ -796,7 +754,7 @@ def verify(runner: Runner, cfg: PlatformConfig, env: EnvironmentConfig, version:
     _show(runner, report)
     if not report.ok:
         bad = [f"{s.service}: {s.status} {s.detail}".strip() for s in report.services if s.status != "healthy"]
-        raise OperationFailed(f"{env.name} is not healthy on {report.engine}: {'; '.join(bad)}")
+        raise VerifyFailed(f"{env.name} is not healthy on {report.engine}: {'; '.join(bad)}", report)
     return report
 
 

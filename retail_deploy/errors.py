@@ -1,4 +1,4 @@
-"""Exceptions that carry the public exit codes (design section 2).
+"""Exceptions that carry the public exit codes (docs/architecture.md, "Public contract").
 
 Every failure the library reports to a person is one of these: the task layer turns them
 into one line on stderr and the matching exit code, so shell glue can rely on the codes.
@@ -12,6 +12,7 @@ EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
 EXIT_ROLLED_BACK = 3
 EXIT_LOCKED = 4
+EXIT_UNAVAILABLE = 5
 EXIT_INTERRUPTED = 130
 
 
@@ -76,3 +77,15 @@ class LockHeld(RetailDeployError):
     """Another deploy holds the environment's lock."""
 
     exit_code = EXIT_LOCKED
+
+
+class Unavailable(RetailDeployError):
+    """A dependency (cluster, Prometheus, registry, database) did not answer; nothing was changed."""
+
+    exit_code = EXIT_UNAVAILABLE
+
+
+class Interrupted(RetailDeployError):
+    """Ctrl-C: the environment was left in a known state, named in the message."""
+
+    exit_code = EXIT_INTERRUPTED

@@ -1,9 +1,9 @@
 """Docker images through the Docker SDK: input digest, build, tag, registry auth, push.
 
-The SDK is imported lazily (inside functions) so `inv --list` never loads it. Two SDK traps
-are handled here (design section 4): build and push report failures inside an HTTP-200 JSON
-stream, so every stream is iterated decoded and `error`/`errorDetail` raise; and registry
-passwords travel only in `auth_config`, never in argv or output.
+The SDK is imported lazily (inside functions) so `inv --list` never loads it. Two SDK traps are
+handled here (docs/architecture.md, "Facts easy to get wrong"): build and push report failures
+inside an HTTP-200 JSON stream, so every stream is iterated decoded and `error`/`errorDetail`
+raise; and registry passwords travel only in `auth_config`, never in argv or output.
 """
 
 from __future__ import annotations
@@ -16,9 +16,12 @@ import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from retail_deploy.errors import InputError, OperationFailed
+
+if TYPE_CHECKING:
+    from docker import DockerClient
 
 # Image label holding the digest of everything that went into the image (see input_digest).
 INPUT_DIGEST_LABEL = "org.retail-deploy.input-digest"
@@ -110,32 +113,7 @@ def input_digest(context_dir: str, dockerfile_path: str, *, version: str,
 # Engine
 
 
-def connect(docker_host: str | None = None, timeout: float = 600) -> Any:
-    """A DockerClient for `docker_host` (unix://, tcp://, ssh://) or the environment's engine
-    (`None` or "local": $DOCKER_HOST, else the local socket)."""
-    import docker
-
-    if docker_host == "local":
-        docker_host = None
-
-    client = None
-    try:
-        if docker_host:
-            client = docker.DockerClient(base_url=docker_host, timeout=int(timeout))
-        else:
-            client = docker.from_env(timeout=int(timeout))
-        client.ping()
-    except Exception as error:  # the SDK raises several unrelated types for "no engine"
-        if client is not None:  # made, but the engine did not answer: free its connection pool
-            client.close()
-        where = docker_host or os.environ.get("DOCKER_HOST") or "the local Docker engine"
-        raise OperationFailed(
-            f"cannot reach {where}: {_first_line(error)} (is dockerd running? see scripts/start-docker.sh)"
-        ) from error
-    return client
-
-
-def image_labels(client: Any, reference: str) -> dict[str, str] | None:
+def image_labels(client: DockerClient, reference: str) -> dict[str, str] | None:
     """Labels of a local image, or None when there is no such image."""
     import docker
 
@@ -146,7 +124,7 @@ def image_labels(client: Any, reference: str) -> dict[str, str] | None:
     return dict((attrs.get("Config") or {}).get("Labels") or {})
 
 
-def image_id(client: Any, reference: str) -> str | None:
+def image_id(client: DockerClient, reference: str) -> str | None:
     import docker
 
     try:
@@ -162,7 +140,7 @@ def image_id(client: Any, reference: str) -> str | None:
 _STEP_ID = re.compile(r"Successfully built ([0-9a-f]{12,64})")
 
 
-def build_image(client: Any, *, context_dir: str, dockerfile: str, tag: str,
+def build_image(client: DockerClient, *, context_dir: str, dockerfile: str, tag: str,
                 build_args: Mapping[str, str] | None = None, labels: Mapping[str, str] | None = None,
                 emit: Emit = print, cancel: threading.Event | None = None, service: str = "") -> str:
     """Build `context_dir` with the SDK, streaming each output line to `emit`; return the image id.
@@ -232,7 +210,7 @@ def _close(stream: Any) -> None:
         close()
 
 
-def tag_image(client: Any, image: str, reference: str) -> None:
+def tag_image(client: DockerClient, image: str, reference: str) -> None:
     """`docker tag IMAGE REFERENCE` via the SDK."""
     repository, tag = split_reference(reference)
     if not client.api.tag(image, repository, tag=tag, force=True):
@@ -298,7 +276,7 @@ def resolve_credentials(registry: str, *, username: str | None = None, password:
     return None
 
 
-def check_login(client: Any, registry: str, credentials: Credentials) -> None:
+def check_login(client: DockerClient, registry: str, credentials: Credentials) -> None:
     """Ask the engine to authenticate against the registry (fails fast before any build)."""
     import docker
 
@@ -395,7 +373,7 @@ class LiveBoard:
         self.out.flush()
 
 
-def push_image(client: Any, reference: str, *, credentials: Credentials | None, registry: str,
+def push_image(client: DockerClient, reference: str, *, credentials: Credentials | None, registry: str,
                progress: PushProgress | None = None, service: str = "") -> PushResult:
     """Push `reference`, iterating the decoded stream and raising on an error inside it.
 

@@ -43,6 +43,7 @@ class ServiceTarget:
     helm_chart: str
 
     def image_ref(self, version: str) -> str:
+        """The image of `version` (`image` is already `registry/name`: RegistryConfig.repository)."""
         return f"{self.image}:{version}"
 
     @property
@@ -142,12 +143,9 @@ def _blue_green(bg: BlueGreenConfig | None) -> BlueGreen | None:
 def kube_env(cfg: PlatformConfig, env: EnvironmentConfig) -> KubeEnv:
     """Read the Kubernetes view of `env` from the loaded platform config (config.py has checked
     the environment's typed keys; this chapter checks its own `kube:` section)."""
-    registry = cfg.registry.host
     services = []
     for name, svc in cfg.services.items():
-        image = svc.image
-        if registry and not image.startswith(registry + "/"):
-            image = f"{registry}/{image}"
+        image = cfg.registry.repository(svc.image)
         services.append(ServiceTarget(name=name, deployment=svc.deployment, container=svc.container, image=image,
                                       app_label=svc.app_label, helm_release=svc.helm_release,
                                       helm_chart=svc.helm_chart))

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from retail_deploy.errors import InputError
 from retail_deploy.prometheus import PrometheusClient, PrometheusUnreachable, display_url
 from retail_deploy.triggers import (
+    MonitoredService,
     MonitoringSettings,
     Reading,
     evaluate_metric,
@@ -33,7 +34,9 @@ if TYPE_CHECKING:
 
 
 def monitoring_settings(cfg: PlatformConfig) -> MonitoringSettings:
-    return parse_monitoring(cfg.section("monitoring"))
+    """The `monitoring:` section; default queries watch the config's own services."""
+    services = [MonitoredService(job=s.app_label, container=s.container) for s in cfg.services.values()]
+    return parse_monitoring(cfg.section("monitoring"), services, cfg.platform)
 
 
 def prometheus_url(cfg: PlatformConfig, env: EnvironmentConfig | str,

@@ -24,8 +24,17 @@ CHANGE_CAUSE_ANNOTATION = "kubernetes.io/change-cause"
 PENDING_PREFIX = "pending-"
 
 
+class ProbeResult(Protocol):
+    """What a probe printed (execute.Result, troubleshoot.ProbeOutput)."""
+
+    @property
+    def stdout(self) -> str: ...
+
+
 class ProbeRunner(Protocol):
-    def probe(self, command: Command) -> Any: ...
+    """Runs a read-only command, also in a dry run (execute.Runner)."""
+
+    def probe(self, command: Command) -> ProbeResult: ...
 
 
 # --- facts ---------------------------------------------------------------------------------
@@ -65,12 +74,18 @@ class Revision:
 
 @dataclass(frozen=True)
 class PodFacts:
+    """One pod as `kubectl get pods -o json` shows it: the one pod reader of the verify and the
+    troubleshooting paths (containers summed, the worst state kept)."""
+
     name: str
     phase: str
     ready: bool
     restarts: int
     waiting_reason: str  # e.g. CrashLoopBackOff, ImagePullBackOff; "" when running
     last_terminated_reason: str  # e.g. OOMKilled
+    last_exit_code: int | None = None
+    cpu_limit_millicores: int | None = None  # None unless every container has a limit
+    memory_limit_mib: float | None = None
 
     @property
     def problem(self) -> str:
@@ -81,6 +96,10 @@ class PodFacts:
         if not self.ready:
             return "NotReady"
         return ""
+
+    @property
+    def unhealthy(self) -> bool:
+        return self.problem != ""
 
 
 @dataclass(frozen=True)
@@ -200,24 +219,56 @@ def parse_revisions(text: str, deployment: str) -> list[Revision]:
 
 
 def parse_pods(text: str) -> list[PodFacts]:
-    """`kubectl get pods -l ... -o json`."""
+    """`kubectl get pods -l ... -o json` (a List, or one pod's object)."""
+    data = _load(text, "pods")
     pods = []
-    for item in _load(text, "pods").get("items", []):
+    for item in data.get("items", [data]) if isinstance(data, dict) else []:
         status = item.get("status", {}) or {}
         statuses = status.get("containerStatuses", []) or []
         waiting = next((s["state"]["waiting"].get("reason", "") for s in statuses
                         if "waiting" in (s.get("state") or {})), "")
-        last = next((s["lastState"]["terminated"].get("reason", "") for s in statuses
-                     if "terminated" in (s.get("lastState") or {})), "")
+        last: dict[str, Any] = next((s["lastState"]["terminated"] for s in statuses
+                                     if "terminated" in (s.get("lastState") or {})), {})
+        limits = [(c.get("resources", {}) or {}).get("limits", {}) or {}
+                  for c in item.get("spec", {}).get("containers", [])]
+        cpu = [parse_cpu(limit["cpu"]) for limit in limits if "cpu" in limit]
+        memory = [parse_memory(limit["memory"]) for limit in limits if "memory" in limit]
         pods.append(PodFacts(
             name=item.get("metadata", {}).get("name", ""),
             phase=status.get("phase", "Unknown"),
             ready=bool(statuses) and all(s.get("ready") for s in statuses),
             restarts=sum(int(s.get("restartCount", 0)) for s in statuses),
             waiting_reason=waiting,
-            last_terminated_reason=last,
+            last_terminated_reason=last.get("reason", ""),
+            last_exit_code=last.get("exitCode"),
+            cpu_limit_millicores=sum(cpu) if cpu and len(cpu) == len(limits) else None,
+            memory_limit_mib=sum(memory) if memory and len(memory) == len(limits) else None,
         ))
     return pods
+
+
+def parse_cpu(text: str) -> int:
+    """Kubernetes CPU quantity -> millicores ("250m" -> 250, "1" -> 1000, "1.5" -> 1500)."""
+    text = text.strip()
+    if text.endswith("m"):
+        return int(float(text[:-1]))
+    if text.endswith("n"):
+        return int(float(text[:-1]) / 1_000_000)
+    return int(float(text) * 1000)
+
+
+# Bytes per unit of a Kubernetes memory quantity (binary and decimal suffixes).
+_MEMORY_UNITS = {"Ki": 1024, "Mi": 1024 ** 2, "Gi": 1024 ** 3, "Ti": 1024 ** 4,
+                 "k": 1000, "M": 1000 ** 2, "G": 1000 ** 3, "T": 1000 ** 4}
+
+
+def parse_memory(text: str) -> float:
+    """Kubernetes memory quantity -> MiB ("512Mi" -> 512, "1Gi" -> 1024, "1G" -> 953.67)."""
+    text = text.strip()
+    for unit in ("Ki", "Mi", "Gi", "Ti", "k", "M", "G", "T"):
+        if text.endswith(unit):
+            return float(text[: -len(unit)]) * _MEMORY_UNITS[unit] / 1024 ** 2
+    return float(text) / 1024 ** 2
 
 
 def parse_configmap(text: str) -> tuple[dict[str, str], str]:
@@ -259,7 +310,7 @@ def pending_recovery(release: HelmRelease, history: list[HelmRevision], namespac
 
 # --- probes (command + parser) -------------------------------------------------------------
 
-def _stdout(result: Any) -> str:
+def _stdout(result: ProbeResult) -> str:
     return getattr(result, "stdout", "") or ""
 
 

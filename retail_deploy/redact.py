@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Mapping
+from typing import Any
 
 MASK = "***"
 # Very short values would mask ordinary words and numbers; they are not plausible secrets.
@@ -36,6 +38,18 @@ def redact(text: str) -> str:
     for secret in secrets:
         text = text.replace(secret, MASK)
     return _URL_CREDENTIALS.sub(lambda m: f"{m['scheme']}{m['user']}:{MASK}@", text)
+
+
+def redact_data(value: Any) -> Any:
+    """A JSON-able document with every string (keys too) masked, before it is rendered: a secret
+    JSON-escaped in the output (a quote, a backslash, non-ASCII) would not match the raw value."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, Mapping):
+        return {redact_data(k): redact_data(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact_data(v) for v in value]
+    return value
 
 
 def forget_all() -> None:

@@ -34,19 +34,49 @@ OPS = (">", "<", ">=", "<=", "==", "!=")
 # (`monitoring.rate_window`). Sums make the ratios platform-wide: the runbook's sample
 # `rate(x{status=~"5.."}[5m]) / rate(x[5m])` matches series label by label, so each 5xx
 # series is divided by itself and the "ratio" is 1 as soon as one 5xx exists.
+# Queries that name services (`health`, `cpu_usage`, `memory_usage`) are made from the config's
+# own services by `service_queries`: nothing here names a platform's service.
 DEFAULT_QUERIES: dict[str, str] = {
     "error_rate": 'sum(rate(http_server_requests_total{status=~"5.."}[$window]))'
                   ' / sum(rate(http_server_requests_total[$window]))',
     "p95_latency": "histogram_quantile(0.95, sum by (le) (rate(http_server_requests_duration_bucket[$window])))",
-    "health": 'up{job="retail-backend"}',
     "payment_failures": "sum(increase(payments_failed_total[$window]))",
-    "cpu_usage": 'sum(rate(container_cpu_usage_seconds_total{container="retail-backend"}[$window]))'
-                 ' / sum(kube_pod_container_resource_limits{container="retail-backend",resource="cpu"})',
-    "memory_usage": 'sum(container_memory_working_set_bytes{container="retail-backend"})'
-                    ' / sum(kube_pod_container_resource_limits{container="retail-backend",resource="memory"})',
     "active_connections": "sum(mongodb_driver_pool_checkedout) / sum(mongodb_driver_pool_size)",
     "order_completion_rate": "sum(rate(orders_completed_total[$window])) / sum(rate(orders_created_total[$window]))",
 }
+
+
+@dataclass(frozen=True)
+class MonitoredService:
+    """How Prometheus sees one service of the config: its scrape job and its container name."""
+
+    job: str
+    container: str
+
+
+def _matcher(label: str, values: Sequence[str]) -> str:
+    """`job="a"` for one value, `job=~"a|b"` for several (a dot matched literally: `\\\\.` in PromQL)."""
+    unique = list(dict.fromkeys(values))
+    if len(unique) == 1:
+        return f'{label}="{unique[0]}"'
+    alternatives = "|".join(value.replace(".", "\\\\.") for value in unique)
+    return f'{label}=~"{alternatives}"'
+
+
+def service_queries(services: Sequence[MonitoredService]) -> dict[str, str]:
+    """The default `health`, `cpu_usage` and `memory_usage` queries over the config's services."""
+    if not services:
+        return {}
+    job = _matcher("job", [s.job for s in services])
+    container = _matcher("container", [s.container for s in services])
+    return {
+        "health": f"up{{{job}}}",
+        "cpu_usage": f"sum(rate(container_cpu_usage_seconds_total{{{container}}}[$window]))"
+                     f' / sum(kube_pod_container_resource_limits{{{container},resource="cpu"}})',
+        "memory_usage": f"sum(container_memory_working_set_bytes{{{container}}})"
+                        f' / sum(kube_pod_container_resource_limits{{{container},resource="memory"}})',
+    }
+
 
 # The runbook's "Rollback Triggers" ("Critical security vulnerability discovered" is a human call).
 DEFAULT_TRIGGERS: dict[str, dict[str, Any]] = {
@@ -81,8 +111,8 @@ DEFAULT_ALERTS: dict[str, dict[str, Any]] = {
     "HighLatency": {"query": "p95_latency", "op": ">", "threshold": 0.5, "for": "10m", "severity": "warning",
                     "summary": "High latency detected", "description": "p95 latency is {{ $value }}s"},
     "ServiceDown": {"query": "health", "op": "==", "threshold": 0, "for": "1m", "severity": "critical",
-                    "summary": "Backend service is down",
-                    "description": "Backend has been down for more than 1 minute"},
+                    "summary": "Service {{ $labels.job }} is down",
+                    "description": "{{ $labels.job }} has been down for more than 1 minute"},
 }
 
 
@@ -161,7 +191,7 @@ class MonitoringSettings:
     subquery_step_s: float = 30.0
     # Consecutive polls that may fail to reach Prometheus during a watch before it gives up.
     unreachable_tolerance: int = 3
-    rule_group: str = "retail-platform"
+    rule_group: str = "platform"
     rule_for_s: float = 300.0
     triggers: tuple[Trigger, ...] = ()
     metrics: tuple[Metric, ...] = ()
@@ -320,17 +350,19 @@ _METRIC_KEYS = frozenset({"title", "query", "direction", "warning", "critical", 
 _ALERT_KEYS = frozenset({"query", "op", "threshold", "for", "severity", "summary", "description", "enabled"})
 
 
-def parse_monitoring(node: Node) -> MonitoringSettings:
+def parse_monitoring(node: Node, services: Sequence[MonitoredService] = (),
+                     platform: str = "platform") -> MonitoringSettings:
     """Settings from the config's top-level `monitoring:` section (a line-aware Node).
 
     Triggers, metrics and alerts are mappings keyed by name: an entry named like a runbook
     default overrides only the fields it gives, `enabled: false` drops it, a new name adds one,
-    and `runbook_defaults: false` starts from none.
+    and `runbook_defaults: false` starts from none. Default queries that name services cover
+    `services` (the config's own); the default rule group is named after `platform`.
     """
     node.unknown_keys(_SECTION_KEYS)
     use_defaults = node.bool("runbook_defaults", True)
     rate_window = node.duration("rate_window", "5m")
-    queries = dict(DEFAULT_QUERIES) if use_defaults else {}
+    queries = {**DEFAULT_QUERIES, **service_queries(services)} if use_defaults else {}
     queries.update(node.str_map("queries", {}))
 
     def query(entry: Node | None, default: Mapping[str, Any]) -> str:
@@ -388,7 +420,7 @@ def parse_monitoring(node: Node) -> MonitoringSettings:
         rate_window_s=rate_window,
         subquery_step_s=node.duration("subquery_step", "30s"),
         unreachable_tolerance=tolerance,
-        rule_group=node.str("rule_group", "retail-platform"),
+        rule_group=node.str("rule_group", platform),
         rule_for_s=rule_for,
         triggers=tuple(triggers),
         metrics=tuple(metrics),

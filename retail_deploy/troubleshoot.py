@@ -21,11 +21,18 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from retail_deploy.commands import Command
-from retail_deploy.commands import kubectl_diag as k
+from retail_deploy.commands import kubectl as k
+from retail_deploy.commands.kubectl import Kube
+from retail_deploy.errors import CommandFailed, OperationFailed, RetailDeployError
+from retail_deploy.probes import PodFacts, live_deployment, parse_cpu, parse_memory, parse_pods
 from retail_deploy.redact import redact  # evidence quotes logs, which may print a MONGODB_URI
+
+if TYPE_CHECKING:
+    from retail_deploy.execute import Runner
+    from retail_deploy.kube_settings import KubeEnv
 
 # Named causes (the report's vocabulary).
 MISSING_ENV = "missing environment variable"
@@ -340,54 +347,9 @@ def summarize_errors(text: str, limit: int = 10) -> list[tuple[int, str]]:
     return sorted(((n, msg) for msg, n in counts.items()), key=lambda item: (-item[0], item[1]))[:limit]
 
 
-# --- kubectl get pods -o json, kubectl top pods --------------------------------------------------
+# --- pods (read by probes.parse_pods), kubectl top pods ----------------------------------------------
 
-@dataclass(frozen=True)
-class PodStatus:
-    name: str
-    phase: str
-    ready: bool
-    restarts: int
-    waiting_reason: str = ""
-    last_reason: str = ""
-    last_exit_code: int | None = None
-    cpu_limit_millicores: int | None = None
-    memory_limit_mib: float | None = None
-
-    @property
-    def unhealthy(self) -> bool:
-        return not self.ready or self.waiting_reason != "" or self.phase not in ("Running", "Succeeded")
-
-
-def parse_pods(text: str) -> list[PodStatus]:
-    """`kubectl get pods -o json` -> one PodStatus per pod (containers summed / worst state)."""
-    document = json.loads(text)
-    items = document.get("items", [document]) if isinstance(document, dict) else []
-    pods: list[PodStatus] = []
-    for item in items:
-        status = item.get("status", {})
-        statuses = status.get("containerStatuses") or []
-        waiting = next((s["state"]["waiting"].get("reason", "") for s in statuses
-                        if "waiting" in s.get("state", {})), "")
-        last: dict[str, Any] = next((s["lastState"]["terminated"] for s in statuses if "terminated" in s.get("lastState", {})), {})
-        limits = [c.get("resources", {}).get("limits", {}) for c in item.get("spec", {}).get("containers", [])]
-        cpu = [parse_cpu(lim["cpu"]) for lim in limits if "cpu" in lim]
-        memory = [parse_memory(lim["memory"]) for lim in limits if "memory" in lim]
-        pods.append(PodStatus(
-            name=item.get("metadata", {}).get("name", ""),
-            phase=status.get("phase", ""),
-            ready=bool(statuses) and all(s.get("ready") for s in statuses),
-            restarts=sum(int(s.get("restartCount", 0)) for s in statuses),
-            waiting_reason=waiting,
-            last_reason=last.get("reason", ""),
-            last_exit_code=last.get("exitCode"),
-            cpu_limit_millicores=sum(cpu) if cpu and len(cpu) == len(limits) else None,
-            memory_limit_mib=sum(memory) if memory and len(memory) == len(limits) else None,
-        ))
-    return pods
-
-
-def crashlooping(pods: Iterable[PodStatus]) -> list[PodStatus]:
+def crashlooping(pods: Iterable[PodFacts]) -> list[PodFacts]:
     """Pods worth describing: crash-looping or not ready, most restarts first."""
     return sorted((p for p in pods if p.waiting_reason == "CrashLoopBackOff" or p.unhealthy),
                   key=lambda p: (-(p.waiting_reason == "CrashLoopBackOff"), -p.restarts, p.name))
@@ -411,7 +373,7 @@ def parse_top(text: str) -> list[PodUsage]:
     return rows
 
 
-def analyse_top(usage: Sequence[PodUsage], pods: Sequence[PodStatus] = (), threshold: float = 0.9) -> list[Finding]:
+def analyse_top(usage: Sequence[PodUsage], pods: Sequence[PodFacts] = (), threshold: float = 0.9) -> list[Finding]:
     """Pods using at least `threshold` of their CPU or memory limit (limits from `parse_pods`)."""
     limits = {p.name: p for p in pods}
     findings: list[Finding] = []
@@ -430,30 +392,6 @@ def analyse_top(usage: Sequence[PodUsage], pods: Sequence[PodStatus] = (), thres
                                     f"{pod.memory_limit_mib:g}Mi memory limit ({share:.0%}): OOMKill is near",
                                     f"{row.name} {row.memory_mib:g}Mi", "kubectl top pods", row.name))
     return rank(findings)
-
-
-def parse_cpu(text: str) -> int:
-    """Kubernetes CPU quantity -> millicores ("250m" -> 250, "1" -> 1000, "1.5" -> 1500)."""
-    text = text.strip()
-    if text.endswith("m"):
-        return int(float(text[:-1]))
-    if text.endswith("n"):
-        return int(float(text[:-1]) / 1_000_000)
-    return int(float(text) * 1000)
-
-
-# Bytes per unit of a Kubernetes memory quantity (binary and decimal suffixes).
-_MEMORY_UNITS = {"Ki": 1024, "Mi": 1024 ** 2, "Gi": 1024 ** 3, "Ti": 1024 ** 4,
-                 "k": 1000, "M": 1000 ** 2, "G": 1000 ** 3, "T": 1000 ** 4}
-
-
-def parse_memory(text: str) -> float:
-    """Kubernetes memory quantity -> MiB ("512Mi" -> 512, "1Gi" -> 1024, "1G" -> 953.67)."""
-    text = text.strip()
-    for unit in ("Ki", "Mi", "Gi", "Ti", "k", "M", "G", "T"):
-        if text.endswith(unit):
-            return float(text[: -len(unit)]) * _MEMORY_UNITS[unit] / 1024 ** 2
-    return float(text) / 1024 ** 2
 
 
 # --- cert-manager certificates -----------------------------------------------------------------
@@ -696,20 +634,34 @@ class _Collector:
         return output
 
 
-def serving_deployment(probe: Probe, target: k.KubeTarget, env: Any, service: Any) -> str:
-    """The deployment that serves `service` now: its own, or for a blue/green service the colour the
-    Service selects (the idle colour may be scaled to zero). Falls back to blue if unreadable."""
-    blue_green = getattr(env, "blue_green", None)
-    if blue_green is None or blue_green.service != service.name:
-        return str(service.deployment)
-    out = probe(k.service_selector(target, blue_green.service_name, blue_green.selector_key))
-    colour = out.stdout.strip() if out.exit_code == 0 else ""
-    return str(blue_green.deployments.get(colour) or blue_green.deployments["blue"])
+def serving_deployment(probe: Probe, kenv: KubeEnv, service: str) -> str:
+    """The deployment that serves `service` now: its own, or for the blue-green service the colour
+    the Service selects (probes.live_deployment, the one colour reader; the idle colour may be
+    scaled to zero). When the Service cannot be read, the first colour of the config is assumed."""
+    bg = kenv.blue_green
+    if bg is None or service != bg.service:
+        return kenv.service(service).deployment
+    try:
+        return live_deployment(_RaisingProbe(probe), kenv, service)
+    except RetailDeployError:  # diagnose anyway: the report shows the failed read
+        return next(iter(bg.deployments.values()))
 
 
-def runner_probe(runner: Any) -> Probe:
+@dataclass(frozen=True)
+class _RaisingProbe:
+    """A Probe seen as probes.ProbeRunner: a failed read raises, as Runner.probe does."""
+
+    read: Probe
+
+    def probe(self, command: Command) -> ProbeOutput:
+        out = self.read(command)
+        if out.exit_code != 0:
+            raise OperationFailed(f"{command.display()} failed: {_tail(out.stderr or out.stdout)}")
+        return out
+
+
+def runner_probe(runner: Runner) -> Probe:
     """Adapt the execution boundary's `Runner.probe` to a Probe: failures become output, not errors."""
-    from retail_deploy.errors import CommandFailed
 
     def probe(command: Command) -> ProbeOutput:
         try:
@@ -721,21 +673,21 @@ def runner_probe(runner: Any) -> Probe:
     return probe
 
 
-def _new_report(kind: str, target: k.KubeTarget, environment: str) -> Report:
-    return Report(kind, environment, f"context {target.context}, namespace {target.namespace}")
+def _new_report(kind: str, kube: Kube, environment: str) -> Report:
+    return Report(kind, environment, f"context {kube.context}, namespace {kube.namespace}")
 
 
 # --- the diagnoses (one per runbook "Common Issues" entry) --------------------------------------
 
-def crashloop(probe: Probe, target: k.KubeTarget, environment: str, *, selector: str,
+def crashloop(probe: Probe, kube: Kube, environment: str, *, selector: str,
               pod: str | None = None, max_pods: int = 3) -> Report:
     """Runbook 1, Pod CrashLoopBackOff: describe + previous logs of the failing pods."""
-    report = _new_report("crashloop", target, environment)
+    report = _new_report("crashloop", kube, environment)
     run = _Collector(probe, report).run
     pods = [pod] if pod else []
-    overview: dict[str, PodStatus] = {}
+    overview: dict[str, PodFacts] = {}
     if not pod:
-        listing = run(f"pods ({selector})", k.get_pods(target, selector))
+        listing = run(f"pods ({selector})", k.get_json(kube, "pods", selector=selector))
         if listing.exit_code == 0:
             failing = crashlooping(parse_pods(listing.stdout))
             pods = [p.name for p in failing[:max_pods]]
@@ -743,55 +695,55 @@ def crashloop(probe: Probe, target: k.KubeTarget, environment: str, *, selector:
         if not pods:
             report.notes.append(f"No crash-looping or unready pod matches {selector}.")
     for name in pods:
-        described = run(f"describe pod {name}", k.describe_pod(target, name))
+        described = run(f"describe pod {name}", k.describe_pod(kube, name))
         if described.exit_code == 0:
             report.findings += analyse_describe_pod(described.stdout)
         elif name in overview:  # describe failed: the pod list still shows the last termination
             report.findings += _pod_overview([overview[name]])
-        previous = run(f"logs of {name} (previous container)", k.logs(target, name, previous=True, tail=200))
+        previous = run(f"logs of {name} (previous container)", k.logs(kube, pod=name, previous=True, tail=200))
         if previous.exit_code == 0:
             report.findings += analyse_logs(previous.stdout, f"kubectl logs {name} --previous")
     report.findings = rank(report.findings)
     return report
 
 
-def _pod_overview(failing: Sequence[PodStatus]) -> list[Finding]:
+def _pod_overview(failing: Sequence[PodFacts]) -> list[Finding]:
     return [Finding(OOM_KILLED, f"pod {p.name} was last killed for memory (exit code {p.last_exit_code})",
                     f"lastState.terminated.reason=OOMKilled restarts={p.restarts}", "kubectl get pods", p.name)
-            for p in failing if p.last_reason == "OOMKilled"]
+            for p in failing if p.last_terminated_reason == "OOMKilled"]
 
 
-def errors(probe: Probe, target: k.KubeTarget, environment: str, *, selector: str, deployment: str,
+def errors(probe: Probe, kube: Kube, environment: str, *, selector: str, deployment: str,
            tail: int = 500, scale_to: int = 5) -> Report:
     """Runbook 2, High Error Rate: error lines (grouped), rollout history, pod resources."""
-    report = _new_report("errors", target, environment)
+    report = _new_report("errors", kube, environment)
     run = _Collector(probe, report).run
     logs_out = run(f"logs ({selector}, last {tail} lines per pod)",
-                   k.logs(target, selector=selector, tail=tail, prefix=True))
+                   k.logs(kube, selector=selector, tail=tail, prefix=True))
     if logs_out.exit_code == 0:
         grouped = summarize_errors(logs_out.stdout)
         report.notes += ["Most frequent errors:"] + [f"  {n:>5} x {message}" for n, message in grouped] \
             if grouped else ["No error lines in the recent logs."]
         report.findings += analyse_logs(logs_out.stdout, "kubectl logs")
-    run(f"rollout history of {deployment}", k.rollout_history(target, deployment))
-    _resources(run, report, target, selector)
+    run(f"rollout history of {deployment}", k.rollout_history(kube, deployment))
+    _resources(run, report, kube, selector)
     if any(f.cause in (CPU_SATURATED, CONNECTION_POOL) for f in report.findings):
-        report.remedies.append(k.scale(target, deployment, scale_to))
+        report.remedies.append(k.scale(kube, deployment, scale_to))
     report.findings = rank(report.findings)
     return report
 
 
-def db(probe: Probe, target: k.KubeTarget, environment: str, *, deployment: str, selector: str,
+def db(probe: Probe, kube: Kube, environment: str, *, deployment: str, selector: str,
        components: Sequence[str] = ("mongo", "redis"), port: int = 8080) -> Report:
     """Runbook 3, Database Connection Issues: ping from the backend pod, pool messages in the logs."""
-    report = _new_report("db", target, environment)
+    report = _new_report("db", kube, environment)
     run = _Collector(probe, report).run
     for component in components:
-        out = run(f"actuator health of {component}", k.actuator_health(target, deployment, component, port))
+        out = run(f"actuator health of {component}", k.actuator_health(kube, deployment, component, port))
         _healthy, finding = analyse_actuator(component, out.stdout, out.exit_code)
         if finding:
             report.findings.append(finding)
-    mongo = run("MongoDB ping from the backend pod", k.mongo_ping(target, deployment))
+    mongo = run("MongoDB ping from the backend pod", k.mongo_ping(kube, deployment))
     if mongo.exit_code != 0:
         report.findings += analyse_logs(mongo.stdout + "\n" + mongo.stderr, "mongosh") or [
             Finding(DB_CONNECTION, f"mongosh from {deployment} failed (exit code {mongo.exit_code})",
@@ -802,11 +754,11 @@ def db(probe: Probe, target: k.KubeTarget, environment: str, *, deployment: str,
             report.findings.append(finding)
         elif stats:
             report.notes.append(stats.summary())
-    redis = run("Redis ping from the backend pod", k.redis_ping(target, deployment))
+    redis = run("Redis ping from the backend pod", k.redis_ping(kube, deployment))
     if redis.exit_code != 0 or "PONG" not in redis.stdout:
         report.findings.append(Finding(DB_CONNECTION, f"redis-cli ping from {deployment} did not answer PONG",
                                        _tail(redact(redis.stderr or redis.stdout)), "redis-cli", "Redis"))
-    pool = run("connection pool messages", k.logs(target, selector=selector, tail=2000, prefix=True))
+    pool = run("connection pool messages", k.logs(kube, selector=selector, tail=2000, prefix=True))
     if pool.exit_code == 0:
         lines = [ln for ln in pool.stdout.splitlines() if "connection pool" in ln.lower() or _POOL.search(ln)]
         report.notes.append(f"{len(lines)} connection pool message(s) in the recent logs.")
@@ -815,14 +767,14 @@ def db(probe: Probe, target: k.KubeTarget, environment: str, *, deployment: str,
     return report
 
 
-def latency(probe: Probe, target: k.KubeTarget, environment: str, *, selector: str, deployment: str,
+def latency(probe: Probe, kube: Kube, environment: str, *, selector: str, deployment: str,
             mongo_deployment: str = "mongodb", redis_deployment: str = "redis", slow_seconds: int = 5,
             scale_to: int = 10) -> Report:
     """Runbook 4, High Latency: pod resources, slow MongoDB operations, Redis latency."""
-    report = _new_report("latency", target, environment)
+    report = _new_report("latency", kube, environment)
     run = _Collector(probe, report).run
-    _resources(run, report, target, selector)
-    slow = run(f"MongoDB operations running >= {slow_seconds}s", k.mongo_slow_ops(target, mongo_deployment,
+    _resources(run, report, kube, selector)
+    slow = run(f"MongoDB operations running >= {slow_seconds}s", k.mongo_slow_ops(kube, mongo_deployment,
                                                                                   slow_seconds))
     if slow.exit_code == 0:
         try:
@@ -831,28 +783,28 @@ def latency(probe: Probe, target: k.KubeTarget, environment: str, *, selector: s
             operations = []
         if isinstance(operations, list) and operations:
             report.notes.append(f"{len(operations)} MongoDB operation(s) running for {slow_seconds}s or more.")
-    run("Redis latency (1 s sample)", k.redis_latency(target, redis_deployment))
+    run("Redis latency (1 s sample)", k.redis_latency(kube, redis_deployment))
     if any(f.cause == CPU_SATURATED for f in report.findings):
-        report.remedies.append(k.scale(target, deployment, scale_to))
+        report.remedies.append(k.scale(kube, deployment, scale_to))
     report.findings = rank(report.findings)
     return report
 
 
-def certs(probe: Probe, target: k.KubeTarget, environment: str, *, days: int = 14,
+def certs(probe: Probe, kube: Kube, environment: str, *, days: int = 14,
           now: datetime | None = None) -> Report:
     """Runbook 5, SSL/TLS: certificates expired, expiring within `days`, or not Ready."""
     now = now or datetime.now(UTC)
-    report = _new_report("certs", target, environment)
+    report = _new_report("certs", kube, environment)
     run = _Collector(probe, report).run
-    listing = run("certificates", k.get_certificates(target))
+    listing = run("certificates", k.get_json(kube, "certificates"))
     if listing.exit_code != 0:
         report.notes.append("Could not list certificates (is cert-manager installed in this cluster?).")
         return report
     statuses = parse_certificates(listing.stdout)
     report.findings = analyse_certificates(statuses, now, days)
     for name in sorted({f.subject for f in report.findings}):
-        run(f"describe certificate {name}", k.describe_certificate(target, name))
-        report.remedies.append(k.delete_certificate(target, name))
+        run(f"describe certificate {name}", k.describe_certificate(kube, name))
+        report.remedies.append(k.delete_certificate(kube, name))
     if not report.findings:
         soonest = min((c for c in statuses if c.not_after), key=lambda c: c.not_after or now, default=None)
         report.notes.append(f"All {len(statuses)} certificates are Ready and valid for more than {days} days"
@@ -860,10 +812,10 @@ def certs(probe: Probe, target: k.KubeTarget, environment: str, *, days: int = 1
     return report
 
 
-def _resources(run: Callable[[str, Command], ProbeOutput], report: Report, target: k.KubeTarget,
+def _resources(run: Callable[[str, Command], ProbeOutput], report: Report, kube: Kube,
                selector: str) -> None:
-    top = run("pod resource usage", k.top_pods(target))
-    pods = run(f"pod limits ({selector})", k.get_pods(target, selector))
+    top = run("pod resource usage", k.top_pods(kube))
+    pods = run(f"pod limits ({selector})", k.get_json(kube, "pods", selector=selector))
     if top.exit_code == 0 and pods.exit_code == 0:
         report.findings += analyse_top(parse_top(top.stdout), parse_pods(pods.stdout))
 

@@ -1,8 +1,8 @@
 """Line-aware YAML: every value remembers its file, key path and line.
 
 PyYAML forgets where a value came from once it is constructed. Configuration errors must name
-file, key and line (design section 2), so mappings are loaded as `_LineMap` (a dict that keeps
-the line of each key) and read through `Node`, whose accessors validate types and raise
+file, key and line (docs/architecture.md, "Public contract"), so mappings are loaded as `_LineMap`
+(a dict that keeps the line of each key) and read through `Node`, whose accessors validate types and raise
 `ConfigError("config.yaml:12: environments.staging.namespace: expected a string")`.
 """
 

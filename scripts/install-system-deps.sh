@@ -8,7 +8,7 @@
 set -euo pipefail
 
 PACKAGES=(docker.io docker-registry prometheus openssh-server busybox-static apache2-utils
-          python3-venv git curl openssl)
+          python3-venv git curl openssl jq)
 # Services the packages above may start from their postinst scripts.
 SERVICES=(docker docker-registry prometheus prometheus-node-exporter ssh)
 

@@ -21,7 +21,8 @@ class Command:
 
     argv: tuple[str, ...]
     secrets: frozenset[str] = field(default_factory=frozenset)
-    # Read-only probes run even in a dry run (design section 2) and are not echoed as actions.
+    # Read-only probes run even in a dry run and are not echoed as actions (docs/architecture.md,
+    # "Public contract").
     read_only: bool = False
     # Seconds before the command is killed; None means the runner's default.
     timeout: float | None = None

@@ -1,8 +1,12 @@
-"""Pure argv builders for kubectl.
+"""Pure argv builders for kubectl: the one kubectl dialect of the deploy, verify, rollback and
+troubleshooting paths (docs/architecture.md, "Foundation").
 
 Every command pins the environment's kube context and namespace (so a production command can
 never hit the cluster the current context happens to point at) and carries `--request-timeout`
-(kubectl may otherwise wait forever on an unreachable API server or a credential prompt).
+(kubectl may otherwise wait forever on an unreachable API server or a credential prompt), the
+environment's configured one (`kube.request_timeout`, kube_settings.py). The pins follow the
+verb and its arguments (`kubectl get pods -l app=x --namespace ns --context c --request-timeout=30s`);
+for `exec` they go before `--`, after which everything is the program's own argv.
 """
 
 from __future__ import annotations
@@ -133,9 +137,20 @@ def get_pods(kube: Kube, selector: str) -> Command:
     return _k(kube, "get", "pods", "-l", selector, read_only=True)
 
 
-def logs(kube: Kube, selector: str, tail: int) -> Command:
-    """Recent logs of every pod matching `selector` (runbook 5: `kubectl logs -l app=... --tail=100`)."""
-    return _k(kube, "logs", "-l", selector, f"--tail={tail}", read_only=True)
+def logs(kube: Kube, selector: str | None = None, tail: int | None = None, *, pod: str | None = None,
+         previous: bool = False, prefix: bool = False) -> Command:
+    """Recent logs of every pod matching `selector` (runbook 5: `kubectl logs -l app=... --tail=100`),
+    or of one `pod` (`--previous`: the crashed container's, runbook "Pod CrashLoopBackOff")."""
+    if (pod is None) == (selector is None):
+        raise ValueError("logs needs exactly one of pod or selector")
+    args = ["logs", pod] if pod is not None else ["logs", "-l", str(selector)]
+    if previous:
+        args.append("--previous")
+    if tail is not None:
+        args.append(f"--tail={tail}")
+    if prefix:
+        args.append("--prefix")
+    return _k(kube, *args, read_only=True)
 
 
 # --- the runbook's appendix: environment setup and useful commands ---------------------------
@@ -180,3 +195,66 @@ def shell(kube: Kube, deployment: str, program: str = "/bin/sh") -> Command:
     """`kubectl exec -it deploy/NAME -- /bin/sh` (a shell in a pod). The pins go before `--`:
     everything after it is the program's own argv."""
     return cmd(KUBECTL, "exec", "-it", f"deploy/{deployment}", *_pin(kube), "--", program)
+
+
+# --- troubleshooting and dependency health: the runbook's "Common Issues" reads ---------------
+
+def describe_pod(kube: Kube, pod: str) -> Command:
+    """`kubectl describe pod <pod-name>` (runbook: Pod CrashLoopBackOff)."""
+    return _k(kube, "describe", "pod", pod, read_only=True)
+
+
+def top_pods(kube: Kube) -> Command:
+    """`kubectl top pods` (runbook: High Error Rate, High Latency)."""
+    return _k(kube, "top", "pods", read_only=True)
+
+
+def describe_certificate(kube: Kube, name: str) -> Command:
+    """`kubectl describe certificate NAME` (cert-manager; runbook: SSL/TLS)."""
+    return _k(kube, "describe", "certificate", name, read_only=True)
+
+
+def delete_certificate(kube: Kube, name: str) -> Command:
+    """`kubectl delete certificate NAME`: cert-manager recreates and re-issues it (a remedy)."""
+    return _k(kube, "delete", "certificate", name)
+
+
+def exec_in(kube: Kube, workload: str, *argv: str) -> Command:
+    """`kubectl exec deploy/NAME -- <argv>` without -it: stdin is closed at the execution boundary,
+    and a TTY would mix stderr into the captured output. Read-only: it runs in a dry run too."""
+    return cmd(KUBECTL, "exec", workload, *_pin(kube), "--", *argv, read_only=True)
+
+
+def actuator_health(kube: Kube, deployment: str, component: str = "", port: int = 8080) -> Command:
+    """The runbook's `kubectl exec deploy/NAME -- curl -sf localhost:8080/actuator/health/mongo`."""
+    path = "/actuator/health" + (f"/{component}" if component else "")
+    return exec_in(kube, f"deploy/{deployment}", "curl", "-sf", f"localhost:{port}{path}")
+
+
+def mongo_ping(kube: Kube, deployment: str, uri_variable: str = "MONGODB_URI") -> Command:
+    """`mongosh "$MONGODB_URI" --eval "db.stats()"` run inside the pod.
+
+    The URI (with credentials) is expanded by the pod's shell from its own environment, so it never
+    passes through this machine, its argv or its logs (the runbook expands it locally).
+    """
+    script = f'mongosh "${uri_variable}" --quiet --eval "JSON.stringify(db.stats())"'
+    return exec_in(kube, f"deploy/{deployment}", "sh", "-c", script)
+
+
+def redis_ping(kube: Kube, deployment: str, url_variable: str = "REDIS_URL") -> Command:
+    """`redis-cli -u "$REDIS_URL" ping` inside the pod (the URL stays in the pod)."""
+    return exec_in(kube, f"deploy/{deployment}", "sh", "-c", f'redis-cli -u "${url_variable}" ping')
+
+
+def mongo_slow_ops(kube: Kube, deployment: str = "mongodb", seconds: int = 5) -> Command:
+    """The runbook's `db.currentOp({'secs_running': {$gte: 5}})` on the MongoDB deployment."""
+    script = f"JSON.stringify(db.currentOp({{'secs_running': {{$gte: {int(seconds)}}}}}).inprog)"
+    return exec_in(kube, f"deploy/{deployment}", "mongosh", "--quiet", "--eval", script)
+
+
+def redis_latency(kube: Kube, deployment: str = "redis") -> Command:
+    """`redis-cli --latency --raw`: without a TTY it samples for one second, prints one line, exits.
+
+    (The runbook's interactive `redis-cli --latency` would run forever.)
+    """
+    return exec_in(kube, f"deploy/{deployment}", "redis-cli", "--latency", "--raw")

@@ -1,4 +1,4 @@
-"""The task namespace: one invoke Collection per runbook chapter (design section 2)."""
+"""The task namespace: one invoke Collection per runbook chapter (docs/architecture.md, "Tasks")."""
 
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, SupportsIndex
 
 import invoke
 from invoke.exceptions import Exit, UnexpectedExit
@@ -23,12 +23,27 @@ from retail_deploy.errors import EXIT_FAILED, EXIT_INTERRUPTED, InputError, Reta
 if TYPE_CHECKING:
     from retail_deploy.config import EnvironmentConfig, PlatformConfig
 
+class EnvironmentsHelp(str):
+    """The `--env` help: it names the platform config's own environments, read when the help is
+    shown. invoke builds every task's option help whenever it parses a command line (`--list`
+    included), and loading the config then would slow every command; the help text is rendered
+    through textwrap, whose first step is `expandtabs`, so the names are read there."""
+
+    def expandtabs(self, tabsize: SupportsIndex = 8) -> str:
+        try:
+            names = ", ".join(load().environments)
+        except RetailDeployError as error:  # the help still shows; the task itself reports it
+            names = f"unreadable config: {one_line(str(error))[:120]}"
+        return f"{self}: {names}".expandtabs(tabsize)
+
+
 # Help shared by every task that takes these options.
 COMMON_HELP = {
-    "env": "environment from the platform config (development, staging, production)",
+    "env": EnvironmentsHelp("environment of the platform config ($RETAIL_DEPLOY_CONFIG, else the default)"),
     "version": "release version: a Docker tag such as 1.4.2",
     "config": "platform config file (default: $RETAIL_DEPLOY_CONFIG, else config/retail-platform.yaml)",
     "yes": "do not ask for confirmation (required when there is no terminal)",
+    "json": "print the result as one JSON document on stdout, progress on stderr (for scripts; docs/json.md)",
 }
 
 
@@ -95,6 +110,22 @@ def one_line(text: str) -> str:
     """The contract's one error line: a message that quotes multi-line text (a migration's exception,
     a driver's error) keeps each of its lines, joined with '; '."""
     return "; ".join(line.strip() for line in text.splitlines() if line.strip())
+
+
+def print_json(document: Any) -> None:
+    """The one JSON document of a `--json` task, on stdout (progress goes to stderr, see
+    `progress`); every string masked first, so no secret appears in any escaped form.
+    `document`: an API result (`retail_deploy.api`, its `to_dict()`) or plain data."""
+    import json
+
+    data = document.to_dict() if hasattr(document, "to_dict") else redact.redact_data(document)
+    print(json.dumps(data, indent=2, default=str), flush=True)
+
+
+def progress(as_json: bool) -> IO[str] | None:
+    """Where a task's Runner prints progress and dry-run lines: stderr under `--json` (stdout
+    carries only the document), else the Runner's default (stdout)."""
+    return sys.stderr if as_json else None
 
 
 def load(config: str | None = None) -> PlatformConfig:

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import IO, TYPE_CHECKING, Any
 
 from retail_deploy.errors import InputError
 
+if TYPE_CHECKING:
+    from retail_deploy.config import EnvironmentConfig, PlatformConfig
+    from retail_deploy.execute import Runner
 
-def kubernetes_env(cfg: Any, name: str | None, task: str) -> Any:
+
+def kubernetes_env(cfg: PlatformConfig, name: str | None, task: str) -> EnvironmentConfig:
     env = cfg.environment(name)
     if env.target != "kubernetes":
         raise InputError(f"{task} works on Kubernetes; environment {env.name} is a {env.target} target "
-                         f"(see deploy.{env.name} and the {env.target} chapter)")
+                         f"(see {env.task('deploy')})")
     return env
 
 
-def runner(c: Any) -> Any:
+def runner(c: Any, out: IO[str] | None = None) -> Runner:
     from retail_deploy.execute import Runner
 
-    return Runner(c)
+    return Runner(c, out=out)

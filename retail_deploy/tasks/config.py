@@ -8,12 +8,12 @@ from retail_deploy.tasks._common import load, task
 
 
 @task(help={"format": "output format: yaml (default) or json"})
-def show(c, env=None, config=None, format="yaml"):
+def show(c, env=None, config=None, format="yaml", json=False):
     """Print the resolved platform configuration, every secret redacted."""
     from retail_deploy import config_report
 
     cfg = load(config)
-    print(config_report.render(cfg, env, format))
+    print(config_report.render(cfg, env, "json" if json else format))
 
 
 @task

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from invoke import Collection
 
-from retail_deploy.tasks._common import confirm, load, task
+from retail_deploy.tasks._common import confirm, load, print_json, task
 
 
 def _runner(c):
@@ -34,12 +34,17 @@ def create(c, name, config=None):
 
 
 @task
-def status(c, env=None, config=None):
+def status(c, env=None, config=None, json=False):
     """List applied and pending migrations."""
     from retail_deploy import migrations
 
     cfg = load(config)
     where, current = migrations.status(cfg, env)
+    if json:
+        from retail_deploy.api import MigrationStatus
+
+        print_json(MigrationStatus.from_status(where.environment, where.where, current))
+        return
     print(f"migrations of {where.where}")
     print(migrations.format_status(current))
 

@@ -9,8 +9,8 @@ from invoke import Collection
 
 from retail_deploy.errors import InputError, OperationFailed
 from retail_deploy.platform_setup import dashboards
-from retail_deploy.tasks._common import confirm, load, task
-from retail_deploy.tasks._kube import runner
+from retail_deploy.tasks._common import EnvironmentsHelp, confirm, load, print_json, progress, task
+from retail_deploy.tasks._kube import kubernetes_env, runner
 from retail_deploy.tasks.deploy_docker import development
 
 SERVICES_HELP = "comma-separated services to deploy (default: all)"
@@ -27,8 +27,10 @@ class Gate:
 
 
 def _deploy(c: Any, env_name: str, version: str, *, strategy: str | None, method: str | None, build: bool,
-            yes: bool, config: str | None, services: str | None, ask: bool, gate: Gate | None = None) -> None:
-    from retail_deploy import deployer, validate
+            yes: bool, config: str | None, services: str | None, ask: bool, gate: Gate | None = None,
+            json: bool = False) -> None:
+    from retail_deploy import deployer, kube_verify, validate
+    from retail_deploy.api import kube_deploy_result
     from retail_deploy.targets.policy import guarded
 
     validate.version(version)
@@ -39,10 +41,10 @@ def _deploy(c: Any, env_name: str, version: str, *, strategy: str | None, method
     if gate is not None and gate.force is not None and not gate.force.strip():
         raise InputError("--force needs a reason, e.g. --force 'hotfix for incident 42'")
     cfg = load(config)
-    env = cfg.environment(env_name)
+    env = kubernetes_env(cfg, env_name, "deploy.production" if gate is not None else "deploy.staging")
     chosen = [s.name for s in cfg.select_services(services)]
-    with runner(c) as run:
-        policy = guarded(run, cfg, env)
+    with runner(c, out=progress(json)) as run:
+        policy = guarded(run, cfg, env)  # lock, audit record, notifications: the deploy seam's policy
         # Asked first: without a terminal and without --yes this refuses before any probe.
         if (ask or env.confirm) and not run.dry:
             confirm(f"Deploy {version} to {env.name} ({policy.target.where}, "
@@ -54,18 +56,22 @@ def _deploy(c: Any, env_name: str, version: str, *, strategy: str | None, method
         forced = _checklist(run, cfg, env, version, gate) if gate is not None else None
         outcome = policy.deploy(version, strategy=strategy, method=method, services=chosen, forced=forced)
         if run.dry:
-            run.say(f"then: inv verify.{env.name} --version {version}")
+            run.say(f"then: inv {env.task('verify')} --version {version}")
+            if json:
+                print_json(kube_deploy_result(env.name, chosen, outcome, None))
             return
-        report = policy.target.verify(version)
-        for line in report.notes:
-            print(line)
+        report = kube_verify.verify(run, cfg, env, version)
+        kube_verify.record(run, cfg, env, report)
+        print(report.render(), file=run.out)
+        if json:
+            print_json(kube_deploy_result(env.name, chosen, outcome, report))
         where = f" (traffic on {outcome.colour})" if outcome.colour else ""
         if not report.ok:
             raise OperationFailed(f"{version} is deployed to {env.name}{where} but verification failed; "
                                   f"see the report above, or roll back: inv rollback.undo --env {env.name}")
-        print(f"deployed {version} to {env.name}{where}")
+        print(f"deployed {version} to {env.name}{where}", file=run.out)
         for title, url in list(dashboards(cfg).items())[:1]:
-            print(f"monitor the metrics: {title} {url}")
+            print(f"monitor the metrics: {title} {url}", file=run.out)
 
 
 def _checklist(run: Any, cfg: Any, env: Any, version: str, gate: Gate) -> str | None:
@@ -91,11 +97,12 @@ def _build(run: Any, cfg: Any, services: list[str], version: str) -> None:
 
 
 @task(help={"method": "helm or kubectl (default: the environment's method)", "build": BUILD_HELP,
-            "services": SERVICES_HELP})
-def staging(c, version=None, method=None, build=False, yes=False, config=None, services=None):
+            "services": SERVICES_HELP,
+            "env": EnvironmentsHelp("a Kubernetes environment deployed the staging way (default: staging)")})
+def staging(c, version=None, method=None, build=False, yes=False, config=None, services=None, env=None, json=False):
     """Deploy VERSION to staging (Helm upgrade --atomic, or kubectl set image), then verify."""
-    _deploy(c, "staging", version, strategy="rolling", method=method, build=build, yes=yes, config=config,
-            services=services, ask=False)
+    _deploy(c, env or "staging", version, strategy="rolling", method=method, build=build, yes=yes, config=config,
+            services=services, ask=False, json=json)
 
 
 @task(iterable=["ack"],
@@ -105,10 +112,10 @@ def staging(c, version=None, method=None, build=False, yes=False, config=None, s
             "force": "deploy although the checklist is not satisfied; give the reason (kept in the history)",
             "notify": "notify the on-call and support teams before deploying"})
 def production(c, version=None, strategy=None, build=False, yes=False, config=None, services=None, ack=None,
-               force=None, notify=False):
+               force=None, notify=False, json=False):
     """Deploy VERSION to production (blue-green by default): checklist first; asks unless --yes."""
     _deploy(c, "production", version, strategy=strategy, method="kubectl", build=build, yes=yes,
-            config=config, services=services, ask=True, gate=Gate(tuple(ack or ()), force, notify))
+            config=config, services=services, ask=True, gate=Gate(tuple(ack or ()), force, notify), json=json)
 
 
 ns = Collection("deploy")

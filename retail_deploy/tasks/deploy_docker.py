@@ -6,7 +6,7 @@ Thin: parse options, load the platform config, call `retail_deploy.build` then
 
 from __future__ import annotations
 
-from retail_deploy.tasks._common import load, task
+from retail_deploy.tasks._common import EnvironmentsHelp, load, print_json, progress, task
 
 
 @task(help={
@@ -14,9 +14,11 @@ from retail_deploy.tasks._common import load, task
     "build": "build and push the images first (default); --no-build deploys images already in the registry",
     "services": "comma-separated services to deploy (default: all)",
     "skip_tests": "leave out the build's test steps (never the default)",
-    "env": "a Docker-target environment of the platform config (default: development)",
+    "env": EnvironmentsHelp("a Docker-target environment of the platform config (default: development, "
+                            "else the only Docker one)"),
 })
-def development(c, version=None, build=True, services=None, skip_tests=False, env="development", config=None):
+def development(c, version=None, build=True, services=None, skip_tests=False, env=None, config=None,
+                json=False):
     """Build, push, then deploy VERSION to the Docker engine of the development environment.
 
     Each new container must pass its health checks before it replaces the running one; if one
@@ -29,13 +31,13 @@ def development(c, version=None, build=True, services=None, skip_tests=False, en
 
     version = validate.version(version)
     cfg = load(config)
-    environment = cfg.environment(env)
+    environment = cfg.docker_environment(env)
     if environment.docker is None:  # the build below needs the engine's docker: section
         raise InputError(f"environment {environment.name} is a {environment.target} target, not a Docker "
-                         f"engine: use deploy.{environment.name}")
+                         f"engine: use {environment.task('deploy')}")
     settings = docker_target.docker_settings(environment)
     chosen = cfg.select_services(services)
-    with Runner(c) as runner:
+    with Runner(c, out=progress(json)) as runner:
         if build:
             from retail_deploy.build import build_services
 
@@ -47,4 +49,9 @@ def development(c, version=None, build=True, services=None, skip_tests=False, en
         # Images just built on the target engine itself need no pull from the registry.
         built_here = build and (settings.host is None or not cfg.registry.host)
         # Lock, audit record and notification: the seam's policy, as on every target.
-        guarded(runner, cfg, environment).deploy(version, services=[s.name for s in chosen], pull=not built_here)
+        report = guarded(runner, cfg, environment).deploy(version, services=[s.name for s in chosen],
+                                                          pull=not built_here)
+    if json:
+        from retail_deploy.api import DeployResult
+
+        print_json(DeployResult.from_docker(report, version, dry_run=runner.dry))

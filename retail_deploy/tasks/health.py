@@ -10,14 +10,14 @@ from typing import Any
 
 from invoke import Collection
 
-from retail_deploy.tasks._common import load, task
+from retail_deploy.tasks._common import load, print_json, task
 
 CHECK_HELP = {
     "json": "print the results as JSON on stdout (for scripts)",
     "ca_bundle": "PEM file of CAs to trust for HTTPS (verification is always on); default: env ca_bundle",
     "timeout": "seconds to wait for each answer (default 5)",
     "retries": "extra attempts for a failing endpoint, with exponential backoff (default 2)",
-    "url": "base URL of a service for this run, SERVICE=URL (repeatable), e.g. backend=http://127.0.0.1:8080",
+    "url": "base URL of a service for this run, SERVICE=URL (repeatable), e.g. SERVICE=http://127.0.0.1:8080",
     "style": "output style: table (default) or runbook (the runbook script's ✅/❌ lines)",
 }
 
@@ -54,7 +54,7 @@ def check(c, env=None, config=None, json=False, ca_bundle=None, timeout=5.0, ret
 
 
 @task(help={
-    "via": "how to reach the backend's actuator: kubectl (exec in the pod, as the runbook does; default on "
+    "via": "how to reach the service's actuator: kubectl (exec in the pod, as the runbook does; default on "
            "Kubernetes) or direct (HTTP to the environment's URL)",
     "service": "the service whose actuator reports the dependencies (default: the one declaring dependencies)",
     "json": CHECK_HELP["json"],
@@ -62,7 +62,7 @@ def check(c, env=None, config=None, json=False, ca_bundle=None, timeout=5.0, ret
     "ca_bundle": CHECK_HELP["ca_bundle"],
 })
 def deps(c, env=None, config=None, via=None, service=None, json=False, timeout=5.0, ca_bundle=None):
-    """MongoDB, Redis and Elasticsearch health through the backend's /actuator/health/<name>."""
+    """Dependency health (e.g. MongoDB, Redis) through a service's Spring Boot /actuator/health/<name>."""
     from retail_deploy import dependencies
     from retail_deploy.execute import Runner
 
@@ -74,14 +74,16 @@ def deps(c, env=None, config=None, via=None, service=None, json=False, timeout=5
     owner, components = dependencies.declared(cfg, service)
     with Runner(c) as runner:
         if via == "kubectl":
-            results = dependencies.check_via_kubectl(runner, environment, owner, components)
+            from retail_deploy.kube_settings import kube_env
+
+            results = dependencies.check_via_kubectl(runner, kube_env(cfg, environment), owner, components)
         else:
             results = dependencies.check_direct(runner, environment, owner, components, timeout=timeout,
                                                 ca_bundle=ca_bundle or _env_ca_bundle(environment))
     if results is None:  # dry run: the commands were printed
         return
     if json:
-        _print_json([r.to_dict() for r in results])
+        print_json([r.to_dict() for r in results])
     else:
         for result in results:
             print(result.line())
@@ -128,7 +130,7 @@ def smoke(c, env=None, config=None, target=None, version=None, json=False, timeo
     report = smoke_lib.run_smoke_tests(cfg, environment, target, _parse_urls(url, cfg), version=version,
                                        timeout=timeout, retries=retries, ca_bundle=bundle)
     if json:
-        _print_json(report.to_dict())
+        print_json(report.to_dict())
     else:
         print("\n".join(report.lines()))
     if not report.ok:
@@ -159,7 +161,7 @@ def _limits(timeout: Any, retries: Any) -> tuple[float, int]:
 
 
 def _parse_urls(pairs: list[str] | None, cfg: Any) -> dict[str, str] | None:
-    """`--url backend=http://...` (repeatable) -> {service: URL}; unknown services refused."""
+    """`--url SERVICE=http://...` (repeatable) -> {service: URL}; unknown services refused."""
     if not pairs:
         return None
     from retail_deploy.errors import InputError
@@ -168,7 +170,8 @@ def _parse_urls(pairs: list[str] | None, cfg: Any) -> dict[str, str] | None:
     for pair in pairs:
         name, sep, value = pair.partition("=")
         if not sep or not value.strip():
-            raise InputError(f"--url {pair!r}: expected SERVICE=URL, e.g. backend=https://api.example.com")
+            example = next(iter(cfg.services))
+            raise InputError(f"--url {pair!r}: expected SERVICE=URL, e.g. {example}=https://api.example.com")
         cfg.service(name.strip())
         if not value.strip().startswith(("http://", "https://")):
             raise InputError(f"--url {pair!r}: the URL must start with http:// or https://")
@@ -187,12 +190,6 @@ def _curl(endpoint: Any, timeout: float, ca_bundle: str | None) -> Any:
     return cmd(*endpoint.curl(timeout=timeout, ca_bundle=ca_bundle), read_only=True)
 
 
-def _print_json(data: Any) -> None:
-    import json as json_module
-
-    print(json_module.dumps(data, indent=2))
-
-
 def display_name(service: str) -> str:
     """`consumer-web` -> `Consumer Web` (the runbook script's wording)."""
     return " ".join(part.capitalize() for part in service.replace("_", "-").split("-"))
@@ -203,7 +200,7 @@ def _print_results(results: list[Any], as_json: bool, style: str, environment: s
     from retail_deploy.redact import redact
 
     if as_json:
-        _print_json({"environment": environment, "ok": health.all_ok(results),
+        print_json({"environment": environment, "ok": health.all_ok(results),
                      "results": [r.to_dict() for r in results]})
         return
     if style == "runbook":

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from invoke import Collection
 
-from retail_deploy.tasks._common import confirm, load, task
+from retail_deploy.tasks._common import confirm, load, print_json, task
 from retail_deploy.tasks._kube import runner
 
 
 @task
-def status(c, env=None, config=None):
+def status(c, env=None, config=None, json=False):
     """Who holds the environment's deploy lock, for which version, until when."""
     from retail_deploy import history
     from retail_deploy.targets import target_for
@@ -19,6 +19,11 @@ def status(c, env=None, config=None):
     environment = cfg.environment(env)
     with runner(c) as run:
         lock = target_for(run, cfg, environment).read_lock()
+        if json:
+            from retail_deploy.api import lock_result
+
+            print_json(lock_result(environment.name, lock))
+            return
         if lock is None:
             print(f"{environment.name}: not locked")
             return

@@ -11,7 +11,7 @@ from typing import Any
 
 from invoke import Collection
 
-from retail_deploy.tasks._common import load, task
+from retail_deploy.tasks._common import load, print_json, task
 
 
 @task(help={"output": "write the rule file to this path (default: print it), e.g. prometheus/alerts.yaml"})
@@ -24,7 +24,7 @@ def rules(c, output=None, config=None):
     from retail_deploy.monitor import monitoring_settings
 
     settings = monitoring_settings(load(config))
-    text = render_rules(settings)
+    text = render_rules(settings, output)
     if not output:
         print(text, end="")
         return
@@ -41,16 +41,33 @@ def rules(c, output=None, config=None):
 
 
 @task(help={"metrics": "also show the warning/critical metrics table (--no-metrics to skip)"})
-def check(c, env=None, config=None, metrics=True):
+def check(c, env=None, config=None, metrics=True, json=False):
     """Evaluate every rollback trigger now: table; exit 0 none fire, 1 one fires, 2 Prometheus unreachable."""
     from retail_deploy import monitor
     from retail_deploy.errors import OperationFailed
-    from retail_deploy.triggers import format_table
 
     cfg = load(config)
     environment = cfg.environment(env)
     result = monitor.check(cfg, environment, include_metrics=metrics)
-    print(f"rollback triggers of {environment.name} (Prometheus {result.prometheus}):")
+    if json:  # the readings, then the same exit code as the table (1 when one fires)
+        from retail_deploy.api import TriggerReport
+
+        print_json(TriggerReport.from_check(result))
+    else:
+        _print_check(result, environment.name, metrics)
+    if result.fired:
+        names = "; ".join(monitor.describe(r) for r in result.fired)
+        raise OperationFailed(
+            f"{len(result.fired)} rollback trigger(s) firing in {environment.name}: {names}; "
+            f"roll back: retail-deploy rollback.undo --env {environment.name}")
+    if not json:
+        print(f"no rollback trigger is firing in {environment.name}")
+
+
+def _print_check(result: Any, environment: str, metrics: bool) -> None:
+    from retail_deploy.triggers import format_table
+
+    print(f"rollback triggers of {environment} (Prometheus {result.prometheus}):")
     print(format_table(result.triggers))
     if metrics and result.metrics:
         print()
@@ -58,12 +75,6 @@ def check(c, env=None, config=None, metrics=True):
     silent = [r.title for r in result.triggers if r.value is None]
     if silent:
         print(f"note: no data for {', '.join(silent)} (window not yet covered, or check the query)")
-    if result.fired:
-        names = "; ".join(monitor.describe(r) for r in result.fired)
-        raise OperationFailed(
-            f"{len(result.fired)} rollback trigger(s) firing in {environment.name}: {names}; "
-            f"roll back: retail-deploy rollback.undo --env {environment.name}")
-    print(f"no rollback trigger is firing in {environment.name}")
 
 
 @task(help={

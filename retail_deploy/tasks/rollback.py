@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from invoke import Collection
 
-from retail_deploy.tasks._common import confirm, load, task
+from retail_deploy.tasks._common import confirm, load, print_json, task
 from retail_deploy.tasks._kube import runner
 
 if TYPE_CHECKING:
@@ -50,7 +50,7 @@ def _summary(env_name: str, report: Report) -> str:
 
 
 @task
-def history(c, env=None, config=None):
+def history(c, env=None, config=None, json=False):
     """Deploy/rollback audit records (per service version before and after, serving colour), beside
     the target's own history (`kubectl rollout history`, or the kept containers)."""
     from retail_deploy import rollback
@@ -58,6 +58,12 @@ def history(c, env=None, config=None):
     cfg = load(config)
     environment = cfg.environment(env)
     with runner(c) as run:
+        if json:  # the audit records only: `kubectl rollout history` is text for people
+            from retail_deploy.api import History
+            from retail_deploy.targets import target_for
+
+            print_json(History.from_records(environment.name, target_for(run, cfg, environment).read_history()))
+            return
         print(rollback.show_history(run, cfg, environment))
 
 

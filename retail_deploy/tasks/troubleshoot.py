@@ -8,18 +8,29 @@ after confirmation (--yes to skip it where there is no terminal).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from invoke import Collection
 
 from retail_deploy.tasks._common import confirm, load, task
 
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from retail_deploy.commands.kubectl import Kube
+    from retail_deploy.config import EnvironmentConfig, PlatformConfig, ServiceConfig
+    from retail_deploy.troubleshoot import Probe, Report
+
+    # (probe, kube, environment, service, serving deployment) -> the report of one runbook issue
+    Diagnosis = Callable[[Probe, Kube, EnvironmentConfig, ServiceConfig, str], Report]
+
 COMMON = {
-    "service": "service to diagnose (default: the one declaring dependencies, i.e. the backend)",
+    "service": "service to diagnose (default: the first declaring `dependencies`, else the first)",
     "output": "file for the full report (default: ./reports/troubleshoot-<task>-<env>-<time>.txt)",
     "fix": "apply the remedies the report proposes (asks for confirmation)",
     "yes": "with --fix: do not ask for confirmation",
-    "request_timeout": "kubectl --request-timeout for each command (default 30s)",
+    "request_timeout": "kubectl --request-timeout for each command (default: the environment's "
+                       "kube.request_timeout, else 30s)",
 }
 
 
@@ -29,37 +40,37 @@ def _help(**extra: str) -> dict[str, str]:
 
 @task(help=_help(pod="pod to diagnose (default: the service's crash-looping or unready pods)"))
 def crashloop(c, env=None, config=None, pod=None, service=None, output=None, fix=False, yes=False,
-              request_timeout="30s"):
+              request_timeout=None):
     """Pod CrashLoopBackOff: describe the failing pods and read their previous logs."""
     from retail_deploy import troubleshoot
 
     _run(c, config, env, service, output, fix, yes, request_timeout,
-         lambda probe, target, environment, svc, _deployment: troubleshoot.crashloop(
-             probe, target, environment.name, selector=f"app={svc.app_label}", pod=pod))
+         lambda probe, kube, environment, svc, _deployment: troubleshoot.crashloop(
+             probe, kube, environment.name, selector=f"app={svc.app_label}", pod=pod))
 
 
 @task(help=_help(tail="log lines per pod to read (default 500)",
                  replicas="replica count the scale-up remedy proposes (default 5)"))
 def errors(c, env=None, config=None, service=None, tail=500, replicas=5, output=None, fix=False, yes=False,
-           request_timeout="30s"):
+           request_timeout=None):
     """High error rate: grouped error lines, rollout history, resource use; remedy: scale up."""
     from retail_deploy import troubleshoot
 
     tail, replicas = _at_least(tail, 1, "--tail"), _at_least(replicas, 1, "--replicas")
     _run(c, config, env, service, output, fix, yes, request_timeout,
-         lambda probe, target, environment, svc, deployment: troubleshoot.errors(
-             probe, target, environment.name, selector=f"app={svc.app_label}", deployment=deployment,
+         lambda probe, kube, environment, svc, deployment: troubleshoot.errors(
+             probe, kube, environment.name, selector=f"app={svc.app_label}", deployment=deployment,
              tail=tail, scale_to=replicas))
 
 
 @task(help=_help())
-def db(c, env=None, config=None, service=None, output=None, fix=False, yes=False, request_timeout="30s"):
+def db(c, env=None, config=None, service=None, output=None, fix=False, yes=False, request_timeout=None):
     """Database connection issues: actuator health, MongoDB and Redis pings, connection pool messages."""
     from retail_deploy import troubleshoot
 
-    def diagnose(probe, target, environment, svc, deployment):
+    def diagnose(probe, kube, environment, svc, deployment):
         components = list(svc.raw.str_list("dependencies", ())) or ["mongo", "redis"]
-        return troubleshoot.db(probe, target, environment.name, deployment=deployment,
+        return troubleshoot.db(probe, kube, environment.name, deployment=deployment,
                                selector=f"app={svc.app_label}", components=components, port=svc.port)
 
     _run(c, config, env, service, output, fix, yes, request_timeout, diagnose)
@@ -69,39 +80,41 @@ def db(c, env=None, config=None, service=None, output=None, fix=False, yes=False
                  redis_deployment="Redis deployment for the latency check (default redis)",
                  replicas="replica count the scale-out remedy proposes (default 10)"))
 def latency(c, env=None, config=None, service=None, mongo_deployment="mongodb", redis_deployment="redis",
-            replicas=10, output=None, fix=False, yes=False, request_timeout="30s"):
+            replicas=10, output=None, fix=False, yes=False, request_timeout=None):
     """High latency: pod resource use against limits, slow MongoDB operations, Redis latency."""
     from retail_deploy import troubleshoot
 
     replicas = _at_least(replicas, 1, "--replicas")
     _run(c, config, env, service, output, fix, yes, request_timeout,
-         lambda probe, target, environment, svc, deployment: troubleshoot.latency(
-             probe, target, environment.name, selector=f"app={svc.app_label}", deployment=deployment,
+         lambda probe, kube, environment, svc, deployment: troubleshoot.latency(
+             probe, kube, environment.name, selector=f"app={svc.app_label}", deployment=deployment,
              mongo_deployment=mongo_deployment, redis_deployment=redis_deployment, scale_to=replicas))
 
 
 @task(help=_help(days="report certificates expiring within this many days (default 14)"))
 def certs(c, env=None, config=None, days=14, service=None, output=None, fix=False, yes=False,
-          request_timeout="30s"):
+          request_timeout=None):
     """SSL/TLS: cert-manager certificates expired, expiring within --days, or not Ready; remedy: re-issue."""
     from retail_deploy import troubleshoot
 
     days = _at_least(days, 0, "--days")
     _run(c, config, env, service, output, fix, yes, request_timeout,
-         lambda probe, target, environment, _svc, _deployment: troubleshoot.certs(
-             probe, target, environment.name, days=days))
+         lambda probe, kube, environment, _svc, _deployment: troubleshoot.certs(
+             probe, kube, environment.name, days=days))
 
 
 # --- shared flow: resolve, diagnose (read-only), report, save, optionally fix ---------------------
 
 def _run(c: Any, config: str | None, env: str | None, service: str | None, output: str | None, fix: bool,
-         yes: bool, request_timeout: str, diagnose: Any) -> None:
+         yes: bool, request_timeout: str | None, diagnose: Diagnosis) -> None:
+    from dataclasses import replace
+
     from retail_deploy import troubleshoot, validate
-    from retail_deploy.commands import kubectl_diag as k
     from retail_deploy.errors import InputError, OperationFailed
     from retail_deploy.execute import Runner
+    from retail_deploy.kube_settings import kube_env
 
-    if validate.duration(request_timeout, what="--request-timeout") <= 0:
+    if request_timeout is not None and validate.duration(request_timeout, what="--request-timeout") <= 0:
         # kubectl reads 0 as "no timeout": a diagnosis could then hang on an unreachable API server.
         raise InputError(f"--request-timeout {request_timeout}: must be more than 0, e.g. 30s")
     cfg = load(config)
@@ -110,11 +123,12 @@ def _run(c: Any, config: str | None, env: str | None, service: str | None, outpu
         raise InputError(f"troubleshooting reads a Kubernetes cluster; {environment.name} is a "
                          f"{environment.target} environment")
     svc = _service(cfg, service)
-    target = k.KubeTarget.from_env(environment, str(request_timeout))
+    kenv = kube_env(cfg, environment)
+    kube = replace(kenv.kube, request_timeout=str(request_timeout)) if request_timeout else kenv.kube
     with Runner(c) as runner:
         probe = troubleshoot.runner_probe(runner)
-        deployment = troubleshoot.serving_deployment(probe, target, environment, svc)
-        report = diagnose(probe, target, environment, svc, deployment)
+        deployment = troubleshoot.serving_deployment(probe, replace(kenv, kube=kube), svc.name)
+        report = diagnose(probe, kube, environment, svc, deployment)
         for line in report.summary():
             print(line)
         # A dry run writes nothing, not even the local report file.
@@ -146,7 +160,7 @@ def _at_least(value: Any, minimum: int, option: str) -> int:
     return int(value)
 
 
-def _service(cfg: Any, name: str | None) -> Any:
+def _service(cfg: PlatformConfig, name: str | None) -> ServiceConfig:
     if name:
         return cfg.service(name)
     for service in cfg.services.values():

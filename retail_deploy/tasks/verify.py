@@ -6,49 +6,68 @@ from typing import Any
 
 from invoke import Collection
 
-from retail_deploy.tasks._common import load, task
+from retail_deploy.tasks._common import EnvironmentsHelp, load, print_json, progress, task
 from retail_deploy.tasks._kube import runner
 
 VERSION_HELP = "the version that should be serving (default: whatever is deployed)"
+ENV_HELP = "environment to verify, any target (default: {})"
 
 
-def _verify(c: Any, env_name: str, version: str | None, config: str | None) -> None:
+def _verify(c: Any, env_name: str | None, version: str | None, config: str | None, json: bool = False) -> None:
+    """Verify `env_name` (None: the development default, see PlatformConfig.docker_environment)."""
     from retail_deploy import validate
     from retail_deploy.errors import OperationFailed
 
     if version is not None:
         validate.version(version)
     cfg = load(config)
-    env = cfg.environment(env_name)
-    with runner(c) as run:
-        from retail_deploy.targets import target_for
+    env = cfg.docker_environment(env_name) if env_name is None else cfg.environment(env_name)
+    from retail_deploy.api import VerifyResult
 
-        report = target_for(run, cfg, env).verify(version)  # the Docker target prints its own report
+    with runner(c, out=progress(json)) as run:
+        if env.target == "docker":
+            from retail_deploy import docker_target  # type: ignore[attr-defined,unused-ignore]
+
+            try:
+                docker_report = docker_target.verify(run, cfg, env, version=version)
+            except docker_target.VerifyFailed as error:
+                if json:  # what runs per service, then exit 1 (as health.check --json)
+                    print_json(VerifyResult.from_docker(error.report, dry_run=run.dry))
+                raise
+            if json:
+                print_json(VerifyResult.from_docker(docker_report, dry_run=run.dry))
+            return
+        from retail_deploy import kube_verify
+
+        report = kube_verify.verify(run, cfg, env, version)
         if run.dry:
             return
-        for line in report.notes:
-            print(line)
+        kube_verify.record(run, cfg, env, report)
+        print(report.render(), file=run.out)
+        if json:
+            print_json(VerifyResult.from_kube(report, dry_run=False))
         if not report.ok:
-            failed = [f"{s.detail.split(':')[0]} {s.service}" for s in report.services if not s.status == "healthy"]
+            failed = [f"{r.check} {r.target}" for r in report.rows if not r.ok]
             raise OperationFailed(f"{env.name} verification failed: {', '.join(failed)[:300]}")
 
 
-@task(help={"version": VERSION_HELP})
-def staging(c, version=None, config=None):
-    """Pods, rollout status, health checks, served version and backend log errors of staging."""
-    _verify(c, "staging", version, config)
+@task(help={"version": VERSION_HELP, "env": EnvironmentsHelp(ENV_HELP.format("staging"))})
+def staging(c, version=None, config=None, env=None, json=False):
+    """Pods, rollout status, health checks, served version and recent log errors of staging."""
+    _verify(c, env or "staging", version, config, json)
 
 
-@task(help={"version": VERSION_HELP})
-def production(c, version=None, config=None):
-    """Pods, rollout status, health checks, served version and backend log errors of production."""
-    _verify(c, "production", version, config)
+@task(help={"version": VERSION_HELP, "env": EnvironmentsHelp(ENV_HELP.format("production"))})
+def production(c, version=None, config=None, env=None, json=False):
+    """Pods, rollout status, health checks, served version and recent log errors of production."""
+    _verify(c, env or "production", version, config, json)
 
 
-@task(help={"version": VERSION_HELP})
-def development(c, version=None, config=None):
-    """Verify the local Docker development environment."""
-    _verify(c, "development", version, config)
+@task(help={"version": VERSION_HELP,
+            "env": EnvironmentsHelp(ENV_HELP.format("development, else the only Docker one"))})
+def development(c, version=None, config=None, env=None, json=False):
+    """Verify a Docker development environment: health checks and the version each service serves."""
+    _verify(c, env, version, config, json)
 
 
 ns = Collection("verify")

@@ -156,6 +156,28 @@ def test_check_passes_below_threshold_and_fails_once_held_for_the_window(platfor
     assert row.endswith("FIRING")
 
 
+def test_check_as_json_is_one_document_of_every_reading_and_shows_no_secret(platform: Any, monkeypatch: Any) -> None:
+    platform.wait_until_window_covered()
+    done = platform.cli("monitor.check", "--env", "production", "--json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    document = json.loads(done.stdout)  # the whole of stdout: one document
+    assert document["ok"] is True and document["fired"] == [] and document["environment"] == "production"
+    assert document["prometheus"] == platform.prometheus.url
+    error_rate = next(t for t in document["triggers"] if t["name"] == "error_rate")
+    assert error_rate["state"] == "ok" and error_rate["threshold"] == "> 5% for 6s"
+    assert 0.01 < error_rate["value"] < 0.05 and error_rate["unit"] == "ratio"  # a real value, not "no data"
+    assert {m["state"] for m in document["metrics"]} <= {"ok", "warning", "critical", "no data"}
+    assert_no_secret(done.stdout, done.stderr)
+
+    # The library call behind it: the same readings, typed.
+    from retail_deploy import api
+
+    monkeypatch.setenv("PROMETHEUS_URL", platform.prometheus.url)
+    report = api.evaluate_triggers(env="production", config=platform.config, check=False)
+    assert report.fired == () and [(t.name, t.state) for t in report.triggers] == [
+        (t["name"], t["state"]) for t in document["triggers"]]
+
+
 def test_watch_rolls_back_within_one_poll_of_the_breach_and_notifies(platform: Any) -> None:
     platform.wait_until_window_covered()
     watcher = platform.popen("monitor.watch", "--env", "production", "--duration", "60s", "--rollback",

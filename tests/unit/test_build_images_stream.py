@@ -10,7 +10,7 @@ import threading
 
 import pytest
 
-from retail_deploy import images
+from retail_deploy import docker_client, images
 from retail_deploy.errors import InputError
 
 PUSH_OK = [
@@ -246,5 +246,5 @@ def test_connect_closes_the_client_when_the_engine_does_not_answer(monkeypatch):
 
     monkeypatch.setattr(docker, "DockerClient", DeadEngine)
     with pytest.raises(images.OperationFailed, match="cannot reach unix:///nowhere.sock: Error while fetching"):
-        images.connect("unix:///nowhere.sock")
+        docker_client.connect("unix:///nowhere.sock")
     assert [client.closed for client in made] == [True]

@@ -63,7 +63,10 @@ def test_dry_build_all_prints_the_runbooks_commands(platform, capsys):
     lines = commands(out)
     digest_label = "--label org.retail-deploy.input-digest=sha256:"
     assert lines[0:2] == ["env -C backend mvn clean test", "env -C backend mvn clean package -DskipTests -Pprod"]
-    assert lines[2].startswith("docker build -t retail-backend:1.4.2 " + digest_label) and lines[2].endswith(" backend")
+    # the version reaches the Dockerfile as a build argument and the image as a label
+    assert lines[2].startswith("docker build -t retail-backend:1.4.2 --build-arg APP_VERSION=1.4.2 "
+                               "--label org.opencontainers.image.version=1.4.2 " + digest_label)
+    assert lines[2].endswith(" backend")
     assert lines[3:5] == ["docker tag retail-backend:1.4.2 registry.example.com/retail-backend:1.4.2",
                           "docker push registry.example.com/retail-backend:1.4.2"]
     assert lines[5:8] == ["env -C consumer-web npm ci", "env -C consumer-web npm test -- --run",
@@ -90,7 +93,8 @@ def test_dry_run_with_missing_sources_still_shows_the_plan(platform, capsys):
     assert inv("--dry", "build.backend", "--version", "1.0", "--config", str(platform)) == 0
     out = capsys.readouterr().out
     assert "# warning: backend: no Dockerfile at" in out
-    assert "$ docker build -t retail-backend:1.0 backend" in out
+    assert ("$ docker build -t retail-backend:1.0 --build-arg APP_VERSION=1.0 "
+            "--label org.opencontainers.image.version=1.0 backend") in out
 
 
 def test_missing_dockerfile_is_bad_input_naming_the_service(platform, capsys):

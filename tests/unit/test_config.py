@@ -3,7 +3,7 @@ import textwrap
 import pytest
 
 from retail_deploy import redact
-from retail_deploy.config import DEFAULT_CONFIG, check_runtime_env, load_config
+from retail_deploy.config import DEFAULT_CONFIG, RegistryConfig, check_runtime_env, load_config
 from retail_deploy.errors import ConfigError, InputError
 
 MINIMAL = """\
@@ -136,3 +136,11 @@ def test_undeclared_secret_looking_variables_are_masked_when_they_look_secret():
     load_config(DEFAULT_CONFIG, environ={"GITHUB_TOKEN": "ghp_abcdef123456", "TOKEN_REFRESH": "true",
                                          "SECRET_TTL": "86400"})
     assert redact.redact("ghp_abcdef123456 true 86400") == "*** true 86400"
+
+
+def test_one_image_reference_rule_for_build_push_and_both_targets():
+    registry = RegistryConfig("127.0.0.1:5000/", "U", "P")
+    assert registry.image_ref("catalog", "1.2.3") == "127.0.0.1:5000/catalog:1.2.3"
+    # an image that already names the registry is not prefixed twice
+    assert registry.image_ref("127.0.0.1:5000/catalog", "1.2.3") == "127.0.0.1:5000/catalog:1.2.3"
+    assert RegistryConfig("", "U", "P").image_ref("catalog", "1.2.3") == "catalog:1.2.3"

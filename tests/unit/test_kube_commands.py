@@ -1,5 +1,7 @@
 """kubectl/helm argv builders: every command pins context, namespace and a request timeout."""
 
+import pytest
+
 from retail_deploy.commands import helm, kubectl
 from retail_deploy.commands.kubectl import Kube
 
@@ -96,3 +98,48 @@ def test_helm_is_never_killed_before_its_own_timeout_and_atomic_rollback():
     assert rollback.timeout is not None and rollback.timeout > 900
     for probe in (helm.status_json("r", namespace="s", context="c"), helm.history_json("r", namespace="s", context="c")):
         assert probe.timeout is not None and probe.timeout <= 60
+
+
+# --- troubleshooting reads and remedies: the same dialect, the configured request timeout ---------
+
+PINS = ("--namespace", "production", "--context", "retail-production", "--request-timeout=20s")
+
+
+def test_diagnostic_reads_are_read_only_and_pinned_like_every_kubectl_command():
+    assert kubectl.describe_pod(PROD, "retail-backend-abc").argv == (
+        "kubectl", "describe", "pod", "retail-backend-abc", *PINS)
+    assert kubectl.logs(PROD, pod="retail-backend-abc", previous=True, tail=200).argv == (
+        "kubectl", "logs", "retail-backend-abc", "--previous", "--tail=200", *PINS)
+    assert kubectl.logs(PROD, "app=retail-backend", 500, prefix=True).argv == (
+        "kubectl", "logs", "-l", "app=retail-backend", "--tail=500", "--prefix", *PINS)
+    assert kubectl.top_pods(PROD).argv == ("kubectl", "top", "pods", *PINS)
+    for command in (kubectl.describe_pod(PROD, "p"), kubectl.top_pods(PROD), kubectl.describe_certificate(PROD, "c"),
+                    kubectl.logs(PROD, pod="p")):
+        assert command.read_only
+
+
+def test_exec_in_a_pod_has_no_tty_and_pins_before_the_programs_argv():
+    command = kubectl.actuator_health(PROD, "retail-backend", "mongo")
+    assert command.argv == ("kubectl", "exec", "deploy/retail-backend", *PINS, "--", "curl", "-sf",
+                            "localhost:8080/actuator/health/mongo")
+    assert "-it" not in command.argv and command.read_only
+
+
+def test_database_uri_is_expanded_inside_the_pod_not_here():
+    command = kubectl.mongo_ping(PROD, "retail-backend")
+    assert command.argv[-4:] == ("--", "sh", "-c",
+                                 'mongosh "$MONGODB_URI" --quiet --eval "JSON.stringify(db.stats())"')
+    assert kubectl.redis_ping(PROD, "retail-backend").argv[-1] == 'redis-cli -u "$REDIS_URL" ping'
+
+
+def test_certificate_reissue_is_an_action_not_a_probe():
+    command = kubectl.delete_certificate(PROD, "api-example-com")
+    assert command.argv == ("kubectl", "delete", "certificate", "api-example-com", *PINS)
+    assert not command.read_only
+
+
+def test_logs_needs_one_of_pod_or_selector():
+    with pytest.raises(ValueError):
+        kubectl.logs(PROD)
+    with pytest.raises(ValueError):
+        kubectl.logs(PROD, "app=x", pod="p")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from retail_deploy import probes
 from retail_deploy import troubleshoot as t
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "kubectl"
@@ -77,14 +78,14 @@ def test_error_lines_are_grouped_most_frequent_first():
 
 
 def test_pods_json_finds_the_crash_looping_pod_and_limits():
-    pods = t.parse_pods(fixture("pods-retail-backend.json"))
+    pods = probes.parse_pods(fixture("pods-retail-backend.json"))
     assert [(p.name, p.ready, p.restarts) for p in pods] == [
         ("retail-backend-7c9f6d8b5d-x2kqp", False, 7),
         ("retail-backend-7c9f6d8b5d-zq5vw", True, 0),
         ("retail-backend-7c9f6d8b5d-9fj3m", True, 2),
     ]
     (failing,) = t.crashlooping(pods)
-    assert (failing.waiting_reason, failing.last_reason, failing.last_exit_code) == ("CrashLoopBackOff",
+    assert (failing.waiting_reason, failing.last_terminated_reason, failing.last_exit_code) == ("CrashLoopBackOff",
                                                                                    "OOMKilled", 137)
     assert (failing.cpu_limit_millicores, failing.memory_limit_mib) == (1000, 512)
 
@@ -92,7 +93,7 @@ def test_pods_json_finds_the_crash_looping_pod_and_limits():
 def test_top_against_limits_flags_saturated_pods_only():
     usage = t.parse_top(fixture("top-pods-production.txt"))
     assert usage[0] == t.PodUsage("mongodb-0", 412, 2871)
-    findings = t.analyse_top(usage, t.parse_pods(fixture("pods-retail-backend.json")))
+    findings = t.analyse_top(usage, probes.parse_pods(fixture("pods-retail-backend.json")))
     assert sorted((f.cause, f.subject) for f in findings) == [
         (t.CPU_SATURATED, "retail-backend-7c9f6d8b5d-9fj3m"),
         (t.CPU_SATURATED, "retail-backend-7c9f6d8b5d-x2kqp"),
@@ -103,12 +104,12 @@ def test_top_against_limits_flags_saturated_pods_only():
 
 @pytest.mark.parametrize("text, millicores", [("250m", 250), ("1", 1000), ("1.5", 1500), ("2000000n", 2)])
 def test_parse_cpu(text, millicores):
-    assert t.parse_cpu(text) == millicores
+    assert probes.parse_cpu(text) == millicores
 
 
 @pytest.mark.parametrize("text, mib", [("512Mi", 512), ("1Gi", 1024), ("2048Ki", 2), ("1048576", 1)])
 def test_parse_memory(text, mib):
-    assert t.parse_memory(text) == mib
+    assert probes.parse_memory(text) == mib
 
 
 def test_certificates_expired_expiring_and_not_ready():

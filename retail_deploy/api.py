@@ -1,0 +1,802 @@
+"""The library face: the runbook's primitives, one call each, for other Python scripts.
+
+    from retail_deploy.api import load_platform, build, deploy, smoke_test, rollback
+
+Why this module exists: the primitives live in chapter modules (build, docker_target, deployer,
+kube_verify, health, smoke, migrations, rollback, history, monitor), each with its own calling
+convention (a Runner, a config object, an environment object, a report type). Here each becomes
+one function with keyword arguments named like the CLI options (`version`, `env`, `services`,
+`skip_tests`, `to_version`, ...), a frozen dataclass result that says what happened (with
+`to_dict()`, the same document the task's `--json` prints), and the CLI's exceptions: every
+failure is a `RetailDeployError` whose class says the exit code and whose `str()` is the one line
+the CLI would print (see docs/library.md). Nothing here decides or acts on its own: it wraps the
+chapter modules, so the CLI and a script do exactly the same thing.
+
+Every function that changes something takes `dry_run=True`: the plan is printed as `$ command`
+lines on `out` (default stdout), nothing is changed, and the result says `dry_run=True`.
+Heavy modules (docker, requests, pymongo, fabric) are imported inside the functions.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from typing import IO, TYPE_CHECKING, Any
+
+from retail_deploy import redact
+from retail_deploy.config import EnvironmentConfig, PlatformConfig
+from retail_deploy.errors import (
+    EXIT_BAD_INPUT,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_LOCKED,
+    EXIT_ROLLED_BACK,
+    EXIT_UNAVAILABLE,
+    ConfigError,
+    InputError,
+    Interrupted,
+    LockHeld,
+    OperationFailed,
+    RetailDeployError,
+    RolledBack,
+    Unavailable,
+)
+
+if TYPE_CHECKING:
+    from retail_deploy.build import BuildReport
+    from retail_deploy.docker_target import Report as DockerReport
+    from retail_deploy.docker_target import ServiceReport as DockerService
+    from retail_deploy.execute import Runner
+    from retail_deploy.health import CheckResult
+    from retail_deploy.kube_verify import VerifyReport
+    from retail_deploy.migrations.plan import Status
+    from retail_deploy.monitor import CheckResult as TriggerCheck
+    from retail_deploy.smoke import SmokeReport
+    from retail_deploy.triggers import Reading
+
+__all__ = [
+    # loading the platform
+    "load_platform", "PlatformConfig",
+    # the primitives, in the runbook's order
+    "build", "push", "deploy", "set_image", "wait_for_rollout", "verify", "smoke_test", "health_check",
+    "migrate", "migration_status", "rollback_migrations", "rollback", "lock_status", "history",
+    "evaluate_triggers",
+    # results
+    "Image", "BuildResult", "ServiceState", "DeployResult", "Check", "VerifyResult", "EndpointResult",
+    "HealthResult", "SmokeResult", "AppliedMigration", "MigrationStatus", "MigrationResult",
+    "RollbackResult", "LockStatus", "HistoryEntry", "History", "TriggerReading", "TriggerReport",
+    # errors: one class per exit code
+    "RetailDeployError", "OperationFailed", "InputError", "ConfigError", "RolledBack", "LockHeld",
+    "Unavailable", "Interrupted", "EXIT_CODES",
+]
+
+# The contract's exit codes and the exception that carries each (`error.exit_code` is the code).
+EXIT_CODES: Mapping[int, type[RetailDeployError]] = {
+    EXIT_FAILED: OperationFailed,
+    EXIT_BAD_INPUT: InputError,
+    EXIT_ROLLED_BACK: RolledBack,
+    EXIT_LOCKED: LockHeld,
+    EXIT_UNAVAILABLE: Unavailable,
+    EXIT_INTERRUPTED: Interrupted,
+}
+
+Config = str | os.PathLike[str] | PlatformConfig | None
+Services = str | Sequence[str] | None
+
+
+# --------------------------------------------------------------------------------------------
+# Results: frozen, typed, and `to_dict()` is the `--json` document of the matching task
+
+
+class _Result:
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON document (plain types, secrets masked) the matching task's `--json` prints."""
+        return dict(redact.redact_data(asdict(self)))  # type: ignore[call-overload]
+
+
+@dataclass(frozen=True)
+class Image(_Result):
+    service: str
+    image: str  # the reference built (local tag) or pushed (registry/name:version)
+    result: str  # built, unchanged, pushed, failed, stopped, planned
+    digest: str | None = None  # registry digest (sha256:...) once pushed
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class BuildResult(_Result):
+    version: str
+    pushed: bool
+    dry_run: bool
+    images: tuple[Image, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not any(i.result in ("failed", "stopped") for i in self.images)
+
+    @property
+    def digests(self) -> dict[str, str]:
+        """service -> registry digest of what was pushed."""
+        return {i.service: i.digest for i in self.images if i.digest}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, **super().to_dict()}
+
+    @classmethod
+    def from_report(cls, report: BuildReport, *, dry_run: bool) -> BuildResult:
+        return cls(report.version, report.pushed, dry_run, tuple(
+            Image(r.service, r.image, r.result, r.digest or None, r.detail) for r in report.results))
+
+
+@dataclass(frozen=True)
+class ServiceState(_Result):
+    """One service after an operation: the version it runs and what happened to it."""
+
+    service: str
+    version: str | None
+    outcome: str  # deployed, unchanged, restored, healthy, unhealthy, missing, wrong-version, planned, ...
+    previous: str | None = None  # the version it ran before (what a rollback returns to)
+    url: str = ""
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class DeployResult(_Result):
+    environment: str
+    version: str
+    target: str  # docker | kubernetes
+    dry_run: bool
+    services: tuple[ServiceState, ...]
+    strategy: str = ""
+    colour: str = ""  # blue-green: the colour serving now
+
+    @property
+    def ok(self) -> bool:
+        return all(s.outcome in ("deployed", "unchanged", "planned", "succeeded") for s in self.services)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, **super().to_dict()}
+
+    @classmethod
+    def from_docker(cls, report: DockerReport, version: str, *, dry_run: bool) -> DeployResult:
+        states = _states(report.services)
+        if dry_run:  # the report says what the plan assumed; nothing was deployed
+            states = tuple(ServiceState(s.service, version, "planned", s.previous, s.url) for s in states)
+        return cls(report.env, version, "docker", dry_run, states, "replace")
+
+
+@dataclass(frozen=True)
+class Check(_Result):
+    check: str  # pods, rollout, image, health, version, logs, ...
+    target: str
+    ok: bool
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class VerifyResult(_Result):
+    environment: str
+    version: str  # the one version every service runs ("" when they differ)
+    dry_run: bool
+    services: tuple[ServiceState, ...]
+    checks: tuple[Check, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in self.checks) and all(
+            s.outcome in ("healthy", "verified", "planned") for s in self.services)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, **super().to_dict()}
+
+    @classmethod
+    def from_docker(cls, report: DockerReport, *, dry_run: bool) -> VerifyResult:
+        versions = {s.version or "" for s in report.services}
+        return cls(report.env, versions.pop() if len(versions) == 1 else "", dry_run, _states(report.services))
+
+    @classmethod
+    def from_kube(cls, report: VerifyReport, *, dry_run: bool) -> VerifyResult:
+        services = tuple(ServiceState(name, version, "verified" if report.ok else "failed")
+                         for name, version in report.versions.items())
+        checks = tuple(Check(r.check, r.target, r.ok, r.detail) for r in report.rows)
+        return cls(report.env, report.version, dry_run, services, checks)
+
+
+@dataclass(frozen=True)
+class EndpointResult(_Result):
+    name: str
+    service: str
+    url: str
+    method: str
+    ok: bool
+    status: int | None
+    latency_ms: float
+    attempts: int
+    error: str | None
+
+    @classmethod
+    def from_check(cls, result: CheckResult) -> EndpointResult:
+        return cls(**result.to_dict())
+
+
+@dataclass(frozen=True)
+class HealthResult(_Result):
+    """`health.check`: every endpoint of the health table (its `--json` shape predates this module)."""
+
+    environment: str
+    ok: bool
+    results: tuple[EndpointResult, ...]
+    dry_run: bool = False
+
+
+@dataclass(frozen=True)
+class SmokeResult(_Result):
+    target: str
+    ok: bool
+    results: tuple[EndpointResult, ...]
+    skipped: tuple[str, ...] = ()
+    dry_run: bool = False
+
+    @classmethod
+    def from_report(cls, report: SmokeReport) -> SmokeResult:
+        return cls(report.target, report.ok, tuple(EndpointResult.from_check(r) for r in report.results),
+                   report.skipped)
+
+
+@dataclass(frozen=True)
+class AppliedMigration(_Result):
+    name: str
+    state: str  # applied, edited, missing (the file is gone)
+    batch: int
+    version: str | None  # the application version it was applied with
+    applied_at: str  # ISO 8601, UTC
+    reversible: bool
+
+
+@dataclass(frozen=True)
+class MigrationStatus(_Result):
+    environment: str
+    database: str  # where, credentials masked
+    applied: tuple[AppliedMigration, ...]
+    pending: tuple[str, ...]
+
+    @classmethod
+    def from_status(cls, environment: str, where: str, status: Status) -> MigrationStatus:
+        state = {"ok": "applied"}
+        applied = tuple(AppliedMigration(a.record.name, state.get(a.state, a.state), a.record.batch, a.record.version,
+                                         a.record.applied_at.strftime("%Y-%m-%dT%H:%M:%SZ"), a.record.reversible)
+                        for a in status.applied)
+        return cls(environment, redact.redact(where), applied, tuple(m.name for m in status.pending))
+
+
+@dataclass(frozen=True)
+class MigrationResult(_Result):
+    environment: str
+    action: str  # migrate | rollback
+    migrations: tuple[str, ...]  # applied (migrate) or undone (rollback), in the order done
+    dry_run: bool
+
+
+@dataclass(frozen=True)
+class RollbackResult(_Result):
+    environment: str
+    dry_run: bool
+    services: tuple[ServiceState, ...]
+
+
+@dataclass(frozen=True)
+class LockStatus(_Result):
+    environment: str
+    locked: bool
+    expired: bool = False
+    holder: str | None = None
+    version: str | None = None
+    strategy: str | None = None
+    acquired: str | None = None
+    expires: str | None = None
+
+
+@dataclass(frozen=True)
+class HistoryEntry(_Result):
+    action: str  # deploy, rollback-undo, rollback-blue-green, verify, ...
+    version: str
+    result: str  # succeeded, failed, rolled-back, interrupted
+    start: str
+    end: str = ""
+    strategy: str = ""
+    who: str = ""
+    services: tuple[str, ...] = ()
+    previous: Mapping[str, str] = field(default_factory=dict)  # service/deployment -> image before
+    colour: str = ""
+    reason: str = ""
+
+    @classmethod
+    def from_record(cls, entry: Mapping[str, Any]) -> HistoryEntry:
+        previous = entry.get("previous") or {}
+        return cls(str(entry.get("action", "deploy")), str(entry.get("version", "")), str(entry.get("result", "")),
+                   str(entry.get("start", "")), str(entry.get("end", "")), str(entry.get("strategy", "")),
+                   str(entry.get("who", "")), tuple(str(s) for s in entry.get("services") or ()),
+                   {str(k): str(v) for k, v in previous.items()} if isinstance(previous, Mapping) else {},
+                   str(entry.get("colour", "")), str(entry.get("reason", "")))
+
+    def to_dict(self) -> dict[str, Any]:
+        data = super().to_dict()
+        data["previous"] = dict(data["previous"])
+        return data
+
+
+@dataclass(frozen=True)
+class History(_Result):
+    environment: str
+    entries: tuple[HistoryEntry, ...]  # oldest first
+
+    @classmethod
+    def from_records(cls, environment: str, records: Sequence[Mapping[str, Any]]) -> History:
+        return cls(environment, tuple(HistoryEntry.from_record(r) for r in records))
+
+
+@dataclass(frozen=True)
+class TriggerReading(_Result):
+    name: str
+    title: str
+    value: float | None  # None: no data
+    threshold: str
+    state: str  # FIRING, ok, no data (triggers); critical, warning, ok, no data (metrics)
+    unit: str
+
+    @property
+    def fired(self) -> bool:
+        return self.state == "FIRING"
+
+    @classmethod
+    def from_reading(cls, reading: Reading) -> TriggerReading:
+        return cls(reading.name, reading.title, reading.value, reading.threshold, reading.state, reading.unit)
+
+
+@dataclass(frozen=True)
+class TriggerReport(_Result):
+    environment: str
+    prometheus: str
+    triggers: tuple[TriggerReading, ...]
+    metrics: tuple[TriggerReading, ...] = ()
+
+    @property
+    def fired(self) -> tuple[TriggerReading, ...]:
+        return tuple(t for t in self.triggers if t.fired)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"ok": not self.fired, "fired": [t.name for t in self.fired], **super().to_dict()}
+
+    @classmethod
+    def from_check(cls, result: TriggerCheck) -> TriggerReport:
+        return cls(result.environment, redact.redact(result.prometheus),
+                   tuple(TriggerReading.from_reading(r) for r in result.triggers),
+                   tuple(TriggerReading.from_reading(r) for r in result.metrics))
+
+
+def _states(services: Sequence[DockerService]) -> tuple[ServiceState, ...]:
+    return tuple(ServiceState(s.service, s.version, s.status, s.previous, s.url, s.detail) for s in services)
+
+
+# --------------------------------------------------------------------------------------------
+# Plumbing: a platform from a path or an object, a Runner with the caller's dry run and output
+
+
+def load_platform(config: str | os.PathLike[str] | None = None) -> PlatformConfig:
+    """The platform config: `config`, else $RETAIL_DEPLOY_CONFIG, else config/retail-platform.yaml.
+
+    Raises ConfigError (exit 2) naming file, key and line when it is invalid. Secret values it
+    references (`${REGISTRY_PASSWORD}`) are registered, so no output of this process shows them.
+    """
+    from retail_deploy.config import load_config
+
+    return load_config(config)
+
+
+def _platform(config: Config) -> PlatformConfig:
+    return config if isinstance(config, PlatformConfig) else load_platform(config)
+
+
+@contextmanager
+def _runner(dry_run: bool, out: IO[str] | None) -> Iterator[Runner]:
+    import invoke
+
+    from retail_deploy.execute import Runner
+
+    with Runner(invoke.Context(), dry=dry_run, out=out) as runner:
+        yield runner
+
+
+def _service_names(services: Services) -> str | None:
+    if services is None or isinstance(services, str):
+        return services
+    return ",".join(services)
+
+
+# --------------------------------------------------------------------------------------------
+# Build (runbook chapter 1)
+
+
+def build(*, version: str, services: Services = None, push: bool = False, skip_tests: bool = False,
+          config: Config = None, dry_run: bool = False, out: IO[str] | None = None) -> BuildResult:
+    """Build the services' images at `version` concurrently (`build.all`); with `push`, push them.
+
+    Raises OperationFailed (exit 1) when a build or push fails (nothing is pushed unless all
+    built), InputError (exit 2) on a bad version or unknown service.
+    """
+    from retail_deploy import validate
+    from retail_deploy.build import build_services
+
+    version = validate.version(version)
+    cfg = _platform(config)
+    with _runner(dry_run, out) as runner:
+        report = build_services(cfg, cfg.select_services(_service_names(services)), version, push=push,
+                                skip_tests=skip_tests, runner=runner)
+    return BuildResult.from_report(report, dry_run=dry_run)
+
+
+def push(*, version: str, service: Services = None, config: Config = None, dry_run: bool = False,
+         out: IO[str] | None = None) -> BuildResult:
+    """Tag and push images already built for `version` (`build.push`); the result has the digests."""
+    from retail_deploy import validate
+    from retail_deploy.build import push_services
+
+    version = validate.version(version)
+    cfg = _platform(config)
+    with _runner(dry_run, out) as runner:
+        report = push_services(cfg, cfg.select_services(_service_names(service)), version, runner=runner)
+    return BuildResult.from_report(report, dry_run=dry_run)
+
+
+# --------------------------------------------------------------------------------------------
+# Deploy, verify (runbook chapters 2-5)
+
+
+def deploy(*, env: str, version: str, services: Services = None, strategy: str | None = None,
+           method: str | None = None, config: Config = None, dry_run: bool = False,
+           out: IO[str] | None = None) -> DeployResult:
+    """Deploy `version` to an environment with its target's strategy, under its lock.
+
+    Docker target: new containers start beside the old ones and replace them only when healthy.
+    Kubernetes: rolling (Helm or kubectl) or blue-green, then the verification `verify.<env>` runs.
+    Unlike the task, no confirmation is asked and the pre-deployment checklist is not run: a
+    script calling this has made that decision. Raises RolledBack (exit 3) when the deploy failed
+    and the previous version serves again, LockHeld (exit 4) when another deploy holds the lock.
+    """
+    from retail_deploy import validate
+
+    version = validate.version(version)
+    cfg = _platform(config)
+    environment = cfg.environment(env)
+    chosen = [s.name for s in cfg.select_services(_service_names(services))]
+    with _runner(dry_run, out) as runner:
+        if environment.target == "docker":
+            from retail_deploy.targets.policy import guarded
+
+            # lock, audit record and notification: the deploy seam's policy (docs/deploying.md)
+            report = guarded(runner, cfg, environment).deploy(version, services=chosen)
+            return DeployResult.from_docker(report, version, dry_run=dry_run)
+        return _deploy_kube(runner, cfg, environment, version, chosen, strategy, method)
+
+
+def _deploy_kube(runner: Runner, cfg: PlatformConfig, environment: EnvironmentConfig, version: str,
+                 chosen: list[str], strategy: str | None, method: str | None) -> DeployResult:
+    from retail_deploy import deployer, kube_verify
+
+    if method is not None:
+        from retail_deploy import validate
+
+        validate.choice(method, deployer.METHODS, what="method")
+    outcome = deployer.deploy(runner, cfg, environment, version, strategy=strategy, method=method, services=chosen)
+    if runner.dry:
+        return kube_deploy_result(environment.name, chosen, outcome, None)
+    # Some services only: the others keep their version, so verify what runs, then the chosen ones' version.
+    partial = set(chosen) != set(cfg.services)
+    report = kube_verify.verify(runner, cfg, environment, None if partial else version)
+    kube_verify.record(runner, cfg, environment, report)
+    result = VerifyResult.from_kube(report, dry_run=False)
+    wrong = [f"version {name} runs {report.versions.get(name)}" for name in chosen
+             if report.versions.get(name) != version]
+    if not result.ok or wrong:
+        failed = ", ".join([f"{c.check} {c.target}" for c in result.checks if not c.ok] + wrong)
+        raise OperationFailed(f"{version} is deployed to {environment.name} but verification failed: {failed[:300]}; "
+                              f"roll back: inv rollback.undo --env {environment.name}")
+    return kube_deploy_result(environment.name, chosen, outcome, report)
+
+
+def kube_deploy_result(environment: str, services: Sequence[str], outcome: DockerReport,
+                       report: VerifyReport | None) -> DeployResult:
+    """A Kubernetes deploy's result from the deployer's outcome and the verification that followed
+    (None: a dry run, nothing was verified); for `deploy.<env> --json` too. `outcome` is the
+    seam's report (targets.Report, the same type on every target)."""
+    previous = {s.service: s.previous for s in outcome.services}  # versions, read by the deploy seam
+    if report is None:
+        states = tuple(ServiceState(name, outcome.version, "planned", previous.get(name)) for name in services)
+    else:
+        states = tuple(ServiceState(name, report.versions.get(name, outcome.version),
+                                    "deployed" if report.ok else "unverified", previous.get(name))
+                       for name in services)
+    return DeployResult(environment, outcome.version, "kubernetes", report is None, states, outcome.strategy,
+                        outcome.colour)
+
+
+def set_image(*, env: str, service: str, version: str, config: Config = None, dry_run: bool = False,
+              out: IO[str] | None = None) -> DeployResult:
+    """Put `version` of one service on an environment (`kubectl set image`, or its Docker
+    container replaced), health-checked like a deploy; the other services are not touched."""
+    return deploy(env=env, version=version, services=[service], strategy=None if _is_docker(env, config)
+                  else "rolling", method=None if _is_docker(env, config) else "kubectl", config=config,
+                  dry_run=dry_run, out=out)
+
+
+def _is_docker(env: str, config: Config) -> bool:
+    return _platform(config).environment(env).target == "docker"
+
+
+def verify(*, env: str, version: str | None = None, config: Config = None, check: bool = True,
+           out: IO[str] | None = None) -> VerifyResult:
+    """`verify.<env>`: every service runs (`version`), its rollout is complete and it is healthy.
+
+    Read-only. With `check` (the default) a failed verification raises OperationFailed (exit 1),
+    as the task exits 1; with `check=False` the result says what failed.
+    """
+    from retail_deploy import validate
+
+    if version is not None:
+        validate.version(version)
+    cfg = _platform(config)
+    environment = cfg.environment(env)
+    with _runner(False, out) as runner:
+        if environment.target == "docker":
+            from retail_deploy import docker_target
+
+            try:
+                return VerifyResult.from_docker(docker_target.verify(runner, cfg, environment, version=version),
+                                                dry_run=False)
+            except docker_target.VerifyFailed as error:
+                if check:
+                    raise
+                return VerifyResult.from_docker(error.report, dry_run=False)
+        from retail_deploy import kube_verify
+
+        kube_report = kube_verify.verify(runner, cfg, environment, version)
+        kube_verify.record(runner, cfg, environment, kube_report)
+    result = VerifyResult.from_kube(kube_report, dry_run=False)
+    if check and not result.ok:
+        failed = ", ".join(f"{c.check} {c.target}" for c in result.checks if not c.ok)
+        raise OperationFailed(f"{environment.name} verification failed: {failed[:300]}")
+    return result
+
+
+def _docker_verify(runner: Runner, cfg: PlatformConfig, environment: EnvironmentConfig,
+                   version: str | None) -> DockerReport:
+    """docker_target.verify's report, also when verification fails (the error carries it)."""
+    from retail_deploy import docker_target
+
+    try:
+        return docker_target.verify(runner, cfg, environment, version=version)
+    except docker_target.VerifyFailed as failed:
+        return failed.report
+
+
+def wait_for_rollout(*, env: str, services: Services = None, timeout: float | None = None, config: Config = None,
+                     out: IO[str] | None = None) -> VerifyResult:
+    """Wait until every service's new version is rolled out and healthy, or raise OperationFailed.
+
+    Kubernetes: `kubectl rollout status --timeout` of each deployment (exit 1 on timeout).
+    Docker: the containers' health checks, polled until they pass or `timeout` (default: the
+    environment's rollout timeout) is over.
+    """
+    cfg = _platform(config)
+    environment = cfg.environment(env)
+    chosen = [s.name for s in cfg.select_services(_service_names(services))]
+    limit = float(timeout if timeout is not None else environment.rollout_timeout)
+    if limit <= 0:
+        raise InputError(f"timeout {timeout}: must be more than 0 seconds")
+    with _runner(False, out) as runner:
+        if environment.target == "docker":
+            deadline = time.monotonic() + limit
+            while True:
+                report = _docker_verify(runner, cfg, environment, None)
+                wanted = [s for s in report.services if s.service in chosen]
+                result = VerifyResult(environment.name, "", False, _states(wanted))
+                if result.ok or time.monotonic() >= deadline:
+                    break
+                time.sleep(1.0)
+            if not result.ok:
+                bad = "; ".join(f"{s.service}: {s.outcome} {s.detail}".strip() for s in result.services
+                                if s.outcome != "healthy")
+                raise OperationFailed(f"{environment.name} not rolled out within {limit:g}s: {bad}")
+            return result
+        from retail_deploy import probes
+        from retail_deploy.commands import kubectl
+        from retail_deploy.kube_settings import kube_env
+
+        kenv = kube_env(cfg, environment)
+        checks = []
+        for name in chosen:
+            deployment = probes.live_deployment(runner, kenv, name)  # blue-green: the live colour's
+            runner.run(kubectl.rollout_status(kenv.kube, deployment, limit), hide=True)
+            checks.append(Check("rollout", deployment, True, "complete"))
+        return VerifyResult(environment.name, "", False, (), tuple(checks))
+
+
+# --------------------------------------------------------------------------------------------
+# Health and smoke checks
+
+
+def health_check(*, env: str, url: Mapping[str, str] | None = None, timeout: float = 5.0, retries: int = 2,
+                 ca_bundle: str | None = None, config: Config = None, check: bool = True,
+                 dry_run: bool = False, out: IO[str] | None = None) -> HealthResult:
+    """`health.check`: every endpoint of the environment's health table, concurrently.
+
+    `url`: {service: base URL} for this run. With `check` an unhealthy endpoint raises
+    OperationFailed (exit 1, every failure in the line); `check=False` returns the result.
+    """
+    from retail_deploy import health
+    from retail_deploy.commands import cmd
+
+    cfg = _platform(config)
+    environment = cfg.environment(env)
+    _positive(timeout, retries)
+    endpoints = health.endpoints_for(cfg, environment, dict(url) if url else None)
+    if not endpoints:
+        raise ConfigError(f"no health endpoint for {environment.name}: give its services health: entries "
+                          "and the environment urls: in the config")
+    if dry_run:
+        with _runner(True, out) as runner:
+            for endpoint in endpoints:
+                runner.announce(cmd(*endpoint.curl(timeout=timeout, ca_bundle=ca_bundle), read_only=True))
+        return HealthResult(environment.name, True, (), dry_run=True)
+    results = health.check_endpoints(endpoints, timeout=timeout, retries=retries, ca_bundle=ca_bundle)
+    result = HealthResult(environment.name, health.all_ok(results),
+                          tuple(EndpointResult.from_check(r) for r in results))
+    if check and not result.ok:
+        raise OperationFailed(f"{environment.name}: {health.summary(results)}")
+    return result
+
+
+def smoke_test(*, env: str, target: str | None = None, version: str | None = None,
+               url: Mapping[str, str] | None = None, timeout: float = 5.0, retries: int = 2,
+               ca_bundle: str | None = None, config: Config = None, check: bool = True) -> SmokeResult:
+    """`health.smoke`: the smoke suite (config `smoke_tests:`) on an environment or a blue/green
+    colour (`target`); with `version`, each service's version endpoint must answer it."""
+    from retail_deploy import smoke, validate
+
+    cfg = _platform(config)
+    environment = cfg.environment(env)
+    if version:
+        validate.version(version)
+    _positive(timeout, retries)
+    report = smoke.run_smoke_tests(cfg, environment, target, dict(url) if url else None, version=version,
+                                   timeout=timeout, retries=retries, ca_bundle=ca_bundle)
+    if check and not report.ok:
+        raise OperationFailed(f"smoke tests failed on {report.target}: "
+                              + "; ".join(f"{r.name}: {r.error}" for r in report.failures))
+    return SmokeResult.from_report(report)
+
+
+def _positive(timeout: float, retries: int) -> None:
+    if float(timeout) <= 0:
+        raise InputError(f"timeout {timeout}: must be more than 0 seconds")
+    if int(retries) < 0:
+        raise InputError(f"retries {retries}: must be 0 or more")
+
+
+# --------------------------------------------------------------------------------------------
+# Database migrations
+
+
+def migration_status(*, env: str, config: Config = None) -> MigrationStatus:
+    """`db.status`: the migrations applied to the environment's database, and those pending."""
+    from retail_deploy import migrations
+
+    cfg = _platform(config)
+    cfg.environment(env)
+    where, status = migrations.status(cfg, env)
+    return MigrationStatus.from_status(env, where.where, status)
+
+
+def migrate(*, env: str, version: str | None = None, skip_backup: bool = False, config: Config = None,
+            dry_run: bool = False, out: IO[str] | None = None) -> MigrationResult:
+    """`db.migrate`: apply the pending migrations as one batch, recorded with `version` (what
+    `rollback_migrations(to_version=...)` goes back to); staging/production back up first."""
+    from retail_deploy import migrations, validate
+
+    if version is not None:
+        validate.version(version)
+    cfg = _platform(config)
+    cfg.environment(env)
+    with _runner(dry_run, out) as runner:
+        done = migrations.migrate(cfg, env, runner, version, take_backup=False if skip_backup else None)
+    return MigrationResult(env, "migrate", tuple(done), dry_run)
+
+
+def rollback_migrations(*, env: str, to_version: str | None = None, skip_backup: bool = False,
+                        config: Config = None, dry_run: bool = False, out: IO[str] | None = None) -> MigrationResult:
+    """`db.rollback`: undo the last batch, or every migration applied after `to_version`
+    (refused before undoing anything when one of them is irreversible)."""
+    from retail_deploy import migrations, validate
+
+    cfg = _platform(config)
+    cfg.environment(env)
+    take_backup = False if skip_backup else None
+    with _runner(dry_run, out) as runner:
+        if to_version:
+            validate.version(to_version, what="--to-version")
+            done = migrations.rollback_to_version(cfg, env, to_version, runner, take_backup)
+        else:
+            done = migrations.rollback(cfg, env, runner, take_backup)
+    return MigrationResult(env, "rollback", tuple(done), dry_run)
+
+
+# --------------------------------------------------------------------------------------------
+# Rollback, lock, history, triggers
+
+
+def rollback(*, env: str, service: str | None = None, to_revision: int | None = None, config: Config = None,
+             dry_run: bool = False, out: IO[str] | None = None) -> RollbackResult:
+    """`rollback.undo`: bring back the release that served before (one service, or every service
+    the last change touched, the traffic switch included), then check over HTTP that each answers
+    the version it was rolled back to; `to_revision` (Kubernetes, with `service`) for surgical use.
+    On every target through the deploy seam's policy (docs/deploying.md "Deploy targets")."""
+    from retail_deploy import rollback as undo
+
+    cfg = _platform(config)
+    environment = cfg.environment(env)
+    with _runner(dry_run, out) as runner:
+        report = undo.undo_report(runner, cfg, environment, service=service, to_revision=to_revision)
+    return RollbackResult(environment.name, dry_run, _states(report.services))
+
+
+def lock_status(*, env: str, config: Config = None) -> LockStatus:
+    """`lock.status`: who holds the environment's deploy lock (any target)."""
+    from retail_deploy.targets import target_for
+
+    cfg = _platform(config)
+    environment = cfg.environment(env)
+    with _runner(False, None) as runner:
+        lock = target_for(runner, cfg, environment).read_lock()
+    return lock_result(environment.name, lock)
+
+
+def lock_result(environment: str, lock: Any) -> LockStatus:
+    """The LockStatus of a history.LockInfo (None: not locked); for `lock.status --json` too."""
+    from retail_deploy import history as audit
+
+    if lock is None:
+        return LockStatus(environment, False)
+    return LockStatus(environment, True, lock.expired(audit.utcnow()), lock.holder, lock.version, lock.strategy,
+                      lock.acquired, lock.expires)
+
+
+def history(*, env: str, config: Config = None) -> History:
+    """`rollback.history`: the environment's deploy and rollback records, oldest first
+    (kept by the target: a ConfigMap beside the deployments, or volumes on the Docker engine)."""
+    from retail_deploy.targets import target_for
+
+    cfg = _platform(config)
+    environment = cfg.environment(env)
+    with _runner(False, None) as runner:
+        entries = target_for(runner, cfg, environment).read_history()
+    return History.from_records(environment.name, entries)
+
+
+def evaluate_triggers(*, env: str, metrics: bool = True, config: Config = None, check: bool = True) -> TriggerReport:
+    """`monitor.check`: evaluate every rollback trigger (and the metrics table) on Prometheus now.
+
+    With `check` a firing trigger raises OperationFailed (exit 1); `check=False` returns the
+    report (`report.fired`). Prometheus not answering is an error, never "no trigger fired".
+    """
+    from retail_deploy import monitor
+
+    cfg = _platform(config)
+    environment = cfg.environment(env)
+    result = monitor.check(cfg, environment, include_metrics=metrics)
+    if check and result.fired:
+        names = "; ".join(monitor.describe(r) for r in result.fired)
+        raise OperationFailed(f"{len(result.fired)} rollback trigger(s) firing in {environment.name}: {names}")
+    return TriggerReport.from_check(result)
