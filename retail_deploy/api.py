@@ -309,22 +309,31 @@ class HistoryEntry(_Result):
     strategy: str = ""
     who: str = ""
     services: tuple[str, ...] = ()
-    previous: Mapping[str, str] = field(default_factory=dict)  # service/deployment -> image before
+    previous: Mapping[str, str] = field(default_factory=dict)  # service -> version (old records: image) before
     colour: str = ""
     reason: str = ""
+    # service -> {before, after, colour_before, colour_after}, as the deploy seam read them
+    release: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
     @classmethod
     def from_record(cls, entry: Mapping[str, Any]) -> HistoryEntry:
-        previous = entry.get("previous") or {}
+        from retail_deploy import history as audit
+
+        recorded = entry.get("release")
+        release: Mapping[str, Any] = recorded if isinstance(recorded, Mapping) else {}
+        previous = entry.get("previous") or {name: s.version for name, s in audit.recorded_release(entry).items()}
         return cls(str(entry.get("action", "deploy")), str(entry.get("version", "")), str(entry.get("result", "")),
                    str(entry.get("start", "")), str(entry.get("end", "")), str(entry.get("strategy", "")),
                    str(entry.get("who", "")), tuple(str(s) for s in entry.get("services") or ()),
                    {str(k): str(v) for k, v in previous.items()} if isinstance(previous, Mapping) else {},
-                   str(entry.get("colour", "")), str(entry.get("reason", "")))
+                   str(entry.get("colour", "")), str(entry.get("reason", "")),
+                   {str(k): {str(a): str(b) for a, b in v.items()} for k, v in release.items()
+                    if isinstance(v, Mapping)})
 
     def to_dict(self) -> dict[str, Any]:
         data = super().to_dict()
         data["previous"] = dict(data["previous"])
+        data["release"] = {k: dict(v) for k, v in data["release"].items()}
         return data
 
 
