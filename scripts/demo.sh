@@ -74,8 +74,16 @@ http: {addr: "$RETAIL_REGISTRY", secret: "$(head -c 16 /dev/urandom | od -An -tx
 auth:
   htpasswd: {realm: retail-deploy-demo, path: $REGISTRY_DIR/htpasswd}
 EOF
-    # setsid: the registry outlives this script (later deploys push to it).
-    setsid docker-registry serve "$REGISTRY_DIR/config.yml" >"$REGISTRY_DIR/registry.log" 2>&1 < /dev/null &
+    # setsid: the registry outlives this script (later deploys push to it). It must not inherit
+    # this script's other open files: run under `flock LOCKFILE bash scripts/demo.sh`, it would
+    # hold the lock for as long as it runs.
+    (
+        for fd in /proc/$BASHPID/fd/*; do
+            fd="${fd##*/}"
+            [ "$fd" -gt 2 ] && eval "exec $fd>&-" 2>/dev/null || true
+        done
+        exec setsid docker-registry serve "$REGISTRY_DIR/config.yml" >"$REGISTRY_DIR/registry.log" 2>&1 < /dev/null
+    ) &
     echo $! > "$REGISTRY_DIR/registry.pid"
     for _ in $(seq 1 30); do
         [ "$(registry_status)" = "200" ] && break
