@@ -202,16 +202,39 @@ def load_config(path: str | os.PathLike[str] | None = None,
     environ = os.environ if environ is None else environ
     source = config_path(path).resolve()
     root, used_variables = load_file(source, environ)
-    config = _parse(root, source)
-    # Register secrets before anything can print. Declared ones, and the registry password (read
-    # from its variable at push time, never interpolated). Variables whose names say they are secret
-    # are masked too, declared or not (a team that forgot to list JWT_SECRET must still never see
-    # it in a log), when their value looks like a secret.
-    declared = set(config.secret_env) | {config.registry.password_env}
+    # Register secrets before anything can print, validation errors included (`target:
+    # ${REGISTRY_PASSWORD}` must not show the password in "not one of: kubernetes, docker"). Declared
+    # ones, read from the raw file before it is validated, and the registry password (read from its
+    # variable at push time, never interpolated). Variables whose names say they are secret are
+    # masked too, declared or not (a team that forgot to list JWT_SECRET must still never see it in
+    # a log), when their value looks like a secret.
+    declared = _declared_secret_names(root)
     guessed = {v for v in (*used_variables, *environ) if _SECRET_NAME.search(v)} - declared
     redact.register(*(environ.get(name) for name in declared))
     redact.register(*(value for name in guessed if _plausible_secret(value := environ.get(name, ""))))
+    config = _parse(root, source)
+    redact.register(*(environ.get(name) for name in (*config.secret_env, config.registry.password_env)))
     return config
+
+
+def _declared_secret_names(root: Node) -> set[str]:
+    """The variables a config declares secret, read leniently from the unvalidated file (`secret_env`,
+    `runtime_env` entries with `secret: true` or a secret-sounding name, `registry.password_env`)."""
+    data = root.value if isinstance(root.value, dict) else {}
+    names = {"REGISTRY_PASSWORD"}
+    listed = data.get("secret_env")
+    if isinstance(listed, list):
+        names.update(str(item) for item in listed if isinstance(item, str | int))
+    runtime = data.get("runtime_env")
+    if isinstance(runtime, dict):
+        for name, spec in runtime.items():
+            secret = spec.get("secret") if isinstance(spec, dict) else None
+            if secret is True or (secret is None and _SECRET_NAME.search(str(name))):
+                names.add(str(name))
+    registry = data.get("registry")
+    if isinstance(registry, dict) and isinstance(registry.get("password_env"), str):
+        names.add(registry["password_env"])
+    return names
 
 
 def _plausible_secret(value: str) -> bool:

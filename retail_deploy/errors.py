@@ -1,4 +1,4 @@
-"""Exceptions that carry the public exit codes (design section 2).
+"""Exceptions that carry the public exit codes (docs/architecture.md, "Exit codes").
 
 Every failure the library reports to a person is one of these: the task layer turns them
 into one line on stderr and the matching exit code, so shell glue can rely on the codes.
@@ -12,6 +12,7 @@ EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
 EXIT_ROLLED_BACK = 3
 EXIT_LOCKED = 4
+EXIT_UNAVAILABLE = 5
 EXIT_INTERRUPTED = 130
 
 
@@ -51,6 +52,14 @@ class CommandFailed(OperationFailed):
         if self.detail:
             message += f" ({self.detail.splitlines()[-1][:300]})"
         super().__init__(message)
+
+
+class DependencyUnavailable(OperationFailed):
+    """Could not find out: a dependency (cluster, Prometheus, registry, database) did not answer, and
+    nothing was changed. Its own code, so a script can tell an outage (retry later) from a typo (2)
+    and from a real failure (1)."""
+
+    exit_code = EXIT_UNAVAILABLE
 
 
 class RolledBack(RetailDeployError):

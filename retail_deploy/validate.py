@@ -17,7 +17,9 @@ _NAME = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
 def version(text: str | None, *, what: str = "version") -> str:
     """Return `text` if it is a valid Docker image tag, else raise InputError."""
     if text is None or text == "":
-        raise InputError(f"missing {what}: pass --version, e.g. --version 1.4.2")
+        # Advise the option that works: `rollback.db --version` would be invoke's own flag.
+        option = what if what.startswith("--") else "--version"
+        raise InputError(f"missing {what}: pass {option}, e.g. {option} 1.4.2")
     if not _TAG.fullmatch(text):
         raise InputError(
             f"invalid {what} {text!r}: a Docker tag is 1-128 characters of letters, digits, '_', '.', '-' "

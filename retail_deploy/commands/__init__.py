@@ -12,7 +12,9 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass, field
 
-MASK = "***"
+from retail_deploy import redact
+
+MASK = redact.MASK
 
 
 @dataclass(frozen=True)
@@ -38,13 +40,17 @@ class Command:
         return shlex.join(self.argv)
 
     def display(self) -> str:
-        """The shell string with every secret token (or secret substring) masked."""
-        secrets = sorted((s for s in self.secrets if s), key=len, reverse=True)
+        """The shell string with every secret token (or secret substring) masked. Declared and
+        registered secrets are masked in each token BEFORE shell quoting: a secret with a `'` is
+        no longer itself once quoted."""
+        # A token may hold a secret JSON-escaped or URL-encoded (a `curl --data` body): every form.
+        secrets = sorted({form for s in self.secrets if s for form in (s, *redact.rendered_forms(s))},
+                         key=len, reverse=True)
 
         def mask(token: str) -> str:
             for secret in secrets:
                 token = token.replace(secret, MASK)
-            return token
+            return redact.mask(token)
 
         return shlex.join(mask(token) for token in self.argv)
 

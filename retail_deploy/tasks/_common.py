@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import os
+import re
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import invoke
-from invoke.exceptions import Exit, UnexpectedExit
+from invoke.exceptions import Exit, ParseError, UnexpectedExit
+from invoke.parser import Argument
 
 from retail_deploy import redact
 from retail_deploy.errors import EXIT_FAILED, EXIT_INTERRUPTED, InputError, RetailDeployError
@@ -30,6 +33,86 @@ COMMON_HELP = {
     "config": "platform config file (default: $RETAIL_DEPLOY_CONFIG, else config/retail-platform.yaml)",
     "yes": "do not ask for confirmation (required when there is no terminal)",
 }
+
+
+# The short flags, one meaning each in every task (shell glue and muscle memory rely on it): an
+# option not named here has only its long form. invoke would otherwise give each option the first
+# free letter of its name, so `-s` meant --services, --service, --strategy or --skip-tests by task.
+SHORT_FLAGS = {
+    "env": "e",
+    "config": "c",
+    "version": "v",
+    "yes": "y",
+    "json": "j",
+    "output": "o",
+    "service": "s",
+    "ack": "a",
+    "notify": "n",
+    "fix": "f",
+    "push": "p",
+    "build": "b",
+    "skip_tests": "k",
+    "timeout": "t",
+    "retries": "r",
+    "interval": "i",
+    "method": "m",
+    "url": "u",
+}
+
+
+# Options whose value is free text that may start with '-' (a reason), not a name or a path.
+_FREE_TEXT = {"force"}
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+class _Argument(Argument):
+    """A task option whose value is checked as the command line is parsed, the same for a dry and
+    a real run, before any task runs: an empty value is not "not given", control characters and
+    newlines (which would split a dry-run line or forge an error line) are refused, a value that
+    looks like a flag (`--pod=-rf`) never reaches a command, and a number must be finite."""
+
+    def set_value(self, value: Any, cast: bool = True) -> None:
+        option = f"--{(self.names[0])}"
+        if isinstance(value, str) and cast:
+            if value == "":
+                raise ParseError(f"{option} needs a value (it was given an empty one)")
+            if _CONTROL.search(value):
+                raise ParseError(f"{option}: control characters and line breaks are not allowed "
+                                 f"(got {_printable(value)})")
+            if value.startswith("-") and self.name not in _FREE_TEXT and self.kind not in (int, float):
+                raise ParseError(f"{option}: a value may not start with '-' (got {_printable(value)})")
+        try:
+            super().set_value(value, cast)
+        except ValueError:
+            kind = {int: "a whole number", float: "a number"}.get(self.kind, "a valid value")
+            raise ParseError(f"{option} needs {kind} (got {_printable(value)})") from None
+        if isinstance(self._value, float) and not math.isfinite(self._value):
+            raise ParseError(f"{option} needs a finite number (got {_printable(value)})")
+
+
+def _printable(value: Any) -> str:
+    """A value quoted for an error line: control characters escaped, long values cut."""
+    text = ascii(value) if isinstance(value, str) and _CONTROL.search(value) else repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+class _Task(invoke.Task):
+    """invoke's Task with the project's short flags (SHORT_FLAGS) instead of invoke's first free
+    letter, and options checked as they are parsed (`_Argument`)."""
+
+    def arg_opts(self, name: str, default: str, taken_names: set[str]) -> dict[str, Any]:
+        self.auto_shortflags = False
+        opts: dict[str, Any] = super().arg_opts(name, default, taken_names)
+        short = SHORT_FLAGS.get(name)
+        if short is not None and short not in taken_names:
+            opts["names"] = [*opts["names"], short]
+        return opts
+
+    def get_arguments(self, ignore_unknown_help: bool | None = None) -> list[Argument]:
+        arguments: list[Argument] = super().get_arguments(ignore_unknown_help)
+        for argument in arguments:
+            argument.__class__ = _Argument
+        return arguments
 
 
 def debugging() -> bool:
@@ -84,7 +167,7 @@ def task(*args: Any, **kwargs: Any) -> Any:
                 raise Exit(f"error: unexpected failure: {message} (run with -d for a traceback)",
                            EXIT_FAILED) from None
 
-        return invoke.task(help=help_texts, **kwargs)(wrapper)
+        return invoke.task(help=help_texts, klass=_Task, **kwargs)(wrapper)
 
     if len(args) == 1 and callable(args[0]) and not kwargs:  # bare `@task`
         return decorate(args[0])

@@ -98,7 +98,10 @@ def _build(run: Any, cfg: Any, services: list[str], version: str) -> None:
 
 
 @task(help={"method": "helm or kubectl (default: the environment's method)", "build": BUILD_HELP,
-            "services": SERVICES_HELP})
+            "services": SERVICES_HELP,
+            # Staging asks only when its config says `confirm: true`; help must say what happens.
+            "yes": "do not ask for confirmation; staging asks only if the config sets confirm: true "
+                   "(then --yes is required without a terminal)"})
 def staging(c, version=None, method=None, build=False, yes=False, config=None, services=None):
     """Deploy VERSION to staging (Helm upgrade --atomic, or kubectl set image), then verify."""
     _deploy(c, "staging", version, strategy="rolling", method=method, build=build, yes=yes, config=config,

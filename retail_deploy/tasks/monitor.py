@@ -1,8 +1,8 @@
 """Monitoring & Alerts chapter: `monitor.rules`, `monitor.check`, `monitor.watch`.
 
-Exit codes: 0 no rollback trigger fires · 1 one fires (or the rollback failed) · 2 bad input,
-or Prometheus cannot be reached (the state is unknown, never "healthy") · 3 `--rollback`
-rolled the environment back.
+Exit codes: 0 no rollback trigger fires · 1 one fires (or the rollback failed) · 2 bad input ·
+3 `--rollback` rolled the environment back · 5 Prometheus cannot be reached (the state is
+unknown, never "healthy").
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ def rules(c, output=None, config=None):
 
 @task(help={"metrics": "also show the warning/critical metrics table (--no-metrics to skip)"})
 def check(c, env=None, config=None, metrics=True):
-    """Evaluate every rollback trigger now: table; exit 0 none fire, 1 one fires, 2 Prometheus unreachable."""
+    """Evaluate every rollback trigger now: table; exit 0 none fire, 1 one fires, 5 Prometheus unreachable."""
     from retail_deploy import monitor
     from retail_deploy.errors import OperationFailed
     from retail_deploy.triggers import format_table
