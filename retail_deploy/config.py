@@ -254,6 +254,10 @@ CHAPTER_SECTIONS = {
 
 def _parse(root: Node, source: Path) -> PlatformConfig:
     root.unknown_keys(_TOP_LEVEL_CORE | CHAPTER_SECTIONS)
+    # Reserved for the troubleshooting chapter, which reads no settings yet: a key written there
+    # would be silently ignored, and unknown keys are refused everywhere else.
+    for _key, child in root.section("troubleshooting").items():
+        raise child.error("unknown key (the troubleshooting section takes no settings in this release)")
     schema = root.int("version", 1)
     if schema != 1:
         raise root.require("version").error(f"unsupported schema version {schema} (this release reads 1)")
@@ -331,11 +335,19 @@ def _service(name: str, node: Node, source_root: Path) -> ServiceConfig:
         build_args=node.str_map("build_args", {}),
         health=tuple(_health(entry) for entry in node.list("health", [])),
         version_path=node.str("version_path", None),
-        port=node.int("port", 8080),
+        port=_port(node, "port", 8080),
         helm_release=helm.str("release", deployment),
         helm_chart=helm.str("chart", f"./{deployment}"),
         raw=node,
     )
+
+
+def _port(node: Node, key: str, default: int) -> int:
+    number: int = node.int(key, default)
+    try:
+        return validate.port(number)
+    except InputError as error:
+        raise node.require(key).error(str(error)) from None
 
 
 def _build_step(node: Node) -> BuildStep:

@@ -94,8 +94,10 @@ def backup(c, env=None, config=None):
 @task(help={"backup": "backup folder to restore (default: the newest backup of the environment)"})
 def restore(c, env=None, backup=None, yes=False, config=None):
     """Restore the newest (or a given) backup of the database."""
-    from retail_deploy import migrations
+    from retail_deploy import migrations, validate
 
+    if backup is not None:
+        validate.existing_directory(backup, what="--backup")
     cfg = load(config)
     cfg.environment(env)  # an unknown environment is refused before the question
     if not _runner(c).dry:

@@ -37,6 +37,10 @@ def _deploy(c: Any, env_name: str, version: str, *, strategy: str | None, method
         validate.choice(strategy, deployer.STRATEGIES, what="strategy")
     if gate is not None and gate.force is not None and not gate.force.strip():
         raise InputError("--force needs a reason, e.g. --force 'hotfix for incident 42'")
+    if gate is not None:  # the dry run skips the checklist but must refuse what the real run refuses
+        from retail_deploy.checklist import check_acks
+
+        check_acks(gate.acks)
     cfg = load(config)
     env = kubernetes_env(cfg, env_name, f"deploy.{env_name}")
     chosen = [s.name for s in cfg.select_services(services)]

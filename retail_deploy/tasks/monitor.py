@@ -19,10 +19,13 @@ def rules(c, output=None, config=None):
     """Generate the Prometheus alert rule file from the monitoring config (runbook rules + metrics table)."""
     from pathlib import Path
 
+    from retail_deploy import validate
     from retail_deploy.alert_rules import alert_definitions, render_rules
     from retail_deploy.execute import Runner
     from retail_deploy.monitor import monitoring_settings
 
+    if output is not None:
+        validate.path(output, what="--output")
     settings = monitoring_settings(load(config))
     text = render_rules(settings)
     if not output:

@@ -42,10 +42,12 @@ def logs(c, env=None, service=None, output=None, config=None):
     """Copy a service's logs to a local file (kubectl logs deploy/NAME > FILE), secrets masked."""
     from pathlib import Path
 
-    from retail_deploy import redact
+    from retail_deploy import redact, validate
     from retail_deploy.commands import kubectl
     from retail_deploy.probes import live_deployment
 
+    if output is not None:
+        validate.path(output, what="--output")
     cfg = load(config)
     kenv, service = _kube(cfg, env, service)
     path = Path(output or f"{service}-logs.txt")

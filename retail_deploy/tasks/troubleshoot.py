@@ -31,8 +31,10 @@ def _help(**extra: str) -> dict[str, str]:
 def crashloop(c, env=None, config=None, pod=None, service=None, output=None, fix=False, yes=False,
               request_timeout="30s"):
     """Pod CrashLoopBackOff: describe the failing pods and read their previous logs."""
-    from retail_deploy import troubleshoot
+    from retail_deploy import troubleshoot, validate
 
+    if pod is not None:
+        validate.resource_name(pod, what="--pod")
     _run(c, config, env, service, output, fix, yes, request_timeout,
          lambda probe, target, environment, svc, _deployment: troubleshoot.crashloop(
              probe, target, environment.name, selector=f"app={svc.app_label}", pod=pod))
@@ -104,6 +106,8 @@ def _run(c: Any, config: str | None, env: str | None, service: str | None, outpu
     if validate.duration(request_timeout, what="--request-timeout") <= 0:
         # kubectl reads 0 as "no timeout": a diagnosis could then hang on an unreachable API server.
         raise InputError(f"--request-timeout {request_timeout}: must be more than 0, e.g. 30s")
+    if output is not None:
+        validate.path(output, what="--output")
     cfg = load(config)
     environment = cfg.environment(env)
     if environment.target != "kubernetes":
