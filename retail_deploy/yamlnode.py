@@ -116,7 +116,7 @@ def load_file(path: Path, environ: Mapping[Text, Text]) -> tuple[Node, set[Text]
     syntax errors become one-line ConfigErrors."""
     try:
         if path.stat().st_size > MAX_FILE_BYTES:
-            raise ConfigError(f"config file {path} is larger than {MAX_FILE_BYTES // 1024} KiB: "
+            raise ConfigError(f"{path} is larger than {MAX_FILE_BYTES // 1024} KiB: "
                               "is it the platform config?")
         raw = path.read_bytes()
     except FileNotFoundError:
