@@ -6,6 +6,8 @@ into one line on stderr and the matching exit code, so shell glue can rely on th
 
 from __future__ import annotations
 
+import re
+
 # Exit codes of the public contract.
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -41,8 +43,10 @@ class OperationFailed(RetailDeployError):
 class CommandFailed(OperationFailed):
     """An external command exited non-zero or timed out."""
 
-    def __init__(self, display: str, exit_code: int | None, detail: str = "", host: str = "local"):
+    def __init__(self, display: str, exit_code: int | None, detail: str = "", host: str = "local",
+                 read_only: bool = False):
         self.display = display
+        self.read_only = read_only  # the command only read: it changed nothing
         self.returncode = exit_code
         self.detail = detail.strip()
         self.host = host
@@ -72,3 +76,27 @@ class LockHeld(RetailDeployError):
     """Another deploy holds the environment's lock."""
 
     exit_code = EXIT_LOCKED
+
+
+# What a dependency that did not answer looks like in a failure: kubectl, helm, curl, requests and
+# pymongo phrase it so. A failure that says this after only reads changed nothing.
+_NO_ANSWER = re.compile(
+    r"unable to connect to the server|connection refused|was refused|i/o timeout|no such host|context deadline exceeded"
+    r"|tls handshake timeout|no route to host|network is unreachable|could not resolve host"
+    r"|no answer within|ServerSelectionTimeoutError|AutoReconnect|NetworkTimeout|ConnectTimeout|ReadTimeout"
+    r"|ConnectionError|is unreachable",
+    re.IGNORECASE,
+)
+
+
+def unanswered(error: BaseException) -> bool:
+    """True when `error` says a dependency did not answer (rather than answered "no"), and the command
+    that failed, if any, only read. A read-only task then exits 5, not 1 (nothing was changed)."""
+    if isinstance(error, DependencyUnavailable):
+        return True
+    if isinstance(error, CommandFailed):
+        return error.read_only and (error.returncode is None or bool(_NO_ANSWER.search(error.detail)))
+    if isinstance(error, OperationFailed):
+        cause = error.__cause__
+        return bool(_NO_ANSWER.search(str(error)) or (cause is not None and _NO_ANSWER.search(type(cause).__name__)))
+    return False

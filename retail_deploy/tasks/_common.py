@@ -21,7 +21,16 @@ from invoke.exceptions import Exit, ParseError, UnexpectedExit
 from invoke.parser import Argument
 
 from retail_deploy import redact
-from retail_deploy.errors import EXIT_FAILED, EXIT_INTERRUPTED, InputError, RetailDeployError
+from retail_deploy.errors import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_UNAVAILABLE,
+    InputError,
+    OperationFailed,
+    RetailDeployError,
+    unanswered,
+)
+from retail_deploy.execute import SHOW_READS
 
 if TYPE_CHECKING:
     from retail_deploy.config import EnvironmentConfig, PlatformConfig
@@ -120,9 +129,15 @@ def debugging() -> bool:
     return logging.getLogger().isEnabledFor(logging.DEBUG) or os.environ.get("RETAIL_DEPLOY_DEBUG") == "1"
 
 
-def task(*args: Any, **kwargs: Any) -> Any:
+def task(*args: Any, read_only: bool = False, plans_reads: bool = False, **kwargs: Any) -> Any:
     """invoke's `@task`, plus: `help=` required for every option, and failures turned into one
-    line on stderr with the contract's exit code (a traceback only with `-d`)."""
+    line on stderr with the contract's exit code (a traceback only with `-d`).
+
+    `read_only=True` (a task that only reads: verify, history, troubleshoot, status): a dependency
+    that did not answer is exit 5 (nothing was changed), and in a dry run every read is printed as
+    a `$ ` line and a read that fails becomes a stated assumption, exit 0, as the deploy's dry run
+    does. `plans_reads=True` gives only the dry-run behaviour (a task that acts, e.g. rollback.undo,
+    whose plan depends on reads)."""
 
     def decorate(body: Callable[..., Any]) -> Any:
         help_texts = dict(kwargs.pop("help", {}) or {})
@@ -139,6 +154,8 @@ def task(*args: Any, **kwargs: Any) -> Any:
 
         @functools.wraps(body)
         def wrapper(c: Any, *a: Any, **kw: Any) -> Any:
+            planning = (read_only or plans_reads) and _dry(c)
+            token = SHOW_READS.set(True) if planning else None
             try:
                 return body(c, *a, **kw)
             except Exit:
@@ -146,7 +163,11 @@ def task(*args: Any, **kwargs: Any) -> Any:
             except RetailDeployError as error:
                 if debugging():
                     raise
-                raise Exit(f"error: {one_line(redact.redact(str(error)))}", error.exit_code) from None
+                if planning and isinstance(error, OperationFailed):
+                    _assumed(error)
+                    return None
+                code = EXIT_UNAVAILABLE if read_only and unanswered(error) else error.exit_code
+                raise Exit(f"error: {one_line(redact.redact(str(error)))}", code) from None
             except KeyboardInterrupt:
                 if debugging():
                     raise
@@ -166,12 +187,31 @@ def task(*args: Any, **kwargs: Any) -> Any:
                 message = one_line(redact.redact(f"{type(error).__name__}: {error}"))
                 raise Exit(f"error: unexpected failure: {message} (run with -d for a traceback)",
                            EXIT_FAILED) from None
+            finally:
+                if token is not None:
+                    SHOW_READS.reset(token)
 
         return invoke.task(help=help_texts, klass=_Task, **kwargs)(wrapper)
 
     if len(args) == 1 and callable(args[0]) and not kwargs:  # bare `@task`
         return decorate(args[0])
     return decorate
+
+
+def _dry(c: Any) -> bool:
+    try:
+        return bool(c.config.run.dry)
+    except AttributeError:
+        return False
+
+
+def _assumed(error: OperationFailed) -> None:
+    """The dry run of a read-only plan whose reads did not get the answers it needs: say so, and
+    what was assumed, as `# ` lines of the plan (the commands so far were printed as `$ ` lines)."""
+    print(f"# could not read what the rest of the plan depends on: {one_line(redact.redact(str(error)))}",
+          flush=True)
+    print("# assumed: the reads above would answer in a real run; it would go on from their answers "
+          "(a dry run changes nothing)", flush=True)
 
 
 def one_line(text: str) -> str:

@@ -33,7 +33,7 @@ def create(c, name, config=None):
         print(path)
 
 
-@task
+@task(read_only=True)
 def status(c, env=None, config=None):
     """List applied and pending migrations."""
     from retail_deploy import migrations
@@ -57,7 +57,7 @@ def migrate(c, env=None, version=None, skip_backup=False, yes=False, config=None
     migrations.migrate(cfg, env, _runner(c), version, take_backup=False if skip_backup else None)
 
 
-@task(help={"allow_pending": "accept migrations not applied yet (integrity check after a rollback)"})
+@task(read_only=True, help={"allow_pending": "accept migrations not applied yet (integrity check after a rollback)"})
 def verify(c, env=None, allow_pending=False, config=None):
     """Check migrations are applied, unedited, and pass their verify(db)."""
     from retail_deploy import migrations

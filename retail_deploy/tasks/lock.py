@@ -8,7 +8,7 @@ from retail_deploy.tasks._common import confirm, load, task
 from retail_deploy.tasks._kube import kubernetes_env, runner
 
 
-@task
+@task(read_only=True)
 def status(c, env=None, config=None):
     """Who holds the environment's deploy lock, for which version, until when."""
     from retail_deploy import history

@@ -24,7 +24,7 @@ def _kube(cfg: Any, env: str | None, service: str | None = None) -> tuple[Any, s
     return kube_env(cfg, environment), service
 
 
-@task
+@task(read_only=True)
 def status(c, env=None, config=None):
     """All resources and the resource quotas of an environment's namespace (kubectl get all, describe resourcequota)."""
     from retail_deploy.commands import kubectl

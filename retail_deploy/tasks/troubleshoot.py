@@ -27,7 +27,7 @@ def _help(**extra: str) -> dict[str, str]:
     return {**COMMON, **extra}
 
 
-@task(help=_help(pod="pod to diagnose (default: the service's crash-looping or unready pods)"))
+@task(read_only=True, help=_help(pod="pod to diagnose (default: the service's crash-looping or unready pods)"))
 def crashloop(c, env=None, config=None, pod=None, service=None, output=None, fix=False, yes=False,
               request_timeout="30s"):
     """Pod CrashLoopBackOff: describe the failing pods and read their previous logs."""
@@ -40,7 +40,7 @@ def crashloop(c, env=None, config=None, pod=None, service=None, output=None, fix
              probe, target, environment.name, selector=f"app={svc.app_label}", pod=pod))
 
 
-@task(help=_help(tail="log lines per pod to read (default 500)",
+@task(read_only=True, help=_help(tail="log lines per pod to read (default 500)",
                  replicas="replica count the scale-up remedy proposes (default 5)"))
 def errors(c, env=None, config=None, service=None, tail=500, replicas=5, output=None, fix=False, yes=False,
            request_timeout="30s"):
@@ -54,7 +54,7 @@ def errors(c, env=None, config=None, service=None, tail=500, replicas=5, output=
              tail=tail, scale_to=replicas))
 
 
-@task(help=_help())
+@task(read_only=True, help=_help())
 def db(c, env=None, config=None, service=None, output=None, fix=False, yes=False, request_timeout="30s"):
     """Database connection issues: actuator health, MongoDB and Redis pings, connection pool messages."""
     from retail_deploy import troubleshoot
@@ -67,7 +67,7 @@ def db(c, env=None, config=None, service=None, output=None, fix=False, yes=False
     _run(c, config, env, service, output, fix, yes, request_timeout, diagnose)
 
 
-@task(help=_help(mongo_deployment="MongoDB deployment for the slow-query check (default mongodb)",
+@task(read_only=True, help=_help(mongo_deployment="MongoDB deployment for the slow-query check (default mongodb)",
                  redis_deployment="Redis deployment for the latency check (default redis)",
                  replicas="replica count the scale-out remedy proposes (default 10)"))
 def latency(c, env=None, config=None, service=None, mongo_deployment="mongodb", redis_deployment="redis",
@@ -82,7 +82,7 @@ def latency(c, env=None, config=None, service=None, mongo_deployment="mongodb", 
              mongo_deployment=mongo_deployment, redis_deployment=redis_deployment, scale_to=replicas))
 
 
-@task(help=_help(days="report certificates expiring within this many days (default 14)"))
+@task(read_only=True, help=_help(days="report certificates expiring within this many days (default 14)"))
 def certs(c, env=None, config=None, days=14, service=None, output=None, fix=False, yes=False,
           request_timeout="30s"):
     """SSL/TLS: cert-manager certificates expired, expiring within --days, or not Ready; remedy: re-issue."""

@@ -38,19 +38,19 @@ def _verify(c: Any, env_name: str, version: str | None, config: str | None) -> N
             raise OperationFailed(f"{env.name} verification failed: {', '.join(failed)[:300]}")
 
 
-@task(help={"version": VERSION_HELP})
+@task(read_only=True, help={"version": VERSION_HELP})
 def staging(c, version=None, config=None):
     """Pods, rollout status, health checks, served version and backend log errors of staging."""
     _verify(c, "staging", version, config)
 
 
-@task(help={"version": VERSION_HELP})
+@task(read_only=True, help={"version": VERSION_HELP})
 def production(c, version=None, config=None):
     """Pods, rollout status, health checks, served version and backend log errors of production."""
     _verify(c, "production", version, config)
 
 
-@task(help={"version": VERSION_HELP})
+@task(read_only=True, help={"version": VERSION_HELP})
 def development(c, version=None, config=None):
     """Verify the local Docker development environment."""
     _verify(c, "development", version, config)
