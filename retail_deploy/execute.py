@@ -96,7 +96,7 @@ class Runner:
         self._connect_kwargs = connect_kwargs or {}
         self._connection: Any = None
         self._dry = dry
-        self._announced: Command | None = None  # the last command printed (a read is printed once)
+        self._announced: tuple[str, ...] = ()  # the argv last printed (a read is printed once)
 
     # -- lifecycle: `with Runner(...) as runner:` closes the SSH connection ---------------------
     def __enter__(self) -> Runner:
@@ -135,7 +135,7 @@ class Runner:
 
     def announce(self, command: Command) -> None:
         suffix = "" if self.host is None else f"    # on {self.host}"
-        self._announced = command
+        self._announced = command.argv
         print(f"$ {redact.redact(command.display())}{suffix}", file=self.out, flush=True)
 
     # -- running ------------------------------------------------------------------------------
@@ -152,7 +152,7 @@ class Runner:
     def probe(self, command: Command, *, check: bool = True, timeout: float | None = None) -> Result:
         """Run a read-only command and return its output, even in a dry run; output is not shown.
         In the dry run of a read-only task the command is printed first (`SHOW_READS`)."""
-        if self.dry and SHOW_READS.get() and command != self._announced:
+        if self.dry and SHOW_READS.get() and command.argv != self._announced:
             self.announce(command)
         return self._execute(command, check=check, hide=True, timeout=timeout)
 
