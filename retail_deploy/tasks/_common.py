@@ -216,8 +216,10 @@ def _assumed(error: OperationFailed) -> None:
 
 def one_line(text: str) -> str:
     """The contract's one error line: a message that quotes multi-line text (a migration's exception,
-    a driver's error) keeps each of its lines, joined with '; '."""
-    return "; ".join(line.strip() for line in text.splitlines() if line.strip())
+    a driver's error) keeps each of its lines, joined with '; '. Other control characters (a
+    terminal escape quoted from a config value) are shown escaped, never sent to the terminal."""
+    lines = (_CONTROL.sub(lambda m: ascii(m.group())[1:-1], line.strip()) for line in text.splitlines())
+    return "; ".join(line for line in lines if line)
 
 
 def load(config: str | None = None) -> PlatformConfig:
