@@ -17,11 +17,12 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import invoke
-from invoke.exceptions import Exit, ParseError, UnexpectedExit
+from invoke.exceptions import Exit, UnexpectedExit
 from invoke.parser import Argument
 
 from retail_deploy import redact
 from retail_deploy.errors import (
+    EXIT_BAD_INPUT,
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_UNAVAILABLE,
@@ -78,25 +79,30 @@ class _Argument(Argument):
     """A task option whose value is checked as the command line is parsed, the same for a dry and
     a real run, before any task runs: an empty value is not "not given", control characters and
     newlines (which would split a dry-run line or forge an error line) are refused, a value that
-    looks like a flag (`--pod=-rf`) never reaches a command, and a number must be finite."""
+    looks like a flag (`--pod=-rf`) never reaches a command, and a number must be finite. Refused
+    as bad input (exit 2) through `inv` as well as `retail-deploy`, whose parse errors differ."""
 
     def set_value(self, value: Any, cast: bool = True) -> None:
         option = f"--{(self.names[0])}"
         if isinstance(value, str) and cast:
             if value == "":
-                raise ParseError(f"{option} needs a value (it was given an empty one)")
+                raise _refused(f"{option} needs a value (it was given an empty one)")
             if _CONTROL.search(value):
-                raise ParseError(f"{option}: control characters and line breaks are not allowed "
-                                 f"(got {_printable(value)})")
+                raise _refused(f"{option}: control characters and line breaks are not allowed "
+                               f"(got {_printable(value)})")
             if value.startswith("-") and self.name not in _FREE_TEXT and self.kind not in (int, float):
-                raise ParseError(f"{option}: a value may not start with '-' (got {_printable(value)})")
+                raise _refused(f"{option}: a value may not start with '-' (got {_printable(value)})")
         try:
             super().set_value(value, cast)
         except ValueError:
             kind = {int: "a whole number", float: "a number"}.get(self.kind, "a valid value")
-            raise ParseError(f"{option} needs {kind} (got {_printable(value)})") from None
+            raise _refused(f"{option} needs {kind} (got {_printable(value)})") from None
         if isinstance(self._value, float) and not math.isfinite(self._value):
-            raise ParseError(f"{option} needs a finite number (got {_printable(value)})")
+            raise _refused(f"{option} needs a finite number (got {_printable(value)})")
+
+
+def _refused(message: str) -> Exit:
+    return Exit(f"error: {message}", EXIT_BAD_INPUT)
 
 
 def _printable(value: Any) -> str:
