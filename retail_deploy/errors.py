@@ -89,6 +89,11 @@ _NO_ANSWER = re.compile(
 )
 
 
+def says_no_answer(text: str) -> bool:
+    """True when a tool's output says its server did not answer (kubectl: "connection refused")."""
+    return bool(_NO_ANSWER.search(text))
+
+
 def unanswered(error: BaseException) -> bool:
     """True when `error` says a dependency did not answer (rather than answered "no"), and the command
     that failed, if any, only read. A read-only task then exits 5, not 1 (nothing was changed)."""

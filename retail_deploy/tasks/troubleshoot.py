@@ -136,6 +136,11 @@ def _run(c: Any, config: str | None, env: str | None, service: str | None, outpu
             print("Nothing to fix: no remedy applies to what was found.")
     failed = [s for s in report.sections if s.exit_code != 0]
     if failed and len(failed) == len(report.sections):
+        from retail_deploy.errors import DependencyUnavailable, says_no_answer
+
+        if all(s.exit_code is None or says_no_answer(s.output) for s in failed):  # exit 5: nothing known
+            raise DependencyUnavailable(f"the cluster of {environment.name} did not answer (first: {failed[0].command}); "
+                                        f"see {path or 'the output above'}")
         raise OperationFailed(f"every diagnostic command failed on {environment.name} (first: {failed[0].command}); "
                               f"see {path or 'the output above'}")
 

@@ -5,7 +5,7 @@ It refuses any command that does not pin --context, --namespace and --request-ti
 tasks must never read the wrong cluster), records every call as a JSON line in
 $FAKE_KUBECTL_LOG, and answers from the scenario in $FAKE_KUBECTL_SCENARIO:
 {"<args after the pins, space-joined>": {"stdout": "...", "file": "fixture name", "stderr": "", "exit": 0}}.
-Anything not in the scenario gets kubectl's NotFound error and exit 1.
+Anything not in the scenario gets its "*" answer, if any, else kubectl's NotFound error and exit 1.
 """
 
 import json
@@ -34,7 +34,7 @@ def main() -> int:
         print("fake kubectl: command not pinned to context/namespace/request-timeout", file=sys.stderr)
         return 2
     scenario = json.loads(Path(os.environ["FAKE_KUBECTL_SCENARIO"]).read_text())
-    answer = scenario.get(" ".join(rest))
+    answer = scenario.get(" ".join(rest), scenario.get("*"))
     if answer is None:
         print(f'Error from server (NotFound): no recorded answer for "{" ".join(rest)}"', file=sys.stderr)
         return 1

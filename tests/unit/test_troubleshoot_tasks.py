@@ -162,6 +162,15 @@ def test_no_cluster_reachable_is_exit_1_with_the_report(kube):
     assert all(call["pins"]["--context"] == "retail-staging" for call in result.calls)
 
 
+def test_a_cluster_that_does_not_answer_is_exit_5(kube):
+    refused = {"stderr": 'The connection to the server 127.0.0.1:6443 was refused - did you specify the right host '
+                         'or port?\n', "exit": 1}
+    result = kube("troubleshoot.latency", "--env", "staging", answers={"*": refused})
+    assert result.returncode == 5, result.stderr
+    assert result.stderr.startswith("error: the cluster of staging did not answer (first: kubectl ")
+    assert len(result.stderr.splitlines()) == 1
+
+
 def test_docker_environment_is_refused_before_any_command(kube):
     result = kube("troubleshoot.crashloop", "--env", "development", answers={})
     assert result.returncode == 2
