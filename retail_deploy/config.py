@@ -319,16 +319,16 @@ _SERVICE_KEYS = {
 def _service(name: str, node: Node, source_root: Path) -> ServiceConfig:
     _checked_name(node, name, "service name")
     node.unknown_keys(_SERVICE_KEYS)
-    image = node.str("image", name)
-    deployment = node.str("deployment", image)
+    image = _token(node, "image", name)
+    deployment = _token(node, "deployment", image)
     helm = node.section("helm")
     helm.unknown_keys({"release", "chart"})
     return ServiceConfig(
         name=name,
         image=image,
         deployment=deployment,
-        container=node.str("container", deployment),
-        app_label=node.str("app_label", deployment),
+        container=_token(node, "container", deployment),
+        app_label=_token(node, "app_label", deployment),
         source_dir=(source_root / node.str("source_dir", name)).resolve(),
         dockerfile=node.str("dockerfile", "Dockerfile"),
         build_steps=tuple(_build_step(step) for step in node.list("build_steps", [])),
@@ -336,10 +336,20 @@ def _service(name: str, node: Node, source_root: Path) -> ServiceConfig:
         health=tuple(_health(entry) for entry in node.list("health", [])),
         version_path=node.str("version_path", None),
         port=_port(node, "port", 8080),
-        helm_release=helm.str("release", deployment),
+        helm_release=_token(helm, "release", deployment),
         helm_chart=helm.str("chart", f"./{deployment}"),
         raw=node,
     )
+
+
+def _token(node: Node, key: str, default: str | None) -> Any:
+    """A name that becomes one argv token of kubectl/helm/docker (deployment, container, namespace,
+    context, release): never empty, never starting with '-' (it would be read as a flag)."""
+    value = node.str(key, default)
+    if value is not None and (not value.strip() or value.startswith("-") or any(c.isspace() for c in value)):
+        raise (node.get(key) or node).error(f"{value!r} is not usable as a name: it must not be empty, "
+                                            "start with '-' or contain spaces")
+    return value
 
 
 def _port(node: Node, key: str, default: int) -> int:
@@ -391,8 +401,8 @@ def _environment(name: str, node: Node, services: Mapping[str, ServiceConfig]) -
         target=target,
         branch=node.str("branch", ""),
         urls=urls,
-        namespace=node.str("namespace", name),
-        kube_context=node.str("kube_context", None),
+        namespace=_token(node, "namespace", name),
+        kube_context=_token(node, "kube_context", None),
         method=node.choice("method", METHODS, "kubectl"),
         strategy=node.choice("strategy", STRATEGIES, "rolling"),
         rollout_timeout=node.duration("rollout_timeout", "5m"),
@@ -422,8 +432,8 @@ def _blue_green(node: Node | None, services: Mapping[str, ServiceConfig]) -> Blu
         raise node.require("colour_urls").error("only the colours blue and green")
     return BlueGreenConfig(
         service=service,
-        service_name=node.str("service_name", services[service].deployment),
-        selector_key=node.str("selector_key", "deployment"),
+        service_name=_token(node, "service_name", services[service].deployment),
+        selector_key=_token(node, "selector_key", "deployment"),
         deployments=deployments,
         colour_urls=colour_urls,
         verification_period=node.duration("verification_period", "10m"),

@@ -24,6 +24,7 @@ EXPECTED = {  # file -> what the one line says after "error: <path>"
     "alias-bomb-dashboards.yaml": ":15: aliases expand to more than 100,000 values",
     "control-character.yaml": ": not a YAML text: unacceptable character #x0007",
     "secret-in-error.yaml": ":8: environments.dev.target: '***' is not one of: kubernetes, docker",
+    "flag-as-name.yaml": ":5: services.api.deployment: '--all' is not usable as a name",
     "deep.yaml": ": nested more than 64 levels deep",
     "huge.yaml": " is larger than 1024 KiB",
 }
