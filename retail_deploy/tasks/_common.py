@@ -127,6 +127,10 @@ class _Task(invoke.Task):
         arguments: list[Argument] = super().get_arguments(ignore_unknown_help)
         for argument in arguments:
             argument.__class__ = _Argument
+            if argument.kind is list:
+                # invoke starts a repeatable option at [] rather than None, so a trailing `--ack`
+                # with no value passed as "not given"; None makes it "needs a value" like the rest.
+                argument.raw_value = None
         return arguments
 
 

@@ -116,6 +116,8 @@ def test_listing_tasks_imports_no_heavy_library():
     (["health.check", "--env"], "error: --env needs a value (see retail-deploy --help health.check)"),
     (["no.such-task"], "error: unknown task 'no.such-task' (see retail-deploy --list)"),
     (["db.create"], "error: db.create needs NAME (see retail-deploy --help db.create)"),
+    (["checklist.pre-deploy", "--env", "staging", "--version", "1.2.3", "--ack"],
+     "error: --ack needs a value (see retail-deploy --help checklist.pre-deploy)"),
     (["rollback.db", "--env", "staging", "--to-version="], "error: --to-version needs a value (it was given an empty one)"),
     (["troubleshoot.crashloop", "--env", "staging", "--pod=-rf"], "error: --pod: a value may not start with '-'"),
     (["troubleshoot.crashloop", "--env", "staging", "--pod=--help"], "error: --pod: a value may not start with '-'"),
