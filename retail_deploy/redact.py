@@ -33,7 +33,10 @@ _forms: list[str] = []
 def rendered_forms(secret: str) -> set[str]:
     """The ways a secret can appear once rendered: raw, inside a shell-quoted token
     (`'` becomes `'"'"'`), as a whole shell-quoted token, JSON-escaped (also ASCII-only),
-    URL-encoded (path and form style) and inside a Python repr."""
+    URL-encoded (path and form style), inside a Python repr, and as a shown argv token (`$'...'`
+    when it holds a line break)."""
+    from retail_deploy.commands import display_token  # commands imports this module
+
     forms = {
         secret,
         secret.replace("'", "'\"'\"'"),
@@ -44,6 +47,7 @@ def rendered_forms(secret: str) -> set[str]:
         quote(secret),
         quote_plus(secret),
         repr(secret)[1:-1],
+        display_token(secret),
     }
     return {form for form in forms if len(form) >= _MIN_SECRET_LENGTH}
 

@@ -9,12 +9,25 @@ string. Secret tokens are declared when the command is built, so every display o
 
 from __future__ import annotations
 
+import re
 import shlex
 from dataclasses import dataclass, field
 
 from retail_deploy import redact
 
 MASK = redact.MASK
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_ESCAPES = {"\n": "\\n", "\t": "\\t", "\r": "\\r", "\\": "\\\\", "'": "\\'"}
+
+
+def display_token(token: str) -> str:
+    """One argv token as shown: shell-quoted, and a token holding a line break or another control
+    character in bash's `$'...'` form, so a shown command (a dry-run line, an error) stays one line
+    and still runs when pasted into bash."""
+    if not _CONTROL.search(token):
+        return shlex.quote(token)
+    escaped = "".join(_ESCAPES.get(c, f"\\x{ord(c):02x}" if _CONTROL.match(c) else c) for c in token)
+    return f"$'{escaped}'"
 
 
 @dataclass(frozen=True)
@@ -52,7 +65,7 @@ class Command:
                 token = token.replace(secret, MASK)
             return redact.mask(token)
 
-        return shlex.join(mask(token) for token in self.argv)
+        return " ".join(display_token(mask(token)) for token in self.argv)
 
     def __str__(self) -> str:  # never leak secrets through an f-string
         return self.display()

@@ -214,3 +214,19 @@ def test_every_task_has_options_the_sweep_knows() -> None:
     # The property tests draw from task_arguments(): every task is there, each with its --config.
     arguments = task_arguments()
     assert all(any(option == "config" for option, *_ in options) for options in arguments.values())
+
+
+def test_a_shown_command_stays_one_line_and_runs_in_bash(tmp_path: Path) -> None:
+    # A config value with a line break (a build argument, a label) must not split a dry-run line.
+    command = cmd("printf", "%s|", "a\nb", "it's", "esc\x1b[0m", "back\\slash")
+    shown = command.display()
+    assert "\n" not in shown and "\x1b" not in shown
+    assert shown == "printf '%s|' $'a\\nb' 'it'\"'\"'s' $'esc\\x1b[0m' 'back\\slash'"
+    ran = subprocess.run(["bash", "-c", shown], capture_output=True, text=True, check=True)
+    assert ran.stdout == "a\nb|it's|esc\x1b[0m|back\\slash|"
+
+
+def test_a_secret_with_a_line_break_is_masked_in_its_shown_form() -> None:
+    redact.register("multi\nline'secret")
+    assert cmd("tool", "--token=multi\nline'secret").display() == "tool '--token=***'"
+    assert redact.redact("$'multi\\nline\\'secret'") == "***"
