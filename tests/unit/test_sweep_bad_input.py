@@ -4,6 +4,7 @@ and a real one, since the dry run must refuse exactly what the real run refuses.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,8 +30,17 @@ def invalid_text() -> st.SearchStrategy[str]:
     return st.one_of(st.just(""), with_control, flag_like)
 
 
+def _finite_number(text: str) -> bool:
+    try:
+        return math.isfinite(float(text))
+    except ValueError:
+        return False
+
+
 def invalid_number() -> st.SearchStrategy[str]:
-    return st.one_of(st.sampled_from(["nan", "inf", "-inf", "abc", "1e999", "", "0x", "1.5.2"]), invalid_text())
+    """Not a finite number at all (a negative one is the task's to refuse, with its own message)."""
+    return st.one_of(st.sampled_from(["nan", "inf", "-inf", "abc", "1e999", "", "0x", "1.5.2"]),
+                     invalid_text().filter(lambda text: not _finite_number(text)))
 
 
 @pytest.fixture(scope="module")
