@@ -12,11 +12,8 @@ different once rendered, so masking only the raw value would let those forms thr
 
 from __future__ import annotations
 
-import json
 import re
-import shlex
 import threading
-from urllib.parse import quote, quote_plus
 
 MASK = "***"
 # Very short values would mask ordinary words and numbers; they are not plausible secrets.
@@ -35,6 +32,10 @@ def rendered_forms(secret: str) -> set[str]:
     (`'` becomes `'"'"'`), as a whole shell-quoted token, JSON-escaped (also ASCII-only),
     URL-encoded (path and form style), inside a Python repr, and as a shown argv token (`$'...'`
     when it holds a line break)."""
+    import json
+    import shlex
+    from urllib.parse import quote, quote_plus
+
     from retail_deploy.commands import display_token  # commands imports this module
 
     forms = {

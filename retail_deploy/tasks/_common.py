@@ -31,7 +31,6 @@ from retail_deploy.errors import (
     RetailDeployError,
     unanswered,
 )
-from retail_deploy.execute import SHOW_READS
 
 if TYPE_CHECKING:
     from retail_deploy.config import EnvironmentConfig, PlatformConfig
@@ -165,7 +164,7 @@ def task(*args: Any, read_only: bool = False, plans_reads: bool = False, **kwarg
         @functools.wraps(body)
         def wrapper(c: Any, *a: Any, **kw: Any) -> Any:
             planning = (read_only or plans_reads) and _dry(c)
-            token = SHOW_READS.set(True) if planning else None
+            token = _show_reads(True) if planning else None
             try:
                 return body(c, *a, **kw)
             except Exit:
@@ -199,13 +198,24 @@ def task(*args: Any, read_only: bool = False, plans_reads: bool = False, **kwarg
                            EXIT_FAILED) from None
             finally:
                 if token is not None:
-                    SHOW_READS.reset(token)
+                    _show_reads(token)
 
         return invoke.task(help=help_texts, klass=_Task, **kwargs)(wrapper)
 
     if len(args) == 1 and callable(args[0]) and not kwargs:  # bare `@task`
         return decorate(args[0])
     return decorate
+
+
+def _show_reads(change: Any) -> Any:
+    """Turn on the printing of reads (`True`; returns the token), or restore it (the token).
+    retail_deploy.execute is imported here, not at the top: `inv --list` stays light."""
+    from retail_deploy.execute import SHOW_READS
+
+    if change is True:
+        return SHOW_READS.set(True)
+    SHOW_READS.reset(change)
+    return None
 
 
 def _dry(c: Any) -> bool:
