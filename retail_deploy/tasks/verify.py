@@ -34,8 +34,20 @@ def _verify(c: Any, env_name: str, version: str | None, config: str | None) -> N
         kube_verify.record(run, cfg, env, report)
         print(report.render())
         if not report.ok:
+            _if_the_cluster_did_not_answer(env.name, report)
             failed = [f"{r.check} {r.target}" for r in report.rows if not r.ok]
             raise OperationFailed(f"{env.name} verification failed: {', '.join(failed)[:300]}")
+
+
+def _if_the_cluster_did_not_answer(env_name: str, report: Any) -> None:
+    """Exit 5, not 1, when no cluster read got an answer: nothing is known about the deployments
+    (the HTTP checks alone cannot say what is deployed), and nothing was changed."""
+    from retail_deploy.errors import DependencyUnavailable, says_no_answer
+
+    cluster = [row for row in report.rows if row.check in ("deployment", "pods", "rollout")]
+    if cluster and all(not row.ok and says_no_answer(row.detail) for row in cluster):
+        raise DependencyUnavailable(f"the cluster of {env_name} did not answer ({cluster[0].detail}); "
+                                    "nothing was verified")
 
 
 @task(read_only=True, help={"version": VERSION_HELP})
