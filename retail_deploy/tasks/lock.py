@@ -25,7 +25,7 @@ def status(c, env=None, config=None):
         print(f"{environment.name}: {state} by {lock.describe()}")
 
 
-@task
+@task(plans_reads=True)
 def release(c, env=None, yes=False, config=None):
     """Remove the deploy lock (after a deploy died without releasing it)."""
     from retail_deploy import history

@@ -140,7 +140,8 @@ def test_read_only_tasks_say_what_they_assumed_when_the_cluster_does_not_answer(
     monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
     monkeypatch.chdir(tmp_path)
     for argv in (["rollback.history", "--env", "staging"], ["lock.status", "--env", "staging"],
-                 ["ops.status", "--env", "staging"], ["troubleshoot.errors", "--env", "staging"]):
+                 ["ops.status", "--env", "staging"], ["troubleshoot.errors", "--env", "staging"],
+                 ["lock.release", "--env", "staging", "--yes"]):
         outcome = run_cli("--dry", *argv)
         assert outcome.code == 0, (argv, outcome.output)
         assert outcome.stdout.startswith("$ kubectl"), outcome.stdout
