@@ -228,9 +228,9 @@ def _dry(c: Any) -> bool:
 def _assumed(error: OperationFailed) -> None:
     """The dry run of a read-only plan whose reads did not get the answers it needs: say so, and
     what was assumed, as `# ` lines of the plan (the commands so far were printed as `$ ` lines)."""
-    print(f"# could not read what the rest of the plan depends on: {one_line(redact.redact(str(error)))}",
+    print(f"# the reads did not give what the rest of the plan needs: {one_line(redact.redact(str(error)))}",
           flush=True)
-    print("# assumed: the reads above would answer in a real run; it would go on from their answers "
+    print("# assumed: a real run gets its answers from the reads above and goes on from there "
           "(a dry run changes nothing)", flush=True)
 
 

@@ -43,7 +43,7 @@ def rules(c, output=None, config=None):
     print(f"wrote {count} alert rules to {path} (check: promtool check rules {path})")
 
 
-@task(help={"metrics": "also show the warning/critical metrics table (--no-metrics to skip)"})
+@task(read_only=True, help={"metrics": "also show the warning/critical metrics table (--no-metrics to skip)"})
 def check(c, env=None, config=None, metrics=True):
     """Evaluate every rollback trigger now: table; exit 0 none fire, 1 one fires, 5 Prometheus unreachable."""
     from retail_deploy import monitor
@@ -69,7 +69,7 @@ def check(c, env=None, config=None, metrics=True):
     print(f"no rollback trigger is firing in {environment.name}")
 
 
-@task(help={
+@task(plans_reads=True, help={
     "duration": "how long to watch, e.g. 10m or 90s",
     "rollback": "on the first trigger that fires, roll back with the environment's strategy and notify (exit 3)",
     "interval": "time between polls, e.g. 30s (default: monitoring.poll_interval)",

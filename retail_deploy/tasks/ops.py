@@ -37,7 +37,7 @@ def status(c, env=None, config=None):
             print(runner.probe(command).stdout.rstrip())
 
 
-@task(help={"service": SERVICE_HELP, "output": "file to write (default: <service>-logs.txt)"})
+@task(plans_reads=True, help={"service": SERVICE_HELP, "output": "file to write (default: <service>-logs.txt)"})
 def logs(c, env=None, service=None, output=None, config=None):
     """Copy a service's logs to a local file (kubectl logs deploy/NAME > FILE), secrets masked."""
     from pathlib import Path
@@ -62,7 +62,7 @@ def logs(c, env=None, service=None, output=None, config=None):
     print(f"wrote {len(text.splitlines())} lines to {path}")
 
 
-@task(help={"service": SERVICE_HELP, "port": "local port (default: the service's port)",
+@task(plans_reads=True, help={"service": SERVICE_HELP, "port": "local port (default: the service's port)",
             "remote_port": "the Service's port (default: the service's port)"})
 def port_forward(c, env=None, service=None, port=None, remote_port=None, config=None):
     """Forward a local port to a service for debugging (kubectl port-forward svc/NAME); Ctrl-C ends it."""
@@ -78,7 +78,7 @@ def port_forward(c, env=None, service=None, port=None, remote_port=None, config=
         runner.attach(kubectl.port_forward(kenv.kube, kenv.service(service).deployment, local, remote))
 
 
-@task(help={"service": SERVICE_HELP, "program": "program to run in the pod (default: /bin/sh)"})
+@task(plans_reads=True, help={"service": SERVICE_HELP, "program": "program to run in the pod (default: /bin/sh)"})
 def shell(c, env=None, service=None, program="/bin/sh", config=None):
     """Open a shell in a service's pod (kubectl exec -it deploy/NAME -- /bin/sh)."""
     from retail_deploy.commands import kubectl
