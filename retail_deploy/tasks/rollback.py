@@ -10,7 +10,7 @@ from retail_deploy.tasks._common import confirm, load, print_json, task
 from retail_deploy.tasks._kube import kubernetes_env, runner
 
 
-@task(help={"service": "only this service (default: every service)",
+@task(plans_reads=True, help={"service": "only this service (default: every service)",
             "to_revision": "roll back to this revision (see rollback.history); needs --service"})
 def undo(c, env=None, service=None, to_revision=None, yes=False, config=None):
     """`kubectl rollout undo` (or the Docker target's previous containers), then check health."""
@@ -43,7 +43,7 @@ def undo(c, env=None, service=None, to_revision=None, yes=False, config=None):
             print(f"rolled back {', '.join(done)} in {environment.name}; health checks pass")
 
 
-@task
+@task(read_only=True)
 def history(c, env=None, config=None, json=False):
     """Deploy/rollback audit records beside `kubectl rollout history` of each deployment."""
     from retail_deploy import rollback
@@ -61,7 +61,7 @@ def history(c, env=None, config=None, json=False):
         print(rollback.show_history(run, cfg, environment))
 
 
-@task(name="blue-green", help={"to_colour": "colour to send traffic to (default: the one not live now)"})
+@task(name="blue-green", plans_reads=True, help={"to_colour": "colour to send traffic to (default: the one not live now)"})
 def blue_green(c, env=None, to_colour=None, yes=False, config=None):
     """Switch traffic back to the previous colour (scaling it up first if needed), then check health."""
     from retail_deploy import rollback
