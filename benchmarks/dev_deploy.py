@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -53,9 +54,9 @@ BASELINE = r"""#!/bin/sh
 set -e
 for svc in $SERVICES; do
   eval "dir=\$DIR_$(echo $svc | tr - _)"; eval "port=\$PORT_$(echo $svc | tr - _)"
-  eval "path=\$HEALTH_$(echo $svc | tr - _)"
+  eval "path=\$HEALTH_$(echo $svc | tr - _)"; eval "steps=\$STEPS_$(echo $svc | tr - _)"
   image="$PREFIX-$svc"
-  (cd "$dir" && sh build.sh)
+  (cd "$dir" && eval "$steps" >/dev/null)
   docker build -q -t "$image:$VERSION" "$dir" >/dev/null
   docker tag "$image:$VERSION" "$REGISTRY/$image:$VERSION"
   docker push -q "$REGISTRY/$image:$VERSION" >/dev/null
@@ -80,10 +81,10 @@ def one_round(workdir: Path, registry: Registry) -> dict[str, float]:
     token = secrets.token_hex(3)
     prefix = f"bench{token}"
     root = workdir / token
-    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns("target", "dist"))
+    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns("target", "dist", "node_modules"))
     # New content every round: a cold build cannot reuse layers of an earlier round.
     for name in SERVICES:
-        src = root / name / ("httpd.conf" if name == "backend" else "src/index.html")
+        src = root / name / ("src/main/resources/retail-backend.properties" if name == "backend" else "index.html")
         mark = f"# round {token}\n" if name == "backend" else f"<!-- round {token} -->\n"
         src.write_text(src.read_text() + mark)
     data = yaml.safe_load((EXAMPLE / "retail-platform.yaml").read_text())
@@ -113,6 +114,8 @@ def one_round(workdir: Path, registry: Registry) -> dict[str, float]:
         base_env[f"DIR_{key}"] = str(base_root / name)
         base_env[f"PORT_{key}"] = str(base_ports[name])
         base_env[f"HEALTH_{key}"] = "/api/v1/health" if name == "backend" else "/"
+        # The config's build steps (mvn / npm), as the runbook runs them: one after another.
+        base_env[f"STEPS_{key}"] = " && ".join(shlex.join(step["run"]) for step in data["services"][name]["build_steps"])
     script = workdir / "baseline.sh"
     script.write_text(BASELINE)
     # The baseline logs in with its own Docker config dir: the user's ~/.docker stays untouched.

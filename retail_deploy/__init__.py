@@ -26,7 +26,7 @@ __all__ = [
     "HealthResult", "SmokeResult", "AppliedMigration", "MigrationStatus", "MigrationResult",
     "RollbackResult", "LockStatus", "HistoryEntry", "History", "TriggerReading", "TriggerReport",
     "RetailDeployError", "OperationFailed", "InputError", "ConfigError", "RolledBack", "LockHeld",
-    "Unavailable", "Interrupted", "EXIT_CODES",
+    "DependencyUnavailable", "Interrupted", "EXIT_CODES",
 ]
 
 

@@ -36,13 +36,13 @@ from retail_deploy.errors import (
     EXIT_ROLLED_BACK,
     EXIT_UNAVAILABLE,
     ConfigError,
+    DependencyUnavailable,
     InputError,
     Interrupted,
     LockHeld,
     OperationFailed,
     RetailDeployError,
     RolledBack,
-    Unavailable,
 )
 
 if TYPE_CHECKING:
@@ -70,7 +70,7 @@ __all__ = [
     "RollbackResult", "LockStatus", "HistoryEntry", "History", "TriggerReading", "TriggerReport",
     # errors: one class per exit code
     "RetailDeployError", "OperationFailed", "InputError", "ConfigError", "RolledBack", "LockHeld",
-    "Unavailable", "Interrupted", "EXIT_CODES",
+    "DependencyUnavailable", "Interrupted", "EXIT_CODES",
 ]
 
 # The contract's exit codes and the exception that carries each (`error.exit_code` is the code).
@@ -79,7 +79,7 @@ EXIT_CODES: Mapping[int, type[RetailDeployError]] = {
     EXIT_BAD_INPUT: InputError,
     EXIT_ROLLED_BACK: RolledBack,
     EXIT_LOCKED: LockHeld,
-    EXIT_UNAVAILABLE: Unavailable,
+    EXIT_UNAVAILABLE: DependencyUnavailable,
     EXIT_INTERRUPTED: Interrupted,
 }
 

@@ -281,16 +281,15 @@ def build_services(cfg: PlatformConfig, services: Sequence[ServiceConfig], versi
         raise InputError("no service to build")
     if push:
         _require_registry(cfg)
-    # A dry run still prints the plan when a source dir is missing, and says what it assumed.
-    plans = [plan_service(cfg, service, version, skip_tests=skip_tests, check=not runner.dry)
-             for service in services]
-    problems = {service.name: missing_input(cfg, service) for service in services} if runner.dry else {}
+    # A missing source dir or Dockerfile is bad input in a dry run too: the dry run refuses what the
+    # real run refuses (docs/architecture.md, "Dry run").
+    plans = [plan_service(cfg, service, version, skip_tests=skip_tests) for service in services]
     console = _Console(out or runner.out)
     report = BuildReport(version, [ServiceResult(p.service, image=p.remote_ref if push else p.local_tag)
                                    for p in plans])
     if runner.dry:
         for plan, result in zip(plans, report.results, strict=True):
-            _dry_plan(plan, result, settings, runner, push, problems.get(plan.service))
+            _dry_plan(plan, result, settings, runner, push)
         return report
 
     shared = _Shared()
@@ -413,13 +412,11 @@ def _in_parallel(workers: int, plans: Sequence[ServicePlan], results: Sequence[S
 
 
 def _dry_plan(plan: ServicePlan, result: ServiceResult, settings: BuildSettings, runner: Runner,
-              push: bool, problem: str | None) -> None:
+              push: bool) -> None:
     runner.say(f"{plan.service}: build {plan.local_tag} from {_shown(plan.source_dir)}")
-    if problem:
-        runner.say(f"warning: {problem}; the real run stops here (exit 2)")
     for step in plan.steps:
         runner.run(step)
-    digest = None if problem else _input_digest(plan, settings)
+    digest = _input_digest(plan, settings)
     runner.announce(plan.build_command(digest))
     runner.announce(docker_cli.tag(plan.local_tag, plan.remote_ref))
     if push:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from retail_deploy.config import EnvironmentConfig, PlatformConfig, check_runtime_env
-from retail_deploy.errors import ConfigError, InputError
+from retail_deploy.errors import ConfigError, DependencyUnavailable, InputError
 from retail_deploy.yamlnode import Node
 
 PASSED, FAILED, CONFIRM, ACKNOWLEDGED = "passed", "failed", "confirm", "acknowledged"
@@ -57,6 +57,8 @@ class Outcome:
     state: str
     detail: str = ""
     extra: tuple[str, ...] = ()  # further lines shown under the item (pending files, plan commands)
+    # The check could not run: a dependency (cluster, registry, database, Prometheus) did not answer.
+    unanswered: bool = False
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,12 @@ class Report:
     @property
     def ok(self) -> bool:
         return not self.failed and not self.unconfirmed
+
+    @property
+    def only_unanswered(self) -> bool:
+        """Nothing is wrong that a person can fix: every blocking item is a check that could not run
+        because a dependency did not answer (exit 5, not 2)."""
+        return bool(self.failed) and not self.unconfirmed and all(o.unanswered for o in self.failed)
 
 
 @dataclass(frozen=True)
@@ -146,15 +154,23 @@ class Facts:
     environ: dict[str, str] | None = None
 
 
-def evaluate(cfg: PlatformConfig, env: EnvironmentConfig, version: str, facts: Facts, *,
-             acks: Iterable[str] = (), notified: Iterable[str] = (),
-             ask: Callable[[Item], bool] | None = None) -> Report:
-    """Run every check; `ask` (interactive) confirms what remains, `acks` confirm by key."""
+def check_acks(acks: Iterable[str]) -> set[str]:
+    """The `--ack` keys, refused (exit 2) unless each names a checklist item: also in a dry run,
+    which must refuse what the real run refuses."""
     acknowledged = set(acks)
     unknown = acknowledged - {item.key for item in RUNBOOK_ITEMS}
     if unknown:
         raise InputError(f"unknown checklist item {', '.join(sorted(unknown))} "
                          f"(known: {', '.join(i.key for i in RUNBOOK_ITEMS)})")
+    return acknowledged
+
+
+def evaluate(cfg: PlatformConfig, env: EnvironmentConfig, version: str, facts: Facts, *,
+             acks: Iterable[str] = (), notified: Iterable[str] = (),
+             ask: Callable[[Item], bool] | None = None,
+             notified_detail: str = "notified through the configured channels") -> Report:
+    """Run every check; `ask` (interactive) confirms what remains, `acks` confirm by key."""
+    acknowledged = check_acks(acks)
     production = env.name == "production" or env.confirm
     outcomes = []
     for item in RUNBOOK_ITEMS:
@@ -163,7 +179,7 @@ def evaluate(cfg: PlatformConfig, env: EnvironmentConfig, version: str, facts: F
         if item.check is not None:
             outcome = _run_check(item, cfg, env, facts)
         elif item.key in notified:
-            outcome = Outcome(item, PASSED, "notified through the configured channels")
+            outcome = Outcome(item, PASSED, notified_detail)
         else:
             outcome = Outcome(item, CONFIRM, f"confirm with --ack {item.key}")
         if outcome.state == CONFIRM and item.key in acknowledged:
@@ -180,7 +196,7 @@ def _run_check(item: Item, cfg: PlatformConfig, env: EnvironmentConfig, facts: F
     except ConfigError:  # a malformed config is exit 2, not a failed item
         raise
     except Exception as error:  # a check that cannot run is a failed item, said plainly
-        return Outcome(item, FAILED, f"could not check: {error}")
+        return Outcome(item, FAILED, f"could not check: {error}", unanswered=True)
 
 
 Check = Callable[[Item, PlatformConfig, EnvironmentConfig, Facts], Outcome]
@@ -225,7 +241,10 @@ def _check_runtime_env(item: Item, cfg: PlatformConfig, env: EnvironmentConfig, 
 def _check_prometheus(item: Item, cfg: PlatformConfig, env: EnvironmentConfig, facts: Facts) -> Outcome:
     if facts.prometheus_ready is None:
         return Outcome(item, CONFIRM, f"no Prometheus configured for {env.name}: --ack {item.key}")
-    ok, detail = facts.prometheus_ready()
+    try:
+        ok, detail = facts.prometheus_ready()
+    except DependencyUnavailable as error:
+        return Outcome(item, FAILED, str(error), unanswered=True)
     return Outcome(item, PASSED if ok else FAILED, detail)
 
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from retail_deploy import checklist, redact
 from retail_deploy.commands import git
 from retail_deploy.config import EnvironmentConfig, PlatformConfig
-from retail_deploy.errors import InputError
+from retail_deploy.errors import DependencyUnavailable, InputError
 
 if TYPE_CHECKING:
     from retail_deploy.execute import Runner
@@ -19,12 +19,16 @@ if TYPE_CHECKING:
 def gate(runner: Runner, cfg: PlatformConfig, env: EnvironmentConfig, version: str, *,
          acks: tuple[str, ...] = (), notify: bool = False, force: str | None = None,
          interactive: bool = False, facts: checklist.Facts | None = None) -> checklist.Report:
-    """Evaluate and print the checklist; raise InputError (exit 2) when it does not pass,
+    """Evaluate and print the checklist; raise InputError (exit 2) when it does not pass, or
+    DependencyUnavailable (exit 5) when the only items in the way are checks that could not run,
     unless `force` gives the reason to go on anyway (the caller records it in the history)."""
+    checklist.check_acks(acks)
     notified = notify_teams(runner, cfg, env, version) if notify else ()
     ask = _ask_at_terminal if interactive else None
+    how = ("dry run: would be notified through the configured channels (nothing sent)" if runner.dry
+           else "notified through the configured channels")
     report = checklist.evaluate(cfg, env, version, facts or gather(runner, cfg, env, version),
-                                acks=acks, notified=notified, ask=ask)
+                                acks=acks, notified=notified, ask=ask, notified_detail=how)
     # Details quote what the facts saw (URLs, error messages): a URL may carry credentials.
     print(redact.redact(checklist.render(report)), file=runner.out, flush=True)
     if report.ok:
@@ -33,6 +37,9 @@ def gate(runner: Runner, cfg: PlatformConfig, env: EnvironmentConfig, version: s
     if force:
         runner.say(f"checklist not satisfied ({summary}); going on because of --force: {force}")
         return report
+    if report.only_unanswered:
+        raise DependencyUnavailable(f"pre-deployment checklist for {version} to {env.name} could not be "
+                                    f"completed: {summary} (a dependency did not answer; nothing was changed)")
     raise InputError(f"pre-deployment checklist for {version} to {env.name} not satisfied: {summary}")
 
 
@@ -50,6 +57,8 @@ def notify_teams(runner: Runner, cfg: PlatformConfig, env: EnvironmentConfig, ve
 
     notice = notify.Event("deploy", env.name, f"{env.name}: deploying version {version} shortly", "warning",
                           version=version, details={"notice": "pre-deployment announcement"})
+    if runner.dry:
+        runner.say(f"would notify the on-call and support teams: {notice.summary!r} (dry run: nothing is sent)")
     deliveries = notify.notifier(cfg, say=runner.say, runner=runner).send(notice)
     if not any(delivery.ok for delivery in deliveries):
         runner.say("no notification channel accepted the notice: confirm the on-call and support items by hand")
@@ -106,7 +115,7 @@ def prometheus_ready(url: str) -> tuple[bool, str]:
     try:
         response = requests.get(f"{url.rstrip('/')}/-/ready", timeout=5)
     except requests.RequestException as error:
-        return False, f"Prometheus at {url} is unreachable ({type(error).__name__})"
+        raise DependencyUnavailable(f"Prometheus at {url} is unreachable ({type(error).__name__})") from None
     if response.status_code != 200:
         return False, f"Prometheus at {url} is not ready (HTTP {response.status_code})"
     return True, f"Prometheus at {url} is ready"

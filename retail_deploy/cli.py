@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -31,13 +32,41 @@ class RetailDeployProgram(Program):
 
 @contextmanager
 def _bad_input() -> Iterator[None]:
-    hint = "(see retail-deploy --help TASK)"
     try:
         yield
     except ParseError as error:
-        raise Exit(f"error: {error} {hint}", EXIT_BAD_INPUT) from None
+        raise Exit(f"error: {parse_message(error)}", EXIT_BAD_INPUT) from None
     except ValueError as error:
-        raise Exit(f"error: invalid option value: {error} {hint}", EXIT_BAD_INPUT) from None
+        raise Exit(f"error: invalid option value: {error} (see retail-deploy --help TASK)", EXIT_BAD_INPUT) from None
+
+
+_NEEDS_VALUE = re.compile(r"^Flag <\w*Argument: (?P<names>[^>\[]+?)(?: \[\w+\])?(?: [*?]+)?> needed value")
+_UNKNOWN = re.compile(r"^No idea what '(?P<what>.*)' is!$", re.S)
+_POSITIONAL = re.compile(r"^'(?P<task>[^']+)' did not receive required positional arguments: (?P<names>.+)$")
+
+
+def parse_message(error: ParseError) -> str:
+    """invoke's parser messages (`Flag <Argument: timeout (t) [float]> needed value and was not
+    given one!`, `No idea what '-x' is!`) as our one-line errors, naming what to pass."""
+    text = str(error)
+    context = getattr(error, "context", None)
+    task = getattr(context, "name", None)
+    where = f"retail-deploy --help {task}" if task else "retail-deploy --help TASK"
+    if match := _NEEDS_VALUE.match(text):
+        name = match["names"].split(" (")[0].strip().replace("_", "-")
+        return f"--{name} needs a value (see {where})"
+    if match := _UNKNOWN.match(text):
+        what = match["what"]
+        shown = ascii(what) if not what.isprintable() else repr(what)
+        if what.startswith("-"):
+            return f"unknown option {shown}{f' for {task}' if task else ''} (see {where})"
+        if task:
+            return f"unexpected argument {shown} for {task} (see {where})"
+        return f"unknown task {shown} (see retail-deploy --list)"
+    if match := _POSITIONAL.match(text):
+        names = match["names"].replace("'", "").upper()
+        return f"{match['task']} needs {names} (see retail-deploy --help {match['task']})"
+    return f"{text} (see {where})"
 
 
 def main() -> None:

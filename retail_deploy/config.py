@@ -229,16 +229,39 @@ def load_config(path: str | os.PathLike[str] | None = None,
     environ = os.environ if environ is None else environ
     source = config_path(path).resolve()
     root, used_variables = load_file(source, environ)
-    config = _parse(root, source)
-    # Register secrets before anything can print. Declared ones, and the registry password (read
-    # from its variable at push time, never interpolated). Variables whose names say they are secret
-    # are masked too, declared or not (a team that forgot to list JWT_SECRET must still never see
-    # it in a log), when their value looks like a secret.
-    declared = set(config.secret_env) | {config.registry.password_env}
+    # Register secrets before anything can print, validation errors included (`target:
+    # ${REGISTRY_PASSWORD}` must not show the password in "not one of: kubernetes, docker"). Declared
+    # ones, read from the raw file before it is validated, and the registry password (read from its
+    # variable at push time, never interpolated). Variables whose names say they are secret are
+    # masked too, declared or not (a team that forgot to list JWT_SECRET must still never see it in
+    # a log), when their value looks like a secret.
+    declared = _declared_secret_names(root)
     guessed = {v for v in (*used_variables, *environ) if _SECRET_NAME.search(v)} - declared
     redact.register(*(environ.get(name) for name in declared))
     redact.register(*(value for name in guessed if _plausible_secret(value := environ.get(name, ""))))
+    config = _parse(root, source)
+    redact.register(*(environ.get(name) for name in (*config.secret_env, config.registry.password_env)))
     return config
+
+
+def _declared_secret_names(root: Node) -> set[str]:
+    """The variables a config declares secret, read leniently from the unvalidated file (`secret_env`,
+    `runtime_env` entries with `secret: true` or a secret-sounding name, `registry.password_env`)."""
+    data = root.value if isinstance(root.value, dict) else {}
+    names = {"REGISTRY_PASSWORD"}
+    listed = data.get("secret_env")
+    if isinstance(listed, list):
+        names.update(str(item) for item in listed if isinstance(item, str | int))
+    runtime = data.get("runtime_env")
+    if isinstance(runtime, dict):
+        for name, spec in runtime.items():
+            secret = spec.get("secret") if isinstance(spec, dict) else None
+            if secret is True or (secret is None and _SECRET_NAME.search(str(name))):
+                names.add(str(name))
+    registry = data.get("registry")
+    if isinstance(registry, dict) and isinstance(registry.get("password_env"), str):
+        names.add(registry["password_env"])
+    return names
 
 
 def _plausible_secret(value: str) -> bool:
@@ -258,6 +281,10 @@ CHAPTER_SECTIONS = {
 
 def _parse(root: Node, source: Path) -> PlatformConfig:
     root.unknown_keys(_TOP_LEVEL_CORE | CHAPTER_SECTIONS)
+    # Reserved for the troubleshooting chapter, which reads no settings yet: a key written there
+    # would be silently ignored, and unknown keys are refused everywhere else.
+    for _key, child in root.section("troubleshooting").items():
+        raise child.error("unknown key (the troubleshooting section takes no settings in this release)")
     schema = root.int("version", 1)
     if schema != 1:
         raise root.require("version").error(f"unsupported schema version {schema} (this release reads 1)")
@@ -319,27 +346,45 @@ _SERVICE_KEYS = {
 def _service(name: str, node: Node, source_root: Path) -> ServiceConfig:
     _checked_name(node, name, "service name")
     node.unknown_keys(_SERVICE_KEYS)
-    image = node.str("image", name)
-    deployment = node.str("deployment", image)
+    image = _token(node, "image", name)
+    deployment = _token(node, "deployment", image)
     helm = node.section("helm")
     helm.unknown_keys({"release", "chart"})
     return ServiceConfig(
         name=name,
         image=image,
         deployment=deployment,
-        container=node.str("container", deployment),
-        app_label=node.str("app_label", deployment),
+        container=_token(node, "container", deployment),
+        app_label=_token(node, "app_label", deployment),
         source_dir=(source_root / node.str("source_dir", name)).resolve(),
         dockerfile=node.str("dockerfile", "Dockerfile"),
         build_steps=tuple(_build_step(step) for step in node.list("build_steps", [])),
         build_args=node.str_map("build_args", {}),
         health=tuple(_health(entry) for entry in node.list("health", [])),
         version_path=node.str("version_path", None),
-        port=node.int("port", 8080),
-        helm_release=helm.str("release", deployment),
+        port=_port(node, "port", 8080),
+        helm_release=_token(helm, "release", deployment),
         helm_chart=helm.str("chart", f"./{deployment}"),
         raw=node,
     )
+
+
+def _token(node: Node, key: str, default: str | None) -> Any:
+    """A name that becomes one argv token of kubectl/helm/docker (deployment, container, namespace,
+    context, release): never empty, never starting with '-' (it would be read as a flag)."""
+    value = node.str(key, default)
+    if value is not None and (not value.strip() or value.startswith("-") or any(c.isspace() for c in value)):
+        raise (node.get(key) or node).error(f"{value!r} is not usable as a name: it must not be empty, "
+                                            "start with '-' or contain spaces")
+    return value
+
+
+def _port(node: Node, key: str, default: int) -> int:
+    number: int = node.int(key, default)
+    try:
+        return validate.port(number)
+    except InputError as error:
+        raise node.require(key).error(str(error)) from None
 
 
 def _build_step(node: Node) -> BuildStep:
@@ -383,8 +428,8 @@ def _environment(name: str, node: Node, services: Mapping[str, ServiceConfig]) -
         target=target,
         branch=node.str("branch", ""),
         urls=urls,
-        namespace=node.str("namespace", name),
-        kube_context=node.str("kube_context", None),
+        namespace=_token(node, "namespace", name),
+        kube_context=_token(node, "kube_context", None),
         method=node.choice("method", METHODS, "kubectl"),
         strategy=node.choice("strategy", STRATEGIES, "rolling"),
         rollout_timeout=node.duration("rollout_timeout", "5m"),
@@ -414,8 +459,8 @@ def _blue_green(node: Node | None, services: Mapping[str, ServiceConfig]) -> Blu
         raise node.require("colour_urls").error("only the colours blue and green")
     return BlueGreenConfig(
         service=service,
-        service_name=node.str("service_name", services[service].deployment),
-        selector_key=node.str("selector_key", "deployment"),
+        service_name=_token(node, "service_name", services[service].deployment),
+        selector_key=_token(node, "selector_key", "deployment"),
         deployments=deployments,
         colour_urls=colour_urls,
         verification_period=node.duration("verification_period", "10m"),

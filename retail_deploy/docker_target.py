@@ -84,8 +84,12 @@ def _engine_name(settings: DockerSettings) -> str:
 
 
 def _find(client: Any, name: str) -> Any | None:
+    """The container called `name`, or None. Without a client (a dry run whose engine did not
+    answer) the plan assumes none exists, as it says."""
     import docker
 
+    if client is None:
+        return None
     try:
         return client.containers.get(name)
     except docker.errors.NotFound:
@@ -162,8 +166,9 @@ class _Deployer:
             # Left over by an interrupted deploy: it was never serving, so it can go.
             self.runner.action(dcli.remove(name, host=self.host), _remove, self.client, name)
         spec = run_spec(target, self.settings, candidate=candidate)
+        # `self.client` is looked up only when the action runs: a dry run may have no engine.
         self.runner.action(run_command(target, self.settings, candidate=candidate),
-                           self.client.containers.run, target.image, **spec)
+                           lambda: self.client.containers.run(target.image, **spec))
 
     def remove(self, name: str) -> None:
         self.runner.action(dcli.remove(name, host=self.host), _remove, self.client, name)

@@ -6,6 +6,8 @@ into one line on stderr and the matching exit code, so shell glue can rely on th
 
 from __future__ import annotations
 
+import re
+
 # Exit codes of the public contract.
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -54,8 +56,10 @@ class OperationFailed(RetailDeployError):
 class CommandFailed(OperationFailed):
     """An external command exited non-zero or timed out."""
 
-    def __init__(self, display: str, exit_code: int | None, detail: str = "", host: str = "local"):
+    def __init__(self, display: str, exit_code: int | None, detail: str = "", host: str = "local",
+                 read_only: bool = False):
         self.display = display
+        self.read_only = read_only  # the command only read: it changed nothing
         self.returncode = exit_code
         self.detail = detail.strip()
         self.host = host
@@ -65,6 +69,14 @@ class CommandFailed(OperationFailed):
         if self.detail:
             message += f" ({clip(self.detail.splitlines()[-1], 300)})"
         super().__init__(message)
+
+
+class DependencyUnavailable(OperationFailed):
+    """Could not find out: a dependency (cluster, Prometheus, registry, database) did not answer, and
+    nothing was changed. Its own code, so a script can tell an outage (retry later) from a typo (2)
+    and from a real failure (1)."""
+
+    exit_code = EXIT_UNAVAILABLE
 
 
 class RolledBack(RetailDeployError):
@@ -79,10 +91,33 @@ class LockHeld(RetailDeployError):
     exit_code = EXIT_LOCKED
 
 
-class Unavailable(RetailDeployError):
-    """A dependency (cluster, Prometheus, registry, database) did not answer; nothing was changed."""
+# What a dependency that did not answer looks like in a failure: kubectl, helm, curl, requests and
+# pymongo phrase it so. A failure that says this after only reads changed nothing.
+_NO_ANSWER = re.compile(
+    r"unable to connect to the server|connection refused|was refused|i/o timeout|no such host|context deadline exceeded"
+    r"|tls handshake timeout|no route to host|network is unreachable|could not resolve host"
+    r"|no answer within|ServerSelectionTimeoutError|AutoReconnect|NetworkTimeout|ConnectTimeout|ReadTimeout"
+    r"|ConnectionError|is unreachable",
+    re.IGNORECASE,
+)
 
-    exit_code = EXIT_UNAVAILABLE
+
+def says_no_answer(text: str) -> bool:
+    """True when a tool's output says its server did not answer (kubectl: "connection refused")."""
+    return bool(_NO_ANSWER.search(text))
+
+
+def unanswered(error: BaseException) -> bool:
+    """True when `error` says a dependency did not answer (rather than answered "no"), and the command
+    that failed, if any, only read. A read-only task then exits 5, not 1 (nothing was changed)."""
+    if isinstance(error, DependencyUnavailable):
+        return True
+    if isinstance(error, CommandFailed):
+        return error.read_only and (error.returncode is None or bool(_NO_ANSWER.search(error.detail)))
+    if isinstance(error, OperationFailed):
+        cause = error.__cause__
+        return bool(_NO_ANSWER.search(str(error)) or (cause is not None and _NO_ANSWER.search(type(cause).__name__)))
+    return False
 
 
 class Interrupted(RetailDeployError):

@@ -22,6 +22,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from subprocess import PIPE, Popen
 from types import FrameType
@@ -35,6 +36,9 @@ from retail_deploy.errors import CommandFailed, InputError, OperationFailed
 
 T = TypeVar("T")
 DEFAULT_TIMEOUT = 600.0
+# Set for the dry run of a read-only task (see retail_deploy.tasks._common): its plan is its reads,
+# so each read is printed as a `$ ` line before it runs, like an action.
+SHOW_READS: ContextVar[bool] = ContextVar("retail_deploy_show_reads", default=False)
 
 
 @dataclass(frozen=True)
@@ -268,6 +272,7 @@ class Runner:
         self._connect_kwargs = connect_kwargs or {}
         self._connection: Any = None
         self._dry = dry
+        self._announced: tuple[str, ...] = ()  # the argv last printed (a read is printed once)
 
     # -- lifecycle: `with Runner(...) as runner:` closes the SSH connection ---------------------
     def __enter__(self) -> Runner:
@@ -306,6 +311,7 @@ class Runner:
 
     def announce(self, command: Command) -> None:
         suffix = "" if self.host is None else f"    # on {self.host}"
+        self._announced = command.argv
         print(f"$ {redact.redact(command.display())}{suffix}", file=self.out, flush=True)
 
     # -- running ------------------------------------------------------------------------------
@@ -320,7 +326,10 @@ class Runner:
         return self._execute(command, check=check, hide=hide, timeout=timeout)
 
     def probe(self, command: Command, *, check: bool = True, timeout: float | None = None) -> Result:
-        """Run a read-only command and return its output, even in a dry run; output is not shown."""
+        """Run a read-only command and return its output, even in a dry run; output is not shown.
+        In the dry run of a read-only task the command is printed first (`SHOW_READS`)."""
+        if self.dry and SHOW_READS.get() and command.argv != self._announced:
+            self.announce(command)
         return self._execute(command, check=check, hide=True, timeout=timeout)
 
     def action(self, equivalent: Command, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
@@ -369,7 +378,8 @@ class Runner:
                 if local is not None and local.stopped_by is not None:
                     raise interruption(local.stopped_by)
         except CommandTimedOut:
-            raise CommandFailed(shown, None, f"no answer within {limit:g}s", self.where) from None
+            raise CommandFailed(shown, None, f"no answer within {limit:g}s", self.where,
+                                read_only=command.read_only) from None
         except Exception as error:
             # On Ctrl-C invoke forwards "\x03" to the child's stdin, which is closed once our
             # in_stream is exhausted: that ValueError would replace the KeyboardInterrupt (the
@@ -390,7 +400,7 @@ class Runner:
         result = Result(raw.stdout or "", raw.stderr or "", int(raw.exited))
         if check and not result.ok:
             detail = redact.redact(result.stderr.strip() or result.stdout.strip())
-            raise CommandFailed(shown, result.exit_code, detail, self.where)
+            raise CommandFailed(shown, result.exit_code, detail, self.where, read_only=command.read_only)
         return result
 
     def _backend(self) -> Any:

@@ -1,7 +1,7 @@
 """A small client of Prometheus's HTTP API (`/api/v1/query`).
 
 Two failures must never look alike: Prometheus cannot be reached (`PrometheusUnreachable`,
-exit 2: nothing is known, so nothing may be called healthy) and Prometheus refused a query
+exit 5: nothing is known, so nothing may be called healthy) and Prometheus refused a query
 (`PrometheusQueryError`: a bad PromQL expression in the config). `requests` is imported lazily
 so `inv --list` stays fast.
 """
@@ -12,15 +12,13 @@ import math
 from typing import Any, Self
 from urllib.parse import urlsplit, urlunsplit
 
-from retail_deploy.errors import EXIT_BAD_INPUT, InputError, OperationFailed
+from retail_deploy.errors import DependencyUnavailable, InputError
 from retail_deploy.triggers import Sample
 
 
-class PrometheusUnreachable(OperationFailed):
-    """No answer from Prometheus (connection refused, timeout, 5xx, not Prometheus at all)."""
-
-    # The state of the platform is unknown: that is neither "healthy" (0) nor "firing" (1).
-    exit_code = EXIT_BAD_INPUT
+class PrometheusUnreachable(DependencyUnavailable):
+    """No answer from Prometheus (connection refused, timeout, 5xx, not Prometheus at all).
+    The state of the platform is unknown: that is neither "healthy" (0) nor "firing" (1): exit 5."""
 
 
 class PrometheusQueryError(InputError):

@@ -11,7 +11,7 @@ import ipaddress
 import re
 from typing import Any
 
-from retail_deploy.errors import OperationFailed
+from retail_deploy.errors import DependencyUnavailable, OperationFailed
 
 MANIFEST_TYPES = ", ".join([
     "application/vnd.oci.image.index.v1+json",
@@ -48,7 +48,7 @@ def manifest_digest(registry: str, image: str, tag: str, *, username: str | None
                     response = session.head(url, headers={**headers, "Authorization": f"Bearer {token}"},
                                             timeout=timeout)
     except requests.RequestException as error:
-        raise OperationFailed(f"registry {registry} is unreachable: {type(error).__name__}") from None
+        raise DependencyUnavailable(f"registry {registry} is unreachable: {type(error).__name__}") from None
     if response.status_code == 404:
         return None
     if response.status_code == 401:

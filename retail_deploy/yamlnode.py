@@ -35,6 +35,13 @@ class _LineList(list):
     line: int = 0
 
 
+# A platform config is a few kilobytes. These bounds refuse, with one line, what would otherwise
+# exhaust memory or time: a huge file, deep nesting, or an alias "bomb" (`b: [*a, *a, ...]` nested
+# a few levels expands to billions of nodes for `config.show` to walk).
+MAX_FILE_BYTES = 1024 * 1024
+MAX_DEPTH = 64
+MAX_EXPANDED_NODES = 100_000
+
 _VARIABLE = re.compile(r"\$\$|\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}")
 
 
@@ -67,17 +74,28 @@ class _Loader(yaml.SafeLoader):
         return _VARIABLE.sub(substitute, text)
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> _LineMap:
+        # YAML merge keys (`<<: *staging`): the mapping's own keys override merged ones, and an
+        # earlier merged mapping wins over a later one; only two of its OWN keys are a duplicate.
+        own = {id(key_node) for key_node, _ in node.value if key_node.tag != "tag:yaml.org,2002:merge"}
         self.flatten_mapping(node)
         mapping = _LineMap()
         mapping.line = node.start_mark.line + 1
         mapping.key_lines = {}
+        own_keys: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if id(key_node) in own:
+                key = self.construct_object(key_node, deep=True)
+                if key in own_keys:
+                    raise ConfigError(
+                        f"{self.name}:{key_node.start_mark.line + 1}: duplicate key {key!r} "
+                        f"(first at line {own_keys[key]})"
+                    )
+                own_keys[key] = key_node.start_mark.line + 1
         for key_node, value_node in node.value:
             key = self.construct_object(key_node, deep=True)
-            if key in mapping:
-                raise ConfigError(
-                    f"{self.name}:{key_node.start_mark.line + 1}: duplicate key {key!r} "
-                    f"(first at line {mapping.key_lines[key]})"
-                )
+            merged = id(key_node) not in own
+            if merged and (key in own_keys or key in mapping):
+                continue
             mapping[key] = self.construct_object(value_node, deep=True)
             mapping.key_lines[key] = key_node.start_mark.line + 1
         return mapping
@@ -97,26 +115,82 @@ def load_file(path: Path, environ: Mapping[Text, Text]) -> tuple[Node, set[Text]
     """Parse a YAML file into a root Node (and the environment variables it referenced);
     syntax errors become one-line ConfigErrors."""
     try:
-        text = path.read_text(encoding="utf-8")
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise ConfigError(f"{path} is larger than {MAX_FILE_BYTES // 1024} KiB: "
+                              "is it the platform config?")
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise ConfigError(f"config file not found: {path}") from None
     except OSError as error:
-        raise ConfigError(f"cannot read config file {path}: {error.strerror}") from None
-    loader = _Loader(text)
+        raise ConfigError(f"cannot read config file {path}: {error.strerror or error}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = raw[:error.start].count(b"\n") + 1
+        raise ConfigError(f"{path}:{line}: not UTF-8 text (byte 0x{raw[error.start]:02x} at offset "
+                          f"{error.start}); save the file as UTF-8") from None
+    try:
+        loader = _Loader(text)
+    except yaml.YAMLError as error:  # a control character the YAML reader refuses
+        raise ConfigError(f"{path}: not a YAML text: {' '.join(str(error).split())}") from None
     loader.name = str(path)
     loader.environ = environ
     loader.used_variables = set()
     try:
-        data = loader.get_single_data()
+        node = loader.get_single_node()
+        if node is not None:
+            _check_size(node, path)
+        data = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
         raise ConfigError(f"{where}: YAML syntax error: {error.problem or error.context}") from None
+    except yaml.YAMLError as error:  # e.g. a control character the YAML reader refuses
+        raise ConfigError(f"{path}: YAML error: {' '.join(str(error).split())}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: nested more than {MAX_DEPTH} levels deep") from None
     finally:
         loader.dispose()
     if not isinstance(data, dict):
         raise ConfigError(f"{path}:1: the file must hold a mapping of sections (services:, environments:, ...)")
     return Node(data, str(path), "", 1), loader.used_variables
+
+
+def _check_size(root: yaml.Node, path: Path) -> None:
+    """Refuse a document nested more than MAX_DEPTH levels, or whose aliases expand to more than
+    MAX_EXPANDED_NODES nodes (counted without expanding them: each node's size is memoised)."""
+    sizes: dict[int, int] = {}
+    # Iterative post-order walk: (node, depth, children done?).
+    stack: list[tuple[yaml.Node, int, bool]] = [(root, 1, False)]
+    active: set[int] = set()
+    while stack:
+        node, depth, done = stack.pop()
+        if depth > MAX_DEPTH:
+            raise ConfigError(f"{path}:{node.start_mark.line + 1}: nested more than {MAX_DEPTH} levels deep")
+        children = _children(node)
+        if done:
+            active.discard(id(node))
+            sizes[id(node)] = min(1 + sum(sizes[id(child)] for child in children), MAX_EXPANDED_NODES + 1)
+            if sizes[id(node)] > MAX_EXPANDED_NODES:
+                raise ConfigError(f"{path}:{node.start_mark.line + 1}: aliases expand to more than "
+                                  f"{MAX_EXPANDED_NODES:,} values (an alias bomb?)")
+            continue
+        if id(node) in sizes:
+            continue
+        if id(node) in active:
+            raise ConfigError(f"{path}:{node.start_mark.line + 1}: an alias refers to a mapping or list "
+                              "that contains it")
+        active.add(id(node))
+        stack.append((node, depth, True))
+        stack.extend((child, depth + 1, False) for child in children if id(child) not in sizes)
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The README's first command. On a fresh Debian machine (as root), from a clone of this repository:
 #   bash scripts/demo.sh
-# installs what is needed (Docker, a registry, busybox, the package in .venv), starts the Docker
-# engine and a local registry (htpasswd auth, data under .retail-deploy/) unless they run already,
-# builds the example platform (examples/retail-platform/), pushes it, deploys it with
+# installs what is needed (Docker, a registry, busybox, a JDK, Maven, Node, the package in .venv),
+# starts the Docker engine and a local registry (htpasswd auth, data under .retail-deploy/) unless
+# they run already, makes the base images locally (busybox, a jlink Java runtime), builds the example
+# platform (examples/retail-platform/: `mvn` and `npm` as the runbook runs them), pushes it, deploys it with
 # `retail-deploy deploy.development`, and prints where each service answers and its health.
 # Running it again is safe: nothing is rebuilt or restarted when nothing changed.
 #
@@ -21,15 +22,19 @@ export RETAIL_DEPLOY_CONFIG="$ROOT/examples/retail-platform/retail-platform.yaml
 STATE="$ROOT/.retail-deploy"
 REGISTRY_DIR="$STATE/registry"
 
-say() { printf '==> %s\n' "$*"; }
+say() { printf '==> [%3ds] %s\n' "$SECONDS" "$*"; }  # seconds since the start: the slow steps show
 die() { printf 'demo: %s\n' "$*" >&2; exit 1; }
 
 [ "$(id -u)" -eq 0 ] || die "run as root (it installs packages and starts dockerd): sudo bash scripts/demo.sh"
 
-# 1. System packages, Docker engine (no bridge: loopback only), the local base image, the package.
+# 1. System packages, Docker engine (no bridge: loopback only), the local base images, the package.
+say "system packages (first run: Docker, JDK 17, Maven, Node; a few minutes)"
 bash scripts/install-system-deps.sh
 bash scripts/start-docker.sh
+say "base images: busybox, and a Java runtime cut by jlink (made once per machine)"
 bash scripts/make-base-image.sh
+bash scripts/make-jre-image.sh
+say "Python package in .venv"
 bash scripts/bootstrap-python.sh
 PY="$ROOT/.venv/bin/python"
 
@@ -69,8 +74,16 @@ http: {addr: "$RETAIL_REGISTRY", secret: "$(head -c 16 /dev/urandom | od -An -tx
 auth:
   htpasswd: {realm: retail-deploy-demo, path: $REGISTRY_DIR/htpasswd}
 EOF
-    # setsid: the registry outlives this script (later deploys push to it).
-    setsid docker-registry serve "$REGISTRY_DIR/config.yml" >"$REGISTRY_DIR/registry.log" 2>&1 < /dev/null &
+    # setsid: the registry outlives this script (later deploys push to it). It must not inherit
+    # this script's other open files: run under `flock LOCKFILE bash scripts/demo.sh`, it would
+    # hold the lock for as long as it runs.
+    (
+        for fd in /proc/$BASHPID/fd/*; do
+            fd="${fd##*/}"
+            [ "$fd" -gt 2 ] && eval "exec $fd>&-" 2>/dev/null || true
+        done
+        exec setsid docker-registry serve "$REGISTRY_DIR/config.yml" >"$REGISTRY_DIR/registry.log" 2>&1 < /dev/null
+    ) &
     echo $! > "$REGISTRY_DIR/registry.pid"
     for _ in $(seq 1 30); do
         [ "$(registry_status)" = "200" ] && break
@@ -80,7 +93,8 @@ EOF
 fi
 
 # 3. Build, push and deploy the example platform; each new container must pass its health checks.
-say "deploying the example platform $VERSION (retail-deploy deploy.development)"
+say "deploying the example platform $VERSION (retail-deploy deploy.development): builds with Maven and npm"
+say "(first run: Maven and npm download their dependencies; unchanged inputs are not rebuilt)"
 "$ROOT/.venv/bin/retail-deploy" deploy.development --version "$VERSION"
 
 # 4. Where each service answers, and its health, as a user would check it.

@@ -8,7 +8,9 @@
 set -euo pipefail
 
 PACKAGES=(docker.io docker-registry prometheus openssh-server busybox-static apache2-utils
-          python3-venv git curl openssl jq)
+          python3-venv git curl openssl jq
+          # The example platform's toolchain (mvn, jlink for scripts/make-jre-image.sh).
+          openjdk-17-jdk-headless maven)
 # Services the packages above may start from their postinst scripts.
 SERVICES=(docker docker-registry prometheus prometheus-node-exporter ssh)
 
@@ -26,6 +28,11 @@ for pkg in "${PACKAGES[@]}"; do
         missing+=("$pkg")
     fi
 done
+# Node and npm for the example front ends: Debian's packages only when none is installed (a newer
+# Node from elsewhere, e.g. NodeSource's nodejs with its own npm, is kept).
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    missing+=(nodejs npm)
+fi
 
 if [ "${#missing[@]}" -eq 0 ]; then
     echo "install-system-deps: all packages present"

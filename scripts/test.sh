@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 bash scripts/install-system-deps.sh
 bash scripts/start-docker.sh
 bash scripts/make-base-image.sh
+bash scripts/make-jre-image.sh
 bash scripts/bootstrap-python.sh --test
 # The migration suite's real-server tests run on FerretDB (docs/migrations.md), unless the variable
 # already names a MongoDB server.

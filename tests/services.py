@@ -15,11 +15,15 @@ Fixtures (scope) -> object:
 - ``sshd_server`` (session) -> SshServer: .host .port .user .key_filename .url .ssh_config ...
 - ``http_service_factory`` (function) -> factory(routes, tls=False) -> HttpService: .url .ca_file ...
 - ``webhook_receiver`` (function) -> WebhookReceiver: .url .requests .status .wait_for(n)
+- ``jre_image`` (session) -> "retail-jre:17", the backend's base image, made locally
+- ``example_build`` (session) -> ExampleBuild: the example platform built for real (mvn, npm) once
+  per source state, cached outside the clone; .install(root) puts its outputs into a copy
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import http.server
 import json
 import os
@@ -925,16 +929,19 @@ def _check_rules(rule_files: Sequence[str | Path]) -> None:
 
 @pytest.fixture
 def prometheus_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., Prometheus]]:
-    """``make(targets, scrape_interval="1s", evaluation_interval=None, rule_files=(), job_name="app")``
+    """``make(targets, scrape_interval="1s", evaluation_interval=None, rule_files=(), job_name="app",
+    metrics_path="/metrics")``
     -> a started Prometheus (``/-/ready``), stopped after the test."""
     started: list[Prometheus] = []
 
     def make(targets: Sequence[str], scrape_interval: str = "1s", evaluation_interval: str | None = None,
-             rule_files: Sequence[str | Path] = (), job_name: str = "app") -> Prometheus:
+             rule_files: Sequence[str | Path] = (), job_name: str = "app",
+             metrics_path: str = "/metrics") -> Prometheus:
         _require_binary("prometheus", "prometheus")
         _check_rules(rule_files)
         server = _start_service(lambda: Prometheus(tmp_path_factory.mktemp("prometheus"), targets,
-                                                   scrape_interval, evaluation_interval, rule_files, job_name))
+                                                   scrape_interval, evaluation_interval, rule_files, job_name,
+                                                   metrics_path))
         started.append(server)
         return server
 
@@ -1073,3 +1080,103 @@ def sshd_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshServer]
         yield server
     finally:
         server.stop()
+
+
+# --------------------------------------------------------------------------- example platform
+
+EXAMPLE_DIR = REPO_ROOT / "examples" / "retail-platform"
+EXAMPLE_SERVICES = ("backend", "consumer-web", "admin-web")
+# What each service's build steps make that its Dockerfile copies (relative to its source dir).
+EXAMPLE_OUTPUTS = {"backend": "target/retail-backend.jar", "consumer-web": "dist", "admin-web": "dist"}
+EXAMPLE_CACHE = Path(os.environ.get("RETAIL_DEPLOY_EXAMPLE_CACHE", "/var/cache/retail-deploy/example-build"))
+JRE_IMAGE = "retail-jre:17"
+
+
+@dataclass
+class ExampleBuild:
+    """The example platform's build outputs, made by its real build steps (mvn clean test,
+    mvn clean package -DskipTests -Pprod, npm ci, npm test -- --run, npm run build)."""
+
+    directory: Path  # <service>/<output> for each service
+    key: str
+
+    def install(self, root: Path) -> None:
+        """Copy the outputs into ``root``, a copy of examples/retail-platform."""
+        for service, output in EXAMPLE_OUTPUTS.items():
+            source, target = self.directory / service / output, root / service / output
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if source.is_dir():
+                shutil.copytree(source, target, dirs_exist_ok=True)
+            else:
+                shutil.copy2(source, target)
+
+
+def _example_steps() -> dict[str, list[list[str]]]:
+    import yaml
+
+    data = yaml.safe_load((EXAMPLE_DIR / "retail-platform.yaml").read_text())
+    return {name: [list(step["run"]) for step in data["services"][name]["build_steps"]] for name in EXAMPLE_SERVICES}
+
+
+def _example_key(steps: Mapping[str, list[list[str]]]) -> str:
+    """The input digest of every service (the one build.all uses: sources, not target/ node_modules/ dist/)."""
+    from retail_deploy import build, images
+
+    digests = [images.input_digest(str(EXAMPLE_DIR / name), str(EXAMPLE_DIR / name / "Dockerfile"), version="",
+                                   extra=[" ".join(step) for step in steps[name]],
+                                   exclude=build.DEFAULT_DIGEST_EXCLUDE) for name in EXAMPLE_SERVICES]
+    return hashlib.sha256("".join(digests).encode()).hexdigest()[:16]
+
+
+def _build_example_service(work: Path, name: str, steps: list[list[str]]) -> str | None:
+    """Run one service's build steps in ``work/name``; None on success, else the failure with its output."""
+    for argv in steps:
+        done = subprocess.run(argv, cwd=work / name, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                              timeout=900, check=False)
+        if done.returncode != 0:
+            return f"{name}: {' '.join(argv)} exited {done.returncode}\n{(done.stdout + done.stderr)[-3000:]}"
+    return None
+
+
+@pytest.fixture(scope="session")
+def jre_image(docker_engine: DockerEngine) -> str:
+    """The backend's base image (retail-jre:17), made locally by scripts/make-jre-image.sh (once per machine)."""
+    _require_binary("jlink", "openjdk-17-jdk-headless")
+    _run_script("make-jre-image.sh", timeout=300)
+    return JRE_IMAGE
+
+
+@pytest.fixture(scope="session")
+def example_build(jre_image: str) -> ExampleBuild:
+    """Build the example platform for real once per source state and reuse it (the suite, later runs,
+    other clones): the tests that deploy it copy these outputs instead of running Maven and npm again.
+    Depends on jre_image: the tests that use the outputs build the backend's image on it."""
+    import fcntl
+    from concurrent.futures import ThreadPoolExecutor
+
+    for tool, package in (("mvn", "maven"), ("npm", "npm")):
+        _require_binary(tool, package)
+    steps = _example_steps()
+    key = _example_key(steps)
+    done_dir = EXAMPLE_CACHE / key
+    EXAMPLE_CACHE.mkdir(parents=True, exist_ok=True)
+    with open(EXAMPLE_CACHE / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one builder at a time; the others then find it built
+        if not done_dir.is_dir():
+            work = EXAMPLE_CACHE / f".work-{key}-{os.getpid()}"
+            shutil.rmtree(work, ignore_errors=True)
+            shutil.copytree(EXAMPLE_DIR, work, ignore=shutil.ignore_patterns("target", "dist", "node_modules"))
+            try:
+                with ThreadPoolExecutor(len(EXAMPLE_SERVICES)) as pool:
+                    failures = [f for f in pool.map(lambda n: _build_example_service(work, n, steps[n]),
+                                                     EXAMPLE_SERVICES) if f]
+                if failures:  # a build that fails is the example's fault: fail, never skip
+                    pytest.fail("the example platform does not build:\n" + "\n".join(failures), pytrace=False)
+                staged = EXAMPLE_CACHE / f".staged-{key}-{os.getpid()}"
+                for name, output in EXAMPLE_OUTPUTS.items():
+                    (staged / name / output).parent.mkdir(parents=True, exist_ok=True)
+                    os.replace(work / name / output, staged / name / output)
+                os.replace(staged, done_dir)  # appears whole, or not at all
+            finally:
+                shutil.rmtree(work, ignore_errors=True)
+    return ExampleBuild(done_dir, key)

@@ -9,10 +9,25 @@ string. Secret tokens are declared when the command is built, so every display o
 
 from __future__ import annotations
 
+import re
 import shlex
 from dataclasses import dataclass, field
 
-MASK = "***"
+from retail_deploy import redact
+
+MASK = redact.MASK
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_ESCAPES = {"\n": "\\n", "\t": "\\t", "\r": "\\r", "\\": "\\\\", "'": "\\'"}
+
+
+def display_token(token: str) -> str:
+    """One argv token as shown: shell-quoted, and a token holding a line break or another control
+    character in bash's `$'...'` form, so a shown command (a dry-run line, an error) stays one line
+    and still runs when pasted into bash."""
+    if not _CONTROL.search(token):
+        return shlex.quote(token)
+    escaped = "".join(_ESCAPES.get(c, f"\\x{ord(c):02x}" if _CONTROL.match(c) else c) for c in token)
+    return f"$'{escaped}'"
 
 
 @dataclass(frozen=True)
@@ -39,15 +54,19 @@ class Command:
         return shlex.join(self.argv)
 
     def display(self) -> str:
-        """The shell string with every secret token (or secret substring) masked."""
-        secrets = sorted((s for s in self.secrets if s), key=len, reverse=True)
+        """The shell string with every secret token (or secret substring) masked. Declared and
+        registered secrets are masked in each token BEFORE shell quoting: a secret with a `'` is
+        no longer itself once quoted."""
+        # A token may hold a secret JSON-escaped or URL-encoded (a `curl --data` body): every form.
+        secrets = sorted({form for s in self.secrets if s for form in (s, *redact.rendered_forms(s))},
+                         key=len, reverse=True)
 
         def mask(token: str) -> str:
             for secret in secrets:
                 token = token.replace(secret, MASK)
-            return token
+            return redact.mask(token)
 
-        return shlex.join(mask(token) for token in self.argv)
+        return " ".join(display_token(mask(token)) for token in self.argv)
 
     def __str__(self) -> str:  # never leak secrets through an f-string
         return self.display()

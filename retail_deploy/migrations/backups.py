@@ -108,6 +108,8 @@ def latest(target: BackupTarget) -> Path:
 
 
 def read_manifest(folder: Path) -> dict[str, Any]:
+    if not folder.is_dir():
+        raise InputError(f"{folder} is not a backup folder (see db.backup)")
     try:
         manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
     except FileNotFoundError:

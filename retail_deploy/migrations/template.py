@@ -6,6 +6,7 @@ import re
 from datetime import UTC, datetime
 from pathlib import Path
 
+from retail_deploy import validate
 from retail_deploy.errors import InputError
 
 TEMPLATE = '''"""{title}
@@ -43,7 +44,9 @@ def migration_filename(name: str, today: datetime | None = None) -> str:
         raise InputError(f"migration name {name!r} is not usable: use letters, digits and dashes, "
                          f"e.g. add-user-preferences")
     day = (today or datetime.now(UTC)).strftime("%Y-%m-%d")
-    return f"{day}-{slug}.py"
+    filename = f"{day}-{slug}.py"
+    validate.path(filename, what="migration name")  # refused now, not when the file is written
+    return filename
 
 
 def create(directory: Path, name: str, today: datetime | None = None, *, dry: bool = False) -> Path:

@@ -9,16 +9,28 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import os
+import re
 import sys
 from collections.abc import Callable
 from typing import IO, TYPE_CHECKING, Any, SupportsIndex
 
 import invoke
 from invoke.exceptions import Exit, UnexpectedExit
+from invoke.parser import Argument
 
 from retail_deploy import redact
-from retail_deploy.errors import EXIT_FAILED, EXIT_INTERRUPTED, InputError, RetailDeployError
+from retail_deploy.errors import (
+    EXIT_BAD_INPUT,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_UNAVAILABLE,
+    InputError,
+    OperationFailed,
+    RetailDeployError,
+    unanswered,
+)
 
 if TYPE_CHECKING:
     from retail_deploy.config import EnvironmentConfig, PlatformConfig
@@ -47,14 +59,109 @@ COMMON_HELP = {
 }
 
 
+# The short flags, one meaning each in every task (shell glue and muscle memory rely on it): an
+# option not named here has only its long form. invoke would otherwise give each option the first
+# free letter of its name, so `-s` meant --services, --service, --strategy or --skip-tests by task.
+SHORT_FLAGS = {
+    "env": "e",
+    "config": "c",
+    "version": "v",
+    "yes": "y",
+    "json": "j",
+    "output": "o",
+    "service": "s",
+    "ack": "a",
+    "notify": "n",
+    "fix": "f",
+    "push": "p",
+    "build": "b",
+    "skip_tests": "k",
+    "timeout": "t",
+    "retries": "r",
+    "interval": "i",
+    "method": "m",
+    "url": "u",
+}
+
+
+# Options whose value is free text that may start with '-' (a reason), not a name or a path.
+_FREE_TEXT = {"force"}
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+class _Argument(Argument):
+    """A task option whose value is checked as the command line is parsed, the same for a dry and
+    a real run, before any task runs: an empty value is not "not given", control characters and
+    newlines (which would split a dry-run line or forge an error line) are refused, a value that
+    looks like a flag (`--pod=-rf`) never reaches a command, and a number must be finite. Refused
+    as bad input (exit 2) through `inv` as well as `retail-deploy`, whose parse errors differ."""
+
+    def set_value(self, value: Any, cast: bool = True) -> None:
+        option = f"--{(self.names[0])}"
+        if isinstance(value, str) and cast:
+            if value == "":
+                raise _refused(f"{option} needs a value (it was given an empty one)")
+            if _CONTROL.search(value):
+                raise _refused(f"{option}: control characters and line breaks are not allowed "
+                               f"(got {_printable(value)})")
+            if value.startswith("-") and self.name not in _FREE_TEXT and self.kind not in (int, float):
+                raise _refused(f"{option}: a value may not start with '-' (got {_printable(value)})")
+        try:
+            super().set_value(value, cast)
+        except ValueError:
+            kind = {int: "a whole number", float: "a number"}.get(self.kind, "a valid value")
+            raise _refused(f"{option} needs {kind} (got {_printable(value)})") from None
+        if isinstance(self._value, float) and not math.isfinite(self._value):
+            raise _refused(f"{option} needs a finite number (got {_printable(value)})")
+
+
+def _refused(message: str) -> Exit:
+    return Exit(f"error: {message}", EXIT_BAD_INPUT)
+
+
+def _printable(value: Any) -> str:
+    """A value quoted for an error line: control characters escaped, long values cut."""
+    text = ascii(value) if isinstance(value, str) and _CONTROL.search(value) else repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+class _Task(invoke.Task):
+    """invoke's Task with the project's short flags (SHORT_FLAGS) instead of invoke's first free
+    letter, and options checked as they are parsed (`_Argument`)."""
+
+    def arg_opts(self, name: str, default: str, taken_names: set[str]) -> dict[str, Any]:
+        self.auto_shortflags = False
+        opts: dict[str, Any] = super().arg_opts(name, default, taken_names)
+        short = SHORT_FLAGS.get(name)
+        if short is not None and short not in taken_names:
+            opts["names"] = [*opts["names"], short]
+        return opts
+
+    def get_arguments(self, ignore_unknown_help: bool | None = None) -> list[Argument]:
+        arguments: list[Argument] = super().get_arguments(ignore_unknown_help)
+        for argument in arguments:
+            argument.__class__ = _Argument
+            if argument.kind is list:
+                # invoke starts a repeatable option at [] rather than None, so a trailing `--ack`
+                # with no value passed as "not given"; None makes it "needs a value" like the rest.
+                argument.raw_value = None
+        return arguments
+
+
 def debugging() -> bool:
     """True under invoke's `-d/--debug` (it turns on DEBUG logging) or RETAIL_DEPLOY_DEBUG=1."""
     return logging.getLogger().isEnabledFor(logging.DEBUG) or os.environ.get("RETAIL_DEPLOY_DEBUG") == "1"
 
 
-def task(*args: Any, **kwargs: Any) -> Any:
+def task(*args: Any, read_only: bool = False, plans_reads: bool = False, **kwargs: Any) -> Any:
     """invoke's `@task`, plus: `help=` required for every option, and failures turned into one
-    line on stderr with the contract's exit code (a traceback only with `-d`)."""
+    line on stderr with the contract's exit code (a traceback only with `-d`).
+
+    `read_only=True` (a task that only reads: verify, history, troubleshoot, status): a dependency
+    that did not answer is exit 5 (nothing was changed), and in a dry run every read is printed as
+    a `$ ` line and a read that fails becomes a stated assumption, exit 0, as the deploy's dry run
+    does. `plans_reads=True` gives only the dry-run behaviour (a task that acts, e.g. rollback.undo,
+    whose plan depends on reads)."""
 
     def decorate(body: Callable[..., Any]) -> Any:
         help_texts = dict(kwargs.pop("help", {}) or {})
@@ -71,6 +178,8 @@ def task(*args: Any, **kwargs: Any) -> Any:
 
         @functools.wraps(body)
         def wrapper(c: Any, *a: Any, **kw: Any) -> Any:
+            planning = (read_only or plans_reads) and _dry(c)
+            token = _show_reads(True) if planning else None
             try:
                 return body(c, *a, **kw)
             except Exit:
@@ -78,7 +187,11 @@ def task(*args: Any, **kwargs: Any) -> Any:
             except RetailDeployError as error:
                 if debugging():
                     raise
-                raise Exit(f"error: {one_line(redact.redact(str(error)))}", error.exit_code) from None
+                if planning and isinstance(error, OperationFailed):
+                    _assumed(error)
+                    return None
+                code = EXIT_UNAVAILABLE if read_only and unanswered(error) else error.exit_code
+                raise Exit(f"error: {one_line(redact.redact(str(error)))}", code) from None
             except KeyboardInterrupt:
                 if debugging():
                     raise
@@ -98,18 +211,50 @@ def task(*args: Any, **kwargs: Any) -> Any:
                 message = one_line(redact.redact(f"{type(error).__name__}: {error}"))
                 raise Exit(f"error: unexpected failure: {message} (run with -d for a traceback)",
                            EXIT_FAILED) from None
+            finally:
+                if token is not None:
+                    _show_reads(token)
 
-        return invoke.task(help=help_texts, **kwargs)(wrapper)
+        return invoke.task(help=help_texts, klass=_Task, **kwargs)(wrapper)
 
     if len(args) == 1 and callable(args[0]) and not kwargs:  # bare `@task`
         return decorate(args[0])
     return decorate
 
 
+def _show_reads(change: Any) -> Any:
+    """Turn on the printing of reads (`True`; returns the token), or restore it (the token).
+    retail_deploy.execute is imported here, not at the top: `inv --list` stays light."""
+    from retail_deploy.execute import SHOW_READS
+
+    if change is True:
+        return SHOW_READS.set(True)
+    SHOW_READS.reset(change)
+    return None
+
+
+def _dry(c: Any) -> bool:
+    try:
+        return bool(c.config.run.dry)
+    except AttributeError:
+        return False
+
+
+def _assumed(error: OperationFailed) -> None:
+    """The dry run of a read-only plan whose reads did not get the answers it needs: say so, and
+    what was assumed, as `# ` lines of the plan (the commands so far were printed as `$ ` lines)."""
+    print(f"# the reads did not give what the rest of the plan needs: {one_line(redact.redact(str(error)))}",
+          flush=True)
+    print("# assumed: a real run gets its answers from the reads above and goes on from there "
+          "(a dry run changes nothing)", flush=True)
+
+
 def one_line(text: str) -> str:
     """The contract's one error line: a message that quotes multi-line text (a migration's exception,
-    a driver's error) keeps each of its lines, joined with '; '."""
-    return "; ".join(line.strip() for line in text.splitlines() if line.strip())
+    a driver's error) keeps each of its lines, joined with '; '. Other control characters (a
+    terminal escape quoted from a config value) are shown escaped, never sent to the terminal."""
+    lines = (_CONTROL.sub(lambda m: ascii(m.group())[1:-1], line.strip()) for line in text.splitlines())
+    return "; ".join(line for line in lines if line)
 
 
 def print_json(document: Any) -> None:

@@ -33,7 +33,7 @@ def create(c, name, config=None):
         print(path)
 
 
-@task
+@task(read_only=True)
 def status(c, env=None, config=None, json=False):
     """List applied and pending migrations."""
     from retail_deploy import migrations
@@ -62,7 +62,7 @@ def migrate(c, env=None, version=None, skip_backup=False, yes=False, config=None
     migrations.migrate(cfg, env, _runner(c), version, take_backup=False if skip_backup else None)
 
 
-@task(help={"allow_pending": "accept migrations not applied yet (integrity check after a rollback)"})
+@task(read_only=True, help={"allow_pending": "accept migrations not applied yet (integrity check after a rollback)"})
 def verify(c, env=None, allow_pending=False, config=None):
     """Check migrations are applied, unedited, and pass their verify(db)."""
     from retail_deploy import migrations
@@ -99,8 +99,10 @@ def backup(c, env=None, config=None):
 @task(help={"backup": "backup folder to restore (default: the newest backup of the environment)"})
 def restore(c, env=None, backup=None, yes=False, config=None):
     """Restore the newest (or a given) backup of the database."""
-    from retail_deploy import migrations
+    from retail_deploy import migrations, validate
 
+    if backup is not None:
+        validate.existing_directory(backup, what="--backup")
     cfg = load(config)
     cfg.environment(env)  # an unknown environment is refused before the question
     if not _runner(c).dry:

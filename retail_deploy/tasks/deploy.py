@@ -40,6 +40,10 @@ def _deploy(c: Any, env_name: str, version: str, *, strategy: str | None, method
         validate.choice(strategy, deployer.STRATEGIES, what="strategy")
     if gate is not None and gate.force is not None and not gate.force.strip():
         raise InputError("--force needs a reason, e.g. --force 'hotfix for incident 42'")
+    if gate is not None:  # the dry run skips the checklist but must refuse what the real run refuses
+        from retail_deploy.checklist import check_acks
+
+        check_acks(gate.acks)
     cfg = load(config)
     env = kubernetes_env(cfg, env_name, "deploy.production" if gate is not None else "deploy.staging")
     chosen = [s.name for s in cfg.select_services(services)]
@@ -98,7 +102,10 @@ def _build(run: Any, cfg: Any, services: list[str], version: str) -> None:
 
 @task(help={"method": "helm or kubectl (default: the environment's method)", "build": BUILD_HELP,
             "services": SERVICES_HELP,
-            "env": EnvironmentsHelp("a Kubernetes environment deployed the staging way (default: staging)")})
+            "env": EnvironmentsHelp("a Kubernetes environment deployed the staging way (default: staging)"),
+            # Staging asks only when its config says `confirm: true`; help must say what happens.
+            "yes": "do not ask for confirmation; staging asks only if the config sets confirm: true "
+                   "(then --yes is required without a terminal)"})
 def staging(c, version=None, method=None, build=False, yes=False, config=None, services=None, env=None, json=False):
     """Deploy VERSION to staging (Helm upgrade --atomic, or kubectl set image), then verify."""
     _deploy(c, env or "staging", version, strategy="rolling", method=method, build=build, yes=yes, config=config,

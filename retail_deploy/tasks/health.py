@@ -39,7 +39,7 @@ def check(c, env=None, config=None, json=False, ca_bundle=None, timeout=5.0, ret
 
         raise ConfigError(f"no health endpoint for {environment.name}: give its services health: entries "
                           "and the environment urls: in the config")
-    bundle = ca_bundle or _env_ca_bundle(environment)
+    bundle = _ca_bundle(ca_bundle, environment)
     runner = Runner(c)
     if runner.dry:
         for endpoint in endpoints:
@@ -72,6 +72,7 @@ def deps(c, env=None, config=None, via=None, service=None, json=False, timeout=5
     _choice(via, ("kubectl", "direct"), "--via")
     timeout, _ = _limits(timeout, 0)
     owner, components = dependencies.declared(cfg, service)
+    bundle = _ca_bundle(ca_bundle, environment)
     with Runner(c) as runner:
         if via == "kubectl":
             from retail_deploy.kube_settings import kube_env
@@ -79,7 +80,7 @@ def deps(c, env=None, config=None, via=None, service=None, json=False, timeout=5
             results = dependencies.check_via_kubectl(runner, kube_env(cfg, environment), owner, components)
         else:
             results = dependencies.check_direct(runner, environment, owner, components, timeout=timeout,
-                                                ca_bundle=ca_bundle or _env_ca_bundle(environment))
+                                                ca_bundle=bundle)
     if results is None:  # dry run: the commands were printed
         return
     if json:
@@ -119,7 +120,7 @@ def smoke(c, env=None, config=None, target=None, version=None, json=False, timeo
         validate.version(version)
     timeout, retries = _limits(timeout, retries)
     runner = Runner(c)
-    bundle = ca_bundle or _env_ca_bundle(environment)
+    bundle = _ca_bundle(ca_bundle, environment)
     if runner.dry:
         urls = smoke_lib.target_urls(environment, target or environment.name)
         urls.update(_parse_urls(url, cfg) or {})
@@ -151,9 +152,11 @@ def _choice(value: str, allowed: tuple[str, ...], option: str) -> None:
 
 def _limits(timeout: Any, retries: Any) -> tuple[float, int]:
     """--timeout and --retries as numbers, refused (exit 2) before any request when out of range."""
+    import math
+
     from retail_deploy.errors import InputError
 
-    if float(timeout) <= 0:
+    if not math.isfinite(float(timeout)) or float(timeout) <= 0:
         raise InputError(f"--timeout {timeout}: must be more than 0 seconds")
     if int(retries) < 0:
         raise InputError(f"--retries {retries}: must be 0 or more")
@@ -177,6 +180,15 @@ def _parse_urls(pairs: list[str] | None, cfg: Any) -> dict[str, str] | None:
             raise InputError(f"--url {pair!r}: the URL must start with http:// or https://")
         urls[name.strip()] = value.strip()
     return urls
+
+
+def _ca_bundle(option: str | None, environment: Any) -> str | None:
+    """--ca-bundle, else the environment's `ca_bundle`: a file that must exist, checked before any
+    request and in a dry run too (the dry run refuses what the real run refuses)."""
+    from retail_deploy import validate
+
+    bundle = option or _env_ca_bundle(environment)
+    return validate.existing_file(bundle, what="--ca-bundle" if option else "ca_bundle") if bundle else None
 
 
 def _env_ca_bundle(environment: Any) -> str | None:

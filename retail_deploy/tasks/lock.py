@@ -9,7 +9,7 @@ from retail_deploy.tasks._common import confirm, load, print_json, task
 from retail_deploy.tasks._kube import runner
 
 
-@task
+@task(read_only=True)
 def status(c, env=None, config=None, json=False):
     """Who holds the environment's deploy lock, for which version, until when."""
     from retail_deploy import history
@@ -31,7 +31,7 @@ def status(c, env=None, config=None, json=False):
         print(f"{environment.name}: {state} by {lock.describe()}")
 
 
-@task
+@task(plans_reads=True)
 def release(c, env=None, yes=False, config=None):
     """Remove the deploy lock (after a deploy died without releasing it)."""
     from retail_deploy import history

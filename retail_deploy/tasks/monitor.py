@@ -1,8 +1,8 @@
 """Monitoring & Alerts chapter: `monitor.rules`, `monitor.check`, `monitor.watch`.
 
-Exit codes: 0 no rollback trigger fires · 1 one fires (or the rollback failed) · 2 bad input,
-or Prometheus cannot be reached (the state is unknown, never "healthy") · 3 `--rollback`
-rolled the environment back.
+Exit codes: 0 no rollback trigger fires · 1 one fires (or the rollback failed) · 2 bad input ·
+3 `--rollback` rolled the environment back · 5 Prometheus cannot be reached (the state is
+unknown, never "healthy").
 """
 
 from __future__ import annotations
@@ -19,10 +19,13 @@ def rules(c, output=None, config=None):
     """Generate the Prometheus alert rule file from the monitoring config (runbook rules + metrics table)."""
     from pathlib import Path
 
+    from retail_deploy import validate
     from retail_deploy.alert_rules import alert_definitions, render_rules
     from retail_deploy.execute import Runner
     from retail_deploy.monitor import monitoring_settings
 
+    if output is not None:
+        validate.path(output, what="--output")
     settings = monitoring_settings(load(config))
     text = render_rules(settings, output)
     if not output:
@@ -40,9 +43,9 @@ def rules(c, output=None, config=None):
     print(f"wrote {count} alert rules to {path} (check: promtool check rules {path})")
 
 
-@task(help={"metrics": "also show the warning/critical metrics table (--no-metrics to skip)"})
+@task(read_only=True, help={"metrics": "also show the warning/critical metrics table (--no-metrics to skip)"})
 def check(c, env=None, config=None, metrics=True, json=False):
-    """Evaluate every rollback trigger now: table; exit 0 none fire, 1 one fires, 2 Prometheus unreachable."""
+    """Evaluate every rollback trigger now: table; exit 0 none fire, 1 one fires, 5 Prometheus unreachable."""
     from retail_deploy import monitor
     from retail_deploy.errors import OperationFailed
 
@@ -77,7 +80,7 @@ def _print_check(result: Any, environment: str, metrics: bool) -> None:
         print(f"note: no data for {', '.join(silent)} (window not yet covered, or check the query)")
 
 
-@task(help={
+@task(plans_reads=True, help={
     "duration": "how long to watch, e.g. 10m or 90s",
     "rollback": "on the first trigger that fires, roll back with the environment's strategy and notify (exit 3)",
     "interval": "time between polls, e.g. 30s (default: monitoring.poll_interval)",

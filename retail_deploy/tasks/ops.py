@@ -24,7 +24,7 @@ def _kube(cfg: Any, env: str | None, service: str | None = None) -> tuple[Any, s
     return kube_env(cfg, environment), service
 
 
-@task
+@task(read_only=True)
 def status(c, env=None, config=None):
     """All resources and the resource quotas of an environment's namespace (kubectl get all, describe resourcequota)."""
     from retail_deploy.commands import kubectl
@@ -37,15 +37,17 @@ def status(c, env=None, config=None):
             print(runner.probe(command).stdout.rstrip())
 
 
-@task(help={"service": SERVICE_HELP, "output": "file to write (default: <service>-logs.txt)"})
+@task(plans_reads=True, help={"service": SERVICE_HELP, "output": "file to write (default: <service>-logs.txt)"})
 def logs(c, env=None, service=None, output=None, config=None):
     """Copy a service's logs to a local file (kubectl logs deploy/NAME > FILE), secrets masked."""
     from pathlib import Path
 
-    from retail_deploy import redact
+    from retail_deploy import redact, validate
     from retail_deploy.commands import kubectl
     from retail_deploy.probes import live_deployment
 
+    if output is not None:
+        validate.path(output, what="--output")
     cfg = load(config)
     kenv, service = _kube(cfg, env, service)
     path = Path(output or f"{service}-logs.txt")
@@ -60,7 +62,7 @@ def logs(c, env=None, service=None, output=None, config=None):
     print(f"wrote {len(text.splitlines())} lines to {path}")
 
 
-@task(help={"service": SERVICE_HELP, "port": "local port (default: the service's port)",
+@task(plans_reads=True, help={"service": SERVICE_HELP, "port": "local port (default: the service's port)",
             "remote_port": "the Service's port (default: the service's port)"})
 def port_forward(c, env=None, service=None, port=None, remote_port=None, config=None):
     """Forward a local port to a service for debugging (kubectl port-forward svc/NAME); Ctrl-C ends it."""
@@ -76,7 +78,7 @@ def port_forward(c, env=None, service=None, port=None, remote_port=None, config=
         runner.attach(kubectl.port_forward(kenv.kube, kenv.service(service).deployment, local, remote))
 
 
-@task(help={"service": SERVICE_HELP, "program": "program to run in the pod (default: /bin/sh)"})
+@task(plans_reads=True, help={"service": SERVICE_HELP, "program": "program to run in the pod (default: /bin/sh)"})
 def shell(c, env=None, service=None, program="/bin/sh", config=None):
     """Open a shell in a service's pod (kubectl exec -it deploy/NAME -- /bin/sh)."""
     from retail_deploy.commands import kubectl

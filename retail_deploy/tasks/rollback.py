@@ -13,8 +13,9 @@ if TYPE_CHECKING:
     from retail_deploy.targets import Report
 
 
-@task(help={"service": "only this service (default: every service the last change touched)",
-            "to_revision": "roll back to this Kubernetes revision (see rollback.history); needs --service"})
+@task(plans_reads=True, help={"service": "only this service (default: every service the last change touched)",
+                              "to_revision": "roll back to this Kubernetes revision (see rollback.history); "
+                                             "needs --service"})
 def undo(c, env=None, service=None, to_revision=None, yes=False, config=None):
     """Back to the recorded previous release (traffic switch included), on any target; then check
     over HTTP that each service answers the version it was rolled back to."""
@@ -49,7 +50,7 @@ def _summary(env_name: str, report: Report) -> str:
     return f"{notes} in {env_name}" + (f"; now serving {serving}" if serving else "") + "; health checks pass"
 
 
-@task
+@task(read_only=True)
 def history(c, env=None, config=None, json=False):
     """Deploy/rollback audit records (per service version before and after, serving colour), beside
     the target's own history (`kubectl rollout history`, or the kept containers)."""
@@ -67,7 +68,7 @@ def history(c, env=None, config=None, json=False):
         print(rollback.show_history(run, cfg, environment))
 
 
-@task(name="blue-green", help={"to_colour": "colour to send traffic to (default: the one not live now)",
+@task(name="blue-green", plans_reads=True, help={"to_colour": "colour to send traffic to (default: the one not live now)",
                                "to_version": "switch although that colour does not run the previous release: "
                                              "the version it runs, confirmed"})
 def blue_green(c, env=None, to_colour=None, to_version=None, yes=False, config=None):

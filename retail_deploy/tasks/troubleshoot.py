@@ -38,18 +38,20 @@ def _help(**extra: str) -> dict[str, str]:
     return {**COMMON, **extra}
 
 
-@task(help=_help(pod="pod to diagnose (default: the service's crash-looping or unready pods)"))
+@task(read_only=True, help=_help(pod="pod to diagnose (default: the service's crash-looping or unready pods)"))
 def crashloop(c, env=None, config=None, pod=None, service=None, output=None, fix=False, yes=False,
               request_timeout=None):
     """Pod CrashLoopBackOff: describe the failing pods and read their previous logs."""
-    from retail_deploy import troubleshoot
+    from retail_deploy import troubleshoot, validate
 
+    if pod is not None:
+        validate.resource_name(pod, what="--pod")
     _run(c, config, env, service, output, fix, yes, request_timeout,
          lambda probe, kube, environment, svc, _deployment: troubleshoot.crashloop(
              probe, kube, environment.name, selector=f"app={svc.app_label}", pod=pod))
 
 
-@task(help=_help(tail="log lines per pod to read (default 500)",
+@task(read_only=True, help=_help(tail="log lines per pod to read (default 500)",
                  replicas="replica count the scale-up remedy proposes (default 5)"))
 def errors(c, env=None, config=None, service=None, tail=500, replicas=5, output=None, fix=False, yes=False,
            request_timeout=None):
@@ -63,7 +65,7 @@ def errors(c, env=None, config=None, service=None, tail=500, replicas=5, output=
              tail=tail, scale_to=replicas))
 
 
-@task(help=_help())
+@task(read_only=True, help=_help())
 def db(c, env=None, config=None, service=None, output=None, fix=False, yes=False, request_timeout=None):
     """Database connection issues: actuator health, MongoDB and Redis pings, connection pool messages."""
     from retail_deploy import troubleshoot
@@ -76,7 +78,7 @@ def db(c, env=None, config=None, service=None, output=None, fix=False, yes=False
     _run(c, config, env, service, output, fix, yes, request_timeout, diagnose)
 
 
-@task(help=_help(mongo_deployment="MongoDB deployment for the slow-query check (default mongodb)",
+@task(read_only=True, help=_help(mongo_deployment="MongoDB deployment for the slow-query check (default mongodb)",
                  redis_deployment="Redis deployment for the latency check (default redis)",
                  replicas="replica count the scale-out remedy proposes (default 10)"))
 def latency(c, env=None, config=None, service=None, mongo_deployment="mongodb", redis_deployment="redis",
@@ -91,7 +93,7 @@ def latency(c, env=None, config=None, service=None, mongo_deployment="mongodb", 
              mongo_deployment=mongo_deployment, redis_deployment=redis_deployment, scale_to=replicas))
 
 
-@task(help=_help(days="report certificates expiring within this many days (default 14)"))
+@task(read_only=True, help=_help(days="report certificates expiring within this many days (default 14)"))
 def certs(c, env=None, config=None, days=14, service=None, output=None, fix=False, yes=False,
           request_timeout=None):
     """SSL/TLS: cert-manager certificates expired, expiring within --days, or not Ready; remedy: re-issue."""
@@ -117,6 +119,8 @@ def _run(c: Any, config: str | None, env: str | None, service: str | None, outpu
     if request_timeout is not None and validate.duration(request_timeout, what="--request-timeout") <= 0:
         # kubectl reads 0 as "no timeout": a diagnosis could then hang on an unreachable API server.
         raise InputError(f"--request-timeout {request_timeout}: must be more than 0, e.g. 30s")
+    if output is not None:
+        validate.path(output, what="--output")
     cfg = load(config)
     environment = cfg.environment(env)
     if environment.target != "kubernetes":
@@ -146,6 +150,11 @@ def _run(c: Any, config: str | None, env: str | None, service: str | None, outpu
             print("Nothing to fix: no remedy applies to what was found.")
     failed = [s for s in report.sections if s.exit_code != 0]
     if failed and len(failed) == len(report.sections):
+        from retail_deploy.errors import DependencyUnavailable, says_no_answer
+
+        if all(s.exit_code is None or says_no_answer(s.output) for s in failed):  # exit 5: nothing known
+            raise DependencyUnavailable(f"the cluster of {environment.name} did not answer (first: {failed[0].command}); "
+                                        f"see {path or 'the output above'}")
         raise OperationFailed(f"every diagnostic command failed on {environment.name} (first: {failed[0].command}); "
                               f"see {path or 'the output above'}")
 

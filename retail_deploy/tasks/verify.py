@@ -47,23 +47,35 @@ def _verify(c: Any, env_name: str | None, version: str | None, config: str | Non
         if json:
             print_json(VerifyResult.from_kube(report, dry_run=False))
         if not report.ok:
+            _if_the_cluster_did_not_answer(env.name, report)
             failed = [f"{r.check} {r.target}" for r in report.rows if not r.ok]
             raise OperationFailed(f"{env.name} verification failed: {', '.join(failed)[:300]}")
 
 
-@task(help={"version": VERSION_HELP, "env": EnvironmentsHelp(ENV_HELP.format("staging"))})
+def _if_the_cluster_did_not_answer(env_name: str, report: Any) -> None:
+    """Exit 5, not 1, when no cluster read got an answer: nothing is known about the deployments
+    (the HTTP checks alone cannot say what is deployed), and nothing was changed."""
+    from retail_deploy.errors import DependencyUnavailable, says_no_answer
+
+    cluster = [row for row in report.rows if row.check in ("deployment", "pods", "rollout")]
+    if cluster and all(not row.ok and says_no_answer(row.detail) for row in cluster):
+        raise DependencyUnavailable(f"the cluster of {env_name} did not answer ({cluster[0].detail}); "
+                                    "nothing was verified")
+
+
+@task(read_only=True, help={"version": VERSION_HELP, "env": EnvironmentsHelp(ENV_HELP.format("staging"))})
 def staging(c, version=None, config=None, env=None, json=False):
     """Pods, rollout status, health checks, served version and recent log errors of staging."""
     _verify(c, env or "staging", version, config, json)
 
 
-@task(help={"version": VERSION_HELP, "env": EnvironmentsHelp(ENV_HELP.format("production"))})
+@task(read_only=True, help={"version": VERSION_HELP, "env": EnvironmentsHelp(ENV_HELP.format("production"))})
 def production(c, version=None, config=None, env=None, json=False):
     """Pods, rollout status, health checks, served version and recent log errors of production."""
     _verify(c, env or "production", version, config, json)
 
 
-@task(help={"version": VERSION_HELP,
+@task(read_only=True, help={"version": VERSION_HELP,
             "env": EnvironmentsHelp(ENV_HELP.format("development, else the only Docker one"))})
 def development(c, version=None, config=None, env=None, json=False):
     """Verify a Docker development environment: health checks and the version each service serves."""

@@ -163,11 +163,13 @@ def test_build_push_pushes_built_images_and_refuses_missing_ones(platform, regis
 EXAMPLES = Path(__file__).resolve().parent.parent.parent / "examples" / "retail-platform"
 
 
-def test_build_and_push_the_example_platform(tmp_path, registry, docker_engine, monkeypatch, version):
+def test_build_and_push_the_example_platform(tmp_path, registry, docker_engine, jre_image, monkeypatch, version):
+    """The one test that runs the example's build steps (mvn, npm) through build_services; the
+    others reuse the session's cached build (tests/services.py example_build)."""
     if not (EXAMPLES / "backend" / "Dockerfile").exists():
         unavailable("examples/retail-platform (devtarget chapter) is not in this tree")
     root = tmp_path / "example"
-    shutil.copytree(EXAMPLES, root, ignore=shutil.ignore_patterns("target", "dist"))
+    shutil.copytree(EXAMPLES, root, ignore=shutil.ignore_patterns("target", "dist", "node_modules"))
     monkeypatch.setenv("RETAIL_REGISTRY", registry.address)
     monkeypatch.setenv("REGISTRY_USERNAME", registry.username)
     monkeypatch.setenv("REGISTRY_PASSWORD", registry.password)
@@ -184,10 +186,15 @@ def test_build_and_push_the_example_platform(tmp_path, registry, docker_engine, 
             pulled = client.images.pull(f"{registry.address}/{image}@{result.digest}",
                                         auth_config=registry.auth_config)
             assert pulled.labels[images.INPUT_DIGEST_LABEL] == result.input_digest
-        # the backend's package step (its stand-in for mvn package) ran and its output is in the image
-        health = client.containers.run(f"{registry.address}/retail-backend:{version}",
-                                       ["cat", "/www/api/v1/health"], remove=True, network_mode="host")
-        assert b'"UP"' in health
+        # `mvn clean package -DskipTests -Pprod` made the jar in the image (the prod profile is in it),
+        # and `npm run build` the bundle the front ends serve.
+        properties = client.containers.run(f"{registry.address}/retail-backend:{version}",
+                                           ["unzip", "-p", "/app/retail-backend.jar", "retail-backend.properties"],
+                                           remove=True, network_mode="host")
+        assert b"profile=prod" in properties
+        assets = client.containers.run(f"{registry.address}/retail-consumer-web:{version}", ["ls", "/www/assets"],
+                                       remove=True, network_mode="host")
+        assert assets.decode().startswith("index-") and b".js" in assets
     finally:
         for image in docker_engine.client.images.list():
             for tag in image.tags:

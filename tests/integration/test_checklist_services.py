@@ -4,6 +4,7 @@ import pytest
 
 from retail_deploy.checklist_gate import images_exist, prometheus_ready
 from retail_deploy.config import DEFAULT_CONFIG, load_config
+from retail_deploy.errors import DependencyUnavailable
 from retail_deploy.registry import manifest_digest
 
 pytestmark = pytest.mark.integration
@@ -51,8 +52,9 @@ def test_prometheus_ready(http_service_factory):
     assert prometheus_ready(ready.url) == (True, f"Prometheus at {ready.url} is ready")
     starting = http_service_factory({"/-/ready": 503})
     assert prometheus_ready(starting.url)[0] is False
-    ok, detail = prometheus_ready("http://127.0.0.1:9")
-    assert not ok and "unreachable" in detail
+    # No answer is not "not ready": the checklist reports it as a dependency that did not answer (exit 5).
+    with pytest.raises(DependencyUnavailable, match="Prometheus at http://127.0.0.1:9 is unreachable"):
+        prometheus_ready("http://127.0.0.1:9")
 
 
 def test_notify_announces_the_deploy_and_counts_the_teams_as_notified(webhook_receiver, monkeypatch):

@@ -3,6 +3,8 @@
 Each test copies the example platform to a temp dir (so a test can make a version unhealthy),
 gives it free ports, unique image and container names, and the session registry, then drives
 it through the CLI (exit codes) and the library, and checks what a user would see: the URLs.
+The copies carry the outputs of the real Maven and npm build (the session's `example_build`,
+made once per source state): a deploy here builds only the images, in seconds.
 """
 
 from __future__ import annotations
@@ -90,6 +92,14 @@ class Platform:
         status, body = get(self.urls["backend"] + "/api/v1/version")
         return json.loads(body)["version"] if status == 200 else None
 
+    def wait_version(self, timeout: float = 15.0) -> str | None:
+        """The backend's version once it answers (None if it never does): a container just put
+        back by a failed deploy is restarted, and the JVM needs a moment before it listens."""
+        deadline = time.monotonic() + timeout
+        while (version := self.version()) is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        return version
+
     def load(self):  # the parsed config, with this platform's environment variables
         from retail_deploy.config import load_config
 
@@ -100,14 +110,18 @@ class Platform:
                       if c.name.startswith(self.prefix))
 
 
-def make_platform(tmp_path: Path, docker_engine, registry, monkeypatch, *, docker: dict | None = None,
-                  extra_env: dict[str, str] | None = None) -> Platform:
+def make_platform(tmp_path: Path, docker_engine, registry, monkeypatch, example_build, *,
+                  docker: dict | None = None, extra_env: dict[str, str] | None = None) -> Platform:
     root = tmp_path / "platform"
-    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns("target", "dist"))
+    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns("target", "dist", "node_modules"))
+    example_build.install(root)
     token = secrets.token_hex(3)
     prefix = f"t{token}-"
     data = yaml.safe_load((EXAMPLE / "retail-platform.yaml").read_text())
     for service in data["services"].values():
+        # Built once for the session (mvn, npm); the image build copies the outputs. backend/HEALTH
+        # is read by the image, not the jar, so set_backend_health needs no Maven run either.
+        service["build_steps"] = []
         service["deployment"] = service["image"]  # container names stay retail-<service>-<env>
         service["image"] = f"{prefix}{service['image']}"  # images of this test only
     urls = {name: f"http://127.0.0.1:{free_port()}" for name in SERVICES}
@@ -145,8 +159,8 @@ def remove_containers(platform: Platform) -> None:
 
 
 @pytest.fixture
-def platform(tmp_path, docker_engine, registry, monkeypatch):
-    made = make_platform(tmp_path, docker_engine, registry, monkeypatch)
+def platform(tmp_path, docker_engine, registry, monkeypatch, example_build):
+    made = make_platform(tmp_path, docker_engine, registry, monkeypatch, example_build)
     yield made
     remove_containers(made)
 
@@ -172,13 +186,20 @@ def test_deploy_builds_pushes_and_serves_every_endpoint_with_the_version(platfor
     backend = platform.urls["backend"]
     assert get(backend + "/api/v1/health") == (200, '{"status":"UP"}\n')
     assert platform.version() == "1.0.0"
-    for path in ("/actuator/health", "/actuator/health/mongo", "/actuator/health/redis",
-                 "/actuator/health/elasticsearch"):
+    status, body = get(backend + "/actuator/health")
+    assert (status, json.loads(body)) == (200, {"status": "UP", "components": {
+        "mongo": {"status": "UP"}, "redis": {"status": "UP"}, "elasticsearch": {"status": "UP"}}})
+    for path in ("/actuator/health/mongo", "/actuator/health/redis", "/actuator/health/elasticsearch"):
         status, body = get(backend + path)
         assert (status, json.loads(body)) == (200, {"status": "UP"}), path
-    for name in ("consumer-web", "admin-web"):
+    # The jar is the one `mvn clean package -DskipTests -Pprod` made: the prod profile is in it.
+    assert json.loads(get(backend + "/api/v1/version")[1])["profile"] == "prod"
+    # The front ends serve the bundles `npm run build` made (index.html pointing at a hashed script).
+    for name, title in (("consumer-web", "Retail shop"), ("admin-web", "Retail admin")):
         status, body = get(platform.urls[name] + "/")
-        assert status == 200 and "<html>" in body.lower().replace("<!doctype html>\n", "")
+        assert status == 200 and f"<title>{title}</title>" in body
+        script = body.split('src="', 1)[1].split('"', 1)[0]
+        assert script.startswith("/assets/index-") and get(platform.urls[name] + script)[0] == 200
     # The images went through the registry, and the report says where each service answers.
     assert registry.tags(f"{platform.prefix}retail-backend") == ["1.0.0"]
     for name in SERVICES:
@@ -222,7 +243,7 @@ def test_unhealthy_version_is_removed_the_old_one_keeps_serving_and_exit_code_is
         watcher.join()
     assert done.returncode == 3, done.stderr
     assert "backend 1.0.1 failed its health check" in done.stderr
-    assert "404" in done.stderr and "1.0.0 keeps serving" in done.stderr
+    assert "503" in done.stderr and "1.0.0 keeps serving" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1  # one line, no traceback
     assert answers and set(answers) == {200}
     assert platform.version() == "1.0.0"
@@ -296,11 +317,11 @@ def test_a_version_missing_from_the_registry_fails_before_touching_anything(plat
 
 
 @pytest.fixture
-def remote_platform(tmp_path, docker_engine, registry, sshd_server, monkeypatch):
+def remote_platform(tmp_path, docker_engine, registry, sshd_server, monkeypatch, example_build):
     # The engine is reached as a remote host would be: ssh://root@127.0.0.1:PORT, through the
     # `ssh` binary (infra's wrapper carries the key and known_hosts), docker system dial-stdio there.
     path = f"{sshd_server.bin_dir}:{os.environ.get('PATH', '')}"
-    made = make_platform(tmp_path, docker_engine, registry, monkeypatch,
+    made = make_platform(tmp_path, docker_engine, registry, monkeypatch, example_build,
                          docker={"host": sshd_server.url, "use_ssh_client": True},
                          extra_env={"PATH": path})
     yield made
@@ -331,11 +352,12 @@ def test_remote_engine_over_ssh_deploys_keeps_old_on_failure_and_undoes(remote_p
 
 
 def test_remote_engine_with_the_built_in_ssh_client_and_a_configured_key(tmp_path, docker_engine, registry,
-                                                                         sshd_server, monkeypatch) -> None:
+                                                                         sshd_server, monkeypatch,
+                                                                         example_build) -> None:
     # docker.ssh_key through paramiko; the host key must be known (~/.ssh/known_hosts of $HOME).
     home = tmp_path / "home"
     (home / ".ssh").mkdir(parents=True)
-    made = make_platform(tmp_path, docker_engine, registry, monkeypatch,
+    made = make_platform(tmp_path, docker_engine, registry, monkeypatch, example_build,
                          docker={"host": sshd_server.url, "ssh_key": sshd_server.key_filename},
                          extra_env={"HOME": str(home)})
     try:
@@ -372,7 +394,7 @@ def test_a_failure_after_the_switch_puts_every_service_back(platform) -> None:
     assert "admin-web 1.0.1 failed its health check after the switch" in done.stderr
     assert "Address already in use" in done.stderr
     assert "put back" in done.stderr
-    assert platform.version() == "1.0.0"  # backend 1.0.1 was switched, then put back
+    assert platform.wait_version() == "1.0.0"  # backend 1.0.1 was switched, then put back
     from retail_deploy import docker_target
 
     cfg = platform.load()

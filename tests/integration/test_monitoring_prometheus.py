@@ -245,12 +245,12 @@ def test_watch_without_breach_exits_0_and_a_dead_receiver_never_blocks_a_rollbac
     assert_no_secret(broken.stdout, broken.stderr)
 
 
-def test_prometheus_down_is_exit_2_never_healthy(platform: Any) -> None:
+def test_prometheus_down_is_exit_5_never_healthy(platform: Any) -> None:
     platform.prometheus.stop()
     for args in (("monitor.check", "--env", "production"),
                  ("monitor.watch", "--env", "production", "--duration", "5s", "--rollback", "--interval", "1s")):
         result = platform.cli(*args)
-        assert result.returncode == 2, result.stdout + result.stderr
+        assert result.returncode == 5, result.stdout + result.stderr
         assert "cannot reach Prometheus at http://127.0.0.1:" in result.stderr
         assert "state is unknown" in result.stderr or "not verified" in result.stderr
         assert "healthy" not in (result.stdout + result.stderr).lower()

@@ -45,8 +45,12 @@ def test_logs_are_copied_with_secrets_masked(platform, tmp_path):
 def test_interactive_commands_in_a_dry_run_only_print(platform):
     env = platform_env(platform)
     shell = cli(env, "--dry", "ops.shell", "--env", "production")
-    assert shell.stdout.strip() == ("$ kubectl exec -it deploy/retail-backend-blue --namespace production "
-                                    "--context retail-production --request-timeout=30s -- /bin/sh")
+    # The plan prints its read too (which colour serves), then the command it would attach to.
+    assert shell.stdout.strip().splitlines() == [
+        "$ kubectl get service retail-backend -o json --namespace production --context retail-production "
+        "--request-timeout=30s",
+        "$ kubectl exec -it deploy/retail-backend-blue --namespace production --context retail-production "
+        "--request-timeout=30s -- /bin/sh"]
     forward = cli(env, "--dry", "ops.port-forward", "--env", "staging", "--port", "18080")
     assert forward.stdout.strip().startswith("$ kubectl port-forward svc/retail-backend 18080:8080")
     bad = cli(env, "ops.port-forward", "--env", "staging", "--port", "99999")

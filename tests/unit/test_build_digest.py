@@ -1,6 +1,7 @@
 """Input digest: same inputs, same digest; any input change, a new digest; ignored files don't count."""
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -71,3 +72,36 @@ def test_executable_bit_counts(ctx):
 def test_field_boundaries_cannot_collide(ctx):
     # "a"+"bc" and "ab"+"c" must not hash alike (length-prefixed fields)
     assert digest(ctx, build_args={"a": "bc"}) != digest(ctx, build_args={"ab": "c"})
+
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "retail-platform"
+
+
+@pytest.mark.parametrize(("service", "inputs", "outputs"), [
+    ("backend", ["pom.xml", ".mvn/jvm.config", "src/main/java/com/example/retail/Backend.java", "HEALTH"],
+     ["target/retail-backend.jar", "target/classes/com/example/retail/Backend.class"]),
+    ("consumer-web", ["package.json", "package-lock.json", "index.html", "src/cart.js"],
+     ["node_modules/vite/package.json", "dist/index.html", "dist/assets/index-abc.js"]),
+])
+def test_example_digest_covers_maven_and_npm_inputs_not_their_outputs(tmp_path, service, inputs, outputs):
+    """What build.all digests for the example services: a changed source rebuilds, what mvn and
+    npm produce (target/, node_modules/, dist/) does not, so a second demo run builds nothing."""
+    from retail_deploy.build import DEFAULT_DIGEST_EXCLUDE
+
+    root = tmp_path / service
+    shutil.copytree(EXAMPLE / service, root, ignore=shutil.ignore_patterns("target", "dist", "node_modules"))
+
+    def example_digest() -> str:
+        return input_digest(str(root), str(root / "Dockerfile"), version="1.0.0", exclude=DEFAULT_DIGEST_EXCLUDE)
+
+    before = example_digest()
+    for output in outputs:
+        (root / output).parent.mkdir(parents=True, exist_ok=True)
+        (root / output).write_text("built")
+    assert example_digest() == before
+    for source in inputs:
+        original = (root / source).read_bytes()
+        (root / source).write_bytes(original + b"\n")
+        assert example_digest() != before, source
+        (root / source).write_bytes(original)
+    assert example_digest() == before

@@ -88,13 +88,15 @@ def test_dry_single_service_without_push_and_skip_tests(platform, capsys):
     assert lines[-1] == "docker tag retail-backend:2.0.0 registry.example.com/retail-backend:2.0.0"
 
 
-def test_dry_run_with_missing_sources_still_shows_the_plan(platform, capsys):
+def test_dry_run_refuses_missing_sources_as_the_real_run_does(platform, capsys):
+    # The dry run accepts and refuses exactly what the real run does (issue 16).
     (platform.parent / "backend" / "Dockerfile").unlink()
-    assert inv("--dry", "build.backend", "--version", "1.0", "--config", str(platform)) == 0
-    out = capsys.readouterr().out
-    assert "# warning: backend: no Dockerfile at" in out
-    assert ("$ docker build -t retail-backend:1.0 --build-arg APP_VERSION=1.0 "
-            "--label org.opencontainers.image.version=1.0 backend") in out
+    assert inv("--dry", "build.backend", "--version", "1.0", "--config", str(platform)) == 2
+    dry = capsys.readouterr()
+    assert inv("build.backend", "--version", "1.0", "--config", str(platform)) == 2
+    real = capsys.readouterr()
+    assert dry.err == real.err and "backend: no Dockerfile at" in dry.err
+    assert "$ " not in dry.out
 
 
 def test_missing_dockerfile_is_bad_input_naming_the_service(platform, capsys):

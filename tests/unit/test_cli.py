@@ -109,9 +109,19 @@ def test_listing_tasks_imports_no_heavy_library():
 
 @pytest.mark.parametrize("args,message", [
     (["health.check", "--env", "staging", "--timeout", "abc"],
-     "error: invalid option value: could not convert string to float: 'abc'"),
-    (["health.check", "--no-such-flag"], "error: No idea what '--no-such-flag' is!"),
-    (["health.check", "--env"], "error: Flag <Argument: env (e)> needed value and was not given one!"),
+     "error: --timeout needs a number (got 'abc')"),
+    (["health.check", "--env", "staging", "--timeout", "nan"], "error: --timeout needs a finite number (got 'nan')"),
+    (["health.check", "--no-such-flag"],
+     "error: unknown option '--no-such-flag' for health.check (see retail-deploy --help health.check)"),
+    (["health.check", "--env"], "error: --env needs a value (see retail-deploy --help health.check)"),
+    (["no.such-task"], "error: unknown task 'no.such-task' (see retail-deploy --list)"),
+    (["db.create"], "error: db.create needs NAME (see retail-deploy --help db.create)"),
+    (["checklist.pre-deploy", "--env", "staging", "--version", "1.2.3", "--ack"],
+     "error: --ack needs a value (see retail-deploy --help checklist.pre-deploy)"),
+    (["rollback.db", "--env", "staging", "--to-version="], "error: --to-version needs a value (it was given an empty one)"),
+    (["troubleshoot.crashloop", "--env", "staging", "--pod=-rf"], "error: --pod: a value may not start with '-'"),
+    (["troubleshoot.crashloop", "--env", "staging", "--pod=--help"], "error: --pod: a value may not start with '-'"),
+    (["config.show", "--env", "staging\n$ rm -rf /"], "error: --env: control characters and line breaks are not allowed"),
 ])
 def test_command_line_mistakes_are_bad_input_not_failures(args, message):
     # invoke itself exits 1 on a parse error and shows a traceback for an option that does not convert;

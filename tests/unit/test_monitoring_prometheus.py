@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-from retail_deploy.errors import EXIT_BAD_INPUT, InputError
+from retail_deploy.errors import EXIT_UNAVAILABLE, InputError
 from retail_deploy.prometheus import PrometheusClient, PrometheusUnreachable, display_url, parse_vector
 from retail_deploy.triggers import Sample
 
@@ -57,11 +57,11 @@ def _closed_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def test_connection_refused_is_unreachable_exit_2_without_credentials() -> None:
+def test_connection_refused_is_unreachable_exit_5_without_credentials() -> None:
     client = PrometheusClient(f"http://watcher:hunter22@127.0.0.1:{_closed_port()}", timeout=2)
     with pytest.raises(PrometheusUnreachable) as caught:
         client.query("up")
-    assert caught.value.exit_code == EXIT_BAD_INPUT
+    assert caught.value.exit_code == EXIT_UNAVAILABLE
     message = str(caught.value)
     assert "cannot reach Prometheus" in message and "unknown" in message
     assert "hunter22" not in message and "healthy" not in message

@@ -168,13 +168,24 @@ def test_db_reports_what_the_real_servers_db_stats_answer_says(kube, cluster):
             "4 index(es).") in result.stdout
 
 
-def test_no_cluster_reachable_is_exit_1_with_the_report(kube, cluster):
+def test_every_command_refused_by_the_cluster_is_exit_1_with_the_report(kube, cluster):
+    # The cluster answered, and said no: that is a failure (1), not "did not answer" (5).
     cluster.inject("fail_command", match="kubectl", exit=1,
-                   stderr="Unable to connect to the server: dial tcp 127.0.0.9:6443: connect: connection refused\n")
+                   stderr="error: You must be logged in to the server (Unauthorized)\n")
     result = kube("troubleshoot.latency", "--env", "staging")
     assert result.returncode == 1
     assert "every diagnostic command failed on staging" in result.stderr
     assert all("retail-staging" in argv for argv in kubectl_calls(cluster))
+
+
+def test_a_cluster_that_does_not_answer_is_exit_5(kube, cluster):
+    cluster.inject("fail_command", match="kubectl", exit=1,
+                   stderr="The connection to the server 127.0.0.1:6443 was refused - did you specify the right host "
+                          "or port?\n")
+    result = kube("troubleshoot.latency", "--env", "staging")
+    assert result.returncode == 5, result.stderr
+    assert result.stderr.startswith("error: the cluster of staging did not answer (first: kubectl ")
+    assert len(result.stderr.splitlines()) == 1
 
 
 def test_docker_environment_is_refused_before_any_command(kube, cluster):

@@ -1,0 +1,117 @@
+"""The monitoring chapter on the real example backend: a version whose catalogue answers 500
+(backend/HEALTH=ERRORS) passes its health checks and is deployed on the Docker target; a real
+Prometheus scrapes the backend's /actuator/prometheus; the error-rate trigger fires; the Docker
+target goes back to the previous version.
+
+Needs the Docker engine and ports from the shared machine: run under
+`flock /tmp/retail-deploy-docker.lock`.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+
+from tests.integration.test_dev_target import REPO, Platform, assert_ok, get, make_platform, remove_containers
+
+pytestmark = pytest.mark.integration
+
+# Runbook triggers, shortened to seconds; only the error rate is watched.
+MONITORING = """
+monitoring:
+  prometheus_url: {url}
+  poll_interval: 1s
+  query_timeout: 5s
+  rate_window: 3s
+  subquery_step: 1s
+  unreachable_tolerance: 2
+  rollback_triggers:
+    error_rate: {{for: 4s}}
+    p95_latency: {{enabled: false}}
+    health_check: {{enabled: false}}
+    payment_failures: {{enabled: false}}
+"""
+
+
+@pytest.fixture
+def platform(tmp_path, docker_engine, registry, monkeypatch, example_build):
+    made = make_platform(tmp_path, docker_engine, registry, monkeypatch, example_build)
+    yield made
+    remove_containers(made)
+
+
+@contextmanager
+def shoppers(platform: Platform) -> Iterator[list[int | None]]:
+    """Users browsing the catalogue (about 20 requests/s) for as long as the block runs."""
+    answers: list[int | None] = []
+    stop = threading.Event()
+
+    def browse() -> None:
+        while not stop.is_set():
+            answers.append(get(platform.urls["backend"] + "/api/v1/products", timeout=1)[0])
+            time.sleep(0.05)
+
+    thread = threading.Thread(target=browse)
+    thread.start()
+    try:
+        yield answers
+    finally:
+        stop.set()
+        thread.join()
+
+
+def failing_version_watched_by_prometheus(platform: Platform, prometheus_factory) -> None:
+    """1.0.0 healthy, then 1.0.1 deployed with HEALTH=ERRORS, and Prometheus scraping the backend."""
+    assert_ok(platform.deploy("1.0.0"))
+    platform.set_backend_health("ERRORS")
+    assert_ok(platform.deploy("1.0.1"))  # its health checks pass: only its users see the errors
+    assert platform.version() == "1.0.1"
+    prometheus = prometheus_factory([platform.urls["backend"].removeprefix("http://")], scrape_interval="1s",
+                                    job_name="retail-backend", metrics_path="/actuator/prometheus")
+    prometheus.wait_for_targets_up()
+    platform.config.write_text(platform.config.read_text() + MONITORING.format(url=prometheus.url))
+
+
+def cli(platform: Platform, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "retail_deploy", *args, "--config", str(platform.config)],
+                          cwd=REPO, env=platform.env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def test_error_rate_of_the_real_backend_fires_the_trigger_and_undo_restores_the_old_version(
+        platform, prometheus_factory) -> None:
+    failing_version_watched_by_prometheus(platform, prometheus_factory)
+    with shoppers(platform) as answers:
+        deadline = time.monotonic() + 60
+        while True:  # the breach must hold for the trigger's 4 s before it fires
+            done = cli(platform, "monitor.check", "--env", "development")
+            if done.returncode != 0 or time.monotonic() > deadline:
+                break
+            time.sleep(1)
+        assert done.returncode == 1, done.stdout + done.stderr
+        assert "Error rate" in done.stdout + done.stderr
+        assert set(answers) == {500}
+        assert_ok(cli(platform, "rollback.undo", "--env", "development"))
+        assert platform.version() == "1.0.0"
+        time.sleep(0.5)
+        assert answers[-1] == 200  # the shoppers are served again
+
+
+# Automatic rollback (`monitor.watch --rollback`) on a Docker environment is being made on another
+# branch; until it is merged, the watch fires but cannot roll a Docker environment back.
+@pytest.mark.xfail(strict=True, reason="monitor.watch --rollback on the Docker target is not merged yet")
+def test_monitor_watch_rolls_the_docker_target_back_on_an_error_rate_breach(platform, prometheus_factory) -> None:
+    failing_version_watched_by_prometheus(platform, prometheus_factory)
+    with shoppers(platform) as answers:
+        done = cli(platform, "monitor.watch", "--env", "development", "--duration", "60s", "--rollback")
+        time.sleep(0.5)
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert "Error rate" in done.stdout + done.stderr
+    assert platform.version() == "1.0.0"
+    assert answers[-1] == 200
