@@ -259,12 +259,7 @@ class KubeTarget:
         return history.force_release(self.runner, self.kenv.kube)
 
     def read_history(self) -> list[dict[str, Any]]:
-        try:
-            return history.read_history(self.runner, self.kenv.kube)
-        except RetailDeployError:
-            if not self.runner.dry:
-                raise
-            return []
+        return history.read_history(self.runner, self.kenv.kube)
 
     def record(self, entry: Mapping[str, Any]) -> None:
         history.record(self.runner, self.kenv.kube, dict(entry))
