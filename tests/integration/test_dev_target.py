@@ -525,10 +525,11 @@ monitoring:
 
 
 def test_a_new_team_docker_environment_rolls_back_automatically(tmp_path, docker_engine, registry, monkeypatch,
-                                                                metrics_exporter, prometheus_factory) -> None:
+                                                                example_build, metrics_exporter,
+                                                                prometheus_factory) -> None:
     # Before, `monitor.watch --env dev --rollback` saw the breach, then exited 2 asking for a
     # kube_context and rolled nothing back: automatic rollback only knew Kubernetes.
-    made = make_platform(tmp_path, docker_engine, registry, monkeypatch)
+    made = make_platform(tmp_path, docker_engine, registry, monkeypatch, example_build)
     try:
         for old, new in (("backend", "catalog"), ("consumer-web", "checkout")):
             shutil.copytree(made.root / old, made.root / new)
