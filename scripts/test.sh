@@ -24,9 +24,9 @@ echo "==> mypy"
 mypy retail_deploy
 echo "==> pytest"
 # Most tests wait on real services rather than compute, so four workers on two cores roughly
-# halve the wall time. A test file runs whole on one worker (its module fixtures stay shared);
-# every service fixture binds its own free loopback port. PYTEST_WORKERS=0 runs in one process.
+# halve the wall time. Every service fixture binds its own free loopback port; the tests on the
+# Docker engine share one worker (tests/conftest.py). PYTEST_WORKERS=0 runs in one process.
 status=0
-python -m pytest -n "${PYTEST_WORKERS:-4}" --dist loadfile "$@" || status=$?
+python -m pytest -n "${PYTEST_WORKERS:-4}" --dist loadgroup "$@" || status=$?
 # pytest exits 5 when it collected no test: that is a failure of the suite, not a pass.
 exit "$status"
