@@ -10,6 +10,11 @@ bash scripts/start-docker.sh
 bash scripts/make-base-image.sh
 bash scripts/bootstrap-python.sh --test
 
+# The real Kubernetes control plane (tests/kube; the first run on a machine builds it: README).
+echo "==> kubernetes control plane"
+kube_line="$(bash scripts/kube-up.sh | tail -n1)"
+export RETAIL_DEPLOY_TEST_KUBECONFIG="${kube_line#KUBECONFIG=}"
+
 export PATH="$PWD/.venv/bin:$PATH"
 echo "==> ruff"
 ruff check .

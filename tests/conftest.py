@@ -1,3 +1,3 @@
 """Shared pytest setup: real-service fixtures live in tests/services.py."""
 
-pytest_plugins = ["tests.services"]
+pytest_plugins = ["tests.services", "tests.kube.fixtures"]
