@@ -32,7 +32,7 @@ KUBECONFIG_PATH="$STATE/admin.kubeconfig"
 
 mkdir -p "$STATE/pki" "$STATE/logs" "$STATE/run"
 exec 9>"$STATE/.lock"
-flock 9  # one kube-up at a time (scripts/test.sh and a session fixture may both call it)
+flock -w 1800 9 || { tools_log "another kube-up holds $STATE/.lock"; exit 1; }  # one at a time (a cold build takes long)
 
 pid_alive() { local f="$STATE/run/$1.pid"; [ -f "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null; }
 
@@ -141,7 +141,7 @@ chmod 600 "$KUBECONFIG_PATH"
 start() {  # NAME ARGV...: in its own session, in the background, logging to the state dir
     local name="$1"
     shift
-    setsid "$@" >"$STATE/logs/$name.log" 2>&1 </dev/null &
+    setsid "$@" >"$STATE/logs/$name.log" 2>&1 </dev/null 9>&- &  # 9: the lock, not theirs to hold
     echo $! >"$STATE/run/$name.pid"
 }
 

@@ -46,6 +46,8 @@ class KubeAPI:
         crt = self._write("client.crt", user["client-certificate-data"])
         key = self._write("client.key", user["client-key-data"])
         self.session = requests.Session()
+        # Our own CA, whatever REQUESTS_CA_BUNDLE says (it would override session.verify), and no proxy.
+        self.session.trust_env = False
         self.session.verify = str(ca)
         self.session.cert = (str(crt), str(key))
 
