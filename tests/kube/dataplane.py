@@ -87,7 +87,9 @@ class ClusterHTTP:
             if srv is None:
                 srv = _TargetServer(self.cluster, ns, name if kind == "svc" else None,
                                     name if kind == "deploy" else None)
-                threading.Thread(target=srv.serve_forever, name=f"dataplane-{name}", daemon=True).start()
+                # A short poll interval: close() waits one per server (0.5 s by default).
+                threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, name=f"dataplane-{name}",
+                                 daemon=True).start()
                 self._servers[(kind, ns, name)] = srv
             return f"http://127.0.0.1:{srv.server_address[1]}"
 
