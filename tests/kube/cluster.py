@@ -44,6 +44,24 @@ READ_ONLY = {"get", "describe", "logs", "top", "cluster-info", "version", "confi
              "auth", "wait"}
 
 
+# Flags whose value is the next token (when not written --flag=value), so it is not a word.
+VALUE_FLAGS = {"--context", "--kube-context", "--namespace", "-n", "--request-timeout", "--kubeconfig", "-o",
+               "--output", "-l", "--selector", "-p", "--patch", "--type", "--timeout"}
+
+
+def _words(argv: list[str]) -> list[str]:
+    """The subcommand words of an argv (`rollout`, `status`, ...), wherever the flags are."""
+    words, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in VALUE_FLAGS:
+            skip = True
+        elif not arg.startswith("-"):
+            words.append(arg)
+    return words
+
+
 def labels_match(labels: dict[str, str], selector: dict[str, str]) -> bool:
     return all(labels.get(k) == v for k, v in selector.items())
 
@@ -278,7 +296,7 @@ class RealCluster:
         """argv of the kubectl/helm invocations that can change the cluster."""
         out = []
         for c in self.calls():
-            words = [a for a in c["argv"] if not a.startswith("-")]
+            words = _words(c["argv"])
             if not words or words[0] in READ_ONLY or (words[0] == "rollout" and len(words) > 1
                                                      and words[1] in ("status", "history")):
                 continue
