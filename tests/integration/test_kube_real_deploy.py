@@ -2,10 +2,11 @@
 controller-manager, scheduler, etcd, kwok nodes) through the product's real execution path and
 the real kubectl. The same scenarios as test_kube_deploy.py (on the doubles); faults are real:
 a rollout stalls because its pods never become Ready (image tag `never-ready`, a kwok stage), the
-lock race is lost on the API server's own AlreadyExists / resourceVersion conflict.
+lock race is lost on the API server's own AlreadyExists / resourceVersion conflict, a selector
+patch is refused by real RBAC.
 
-Kept on the doubles only (tests/doubles/README.md says why): a refused selector patch, one
-front end's rollout failing after the backend switched, Helm faults.
+Kept on the doubles only (tests/doubles/README.md says why): one front end's rollout failing
+after the backend switched, Helm faults.
 """
 
 from __future__ import annotations
@@ -192,3 +193,12 @@ def test_a_rollback_verifies_the_old_version_even_when_services_ran_different_ve
     assert platform.out.getvalue().count("/api/v1/version") > before
     assert platform.served_version("staging") == "1.0.0"
     assert platform.cluster.image("staging", "retail-consumer-web").endswith(":1.0.7")
+
+
+def test_selector_patch_refused_keeps_blue(platform):
+    # real RBAC: the production context's user may change every object the deploy needs but this Service
+    platform.cluster.inject("patch_refused", "retail-backend", namespace="production")
+    with pytest.raises(RolledBack, match="forbidden"):
+        deploy(platform, "production", "1.1.0")
+    assert platform.selector() == "blue"
+    assert platform.served_version() == "1.0.0"

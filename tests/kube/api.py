@@ -92,6 +92,15 @@ class KubeAPI:
         result: dict[str, Any] = response.json()
         return result
 
+    def create_rbac(self, kind: str, ns: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Create a Role or RoleBinding (rbac.authorization.k8s.io/v1) in a namespace."""
+        url = f"{self.server}/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/{kind}"
+        response = self.request("POST", url, json=body)
+        if not response.ok:
+            raise RuntimeError(f"creating {kind} {body['metadata']['name']}: {response.status_code} {response.text[:300]}")
+        result: dict[str, Any] = response.json()
+        return result
+
     def patch(self, kind: str, ns: str | None, name: str, body: dict[str, Any]) -> dict[str, Any]:
         response = self.request("PATCH", self.url(kind, ns, name), json=body,
                                 headers={"Content-Type": "application/merge-patch+json"})

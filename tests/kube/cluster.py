@@ -15,9 +15,12 @@ images whose tag contains `never-ready`, which run but never become Ready (a sta
 from __future__ import annotations
 
 import os
+import subprocess
 import time
 from pathlib import Path
 from typing import Any, Self
+
+import yaml
 
 from tests.kube.api import KubeAPI
 
@@ -33,7 +36,6 @@ NOT_ON_A_REAL_CLUSTER = {
     "progress_deadline": f"deploy a {NEVER_READY!r} image to a Deployment with a short progressDeadlineSeconds "
                          "(set_progress_deadline) instead",
     "crashloop": "no kubelet restarts containers here",
-    "patch_refused": "the admin user may patch everything",
     "helm_pending": "needs a Helm process killed mid-upgrade",
     "helm_fail": "needs a failing Helm release",
     "fail_command": "a real kubectl fails only when the cluster does",
@@ -82,11 +84,14 @@ class RealCluster:
     kubectl/helm calls (tests/kube/bin wrappers append them to `calls_path`)."""
 
     def __init__(self, api: KubeAPI, namespaces: dict[str, str], calls_path: Path | None = None,
-                 bin_dir: Path | None = None):
+                 bin_dir: Path | None = None, kubeconfig: Path | None = None,
+                 contexts: dict[str, str] | None = None):
         self.api = api
         self.namespaces = dict(namespaces)
         self.calls_path = calls_path
         self.bin_dir = bin_dir
+        self.kubeconfig = kubeconfig  # the test's own, whose contexts the product uses
+        self.contexts = dict(contexts or {})  # logical namespace -> context name
         self.bad_images: set[str] = set()
 
     def ns(self, ns: str) -> str:
@@ -186,13 +191,53 @@ class RealCluster:
         return self
 
     def inject(self, kind: str, target: str | None = None, **kw: Any) -> Self:
-        """Only `bad_image` (the stand-in data plane answers 503 DOWN while that image serves): every
+        """`bad_image` (the stand-in data plane answers 503 DOWN while that image serves) and
+        `patch_refused` (real RBAC: the context's user may no longer patch that Service); every
         other fault of the doubles is something a real control plane does not do on request."""
         if kind == "bad_image" and target:
             self.bad_images.add(target)
             return self
+        if kind == "patch_refused" and target:
+            return self.refuse_patch(kw.get("namespace") or "production", target)
         reason = NOT_ON_A_REAL_CLUSTER.get(kind, "unknown fault")
         raise NotImplementedError(f"fault {kind!r} cannot be injected into a real control plane: {reason}")
+
+    def refuse_patch(self, ns: str, service: str) -> Self:
+        """The real API server refuses patching Service `service` to the namespace's context: that
+        context gets a user of its own (a client certificate from the control plane's CA) bound to
+        a Role that may do everything the deploys do, but change only the other Services."""
+        assert self.kubeconfig is not None and ns in self.contexts, "needs the per-test kubeconfig"
+        real, user = self.ns(ns), f"retail-deployer-{self.ns(ns)}"
+        pki = Path(self.api.kubeconfig).parent / "pki"
+        key, crt = self.kubeconfig.parent / f"{user}.key", self.kubeconfig.parent / f"{user}.crt"
+        subprocess.run(["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out",
+                        str(crt) + ".csr", "-subj", f"/CN={user}"], check=True, capture_output=True)
+        subprocess.run(["openssl", "x509", "-req", "-in", str(crt) + ".csr", "-CA", str(pki / "ca.crt"), "-CAkey",
+                        str(pki / "ca.key"), "-CAcreateserial", "-CAserial", str(crt) + ".srl", "-days", "1",
+                        "-out", str(crt)], check=True, capture_output=True)
+        others = [svc["metadata"]["name"] for svc in self.api.list("services", real)
+                  if svc["metadata"]["name"] != service]
+        everything = ["get", "list", "watch", "create", "update", "patch", "delete"]
+        rules = [
+            {"apiGroups": ["apps"], "resources": ["*"], "verbs": everything},
+            {"apiGroups": [""], "resources": ["configmaps", "pods", "events", "endpoints"], "verbs": everything},
+            {"apiGroups": [""], "resources": ["services"], "verbs": ["get", "list", "watch"]},
+        ]
+        if others:
+            rules.append({"apiGroups": [""], "resources": ["services"], "resourceNames": others,
+                          "verbs": ["update", "patch"]})
+        self.api.create_rbac("roles", real, {"metadata": {"name": "retail-deployer"}, "rules": rules})
+        self.api.create_rbac("rolebindings", real, {
+            "metadata": {"name": "retail-deployer"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "retail-deployer"},
+            "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}]})
+        config = yaml.safe_load(self.kubeconfig.read_text())
+        config["users"].append({"name": user, "user": {"client-certificate": str(crt), "client-key": str(key)}})
+        for ctx in config["contexts"]:
+            if ctx["name"] == self.contexts[ns]:
+                ctx["context"]["user"] = user
+        self.kubeconfig.write_text(yaml.safe_dump(config, sort_keys=False))
+        return self
 
     # ------------------------------------------------------------ waiting
 

@@ -95,7 +95,7 @@ def real_cluster(kube_control_plane: ControlPlane, tmp_path: Path,
     monkeypatch.setenv("RETAIL_DEPLOY_TEST_KUBE_CALLS", str(calls))
     monkeypatch.setenv("RETAIL_DEPLOY_TEST_KUBE_TOOLS", f"{cp.tools}{os.pathsep}{os.environ.get('PATH', '')}")
     monkeypatch.setenv("PATH", f"{WRAPPERS}{os.pathsep}{os.environ.get('PATH', '')}")
-    cluster = RealCluster(cp.api, namespaces, calls, WRAPPERS)
+    cluster = RealCluster(cp.api, namespaces, calls, WRAPPERS, kubeconfig, CONTEXTS)
     try:
         cluster.retail_platform(version="1.0.0")
         yield cluster
