@@ -34,17 +34,20 @@ mkdir -p "$STATE/pki" "$STATE/logs" "$STATE/run"
 exec 9>"$STATE/.lock"
 flock -w 1800 9 || { tools_log "another kube-up holds $STATE/.lock"; exit 1; }  # one at a time (a cold build takes long)
 
-pid_alive() { local f="$STATE/run/$1.pid"; [ -f "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null; }
+pid_alive() {  # a zombie (killed, not yet reaped by whoever adopted it) is not alive
+    local f="$STATE/run/$1.pid" stat
+    [ -f "$f" ] && stat="$(ps -o stat= -p "$(cat "$f")")" && [ "${stat:0:1}" != Z ]
+}
 
 stop_all() {
     local c pid i
     for c in kwok kube-scheduler kube-controller-manager kube-apiserver etcd; do
         [ -f "$STATE/run/$c.pid" ] || continue
         pid="$(cat "$STATE/run/$c.pid")"
-        if kill -0 "$pid" 2>/dev/null; then
+        if pid_alive "$c"; then
             kill "$pid" 2>/dev/null || true
-            for i in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-            kill -9 "$pid" 2>/dev/null || true
+            for i in $(seq 50); do pid_alive "$c" || break; sleep 0.1; done
+            pid_alive "$c" && kill -9 "$pid" 2>/dev/null
         fi
         rm -f "$STATE/run/$c.pid"
     done
