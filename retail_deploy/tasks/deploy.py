@@ -55,7 +55,8 @@ def _deploy(c: Any, env_name: str, version: str, *, strategy: str | None, method
         if run.dry:
             run.say(f"then: inv verify.{env.name} --version {version}")
             return
-        report = kube_verify.verify(run, cfg, env, version)
+        # Only the services just deployed are expected at the new version (--services).
+        report = kube_verify.verify(run, cfg, env, version, services=chosen)
         kube_verify.record(run, cfg, env, report)
         print(report.render())
         where = f" (traffic on {outcome.colour})" if outcome.colour else ""

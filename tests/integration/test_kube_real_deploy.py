@@ -202,3 +202,35 @@ def test_selector_patch_refused_keeps_blue(platform):
         deploy(platform, "production", "1.1.0")
     assert platform.selector() == "blue"
     assert platform.served_version() == "1.0.0"
+
+
+def test_two_cli_deploys_racing_over_an_expired_lock_one_deploys_the_other_exits_4(platform):
+    """Two `deploy.production` processes at once, both finding an expired lock: both `kubectl
+    replace` it with the resourceVersion they read; the API server accepts one and answers the
+    other 409 Conflict, which must become exit 4 (another deploy holds the lock), not a failure."""
+    import subprocess
+    import sys
+
+    from tests.integration.kube_support import REPO
+
+    platform.cluster.add_configmap("production", history.LOCK_NAME, EXPIRED)
+    argv = [sys.executable, "-m", "invoke", "-r", str(REPO), "deploy.production", "--version", "1.1.0", "--yes",
+            "--services", "backend", "--force", "test: two deploys racing"]
+    env = dict(platform.env, PYTHONPATH=str(REPO))
+    procs = [subprocess.Popen(argv, cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    results = [(p.wait(timeout=180), p.stdout.read(), p.stderr.read()) for p in procs]  # type: ignore[union-attr]
+    shown = "\n\n".join(f"exit {code}\n{out[-4000:]}\n{err[-2000:]}" for code, out, err in results)
+    [loser] = [err for code, _, err in results if code == 4]
+    assert "another deploy took over the expired lock first" in loser, shown
+    # The winner deployed; its verification then fails only on the log scan, which needs a
+    # kubelet (none here: exit 1). Before, a --services deploy was also failed for the services
+    # it did not deploy ("expected tag 1.1.0" on the front ends).
+    [(code, out, err)] = [r for r in results if r[0] != 4]
+    assert code == 1 and "1.1.0 is deployed to production (traffic on green)" in err, shown
+    failed = [line.split()[0] for line in out.splitlines() if " FAIL " in line]
+    assert failed == ["logs"], shown
+    replaces = platform.commands_with("replace")
+    assert len(replaces) == 2, replaces  # both really tried; the API server chose
+    assert platform.selector() == "green" and platform.served_version() == "1.1.0"
+    assert platform.cluster.configmap("production", history.LOCK_NAME) is None

@@ -112,6 +112,11 @@ def test_verify_report_on_the_real_cluster(platform):
     wrong = kube_verify.verify(platform.runner(), cfg, staging, "2.0.0")
     assert any(r.check == "version" and not r.ok for r in wrong.rows)
     assert any(r.check == "image" and not r.ok for r in wrong.rows)
+    # After a deploy of the backend only, only the backend is expected at the new version.
+    deployer.deploy(platform.runner(), cfg, staging, "1.1.0", strategy="rolling", services=["backend"])
+    partial = kube_verify.verify(platform.runner(), cfg, staging, "1.1.0", services=["backend"])
+    assert [r.target for r in partial.rows if not r.ok] == ["retail-backend"], partial.render()  # logs only
+    assert partial.versions == {"backend": "1.1.0", "consumer-web": "1.0.0", "admin-web": "1.0.0"}
 
 
 # --- the CLI contract ------------------------------------------------------------------------
