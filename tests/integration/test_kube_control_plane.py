@@ -99,3 +99,16 @@ def test_the_per_test_kubeconfig_points_the_contexts_at_the_test_namespaces(real
     assert "deployment.apps/retail-backend-blue" in result.stdout.split()
     assert kubeconfig.parent != Path(real_cluster.api.kubeconfig).parent
     assert [c["argv"][:2] for c in real_cluster.calls("kubectl")] == [["--context", "retail-production"]]
+
+
+def test_seeded_events_show_in_the_real_kubectl(real_cluster):
+    real_cluster.add_event("production", "Deployment", "retail-backend-blue", "ProgressDeadlineExceeded",
+                           "ReplicaSet has timed out progressing")
+    result = subprocess.run(["kubectl", "--context", "retail-production", "get", "events", "-o", "json"],
+                            capture_output=True, text=True, timeout=60, env=dict(os.environ))
+    assert result.returncode == 0, result.stderr
+    reasons = {e["reason"] for e in json.loads(result.stdout)["items"]}
+    assert "ProgressDeadlineExceeded" in reasons
+    assert real_cluster.set_setting("rollout_wait_cap", 0.2) is real_cluster
+    with pytest.raises(NotImplementedError, match="keeps its own time"):
+        real_cluster.set_setting("rollout_seconds", 3)

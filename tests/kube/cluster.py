@@ -190,6 +190,24 @@ class RealCluster:
                 self.wait_rolled_out(ns, dep["metadata"]["name"])
         return self
 
+    def add_event(self, ns: str, kind: str, name: str, reason: str, message: str,
+                  type: str = "Warning") -> Self:
+        """A real Event about an object (what `kubectl get events` and `describe` show)."""
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        api_version = "apps/v1" if kind in ("Deployment", "ReplicaSet") else "v1"
+        self.api.create("events", self.ns(ns), {
+            "metadata": {"generateName": f"{name}."}, "type": type, "reason": reason, "message": message,
+            "involvedObject": {"kind": kind, "name": name, "namespace": self.ns(ns), "apiVersion": api_version},
+            "firstTimestamp": now, "lastTimestamp": now, "count": 1, "source": {"component": "retail-deploy-tests"}})
+        return self
+
+    def set_setting(self, name: str, value: Any) -> Self:
+        """The doubles' timing settings mean nothing here (the waits are the real controllers'):
+        the wait caps are accepted and ignored, the others refused."""
+        if name in ("rollout_wait_cap", "helm_wait_cap"):
+            return self
+        raise NotImplementedError(f"setting {name!r} belongs to the doubles: a real control plane keeps its own time")
+
     def inject(self, kind: str, target: str | None = None, **kw: Any) -> Self:
         """`bad_image` (the stand-in data plane answers 503 DOWN while that image serves) and
         `patch_refused` (real RBAC: the context's user may no longer patch that Service); every
