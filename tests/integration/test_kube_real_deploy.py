@@ -3,10 +3,9 @@ controller-manager, scheduler, etcd, kwok nodes) through the product's real exec
 the real kubectl. The same scenarios as test_kube_deploy.py (on the doubles); faults are real:
 a rollout stalls because its pods never become Ready (image tag `never-ready`, a kwok stage), the
 lock race is lost on the API server's own AlreadyExists / resourceVersion conflict, a selector
-patch is refused by real RBAC.
+patch is refused by real RBAC, one front end's rollout cannot create pods (a real admission policy).
 
-Kept on the doubles only (tests/doubles/README.md says why): one front end's rollout failing
-after the backend switched, Helm faults.
+Kept on the doubles only (tests/doubles/README.md says why): Helm faults.
 """
 
 from __future__ import annotations
@@ -187,12 +186,14 @@ def test_history_records_are_json_in_the_cluster(platform):
 
 def test_a_rollback_verifies_the_old_version_even_when_services_ran_different_versions(platform):
     deploy(platform, "staging", "1.0.7", strategy="rolling", services=["consumer-web"])
+    platform.cluster.inject("rollout_timeout", "retail-admin-web", namespace="staging")  # the last one fails
     before = platform.out.getvalue().count("/api/v1/version")
     with pytest.raises(RolledBack, match="retail-backend 1.0.0"):
-        deploy(platform, "staging", STALLS, strategy="rolling")
+        deploy(platform, "staging", "1.1.0", strategy="rolling")
     assert platform.out.getvalue().count("/api/v1/version") > before
     assert platform.served_version("staging") == "1.0.0"
     assert platform.cluster.image("staging", "retail-consumer-web").endswith(":1.0.7")
+    assert platform.cluster.image("staging", "retail-admin-web").endswith(":1.0.0")
 
 
 def test_selector_patch_refused_keeps_blue(platform):
@@ -234,3 +235,16 @@ def test_two_cli_deploys_racing_over_an_expired_lock_one_deploys_the_other_exits
     assert len(replaces) == 2, replaces  # both really tried; the API server chose
     assert platform.selector() == "green" and platform.served_version() == "1.1.0"
     assert platform.cluster.configmap("production", history.LOCK_NAME) is None
+
+
+def test_failure_after_the_switch_switches_back_to_the_old_colour(platform):
+    # the front end's rollout after the switch cannot create its pods (a real admission policy):
+    # backend traffic goes back to blue, the front end is undone
+    platform.cluster.inject("rollout_timeout", "retail-consumer-web", namespace="production")
+    with pytest.raises(RolledBack, match="after the switch.*switched traffic back to blue"):
+        deploy(platform, "production", "1.1.0")
+    assert platform.selector() == "blue"
+    assert platform.served_version() == "1.0.0"
+    assert platform.cluster.replicas("production", "retail-backend-blue") == 3
+    assert platform.commands_with("rollout", "undo", "deployment/retail-consumer-web")
+    assert platform.cluster.image("production", "retail-consumer-web").endswith(":1.0.0")

@@ -32,7 +32,6 @@ UNHEALTHY = "unhealthy"  # an image tag containing this answers 503 DOWN in the 
 
 # The doubles' fault kinds and why the real control plane cannot take them as injected faults.
 NOT_ON_A_REAL_CLUSTER = {
-    "rollout_timeout": f"deploy an image whose tag contains {NEVER_READY!r} instead",
     "progress_deadline": f"deploy a {NEVER_READY!r} image to a Deployment with a short progressDeadlineSeconds "
                          "(set_progress_deadline) instead",
     "crashloop": "no kubelet restarts containers here",
@@ -93,6 +92,7 @@ class RealCluster:
         self.kubeconfig = kubeconfig  # the test's own, whose contexts the product uses
         self.contexts = dict(contexts or {})  # logical namespace -> context name
         self.bad_images: set[str] = set()
+        self.cleanups: list[str] = []  # URLs of cluster-wide objects to delete after the test
 
     def ns(self, ns: str) -> str:
         """The test's real namespace for a logical one ("staging" -> "rd-1a2b3c-staging")."""
@@ -217,6 +217,8 @@ class RealCluster:
             return self
         if kind == "patch_refused" and target:
             return self.refuse_patch(kw.get("namespace") or "production", target)
+        if kind == "rollout_timeout" and target:
+            return self.refuse_new_pods(kw.get("namespace") or "production", target)
         reason = NOT_ON_A_REAL_CLUSTER.get(kind, "unknown fault")
         raise NotImplementedError(f"fault {kind!r} cannot be injected into a real control plane: {reason}")
 
@@ -256,6 +258,43 @@ class RealCluster:
                 ctx["context"]["user"] = user
         self.kubeconfig.write_text(yaml.safe_dump(config, sort_keys=False))
         return self
+
+    def refuse_new_pods(self, ns: str, deployment: str) -> Self:
+        """The deployment's next rollout never completes, for real: a ValidatingAdmissionPolicy
+        (the API server's own admission, CEL) refuses creating its pods with any image but the one it
+        runs now, so the new ReplicaSet gets no pod (ReplicaFailure), `rollout status` times out,
+        the old pods keep serving and `rollout undo` (back to the allowed image) recovers."""
+        dep = self.deployment(ns, deployment)
+        assert dep is not None, deployment
+        current = dep["spec"]["template"]["spec"]["containers"][0]["image"]
+        labels = dep["spec"]["selector"]["matchLabels"]
+        ours = " && ".join(f"object.metadata.labels[{k!r}] == {v!r}" for k, v in sorted(labels.items()))
+        name = f"retail-test-refuse-{self.ns(ns)}-{deployment}"[:253]
+        group = "/apis/admissionregistration.k8s.io/v1"
+        policy = {"metadata": {"name": name}, "spec": {
+            "failurePolicy": "Fail",
+            "matchConstraints": {"resourceRules": [{"apiGroups": [""], "apiVersions": ["v1"],
+                                                    "operations": ["CREATE"], "resources": ["pods"]}]},
+            "validations": [{
+                "expression": f"!(has(object.metadata.labels) && {ours}) || "
+                              f"object.spec.containers.all(c, c.image == {current!r})",
+                "message": f"test fault: only {current} may run for {deployment}"}]}}
+        binding = {"metadata": {"name": name}, "spec": {
+            "policyName": name, "validationActions": ["Deny"],
+            "matchResources": {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": self.ns(ns)}}}}}
+        for kind, body in (("validatingadmissionpolicies", policy), ("validatingadmissionpolicybindings", binding)):
+            response = self.api.request("POST", f"{self.api.server}{group}/{kind}", json=body)
+            if not response.ok:
+                raise RuntimeError(f"creating {kind} {name}: {response.status_code} {response.text[:300]}")
+            self.cleanups.append(f"{self.api.server}{group}/{kind}/{name}")
+        time.sleep(1.5)  # the API server's policy informer picks it up within a second or so
+        return self
+
+    def cleanup(self) -> None:
+        """Delete the cluster-wide objects a fault created (namespaces go with the fixture)."""
+        for url in reversed(self.cleanups):
+            self.api.request("DELETE", url)
+        self.cleanups.clear()
 
     # ------------------------------------------------------------ waiting
 

@@ -100,6 +100,7 @@ def real_cluster(kube_control_plane: ControlPlane, tmp_path: Path,
         cluster.retail_platform(version="1.0.0")
         yield cluster
     finally:
+        cluster.cleanup()
         for ns in namespaces.values():
             cp.api.delete("namespaces", None, ns)  # the namespace controller finishes it in the background
 
