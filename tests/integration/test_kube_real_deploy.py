@@ -248,3 +248,18 @@ def test_failure_after_the_switch_switches_back_to_the_old_colour(platform):
     assert platform.cluster.replicas("production", "retail-backend-blue") == 3
     assert platform.commands_with("rollout", "undo", "deployment/retail-consumer-web")
     assert platform.cluster.image("production", "retail-consumer-web").endswith(":1.0.0")
+
+
+def test_deploys_notify_and_never_print_the_webhook(platform, webhook_receiver, monkeypatch):
+    monkeypatch.setenv("SLACK_WEBHOOK_URL", webhook_receiver.hook_url)
+    monkeypatch.setenv("SLACK_MONITORING_WEBHOOK_URL", webhook_receiver.hook_url)
+    monkeypatch.delenv("PAGERDUTY_ROUTING_KEY", raising=False)
+    deploy(platform, "staging", "1.1.0", strategy="rolling", services=["backend"])
+    platform.cluster.inject("bad_image", IMAGE.format("1.2.0"))
+    with pytest.raises(RolledBack):
+        deploy(platform, "production", "1.2.0", services=["backend"])
+    texts = [json.dumps(r.json) for r in webhook_receiver.wait_for(3)]
+    assert any("staging: deployed version 1.1.0" in t for t in texts)
+    assert any("production: deploy FAILED version 1.2.0" in t for t in texts)
+    assert any("Automatic rollback of production" in t for t in texts)
+    assert webhook_receiver.hook_url not in platform.out.getvalue()
