@@ -95,7 +95,8 @@ def test_scaled_down_idle_colour_is_brought_back_before_the_switch(platform):
 @pytest.mark.parametrize("deadline,message", [(None, "timed out waiting for the condition"),
                                               (2, "exceeded its progress deadline")])
 def test_rolling_failure_undoes_and_the_old_version_serves(platform, deadline, message):
-    # in a blue-green environment a rolling deploy updates the live colour in place
+    # in a blue-green environment a rolling deploy updates the live colour in place; its new pods
+    # run but never become Ready (kwok), as with a failing readiness probe
     if deadline:  # the real deployment controller marks the rollout ProgressDeadlineExceeded
         platform.cluster.set_progress_deadline("production", "retail-backend-blue", deadline)
     with pytest.raises(RolledBack, match=message) as info:
@@ -107,6 +108,19 @@ def test_rolling_failure_undoes_and_the_old_version_serves(platform, deadline, m
     # the real undo made a new revision of the old template, and it rolls out completely
     platform.cluster.wait_rolled_out("production", "retail-backend-blue")
     assert platform.cluster.revision("production", "retail-backend-blue") == 3
+
+
+@pytest.mark.parametrize("fault,message", [("rollout_timeout", "timed out waiting for the condition"),
+                                           ("progress_deadline", "exceeded its progress deadline")])
+def test_rolling_failure_when_the_new_pods_cannot_even_be_created(platform, fault, message):
+    # the doubles' faults, made by a real admission policy refusing the new pods (ReplicaFailure)
+    platform.cluster.inject(fault, "retail-backend-blue", namespace="production")
+    with pytest.raises(RolledBack, match=message) as info:
+        deploy(platform, "production", "1.1.0", strategy="rolling", services=["backend"])
+    assert "retail-backend-blue 1.0.0" in str(info.value)
+    assert platform.commands_with("rollout", "undo", "deployment/retail-backend-blue")
+    assert platform.cluster.image("production", "retail-backend-blue") == IMAGE.format("1.0.0")
+    assert platform.served_version() == "1.0.0"
 
 
 def test_rolling_success(platform):

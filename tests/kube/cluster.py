@@ -32,8 +32,6 @@ UNHEALTHY = "unhealthy"  # an image tag containing this answers 503 DOWN in the 
 
 # The doubles' fault kinds and why the real control plane cannot take them as injected faults.
 NOT_ON_A_REAL_CLUSTER = {
-    "progress_deadline": f"deploy a {NEVER_READY!r} image to a Deployment with a short progressDeadlineSeconds "
-                         "(set_progress_deadline) instead",
     "crashloop": "no kubelet restarts containers here",
     "helm_pending": "needs a Helm process killed mid-upgrade",
     "helm_fail": "needs a failing Helm release",
@@ -209,9 +207,10 @@ class RealCluster:
         raise NotImplementedError(f"setting {name!r} belongs to the doubles: a real control plane keeps its own time")
 
     def inject(self, kind: str, target: str | None = None, **kw: Any) -> Self:
-        """`bad_image` (the stand-in data plane answers 503 DOWN while that image serves) and
-        `patch_refused` (real RBAC: the context's user may no longer patch that Service); every
-        other fault of the doubles is something a real control plane does not do on request."""
+        """`bad_image` (the stand-in data plane answers 503 DOWN while that image serves),
+        `patch_refused` (real RBAC: the context's user may no longer patch that Service),
+        `rollout_timeout` / `progress_deadline` (a real admission policy refuses the deployment's new
+        pods); every other fault of the doubles is something a real control plane does not do on request."""
         if kind == "bad_image" and target:
             self.bad_images.add(target)
             return self
@@ -219,6 +218,9 @@ class RealCluster:
             return self.refuse_patch(kw.get("namespace") or "production", target)
         if kind == "rollout_timeout" and target:
             return self.refuse_new_pods(kw.get("namespace") or "production", target)
+        if kind == "progress_deadline" and target:  # the same, reported by the deployment controller in 2 s
+            ns = kw.get("namespace") or "production"
+            return self.set_progress_deadline(ns, target, 2).refuse_new_pods(ns, target)
         reason = NOT_ON_A_REAL_CLUSTER.get(kind, "unknown fault")
         raise NotImplementedError(f"fault {kind!r} cannot be injected into a real control plane: {reason}")
 
