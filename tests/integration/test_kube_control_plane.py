@@ -68,7 +68,7 @@ def test_the_admin_kubeconfig_has_the_retail_contexts(kube_control_plane):
 def test_never_ready_images_run_but_never_become_ready(real_cluster):
     real_cluster.add_deployment("staging", "stuck", image=f"{REGISTRY}/stuck:2.0.0-never-ready", replicas=1,
                                 wait=False)
-    real_cluster._until(lambda: any(p.get("status", {}).get("phase") == "Running"
+    real_cluster.wait_until(lambda: any(p.get("status", {}).get("phase") == "Running"
                                     for p in real_cluster.pods("staging", {"app": "stuck"})), "stuck pod running", 30)
     [pod] = real_cluster.pods("staging", {"app": "stuck"})
     ready = {c["type"]: c["status"] for c in pod["status"]["conditions"]}

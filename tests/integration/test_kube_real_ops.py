@@ -34,7 +34,7 @@ def stall_staging_backend(platform) -> str:
                     if p["spec"]["containers"][0]["image"].endswith("never-ready") and p["status"].get("podIP")]
         return bool(stuck)
 
-    platform.cluster._until(started, "the never-ready pod", 30)
+    platform.cluster.wait_until(started, "the never-ready pod", 30)
     return stuck[0]
 
 

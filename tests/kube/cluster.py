@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Self
 
@@ -103,7 +104,7 @@ class RealCluster:
         if self.api.get("namespaces", None, real) is None:
             self.api.create("namespaces", None, {"metadata": {"name": real, "labels": {"retail-deploy.test": "1"}}})
         # Pods are admitted only once the controller manager made the namespace's service account.
-        self._until(lambda: self.api.get("serviceaccounts", real, "default") is not None,
+        self.wait_until(lambda: self.api.get("serviceaccounts", real, "default") is not None,
                     f"service account default in {real}", 30)
         return self
 
@@ -301,7 +302,8 @@ class RealCluster:
     # ------------------------------------------------------------ waiting
 
     @staticmethod
-    def _until(check: Any, what: str, timeout: float) -> None:
+    def wait_until(check: Callable[[], bool], what: str, timeout: float) -> None:
+        """Poll `check` every 0.1 s; TimeoutError naming `what` after `timeout` seconds."""
         deadline = time.monotonic() + timeout
         while not check():
             if time.monotonic() > deadline:
@@ -319,7 +321,7 @@ class RealCluster:
                 and status.get("replicas", 0) == want)
 
     def wait_rolled_out(self, ns: str, name: str, timeout: float = 60) -> Self:
-        self._until(lambda: self.rolled_out(ns, name), f"rollout of {ns}/{name}", timeout)
+        self.wait_until(lambda: self.rolled_out(ns, name), f"rollout of {ns}/{name}", timeout)
         return self
 
     # ------------------------------------------------------------ readers (as FakeCluster's)
