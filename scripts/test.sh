@@ -17,6 +17,11 @@ if [ -z "${RETAIL_DEPLOY_TEST_MONGODB_URI:-}" ]; then
     export RETAIL_DEPLOY_TEST_MONGODB_URI
 fi
 
+# The real Kubernetes control plane (tests/kube; the first run on a machine builds it: README).
+echo "==> kubernetes control plane"
+kube_line="$(bash scripts/kube-up.sh | tail -n1)"
+export RETAIL_DEPLOY_TEST_KUBECONFIG="${kube_line#KUBECONFIG=}"
+
 export PATH="$PWD/.venv/bin:$PATH"
 echo "==> ruff"
 ruff check .

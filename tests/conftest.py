@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-pytest_plugins = ["tests.services"]
+pytest_plugins = ["tests.services", "tests.kube.fixtures"]
 
 
 @pytest.hookimpl(tryfirst=True)
