@@ -13,6 +13,7 @@ Service selects), selected by that deployment's own selector: the idle colour (o
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,12 +68,16 @@ class VerifyReport:
         return "\n".join(out)
 
 
-def verify(runner: Any, cfg: Any, env: Any, version: str | None = None) -> VerifyReport:
+def verify(runner: Any, cfg: Any, env: Any, version: str | None = None,
+           services: Sequence[str] | None = None) -> VerifyReport:
+    """`services`: the ones expected at `version` (a deploy of some services only); the others are
+    checked against the version they run. None: every service."""
     kenv = kube_env(cfg, env)
     report = VerifyReport(kenv.name)
     expected: dict[str, str | None] = {}
     serving: dict[str, tuple[str, str]] = {}  # service -> (serving deployment, its pods' label selector)
     for target in kenv.services:
+        want = version if services is None or target.name in services else None
         try:
             name = probes.live_deployment(runner, kenv, target.name)
             dep = probes.deployment(runner, kenv.kube, name)
@@ -80,7 +85,7 @@ def verify(runner: Any, cfg: Any, env: Any, version: str | None = None) -> Verif
             report.add("deployment", target.name, False, str(exc).splitlines()[0][:200])
             continue
         image = dep.image(target.container) or next(iter(dep.images.values()), "")
-        expected[target.name] = version or probes.image_tag(image)
+        expected[target.name] = want or probes.image_tag(image)
         labels = ",".join(f"{k}={v}" for k, v in sorted(dep.selector_labels.items())) or target.selector
         serving[target.name] = (name, labels)
         try:
@@ -97,8 +102,8 @@ def verify(runner: Any, cfg: Any, env: Any, version: str | None = None) -> Verif
             report.add("rollout", name, True, f"complete ({probes.image_tag(image)})")
         except RetailDeployError as exc:
             report.add("rollout", name, False, str(exc).splitlines()[0][-120:])
-        if version and probes.image_tag(image) != version:
-            report.add("image", name, False, f"runs {image}, expected tag {version}")
+        if want and probes.image_tag(image) != want:
+            report.add("image", name, False, f"runs {image}, expected tag {want}")
     report.versions = {name: tag for name, tag in expected.items() if tag}
     _health(runner, cfg, env, report)
     for target in kenv.services:

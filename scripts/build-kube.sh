@@ -49,8 +49,9 @@ replace (
 $(sed -n "s|^[[:space:]]*\(go.etcd.io/etcd/[a-z0-9/]*\) => \.\./.*|	\1 => \1 $ETCD_VERSION|p" "$upstream_mod")
 )"
     go_wrapper_build "etcd $ETCD_VERSION" "$etcd_dir" "$gomod" "-s -w" go.etcd.io/etcd/server/v3
-    # The main package's directory name is `v3`: give the binary its real name.
-    mv "$etcd_dir/bin/v3" "$etcd_dir/bin/etcd"
+    # `go build` names the binary after the last path element that is not a major version
+    # suffix (`server`, not `v3`): give it its real name.
+    mv "$etcd_dir/bin/server" "$etcd_dir/bin/etcd"
 fi
 echo "$etcd_dir/bin"
 

@@ -17,6 +17,11 @@ if [ -z "${RETAIL_DEPLOY_TEST_MONGODB_URI:-}" ]; then
     export RETAIL_DEPLOY_TEST_MONGODB_URI
 fi
 
+# The real Kubernetes control plane (tests/kube; the first run on a machine builds it: README).
+echo "==> kubernetes control plane"
+kube_line="$(bash scripts/kube-up.sh | tail -n1)"
+export RETAIL_DEPLOY_TEST_KUBECONFIG="${kube_line#KUBECONFIG=}"
+
 export PATH="$PWD/.venv/bin:$PATH"
 echo "==> ruff"
 ruff check .
@@ -24,9 +29,9 @@ echo "==> mypy"
 mypy retail_deploy
 echo "==> pytest"
 # Most tests wait on real services rather than compute, so four workers on two cores roughly
-# halve the wall time. A test file runs whole on one worker (its module fixtures stay shared);
-# every service fixture binds its own free loopback port. PYTEST_WORKERS=0 runs in one process.
+# halve the wall time. Every service fixture binds its own free loopback port; the tests on the
+# Docker engine share one worker (tests/conftest.py). PYTEST_WORKERS=0 runs in one process.
 status=0
-python -m pytest -n "${PYTEST_WORKERS:-4}" --dist loadfile "$@" || status=$?
+python -m pytest -n "${PYTEST_WORKERS:-4}" --dist loadgroup "$@" || status=$?
 # pytest exits 5 when it collected no test: that is a failure of the suite, not a pass.
 exit "$status"

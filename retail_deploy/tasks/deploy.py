@@ -64,7 +64,8 @@ def _deploy(c: Any, env_name: str, version: str, *, strategy: str | None, method
             if json:
                 print_json(kube_deploy_result(env.name, chosen, outcome, None))
             return
-        report = kube_verify.verify(run, cfg, env, version)
+        # Only the services just deployed are expected at the new version (--services).
+        report = kube_verify.verify(run, cfg, env, version, services=chosen)
         kube_verify.record(run, cfg, env, report)
         print(report.render(), file=run.out)
         if json:

@@ -11,3 +11,13 @@ def platform(tmp_path, monkeypatch):
     p = Platform(tmp_path, monkeypatch)
     yield p
     p.close()
+
+
+@pytest.fixture
+def real_platform(real_cluster, tmp_path, monkeypatch):
+    """The same platform on the real control plane (tests/kube): real rollouts, a stand-in data plane."""
+    from tests.integration.kube_real import RealPlatform
+
+    p = RealPlatform(real_cluster, tmp_path, monkeypatch)
+    yield p
+    p.close()

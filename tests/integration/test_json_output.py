@@ -38,7 +38,7 @@ SWEPT = {"deploy.staging", "verify.staging", "lock.status", "rollback.history", 
 SWEPT_ELSEWHERE = {"monitor.check": "tests/integration/test_monitoring_prometheus.py"}
 # Same task body and result as one swept above: build.<service> is build.all for one service;
 # verify.production and deploy.production run verify.staging's and deploy.staging's code.
-SAME_PATH = {"build.backend": "build.all", "build.consumer-web": "build.all", "build.admin-web": "build.all",
+SAME_PATH = {"build.service": "build.all", "build.backend": "build.all", "build.consumer-web": "build.all", "build.admin-web": "build.all",
              "verify.production": "verify.staging", "deploy.production": "deploy.staging"}
 
 
@@ -121,8 +121,8 @@ def test_kubernetes_deploy_verify_lock_and_history_as_json(platform: Platform) -
 
 
 @pytest.fixture
-def dev_platform(tmp_path, docker_engine, registry, monkeypatch):
-    made = make_platform(tmp_path, docker_engine, registry, monkeypatch)
+def dev_platform(tmp_path, docker_engine, registry, monkeypatch, example_build):
+    made = make_platform(tmp_path, docker_engine, registry, monkeypatch, example_build)
     yield made
     remove_containers(made)
 

@@ -35,8 +35,8 @@ def python_blocks(text: str) -> list[str]:
 
 
 @pytest.fixture
-def docs_platform(tmp_path, docker_engine, registry, monkeypatch):
-    made = make_platform(tmp_path, docker_engine, registry, monkeypatch)
+def docs_platform(tmp_path, docker_engine, registry, monkeypatch, example_build):
+    made = make_platform(tmp_path, docker_engine, registry, monkeypatch, example_build)
     data = yaml.safe_load(made.config.read_text())
     development = data["environments"].pop("development")
     urls: dict[str, dict[str, str]] = {}
