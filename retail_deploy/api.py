@@ -47,7 +47,6 @@ from retail_deploy.errors import (
 
 if TYPE_CHECKING:
     from retail_deploy.build import BuildReport
-    from retail_deploy.deployer import Outcome
     from retail_deploy.docker_target import Report as DockerReport
     from retail_deploy.docker_target import ServiceReport as DockerService
     from retail_deploy.execute import Runner
@@ -310,22 +309,31 @@ class HistoryEntry(_Result):
     strategy: str = ""
     who: str = ""
     services: tuple[str, ...] = ()
-    previous: Mapping[str, str] = field(default_factory=dict)  # service/deployment -> image before
+    previous: Mapping[str, str] = field(default_factory=dict)  # service -> version (old records: image) before
     colour: str = ""
     reason: str = ""
+    # service -> {before, after, colour_before, colour_after}, as the deploy seam read them
+    release: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
     @classmethod
     def from_record(cls, entry: Mapping[str, Any]) -> HistoryEntry:
-        previous = entry.get("previous") or {}
+        from retail_deploy import history as audit
+
+        recorded = entry.get("release")
+        release: Mapping[str, Any] = recorded if isinstance(recorded, Mapping) else {}
+        previous = entry.get("previous") or {name: s.version for name, s in audit.recorded_release(entry).items()}
         return cls(str(entry.get("action", "deploy")), str(entry.get("version", "")), str(entry.get("result", "")),
                    str(entry.get("start", "")), str(entry.get("end", "")), str(entry.get("strategy", "")),
                    str(entry.get("who", "")), tuple(str(s) for s in entry.get("services") or ()),
                    {str(k): str(v) for k, v in previous.items()} if isinstance(previous, Mapping) else {},
-                   str(entry.get("colour", "")), str(entry.get("reason", "")))
+                   str(entry.get("colour", "")), str(entry.get("reason", "")),
+                   {str(k): {str(a): str(b) for a, b in v.items()} for k, v in release.items()
+                    if isinstance(v, Mapping)})
 
     def to_dict(self) -> dict[str, Any]:
         data = super().to_dict()
         data["previous"] = dict(data["previous"])
+        data["release"] = {k: dict(v) for k, v in data["release"].items()}
         return data
 
 
@@ -417,11 +425,6 @@ def _service_names(services: Services) -> str | None:
     return ",".join(services)
 
 
-def _kube_only(env: EnvironmentConfig, what: str) -> None:
-    if env.target != "kubernetes":
-        raise InputError(f"{what} works on Kubernetes; environment {env.name} is a {env.target} target")
-
-
 # --------------------------------------------------------------------------------------------
 # Build (runbook chapter 1)
 
@@ -480,9 +483,10 @@ def deploy(*, env: str, version: str, services: Services = None, strategy: str |
     chosen = [s.name for s in cfg.select_services(_service_names(services))]
     with _runner(dry_run, out) as runner:
         if environment.target == "docker":
-            from retail_deploy import docker_target
+            from retail_deploy.targets.policy import guarded
 
-            report = docker_target.deploy(runner, cfg, environment, version, services=chosen)
+            # lock, audit record and notification: the deploy seam's policy (docs/deploying.md)
+            report = guarded(runner, cfg, environment).deploy(version, services=chosen)
             return DeployResult.from_docker(report, version, dry_run=dry_run)
         return _deploy_kube(runner, cfg, environment, version, chosen, strategy, method)
 
@@ -512,13 +516,12 @@ def _deploy_kube(runner: Runner, cfg: PlatformConfig, environment: EnvironmentCo
     return kube_deploy_result(environment.name, chosen, outcome, report)
 
 
-def kube_deploy_result(environment: str, services: Sequence[str], outcome: Outcome,
+def kube_deploy_result(environment: str, services: Sequence[str], outcome: DockerReport,
                        report: VerifyReport | None) -> DeployResult:
     """A Kubernetes deploy's result from the deployer's outcome and the verification that followed
-    (None: a dry run, nothing was verified); for `deploy.<env> --json` too."""
-    from retail_deploy import probes
-
-    previous = {name: probes.image_tag(image) if image else None for name, image in outcome.previous.items()}
+    (None: a dry run, nothing was verified); for `deploy.<env> --json` too. `outcome` is the
+    seam's report (targets.Report, the same type on every target)."""
+    previous = {s.service: s.previous for s in outcome.services}  # versions, read by the deploy seam
     if report is None:
         states = tuple(ServiceState(name, outcome.version, "planned", previous.get(name)) for name in services)
     else:
@@ -745,35 +748,27 @@ def rollback_migrations(*, env: str, to_version: str | None = None, skip_backup:
 
 def rollback(*, env: str, service: str | None = None, to_revision: int | None = None, config: Config = None,
              dry_run: bool = False, out: IO[str] | None = None) -> RollbackResult:
-    """`rollback.undo`: bring back the release that served before (one service, or all), then
-    check its health. Docker: the kept previous containers; Kubernetes: `kubectl rollout undo`."""
+    """`rollback.undo`: bring back the release that served before (one service, or every service
+    the last change touched, the traffic switch included), then check over HTTP that each answers
+    the version it was rolled back to; `to_revision` (Kubernetes, with `service`) for surgical use.
+    On every target through the deploy seam's policy (docs/deploying.md "Deploy targets")."""
+    from retail_deploy import rollback as undo
+
     cfg = _platform(config)
     environment = cfg.environment(env)
     with _runner(dry_run, out) as runner:
-        if environment.target == "docker":
-            from retail_deploy import docker_target
-
-            if to_revision is not None:
-                raise InputError(f"to_revision is for Kubernetes; {environment.name} keeps one previous version")
-            report = docker_target.undo(runner, cfg, environment, service=service)
-            return RollbackResult(environment.name, dry_run, _states(report.services))
-        from retail_deploy import rollback as kube_rollback
-
-        done = kube_rollback.undo(runner, cfg, environment, service=service, to_revision=to_revision)
-    return RollbackResult(environment.name, dry_run, tuple(
-        ServiceState(name, None, "planned" if dry_run else "restored") for name in done))
+        report = undo.undo_report(runner, cfg, environment, service=service, to_revision=to_revision)
+    return RollbackResult(environment.name, dry_run, _states(report.services))
 
 
 def lock_status(*, env: str, config: Config = None) -> LockStatus:
-    """`lock.status`: who holds the environment's deploy lock (Kubernetes environments)."""
-    from retail_deploy import history as audit
-    from retail_deploy.kube_settings import kube_env
+    """`lock.status`: who holds the environment's deploy lock (any target)."""
+    from retail_deploy.targets import target_for
 
     cfg = _platform(config)
     environment = cfg.environment(env)
-    _kube_only(environment, "lock_status")
     with _runner(False, None) as runner:
-        lock = audit.read_lock(runner, kube_env(cfg, environment).kube)
+        lock = target_for(runner, cfg, environment).read_lock()
     return lock_result(environment.name, lock)
 
 
@@ -789,15 +784,13 @@ def lock_result(environment: str, lock: Any) -> LockStatus:
 
 def history(*, env: str, config: Config = None) -> History:
     """`rollback.history`: the environment's deploy and rollback records, oldest first
-    (Kubernetes environments: kept in a ConfigMap beside the deployments)."""
-    from retail_deploy import history as audit
-    from retail_deploy.kube_settings import kube_env
+    (kept by the target: a ConfigMap beside the deployments, or volumes on the Docker engine)."""
+    from retail_deploy.targets import target_for
 
     cfg = _platform(config)
     environment = cfg.environment(env)
-    _kube_only(environment, "history")
     with _runner(False, None) as runner:
-        entries = audit.read_history(runner, kube_env(cfg, environment).kube)
+        entries = target_for(runner, cfg, environment).read_history()
     return History.from_records(environment.name, entries)
 
 

@@ -19,9 +19,10 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
-from retail_deploy import history, probes, verification
+from retail_deploy import probes, verification
+from retail_deploy.commands import Command
 from retail_deploy.commands import helm as helm_cmd
 from retail_deploy.errors import (  # Interrupted is re-exported: deployer.Interrupted stays importable
     CommandFailed,
@@ -32,7 +33,7 @@ from retail_deploy.errors import (  # Interrupted is re-exported: deployer.Inter
     RolledBack,
     clip,
 )
-from retail_deploy.execute import handling_signals, shielded, signal_name
+from retail_deploy.execute import shielded, signal_name
 from retail_deploy.kube_settings import KubeEnv, ServiceTarget, kube_env
 from retail_deploy.strategies import (
     HEALTH,
@@ -52,6 +53,11 @@ from retail_deploy.strategies import (
 from retail_deploy.strategies.blue_green import plan_blue_green, plan_idle_down, plan_switch_back
 from retail_deploy.strategies.rolling import plan_rolling, plan_undo
 from retail_deploy.strategies.staging import plan_helm
+
+if TYPE_CHECKING:
+    from retail_deploy.config import EnvironmentConfig, PlatformConfig
+    from retail_deploy.execute import Runner
+    from retail_deploy.targets import Report
 
 STRATEGIES = ("rolling", "blue-green")
 METHODS = ("helm", "kubectl")
@@ -83,7 +89,7 @@ def sigint_shielded(doing: str = "putting the environment back") -> Iterator[Non
 
 # --- facts ---------------------------------------------------------------------------------
 
-def gather(runner: Any, kenv: KubeEnv, deployments: Sequence[str], *, with_colour: bool,
+def gather(runner: Runner, kenv: KubeEnv, deployments: Sequence[str], *, with_colour: bool,
            containers: Mapping[str, str] | None = None) -> Facts:
     """Current images (of `containers[deployment]`, the container we set; else the first),
     replicas and (blue-green) the active colour. In a dry run a probe that cannot run becomes a
@@ -126,6 +132,12 @@ def gather(runner: Any, kenv: KubeEnv, deployments: Sequence[str], *, with_colou
     return facts
 
 
+def _command(step: Step) -> Command:
+    """The command of a step that acts (the plans always give one)."""
+    assert step.command is not None, f"step {step.kind} '{step.text}' has no command"
+    return step.command
+
+
 def _short(exc: Exception) -> str:
     """One short clause for a message: for a failed command, which command and its last error line."""
     if isinstance(exc, CommandFailed):
@@ -142,9 +154,9 @@ def _short(exc: Exception) -> str:
 
 @dataclass
 class Deploy:
-    runner: Any
-    cfg: Any
-    env: Any
+    runner: Runner
+    cfg: PlatformConfig
+    env: EnvironmentConfig
     kenv: KubeEnv
     version: str
     targets: list[ServiceTarget]
@@ -156,14 +168,14 @@ class Deploy:
         if step.kind == SET_IMAGE:
             if step.unchanged:
                 return  # kubectl would send nothing and no rollout would start: say so, skip
-            runner.run(step.command)
+            runner.run(_command(step))
             self.confirm_image(step)
         elif step.kind in (ROLLOUT_STATUS, SCALE, SWITCH, UNDO):
-            runner.run(step.command)
+            runner.run(_command(step))
             if step.kind == SWITCH and not runner.dry:
                 self.confirm_colour(step.colour)
         elif step.kind == HELM_UPGRADE:
-            runner.run(step.command)
+            runner.run(_command(step))
         elif step.kind == SMOKE:
             verification.smoke(runner, self.cfg, self.env, step.colour, self.version)
         elif step.kind == HEALTH:
@@ -461,88 +473,52 @@ def lock_ttl_s(kenv: KubeEnv, targets: Sequence[ServiceTarget], strategy: str, m
     return max(kenv.lock_ttl_s, worst + LOCK_MARGIN_S)
 
 
-def deploy(runner: Any, cfg: Any, env: Any, version: str, *, strategy: str | None = None,
-           method: str | None = None, services: Sequence[str] | None = None,
-           forced: str | None = None) -> Outcome:
-    """Deploy `version` to a Kubernetes environment with its strategy (or the one given), under
-    the environment's lock, and append an audit record whatever happens. `forced` is the reason
-    given for overriding the pre-deployment checklist; it is kept in the record."""
-    kenv = kube_env(cfg, env)
-    strategy = strategy or kenv.strategy
-    method = method or kenv.method
+def check_request(kenv: KubeEnv, strategy: str, method: str) -> None:
+    """Exit 2 before anything changes (or is locked) for a request this environment cannot do."""
     if strategy not in STRATEGIES:
         raise InputError(f"unknown strategy {strategy!r}; use one of: {', '.join(STRATEGIES)}")
     if method not in METHODS:
         raise InputError(f"unknown method {method!r}; use one of: {', '.join(METHODS)}")
     if strategy == "blue-green" and kenv.blue_green is None:
         raise InputError(f"environment {kenv.name} has no blue_green section; use --strategy rolling")
+
+
+def deploy(runner: Runner, cfg: PlatformConfig, env: EnvironmentConfig, version: str, *,
+           strategy: str | None = None, method: str | None = None, services: Sequence[str] | None = None,
+           forced: str | None = None) -> Report:
+    """Deploy `version` to a Kubernetes environment with its strategy (or the one given), under
+    the environment's lock, with an audit record and notifications whatever happens: the deploy
+    seam's policy (retail_deploy.targets.policy) around `run`. `forced` is the reason given for
+    overriding the pre-deployment checklist; it is kept in the record."""
+    from retail_deploy.targets.kubernetes import KubeTarget
+    from retail_deploy.targets.policy import Guarded
+
+    return Guarded(KubeTarget(runner, cfg, env)).deploy(version, services=services, strategy=strategy,
+                                                        method=method, forced=forced)
+
+
+def run(runner: Runner, cfg: PlatformConfig, env: EnvironmentConfig, version: str, *,
+        strategy: str | None = None, method: str | None = None,
+        services: Sequence[str] | None = None) -> Outcome:
+    """The deploy itself, without policy (lock, record, notification: the caller's, see
+    retail_deploy.targets.policy)."""
+    kenv = kube_env(cfg, env)
+    strategy = strategy or kenv.strategy
+    method = method or kenv.method
+    check_request(kenv, strategy, method)
     targets = _targets(kenv, services)
     job = Deploy(runner, cfg, env, kenv, version, targets)
-    label = "helm" if method == "helm" and strategy == "rolling" else strategy
-    start = history.utcnow()
-    entry: dict[str, Any] = {"action": "deploy", "who": history.whoami(), "version": version,
-                             "services": [t.name for t in targets], "strategy": label, "env": kenv.name,
-                             "start": history.iso(start)}
-    if forced:
-        entry["forced"] = forced
-    # SIGINT/SIGTERM stop the running command at once and raise KeyboardInterrupt in the steps,
-    # whose recovery then runs shielded; recording and unlocking are shielded too.
-    with handling_signals() as signals, history.deploy_lock(
-            runner, kenv.kube, env_name=kenv.name, version=version, strategy=label,
-            ttl_s=lock_ttl_s(kenv, targets, strategy, method)):
-        result = "failed"
-        try:
-            plan = make_plan(runner, kenv, targets, version, strategy, method)
-            entry["previous"] = plan.previous
-            for note in plan.notes:
-                runner.say(note)
-            if plan.strategy == "helm":
-                outcome = job.run_helm(plan)
-            elif plan.strategy == "blue-green":
-                outcome = job.run_blue_green(plan)
-            else:
-                outcome = job.run_rolling(plan)
-            result = outcome.result
-            if outcome.colour:
-                entry["colour"] = outcome.colour
-        except RolledBack as exc:
-            result = "rolled-back"
-            entry["reason"] = str(exc)
-            raise
-        except (Interrupted, KeyboardInterrupt) as exc:
-            result = "interrupted"
-            entry["reason"] = str(exc) or f"interrupted by {signal_name(exc)}"
-            raise
-        except RetailDeployError as exc:
-            entry["reason"] = str(exc)
-            raise
-        finally:
-            signals.shield(f"recording the deploy and releasing the lock of {kenv.name}")
-            entry["end"] = history.iso(history.utcnow())
-            entry["result"] = result
-            if not runner.dry:
-                history.record(runner, kenv.kube, entry)
-                _notify(runner, cfg, kenv.name, version, entry)
-    if signals.received:  # it came while the finished deploy was being recorded: stop now
-        where = f" (traffic on {outcome.colour})" if outcome.colour else ""
-        raise Interrupted(f"interrupted by {signals.received[0]} after {version} was deployed to {kenv.name}{where}; "
-                          f"it was not verified: inv verify.{kenv.name} --version {version}")
-    return outcome
+    plan = make_plan(runner, kenv, targets, version, strategy, method)
+    for note in plan.notes:
+        runner.say(note)
+    if plan.strategy == "helm":
+        return job.run_helm(plan)
+    if plan.strategy == "blue-green":
+        return job.run_blue_green(plan)
+    return job.run_rolling(plan)
 
 
-def _notify(runner: Any, cfg: Any, env_name: str, version: str, entry: dict[str, Any]) -> None:
-    """A change event for every deploy; a critical one when it rolled itself back. Never raises."""
-    from retail_deploy import notify
-
-    details: dict[str, Any] = {k: entry[k] for k in ("strategy", "result", "colour", "previous", "who") if k in entry}
-    ok = entry["result"] == "succeeded"
-    notify.notify_deploy(cfg, env_name, version, succeeded=ok, details=details, say=runner.say, runner=runner)
-    if entry["result"] == "rolled-back":
-        notify.notify_rollback(cfg, env_name, reason=str(entry.get("reason", "deploy failed")), automatic=True,
-                               version=version, details=details, say=runner.say, runner=runner)
-
-
-def make_plan(runner: Any, kenv: KubeEnv, targets: list[ServiceTarget], version: str, strategy: str,
+def make_plan(runner: Runner, kenv: KubeEnv, targets: list[ServiceTarget], version: str, strategy: str,
               method: str) -> Plan:
     if method == "helm" and strategy == "rolling":
         return plan_helm(kenv, targets, version)

@@ -3,7 +3,8 @@
 The runbook's "Development / localhost" environment (docs/development-target.md):
 
 1. pull the images (`docker pull REGISTRY/IMAGE:V`, registry credentials in auth_config);
-2. take the environment's lock on the engine (exit 4 when another deploy holds it);
+2. (the seam's policy, retail_deploy.targets.policy, holds the environment's lock on the engine
+   meanwhile: exit 4 when another deploy holds it, and writes the audit record);
 3. start a *candidate* container of every changed service beside the running one, on another
    port, and wait until all pass their health checks (Docker's HEALTHCHECK, read back with
    `docker inspect`, so the same check works on a remote engine over SSH);
@@ -20,10 +21,9 @@ state is read back from the engine alone: no state file to lose. Pure decisions 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
-from contextlib import ExitStack
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 from retail_deploy import docker_client
 from retail_deploy.commands import docker_engine as dcli
@@ -44,13 +44,18 @@ from retail_deploy.docker_plan import (
     service_port,
 )
 from retail_deploy.errors import InputError, LockHeld, OperationFailed, RolledBack
-from retail_deploy.history import whoami
+from retail_deploy.history import LockInfo, iso, parse_history, utcnow, whoami
+from retail_deploy.targets import Report, ServiceReport
 
 __all__ = ["Report", "ServiceReport", "current_versions", "deploy", "docker_settings", "state_of", "undo",
            "validate_config", "verify"]
 
+if TYPE_CHECKING:
+    from retail_deploy.config import EnvironmentConfig, PlatformConfig
+    from retail_deploy.execute import Runner
 
-def validate_config(cfg: Any) -> None:
+
+def validate_config(cfg: PlatformConfig) -> None:
     """`config.validate`: parse the docker: section of every Docker-target environment, and
     check each service has a port, so a typo is refused with file and line before a deploy."""
     for env in cfg.environments.values():
@@ -60,49 +65,7 @@ def validate_config(cfg: Any) -> None:
                 service_port(env, service)
 
 
-# --------------------------------------------------------------------------------------------
-# Reports
-
-
-@dataclass
-class ServiceReport:
-    service: str
-    version: str | None
-    status: str                       # deployed, unchanged, failed, restored, healthy, unhealthy, ...
-    container: str = ""
-    url: str = ""
-    previous: str | None = None
-    detail: str = ""
-
-    def line(self) -> str:
-        parts = [f"{self.service:<14} {self.version or '-':<12} {self.status:<10}"]
-        if self.url:
-            parts.append(self.url)
-        if self.previous:
-            parts.append(f"(previous {self.previous})")
-        if self.detail:
-            parts.append(self.detail)
-        return " ".join(parts)
-
-
-@dataclass
-class Report:
-    env: str
-    engine: str
-    action: str
-    services: list[ServiceReport] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return all(s.status not in {"failed", "unhealthy", "missing", "wrong-version"} for s in self.services)
-
-    def lines(self) -> list[str]:
-        head = f"{self.action} on {self.env} ({self.engine})"
-        return [head] + ["  " + s.line() for s in self.services]
-
-    def __str__(self) -> str:
-        return "\n".join(self.lines())
-
+# Reports: the seam's types, the same on every target (retail_deploy.targets).
 
 # --------------------------------------------------------------------------------------------
 # Engine access
@@ -157,7 +120,7 @@ def _logs_tail(container: Any, lines: int = 5) -> str:
 
 
 class _Deployer:
-    def __init__(self, runner: Any, cfg: Any, env: Any, settings: DockerSettings, client: Any):
+    def __init__(self, runner: Runner, cfg: PlatformConfig, env: EnvironmentConfig, settings: DockerSettings, client: Any):
         self.runner = runner
         self.cfg = cfg
         self.env = env
@@ -310,11 +273,34 @@ def _api_message(error: Any) -> str:
 LABEL_LOCK_HOLDER = f"{LABEL_PREFIX}.lock-holder"
 LABEL_LOCK_ACTION = f"{LABEL_PREFIX}.lock-action"
 LABEL_LOCK_EXPIRES = f"{LABEL_PREFIX}.lock-expires"
+LABEL_LOCK_ID = f"{LABEL_PREFIX}.lock-id"
+LABEL_LOCK_VERSION = f"{LABEL_PREFIX}.lock-version"
+LABEL_LOCK_ACQUIRED = f"{LABEL_PREFIX}.lock-acquired"
+LABEL_RECORD = f"{LABEL_PREFIX}.record"
 LOCK_TTL = 1800.0
+HISTORY_KEEP = 200  # records kept per environment on the engine; older ones are pruned
 
 
 def lock_name(settings: DockerSettings, env_name: str) -> str:
     return f"{settings.name_prefix}retail-deploy-lock-{env_name}"
+
+
+def _lock_info(container: Any) -> LockInfo:
+    labels = container.labels or {}
+    expires = labels.get(LABEL_LOCK_EXPIRES, "")
+    try:
+        until = iso(_epoch(float(expires)))
+    except ValueError:
+        until = "?"
+    return LockInfo(labels.get(LABEL_LOCK_HOLDER, "someone"), labels.get(LABEL_LOCK_ID, ""),
+                    labels.get(LABEL_LOCK_VERSION, "?"), labels.get(LABEL_LOCK_ACTION, "a deploy"),
+                    labels.get(LABEL_LOCK_ACQUIRED, "?"), until)
+
+
+def _epoch(seconds: float) -> Any:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(seconds, UTC)
 
 
 class _EnvLock:
@@ -322,24 +308,28 @@ class _EnvLock:
     container of that name, so creating it is an atomic test-and-set that works on any engine,
     local or remote. Labels say who holds it and until when; it is removed in `finally`."""
 
-    def __init__(self, runner: Any, client: Any, settings: DockerSettings, env: Any, image: str, action: str):
+    def __init__(self, runner: Runner, client: Any, settings: DockerSettings, env: EnvironmentConfig, image: str, action: str,
+                 *, version: str = "", ttl_s: float = LOCK_TTL):
         self.runner, self.client, self.settings, self.env = runner, client, settings, env
-        self.image, self.action = image, action
+        self.image, self.action, self.version, self.ttl_s = image, action, version, ttl_s
         self.name = lock_name(settings, env.name)
         self.container: Any = None
+        self.info = LockInfo(whoami(), uuid4_hex(), version, action, iso(utcnow()),
+                             iso(_epoch(time.time() + ttl_s)))
 
-    def __enter__(self) -> _EnvLock:
+    def __enter__(self) -> LockInfo:
         if self.client is None or self.runner.dry:
-            return self
+            return self.info
         import docker
 
-        labels = {LABEL_ENV: self.env.name, LABEL_LOCK_HOLDER: whoami(), LABEL_LOCK_ACTION: self.action,
-                  LABEL_LOCK_EXPIRES: str(int(time.time() + LOCK_TTL))}
+        labels = {LABEL_ENV: self.env.name, LABEL_LOCK_HOLDER: self.info.holder, LABEL_LOCK_ACTION: self.action,
+                  LABEL_LOCK_EXPIRES: str(int(time.time() + self.ttl_s)), LABEL_LOCK_ID: self.info.lock_id,
+                  LABEL_LOCK_VERSION: self.version, LABEL_LOCK_ACQUIRED: self.info.acquired}
         for attempt in (1, 2):
             try:
                 self.container = self.client.containers.create(
                     self.image, command=["true"], name=self.name, labels=labels, network_mode="none")
-                return self
+                return self.info
             except docker.errors.APIError as error:
                 if getattr(error, "status_code", None) != 409:
                     raise OperationFailed(f"cannot take the {self.env.name} lock on "
@@ -354,7 +344,8 @@ class _EnvLock:
                     continue
                 raise LockHeld(f"{info.get(LABEL_LOCK_HOLDER, 'someone')} holds the {self.env.name} lock on "
                                f"{_engine_name(self.settings)} ({info.get(LABEL_LOCK_ACTION, 'a deploy')}): "
-                               f"wait for it, or if it is stale: docker rm {self.name}") from error
+                               f"wait for it, or if it is stale: docker rm {self.name} "
+                               f"(or inv lock.release --env {self.env.name})") from error
         raise LockHeld(f"the {self.env.name} lock on {_engine_name(self.settings)} keeps changing hands: retry")
 
     def __exit__(self, *exc: object) -> None:
@@ -362,27 +353,152 @@ class _EnvLock:
             try:
                 self.container.remove(force=True)
             except Exception:  # noqa: BLE001 - a lock we cannot remove expires on its own
-                self.runner.say(f"could not remove the lock {self.name}: it expires after {LOCK_TTL:g}s")
+                self.runner.say(f"could not remove the lock {self.name}: it expires after {self.ttl_s:g}s; "
+                                f"run: inv lock.release --env {self.env.name}")
             self.container = None
+
+
+def uuid4_hex() -> str:
+    import uuid
+
+    return uuid.uuid4().hex[:12]
+
+
+def _lock_image(client: Any, cfg: PlatformConfig, env: EnvironmentConfig, settings: DockerSettings, version: str) -> str:
+    """An image the engine already has, for the never-started lock container: the release being
+    deployed (pulled first), else one of the environment's containers, else any image."""
+    if version:
+        for svc in _select(cfg, None):
+            reference = plan_target(cfg, env, svc, version, settings).image
+            if _image_id(client, reference):
+                return reference
+    for svc in _select(cfg, None):
+        target = plan_target(cfg, env, svc, "", settings)
+        for name in (target.name, target.previous_name):
+            container = _find(client, name)
+            if container is not None:
+                return str(container.image.id)
+    images = client.images.list()
+    if not images:
+        raise OperationFailed(f"{_engine_name(settings)} has no image at all to hold the {env.name} lock: "
+                              "deploy a version first")
+    return str(images[0].id)
+
+
+@contextmanager
+def env_lock(runner: Runner, cfg: PlatformConfig, env: EnvironmentConfig, *, version: str, action: str,
+             ttl_s: float = LOCK_TTL) -> Iterator[LockInfo]:
+    """Hold the environment's lock on its engine for the block (exit 4 when another holds it)."""
+    settings, client = _session(runner, env)
+    try:
+        image = "" if client is None or runner.dry else _lock_image(client, cfg, env, settings, version)
+        with _EnvLock(runner, client, settings, env, image, action, version=version, ttl_s=ttl_s) as info:
+            yield info
+    finally:
+        if client is not None:
+            client.close()
+
+
+def read_lock(runner: Runner, env: EnvironmentConfig) -> LockInfo | None:
+    """`lock.status`: the lock container's labels, or None when the environment is free."""
+    settings, client = _session(runner, env)
+    if client is None:
+        raise OperationFailed(f"cannot reach {_engine_name(settings)} to read the {env.name} lock")
+    try:
+        held = _find(client, lock_name(settings, env.name))
+        return None if held is None else _lock_info(held)
+    finally:
+        client.close()
+
+
+def force_release(runner: Runner, env: EnvironmentConfig) -> LockInfo | None:
+    """`lock.release`: remove whatever lock is there; returns what was removed."""
+    settings, client = _session(runner, env)
+    if client is None:
+        raise OperationFailed(f"cannot reach {_engine_name(settings)} to release the {env.name} lock")
+    try:
+        name = lock_name(settings, env.name)
+        held = _find(client, name)
+        if held is None:
+            return None
+        runner.action(dcli.remove(name, host=settings.host), _remove, client, name)
+        return _lock_info(held)
+    finally:
+        client.close()
+
+
+# --------------------------------------------------------------------------------------------
+# Audit history on the engine: one labelled volume per record. A volume needs no image and no
+# running container, works on a remote engine over SSH like the rest, and each record is created
+# under a new unique name, so two writers never overwrite each other (docs/deploying.md).
+
+
+def _history_prefix(settings: DockerSettings, env_name: str) -> str:
+    return f"{settings.name_prefix}retail-deploy-history-{env_name}-"
+
+
+def record_history(runner: Runner, env: EnvironmentConfig, entry: dict[str, Any]) -> None:
+    """Append one audit record on the engine. Never raises: a failed record is reported."""
+    import json
+
+    settings = docker_settings(env)
+    start = str(entry.get("start", "")).replace("-", "").replace(":", "") or "record"
+    name = f"{_history_prefix(settings, env.name)}{start}-{uuid4_hex()[:6]}"
+    value = json.dumps(entry, sort_keys=True, separators=(",", ":"))
+    labels = {LABEL_ENV: env.name, LABEL_RECORD: value}
+    try:
+        client = connect(settings)
+    except OperationFailed as error:
+        runner.say(f"warning: could not record the deploy history ({error})")
+        return
+    try:
+        runner.action(dcli.volume_create(name, labels, host=settings.host),
+                      client.volumes.create, name=name, driver="local", labels=labels)
+        kept = sorted(v.name for v in _history_volumes(client, settings, env.name))
+        for old in kept[:-HISTORY_KEEP]:
+            client.volumes.get(old).remove()
+    except Exception as error:  # noqa: BLE001 - the record is an audit aid, never fatal
+        runner.say(f"warning: could not record the deploy history ({_first_line(error)})")
+    finally:
+        client.close()
+
+
+def _history_volumes(client: Any, settings: DockerSettings, env_name: str) -> list[Any]:
+    prefix = _history_prefix(settings, env_name)
+    found = client.volumes.list(filters={"label": f"{LABEL_ENV}={env_name}"})
+    return [v for v in found if str(v.name).startswith(prefix)]
+
+
+def read_history(runner: Runner, env: EnvironmentConfig) -> list[dict[str, Any]]:
+    """The audit records of the environment, oldest first."""
+    settings, client = _session(runner, env)
+    if client is None:
+        return []
+    try:
+        volumes = _history_volumes(client, settings, env.name)
+        return parse_history({str(v.name): str((v.attrs.get("Labels") or {}).get(LABEL_RECORD, ""))
+                              for v in volumes})
+    finally:
+        client.close()
 
 
 # --------------------------------------------------------------------------------------------
 # Public API
 
 
-def _show(runner: Any, report: Report) -> None:
+def _show(runner: Runner, report: Report) -> None:
     """Print the outcome (a dry run changed nothing, so it has no outcome to show)."""
     if not runner.dry:
         print(str(report), file=runner.out, flush=True)
 
 
-def _require_docker_env(env: Any) -> None:
+def _require_docker_env(env: EnvironmentConfig) -> None:
     if getattr(env, "target", "docker") != "docker":
         raise InputError(f"environment {env.name} deploys to {env.target}, not to a Docker engine: "
                          f"use {env.task('deploy')}")
 
 
-def _select(cfg: Any, names: Iterable[str] | None) -> list[Any]:
+def _select(cfg: PlatformConfig, names: Iterable[str] | None) -> list[Any]:
     services = cfg.services
     if names is None:
         return list(services.values())
@@ -394,7 +510,7 @@ def _select(cfg: Any, names: Iterable[str] | None) -> list[Any]:
     return chosen
 
 
-def _session(runner: Any, env: Any) -> tuple[DockerSettings, Any]:
+def _session(runner: Runner, env: EnvironmentConfig) -> tuple[DockerSettings, Any]:
     _require_docker_env(env)
     settings = docker_settings(env)
     try:
@@ -422,12 +538,29 @@ def _image_id(client: Any, reference: str) -> str | None:
         return None
 
 
-def deploy(runner: Any, cfg: Any, env: Any, version: str, *, services: Iterable[str] | None = None,
-           pull: bool = True) -> Report:
+def fetch_images(runner: Runner, cfg: PlatformConfig, env: EnvironmentConfig, version: str, *, services: Iterable[str] | None = None,
+                 pull: bool = True) -> None:
+    """Pull (or find, `pull=False`) the images of `version` on the engine: changes nothing that
+    runs, so it happens before the lock is taken; a missing image fails here (exit 1)."""
+    chosen = _select(cfg, services)
+    settings, client = _session(runner, env)
+    try:
+        deployer = _Deployer(runner, cfg, env, settings, client)
+        for svc in chosen:
+            deployer.ensure_image(plan_target(cfg, env, svc, version, settings), pull=pull)
+    finally:
+        if client is not None:
+            client.close()
+
+
+def deploy(runner: Runner, cfg: PlatformConfig, env: EnvironmentConfig, version: str, *, services: Iterable[str] | None = None,
+           pull: bool = True, fetched: bool = False) -> Report:
     """Deploy `version` of the services (all by default) to the environment's Docker engine.
 
     `pull=False` uses the engine's image when it has one (the caller just built it there);
-    otherwise every image is pulled from the registry, so a moved tag is picked up.
+    otherwise every image is pulled from the registry, so a moved tag is picked up;
+    `fetched=True`: `fetch_images` already did. The lock, audit record and notification are the
+    seam's policy (retail_deploy.targets.policy), not this function's.
 
     All new containers start beside the running ones and must pass their health checks before
     any service is switched; after the switch they are checked again on the stable ports.
@@ -440,13 +573,10 @@ def deploy(runner: Any, cfg: Any, env: Any, version: str, *, services: Iterable[
     local = settings.host is None and settings.host_network
     targets = [plan_target(cfg, env, svc, version, settings,
                            candidate_port=free_local_port() if local else None) for svc in chosen]
-    stack = ExitStack()
     try:
         deployer = _Deployer(runner, cfg, env, settings, client)
-        for target in targets:  # pulling changes nothing that runs
+        for target in targets if not fetched else ():  # pulling changes nothing that runs
             deployer.ensure_image(target, pull=pull)
-        lock = _EnvLock(runner, client, settings, env, targets[0].image, f"deploy {version}")
-        stack.enter_context(lock)
         changing: list[tuple[ServiceTarget, Any, str | None]] = []
         for target in targets:
             current = _find(client, target.name) if client is not None else None
@@ -491,7 +621,6 @@ def deploy(runner: Any, cfg: Any, env: Any, version: str, *, services: Iterable[
             report.services.append(ServiceReport(target.service, version, "deployed", target.name,
                                                  _url(env, target), old_version))
     finally:
-        stack.close()  # releases the lock
         if client is not None:
             client.close()
     order = {t.service: i for i, t in enumerate(targets)}
@@ -500,7 +629,7 @@ def deploy(runner: Any, cfg: Any, env: Any, version: str, *, services: Iterable[
     return report
 
 
-def _url(env: Any, target: ServiceTarget) -> str:
+def _url(env: EnvironmentConfig, target: ServiceTarget) -> str:
     return str((env.urls or {}).get(target.service, f"http://127.0.0.1:{target.port}"))
 
 
@@ -532,7 +661,7 @@ def _restore(deployer: _Deployer, switched: list[ServiceTarget]) -> list[str]:
     return restored
 
 
-def undo(runner: Any, cfg: Any, env: Any, service: str | None = None) -> Report:
+def undo(runner: Runner, cfg: PlatformConfig, env: EnvironmentConfig, service: str | None = None) -> Report:
     """Bring back the previous version of one service (or all that have one).
 
     The current container becomes `<name>-previous`, so a second undo returns to it.
@@ -540,15 +669,10 @@ def undo(runner: Any, cfg: Any, env: Any, service: str | None = None) -> Report:
     chosen = _select(cfg, [service] if service else None)
     settings, client = _session(runner, env)
     report = Report(env.name, _engine_name(settings), "undo")
-    stack = ExitStack()
     try:
         if client is None:
             raise OperationFailed(f"cannot read the containers on {_engine_name(settings)}: nothing to undo")
         deployer = _Deployer(runner, cfg, env, settings, client)
-        kept = [c for c in (_find(client, plan_target(cfg, env, svc, "", settings).previous_name) for svc in chosen)
-                if c is not None]
-        if kept:
-            stack.enter_context(_EnvLock(runner, client, settings, env, kept[0].image.id, "undo"))
         for svc in chosen:
             target = plan_target(cfg, env, svc, "", settings)
             previous = _find(client, target.previous_name)
@@ -585,7 +709,6 @@ def undo(runner: Any, cfg: Any, env: Any, service: str | None = None) -> Report:
             url = (env.urls or {}).get(svc.name, f"http://127.0.0.1:{target.port}")
             report.services.append(ServiceReport(svc.name, back, "restored", target.name, url, gone))
     finally:
-        stack.close()
         if client is not None:
             client.close()
     _show(runner, report)
@@ -600,7 +723,7 @@ class VerifyFailed(OperationFailed):
         self.report = report
 
 
-def verify(runner: Any, cfg: Any, env: Any, version: str | None = None) -> Report:
+def verify(runner: Runner, cfg: PlatformConfig, env: EnvironmentConfig, version: str | None = None) -> Report:
     """Check every service's container runs (the given version) and passes its health checks.
 
     Raises VerifyFailed (an OperationFailed) with the report's problems when one does not.
@@ -640,12 +763,12 @@ def verify(runner: Any, cfg: Any, env: Any, version: str | None = None) -> Repor
     return report
 
 
-def current_versions(runner: Any, cfg: Any, env: Any) -> dict[str, str | None]:
+def current_versions(runner: Runner, cfg: PlatformConfig, env: EnvironmentConfig) -> dict[str, str | None]:
     """{service: version of its current container, or None}: a read-only probe (runs in a dry run)."""
     return {service: state["current"] for service, state in state_of(runner, cfg, env).items()}
 
 
-def state_of(runner: Any, cfg: Any, env: Any) -> dict[str, dict[str, Any]]:
+def state_of(runner: Runner, cfg: PlatformConfig, env: EnvironmentConfig) -> dict[str, dict[str, Any]]:
     """{service: {"current", "previous", "running", "container"}} read from container labels."""
     settings, client = _session(runner, env)
     states: dict[str, dict[str, Any]] = {}

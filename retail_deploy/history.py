@@ -7,8 +7,11 @@ the resourceVersion we read (the API server rejects it with Conflict if someone 
 first). It is released in `finally`, only by its own holder.
 
 History: ConfigMap `retail-deploy-history`, one key per deploy/rollback holding a JSON record
-(who, action, version, services, strategy, start, end, result, previous versions). Records are
+(who, action, version, services, strategy, start, end, result, and `release`: per service the
+version before and after and the serving colour, as `targets.policy` probed them). Records are
 added with a merge patch of a new unique key, so concurrent writers never overwrite each other.
+The record format and its table are shared by every target (the Docker target keeps the same
+records on its engine).
 """
 
 from __future__ import annotations
@@ -16,19 +19,23 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from retail_deploy import probes
 from retail_deploy.commands import kubectl
 from retail_deploy.commands.kubectl import Kube
 from retail_deploy.errors import CommandFailed, LockHeld, OperationFailed
+from retail_deploy.targets import Serving
 
 LOCK_NAME = "retail-deploy-lock"
 HISTORY_NAME = "retail-deploy-history"
+
+if TYPE_CHECKING:
+    from retail_deploy.execute import Runner
 
 
 def utcnow() -> datetime:
@@ -98,7 +105,7 @@ def lock_data(holder: str, lock_id: str, version: str, strategy: str, now: datet
             "acquired": iso(now), "expires": iso(now + timedelta(seconds=ttl_s))}
 
 
-def read_lock(runner: Any, kube: Kube) -> LockInfo | None:
+def read_lock(runner: Runner, kube: Kube) -> LockInfo | None:
     """The current lock, or None when the environment is free."""
     try:
         result = runner.probe(kubectl.get_json(kube, "configmap", LOCK_NAME))
@@ -110,7 +117,7 @@ def read_lock(runner: Any, kube: Kube) -> LockInfo | None:
     return LockInfo.from_data(data, resource_version)
 
 
-def acquire(runner: Any, kube: Kube, *, env_name: str, version: str, strategy: str, ttl_s: float,
+def acquire(runner: Runner, kube: Kube, *, env_name: str, version: str, strategy: str, ttl_s: float,
             holder: str | None = None, now: datetime | None = None) -> LockInfo:
     """Take the environment's lock or raise LockHeld (exit 4) naming the holder."""
     now = now or utcnow()
@@ -152,7 +159,7 @@ def _held(env_name: str, current: LockInfo) -> LockHeld:
                     f"is dead run: inv lock.release --env {env_name}")
 
 
-def ensure_free(runner: Any, kube: Kube, env_name: str) -> None:
+def ensure_free(runner: Runner, kube: Kube, env_name: str) -> None:
     """Fail fast (exit 4) when another deploy holds the lock, before slower pre-deploy work;
     `acquire` still decides atomically."""
     current = _read_quietly(runner, kube)
@@ -160,14 +167,14 @@ def ensure_free(runner: Any, kube: Kube, env_name: str) -> None:
         raise _held(env_name, current)
 
 
-def _read_quietly(runner: Any, kube: Kube) -> LockInfo | None:
+def _read_quietly(runner: Runner, kube: Kube) -> LockInfo | None:
     try:
         return read_lock(runner, kube)
     except (CommandFailed, OperationFailed):
         return None
 
 
-def release(runner: Any, kube: Kube, mine: LockInfo) -> None:
+def release(runner: Runner, kube: Kube, mine: LockInfo) -> None:
     """Release our own lock (never someone else's, e.g. after an expired takeover)."""
     if runner.dry:
         runner.run(kubectl.delete_configmap(kube, LOCK_NAME))
@@ -185,7 +192,7 @@ def release(runner: Any, kube: Kube, mine: LockInfo) -> None:
             raise
 
 
-def force_release(runner: Any, kube: Kube) -> LockInfo | None:
+def force_release(runner: Runner, kube: Kube) -> LockInfo | None:
     """`lock.release`: remove whatever lock is there; returns what was removed."""
     current = read_lock(runner, kube)
     if current is not None:
@@ -194,7 +201,7 @@ def force_release(runner: Any, kube: Kube) -> LockInfo | None:
 
 
 @contextmanager
-def deploy_lock(runner: Any, kube: Kube, *, env_name: str, version: str, strategy: str,
+def deploy_lock(runner: Runner, kube: Kube, *, env_name: str, version: str, strategy: str,
                 ttl_s: float) -> Iterator[LockInfo]:
     mine = acquire(runner, kube, env_name=env_name, version=version, strategy=strategy, ttl_s=ttl_s)
     try:
@@ -208,7 +215,7 @@ def deploy_lock(runner: Any, kube: Kube, *, env_name: str, version: str, strateg
 
 # --- audit history -------------------------------------------------------------------------
 
-def record(runner: Any, kube: Kube, entry: dict[str, Any]) -> None:
+def record(runner: Runner, kube: Kube, entry: dict[str, Any]) -> None:
     """Append one audit record. Never raises: a failed record is reported, not fatal."""
     start = parse_iso(str(entry.get("start", ""))) or utcnow()
     key = f"{start.strftime('%Y%m%dT%H%M%SZ')}-{uuid.uuid4().hex[:6]}"
@@ -241,7 +248,7 @@ def parse_history(data: dict[str, str]) -> list[dict[str, Any]]:
     return entries
 
 
-def read_history(runner: Any, kube: Kube) -> list[dict[str, Any]]:
+def read_history(runner: Runner, kube: Kube) -> list[dict[str, Any]]:
     try:
         result = runner.probe(kubectl.get_json(kube, "configmap", HISTORY_NAME))
     except CommandFailed as exc:
@@ -252,16 +259,83 @@ def read_history(runner: Any, kube: Kube) -> list[dict[str, Any]]:
     return parse_history(data)
 
 
+def release_changes(before: Mapping[str, Serving], after: Mapping[str, Serving],
+                    services: Sequence[str]) -> dict[str, dict[str, str]]:
+    """The record's `release`: per service the version before and after, and the serving colour
+    (empty where the target has no colours, or the fact could not be read)."""
+    out: dict[str, dict[str, str]] = {}
+    for name in services:
+        was, now = before.get(name), after.get(name)
+        out[name] = {"before": (was.version if was else None) or "", "after": (now.version if now else None) or "",
+                     "colour_before": was.colour if was else "", "colour_after": now.colour if now else ""}
+    return out
+
+
+def recorded_release(entry: Mapping[str, Any], when: str = "before") -> dict[str, Serving]:
+    """What served `before` (or `after`) the recorded action, per service; records written
+    before releases were recorded give {} (their `previous` holds images, not colours)."""
+    release = entry.get("release")
+    if not isinstance(release, dict):
+        return {}
+    out = {}
+    for name, change in release.items():
+        if isinstance(change, dict) and change.get(when):
+            out[str(name)] = Serving(str(change[when]), str(change.get(f"colour_{when}") or ""))
+    return out
+
+
+def last_change(entries: Sequence[Mapping[str, Any]], service: str | None = None, *,
+                deploys_only: bool = False) -> Mapping[str, Any] | None:
+    """The newest record that changed what serves (a deploy or rollback that succeeded, with a
+    recorded release; `service`: one that changed that service): its `before` is the release to
+    go back to. A failed, refused, rolled-back or interrupted attempt left the release in place.
+    `deploys_only` (automatic rollback): a breach after a manual rollback must not bring back
+    the release that rollback removed."""
+    for entry in reversed(entries):
+        if entry.get("result") != "succeeded" or (deploys_only and entry.get("action") != "deploy"):
+            continue
+        before, after = recorded_release(entry, "before"), recorded_release(entry, "after")
+        changed = [s for s in before if before[s] != after.get(s) and (service is None or s == service)]
+        if changed:
+            return entry
+    return None
+
+
+def _changes_cell(entry: Mapping[str, Any]) -> str:
+    release = entry.get("release")
+    if isinstance(release, dict) and release:
+        cells = []
+        for name, c in sorted(release.items()):
+            if not isinstance(c, dict):
+                continue
+            before, after = c.get("before") or "-", c.get("after") or "?"
+            colour = ""
+            if c.get("colour_before") or c.get("colour_after"):
+                was, now = c.get("colour_before") or "-", c.get("colour_after") or "?"
+                colour = f" [{now}]" if was == now else f" [{was}->{now}]"
+            cells.append(f"{name} {before}->{after}{colour}" if before != after else f"{name} {after}{colour}")
+        return ", ".join(cells)
+    previous = entry.get("previous") or {}  # a record written before releases were recorded
+    if isinstance(previous, dict):
+        return "previous " + ",".join(sorted({probes.image_tag(v) for v in previous.values() if v}))
+    return ""
+
+
+def _version_cell(entry: Mapping[str, Any]) -> str:
+    """The version the action set (a rollback: the version(s) it restored), never a colour: a
+    blue-green rollback record written before releases were recorded kept the colour there."""
+    if entry.get("action") == "rollback-blue-green" and "release" not in entry:
+        return ""
+    return str(entry.get("version", ""))
+
+
 def format_history(entries: list[dict[str, Any]]) -> str:
     if not entries:
         return "no deploys recorded"
-    rows = [("START", "END", "ACTION", "VERSION", "STRATEGY", "RESULT", "PREVIOUS", "WHO")]
+    rows = [("START", "END", "ACTION", "VERSION", "STRATEGY", "RESULT", "SERVICES", "WHO")]
     for e in entries:
-        previous = e.get("previous") or {}
-        prev = ",".join(sorted({probes.image_tag(v) for v in previous.values() if v})) if isinstance(
-            previous, dict) else str(previous)
-        rows.append((str(e.get("start", "")), str(e.get("end", "")), str(e.get("action", "deploy")),
-                     str(e.get("version", "")), str(e.get("strategy", "")), str(e.get("result", "")),
-                     prev, str(e.get("who", ""))))
+        action = str(e.get("action", "deploy")) + (" (forced)" if e.get("forced") else "")
+        rows.append((str(e.get("start", "")), str(e.get("end", "")), action, _version_cell(e),
+                     str(e.get("strategy", "")), str(e.get("result", "")), _changes_cell(e), str(e.get("who", ""))))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows)

@@ -76,3 +76,11 @@ def pull(reference: str, *, host: str | None = None) -> Command:
 
 def logs(container: str, *, host: str | None = None, tail: int = 20) -> Command:
     return cmd(*_docker(host), "logs", "--tail", str(tail), container, read_only=True)
+
+
+def volume_create(name: str, labels: Mapping[str, str] | None = None, *, host: str | None = None) -> Command:
+    """`docker volume create [--label K=V]... NAME` (the Docker target's audit records)."""
+    argv = _docker(host) + ["volume", "create"]
+    for key, value in sorted((labels or {}).items()):
+        argv += ["--label", f"{key}={value}"]
+    return cmd(*argv, name)

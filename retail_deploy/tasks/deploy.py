@@ -31,6 +31,7 @@ def _deploy(c: Any, env_name: str, version: str, *, strategy: str | None, method
             json: bool = False) -> None:
     from retail_deploy import deployer, kube_verify, validate
     from retail_deploy.api import kube_deploy_result
+    from retail_deploy.targets.policy import guarded
 
     validate.version(version)
     if method is not None:
@@ -47,17 +48,17 @@ def _deploy(c: Any, env_name: str, version: str, *, strategy: str | None, method
     env = kubernetes_env(cfg, env_name, "deploy.production" if gate is not None else "deploy.staging")
     chosen = [s.name for s in cfg.select_services(services)]
     with runner(c, out=progress(json)) as run:
+        policy = guarded(run, cfg, env)  # lock, audit record, notifications: the deploy seam's policy
         # Asked first: without a terminal and without --yes this refuses before any probe.
         if (ask or env.confirm) and not run.dry:
-            confirm(f"Deploy {version} to {env.name} ({env.kube_context}/{env.namespace}, "
+            confirm(f"Deploy {version} to {env.name} ({policy.target.where}, "
                     f"{strategy or env.strategy})?", yes=yes)
         if gate is not None and not run.dry:
-            _fail_fast_if_locked(run, cfg, env)
+            policy.ensure_free()  # exit 4 before the slower checklist and build
         if build:  # before the checklist, which asks whether the release images are in the registry
             _build(run, cfg, chosen, version)
         forced = _checklist(run, cfg, env, version, gate) if gate is not None else None
-        outcome = deployer.deploy(run, cfg, env, version, strategy=strategy, method=method, services=chosen,
-                                  forced=forced)
+        outcome = policy.deploy(version, strategy=strategy, method=method, services=chosen, forced=forced)
         if run.dry:
             run.say(f"then: inv {env.task('verify')} --version {version}")
             if json:
@@ -76,14 +77,6 @@ def _deploy(c: Any, env_name: str, version: str, *, strategy: str | None, method
         print(f"deployed {version} to {env.name}{where}", file=run.out)
         for title, url in list(dashboards(cfg).items())[:1]:
             print(f"monitor the metrics: {title} {url}", file=run.out)
-
-
-def _fail_fast_if_locked(run: Any, cfg: Any, env: Any) -> None:
-    """Exit 4 before the slower checklist and build when another deploy holds the lock."""
-    from retail_deploy import history
-    from retail_deploy.kube_settings import kube_env
-
-    history.ensure_free(run, kube_env(cfg, env).kube, env.name)
 
 
 def _checklist(run: Any, cfg: Any, env: Any, version: str, gate: Gate) -> str | None:

@@ -27,11 +27,12 @@ def development(c, version=None, build=True, services=None, skip_tests=False, en
     from retail_deploy import docker_target, validate
     from retail_deploy.errors import InputError
     from retail_deploy.execute import Runner
+    from retail_deploy.targets.policy import guarded
 
     version = validate.version(version)
     cfg = load(config)
     environment = cfg.docker_environment(env)
-    if environment.target != "docker":
+    if environment.docker is None:  # the build below needs the engine's docker: section
         raise InputError(f"environment {environment.name} is a {environment.target} target, not a Docker "
                          f"engine: use {environment.task('deploy')}")
     settings = docker_target.docker_settings(environment)
@@ -47,8 +48,9 @@ def development(c, version=None, build=True, services=None, skip_tests=False, en
                            docker_host=None if push else settings.host)
         # Images just built on the target engine itself need no pull from the registry.
         built_here = build and (settings.host is None or not cfg.registry.host)
-        report = docker_target.deploy(runner, cfg, environment, version, services=[s.name for s in chosen],
-                                      pull=not built_here)
+        # Lock, audit record and notification: the seam's policy, as on every target.
+        report = guarded(runner, cfg, environment).deploy(version, services=[s.name for s in chosen],
+                                                          pull=not built_here)
     if json:
         from retail_deploy.api import DeployResult
 

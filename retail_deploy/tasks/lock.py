@@ -1,23 +1,24 @@
-"""The per-environment deploy lock: `lock.status`, `lock.release`."""
+"""The per-environment deploy lock: `lock.status`, `lock.release`, on every target (Kubernetes:
+a ConfigMap in the namespace; Docker engine: a never-started container on the engine)."""
 
 from __future__ import annotations
 
 from invoke import Collection
 
 from retail_deploy.tasks._common import confirm, load, print_json, task
-from retail_deploy.tasks._kube import kubernetes_env, runner
+from retail_deploy.tasks._kube import runner
 
 
 @task(read_only=True)
 def status(c, env=None, config=None, json=False):
     """Who holds the environment's deploy lock, for which version, until when."""
     from retail_deploy import history
-    from retail_deploy.kube_settings import kube_env
+    from retail_deploy.targets import target_for
 
     cfg = load(config)
-    environment = kubernetes_env(cfg, env, "lock.status")
+    environment = cfg.environment(env)
     with runner(c) as run:
-        lock = history.read_lock(run, kube_env(cfg, environment).kube)
+        lock = target_for(run, cfg, environment).read_lock()
         if json:
             from retail_deploy.api import lock_result
 
@@ -34,19 +35,19 @@ def status(c, env=None, config=None, json=False):
 def release(c, env=None, yes=False, config=None):
     """Remove the deploy lock (after a deploy died without releasing it)."""
     from retail_deploy import history
-    from retail_deploy.kube_settings import kube_env
+    from retail_deploy.targets import target_for
 
     cfg = load(config)
-    environment = kubernetes_env(cfg, env, "lock.release")
+    environment = cfg.environment(env)
     with runner(c) as run:
-        kube = kube_env(cfg, environment).kube
-        lock = history.read_lock(run, kube)
+        target = target_for(run, cfg, environment)
+        lock = target.read_lock()
         if lock is None:
             print(f"{environment.name}: not locked")
             return
         if not run.dry and not lock.expired(history.utcnow()):
             confirm(f"Release the lock held by {lock.describe()}? Only do this if that deploy is dead.", yes=yes)
-        history.force_release(run, kube)
+        target.force_release()
         if not run.dry:
             print(f"{environment.name}: released the lock of {lock.describe()}")
 

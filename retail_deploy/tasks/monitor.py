@@ -99,6 +99,8 @@ def watch(c, env=None, duration=None, rollback=False, interval=None, config=None
     environment = cfg.environment(env)
     monitor.monitoring_settings(cfg)  # config errors now, before anything is watched or changed
     runner = Runner(c)
+    if rollback:
+        _refuse_if_cannot_roll_back(runner, cfg, environment)
     sender = notify.notifier(cfg, say=runner.say, runner=runner)
     outcome: dict[str, Any] = {}
 
@@ -129,8 +131,18 @@ def watch(c, env=None, duration=None, rollback=False, interval=None, config=None
                           f"not rolled back (use --rollback, or retail-deploy rollback.undo --env {environment.name})")
 
 
+def _refuse_if_cannot_roll_back(runner: Any, cfg: Any, environment: Any) -> None:
+    """Exit 2 before watching when the environment's target could not roll back on a breach."""
+    from retail_deploy.errors import InputError
+    from retail_deploy.targets import target_for
+
+    refusal = target_for(runner, cfg, environment).rollback_refusal()
+    if refusal:
+        raise InputError(f"--rollback: {environment.name} cannot roll back automatically: {refusal}")
+
+
 def _rollback(runner: Any, cfg: Any, environment: Any, reason: str) -> str:
-    """The kubernetes chapter's rollback for the environment's strategy (blue-green switch back or undo)."""
+    """Back to the recorded previous release, on the environment's target (the deploy seam)."""
     from retail_deploy.rollback import rollback_environment
 
     return rollback_environment(runner, cfg, environment, reason=reason)

@@ -35,7 +35,8 @@ def test_set_image_wait_verify_history_and_rollback_on_staging(platform: Platfor
     assert (entry.version, entry.result, entry.services) == ("1.1.0", "succeeded", ("backend",))
 
     back = api.rollback(env="staging", service="backend", out=out)
-    assert [(s.service, s.outcome) for s in back.services] == [("retail-backend", "restored")]
+    # the same shape as on the Docker target: service names and the version restored
+    assert [(s.service, s.version, s.outcome) for s in back.services] == [("backend", "1.0.0", "restored")]
     assert platform.served_version("staging") == "1.0.0"
 
 

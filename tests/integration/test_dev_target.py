@@ -36,7 +36,7 @@ SERVICES = ("backend", "consumer-web", "admin-web")
 TASKS_FILE = """\
 from invoke import Collection
 
-from retail_deploy.tasks import health
+from retail_deploy.tasks import health, lock, monitor, rollback
 from retail_deploy.tasks.deploy_docker import development
 
 ns = Collection()
@@ -44,6 +44,9 @@ deploy = Collection("deploy")
 deploy.add_task(development)
 ns.add_collection(deploy)
 ns.add_collection(health.ns)
+ns.add_collection(rollback.ns)
+ns.add_collection(lock.ns)
+ns.add_collection(monitor.ns)
 """
 
 
@@ -146,6 +149,9 @@ def remove_containers(platform: Platform) -> None:
     for container in client.containers.list(all=True):  # type: ignore[attr-defined]
         if container.name.startswith(platform.prefix):
             container.remove(force=True)
+    for volume in client.volumes.list():  # type: ignore[attr-defined]  # the audit records
+        if str(volume.name).startswith(platform.prefix):
+            volume.remove(force=True)
     for image in client.images.list():  # type: ignore[attr-defined]
         for tag in image.tags:
             if tag.split("/")[-1].startswith(platform.prefix):
@@ -425,3 +431,147 @@ def test_another_deploy_holding_the_environment_lock_means_exit_4_and_no_change(
     assert "taking over the expired lock of bob@ci" in done.stdout
     assert platform.version() == "1.0.1"
     assert name not in platform.containers()
+
+
+# --- the deploy seam on the Docker target: rollback by release, history, lock, notifications ----
+
+def test_undo_restores_the_previous_release_checks_it_over_http_and_records_it(platform, webhook_receiver) -> None:
+    platform.env["SLACK_WEBHOOK_URL"] = webhook_receiver.hook_url
+    assert_ok(platform.deploy("1.0.0"))
+    assert_ok(platform.deploy("1.0.1"))
+    assert platform.version() == "1.0.1"
+    done = platform.inv("rollback.undo", "--env", "development")
+    assert_ok(done)
+    assert platform.version() == "1.0.0"
+    assert f"backend answers 1.0.0 at {platform.urls['backend']}/api/v1/version" in done.stdout
+    assert "now serving backend 1.0.0, consumer-web 1.0.0, admin-web 1.0.0" in done.stdout
+    for name in ("consumer-web", "admin-web"):
+        assert get(platform.urls[name] + "/")[0] == 200
+    # The audit history lives on the engine, with the release of every record.
+    from retail_deploy import docker_target
+
+    cfg = platform.load()
+    runner, _ = library_runner()
+    records = docker_target.read_history(runner, cfg.environment("development"))
+    assert [(r["action"], r["result"], r["version"]) for r in records] == [
+        ("deploy", "succeeded", "1.0.0"), ("deploy", "succeeded", "1.0.1"), ("rollback-undo", "succeeded", "1.0.0")]
+    assert records[0]["release"]["backend"]["before"] == "" and records[0]["release"]["backend"]["after"] == "1.0.0"
+    assert records[2]["release"]["admin-web"] == {"before": "1.0.1", "after": "1.0.0", "colour_before": "",
+                                                  "colour_after": ""}
+    shown = platform.inv("rollback.history", "--env", "development")
+    assert_ok(shown)
+    assert "backend 1.0.0->1.0.1" in shown.stdout and "backend 1.0.1->1.0.0" in shown.stdout
+    assert "rollback-undo" in shown.stdout
+    # Deploys and the rollback were announced, as on Kubernetes.
+    texts = [json.dumps(r.json) for r in webhook_receiver.wait_for(3)]
+    assert any("development: deployed version 1.0.1" in t for t in texts)
+    assert any("rollback" in t.lower() and "development" in t for t in texts)
+    assert webhook_receiver.hook_url not in done.stdout + done.stderr
+
+
+def test_a_failed_deploy_is_recorded_with_the_release_it_left_serving(platform) -> None:
+    assert_ok(platform.deploy("1.0.0"))
+    platform.set_backend_health("DOWN")
+    assert platform.deploy("1.0.1").returncode == 3
+    from retail_deploy import docker_target
+
+    cfg = platform.load()
+    runner, _ = library_runner()
+    last = docker_target.read_history(runner, cfg.environment("development"))[-1]
+    assert last["result"] == "rolled-back" and last["version"] == "1.0.1"
+    assert "failed its health check" in last["reason"]
+    assert {name: (c["before"], c["after"]) for name, c in last["release"].items()} == {
+        name: ("1.0.0", "1.0.0") for name in SERVICES}
+
+
+def test_lock_status_and_release_work_on_a_docker_environment(platform) -> None:
+    import time as clock
+
+    from retail_deploy import docker_target as dt
+
+    assert_ok(platform.deploy("1.0.0"))
+    free = platform.inv("lock.status", "--env", "development")
+    assert_ok(free)
+    assert "development: not locked" in free.stdout
+    name = f"{platform.prefix}retail-deploy-lock-development"
+    image = f"{platform.load().registry.host}/{platform.prefix}retail-backend:1.0.0"
+    platform.client.containers.create(  # type: ignore[attr-defined]
+        image, command=["true"], name=name, network_mode="none",
+        labels={dt.LABEL_LOCK_HOLDER: "alice@laptop", dt.LABEL_LOCK_ACTION: "deploy",
+                dt.LABEL_LOCK_VERSION: "2.0.0", dt.LABEL_LOCK_EXPIRES: str(int(clock.time() + 600))})
+    held = platform.inv("lock.status", "--env", "development")
+    assert_ok(held)
+    assert "development: held by alice@laptop (version 2.0.0" in held.stdout
+    assert platform.inv("rollback.undo", "--env", "development").returncode == 4  # rollbacks lock too
+    released = platform.inv("lock.release", "--env", "development", "--yes")
+    assert_ok(released)
+    assert "released the lock of alice@laptop" in released.stdout
+    assert name not in platform.containers()
+
+
+NEW_TEAM_MONITORING = """
+monitoring:
+  poll_interval: 1s
+  query_timeout: 5s
+  rate_window: 3s
+  subquery_step: 1s
+  unreachable_tolerance: 2
+  rollback_triggers:
+    error_rate: {for: 4s}
+    p95_latency: {enabled: false}
+    health_check: {enabled: false}
+    payment_failures: {enabled: false}
+"""
+
+
+def test_a_new_team_docker_environment_rolls_back_automatically(tmp_path, docker_engine, registry, monkeypatch,
+                                                                example_build, metrics_exporter,
+                                                                prometheus_factory) -> None:
+    # Before, `monitor.watch --env dev --rollback` saw the breach, then exited 2 asking for a
+    # kube_context and rolled nothing back: automatic rollback only knew Kubernetes.
+    made = make_platform(tmp_path, docker_engine, registry, monkeypatch, example_build)
+    try:
+        for old, new in (("backend", "catalog"), ("consumer-web", "checkout")):
+            shutil.copytree(made.root / old, made.root / new)
+        data = yaml.safe_load(made.config.read_text())
+        services = data["services"]
+        data["platform"] = "new-team"
+        data["services"] = {
+            "catalog": {**services["backend"], "source_dir": "catalog", "image": f"{made.prefix}catalog",
+                        "deployment": "catalog"},
+            "checkout": {**services["consumer-web"], "source_dir": "checkout", "image": f"{made.prefix}checkout",
+                         "deployment": "checkout"},
+        }
+        data["services"]["catalog"].pop("dependencies", None)
+        urls = {"catalog": made.urls["backend"], "checkout": made.urls["consumer-web"]}
+        dev = dict(data["environments"]["development"], urls=urls)
+        data["environments"] = {"dev": dev}
+        metrics_exporter.set_rate("http_server_requests_total", {"status": "200"}, 80)
+        metrics_exporter.set_rate("http_server_requests_total", {"status": "500"}, 20)  # 20% errors
+        prometheus = prometheus_factory([metrics_exporter.target], scrape_interval="1s", job_name="catalog")
+        dev["prometheus_url"] = prometheus.url
+        team = made.root / "team.yaml"
+        team.write_text(yaml.safe_dump(data, sort_keys=False) + NEW_TEAM_MONITORING)
+        made.config = team
+        assert_ok(made.inv("deploy.development", "--env", "dev", "--version", "1.0.0"))
+        assert_ok(made.inv("deploy.development", "--env", "dev", "--version", "1.1.0"))
+        assert json.loads(get(urls["catalog"] + "/api/v1/version")[1])["version"] == "1.1.0"
+        done = made.inv("monitor.watch", "--env", "dev", "--duration", "60s", "--rollback")
+        assert done.returncode == 3, done.stdout + done.stderr
+        assert "Error rate" in done.stdout + done.stderr
+        assert json.loads(get(urls["catalog"] + "/api/v1/version")[1])["version"] == "1.0.0"
+        assert get(urls["checkout"] + "/")[0] == 200
+        from retail_deploy import docker_target
+        from retail_deploy.config import load_config
+
+        cfg = load_config(team, environ=made.env)
+        runner, _ = library_runner()
+        env = cfg.environment("dev")
+        assert docker_target.current_versions(runner, cfg, env) == {"catalog": "1.0.0", "checkout": "1.0.0"}
+        last = docker_target.read_history(runner, env)[-1]
+        assert last["action"] == "rollback-automatic" and last["result"] == "succeeded"
+        assert "Error rate" in last["reason"]
+        assert last["release"]["catalog"]["before"] == "1.1.0" and last["release"]["catalog"]["after"] == "1.0.0"
+        assert not [c for c in made.containers() if "retail-deploy-lock" in c]  # released
+    finally:
+        remove_containers(made)

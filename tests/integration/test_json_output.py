@@ -112,7 +112,9 @@ def test_kubernetes_deploy_verify_lock_and_history_as_json(platform: Platform) -
     (entry,) = [e for e in record["entries"] if e["action"] == "deploy"]
     assert entry["version"] == "1.1.0" and entry["result"] == "succeeded" and entry["strategy"] == "rolling"
     assert entry["services"] == ["backend", "consumer-web", "admin-web"]
-    assert entry["previous"]["backend"].endswith(":1.0.0")
+    assert entry["previous"]["backend"] == "1.0.0"
+    assert entry["release"]["backend"] == {"before": "1.0.0", "after": "1.1.0", "colour_before": "",
+                                           "colour_after": ""}
 
 
 # --------------------------------------------------------------------------- Docker target (real engine)

@@ -26,6 +26,7 @@ services:
   api: {{image: shop-api}}
 environments:
   prod:
+    kube_context: shop-prod  # without one, --rollback is refused up front (exit 2): see below
     prometheus_url: http://prom.test:9090
     urls: {{api: https://api.shop.test}}
 monitoring:
@@ -99,3 +100,18 @@ def test_dry_run_prints_the_plan_and_sends_nothing(setup: Any, capsys: pytest.Ca
     curls = [line for line in out.splitlines() if line.startswith("$ curl")]
     assert len(curls) == 3 and all("***" in line for line in curls)
     assert KEY not in out and "/slack" not in out
+
+
+def test_rollback_is_refused_up_front_where_the_environment_cannot_roll_back(
+        setup: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    # Before, the watch ran, saw the breach, and only then failed on the missing kube_context,
+    # rolling nothing back.
+    path, receiver, fake, calls = setup
+    path.write_text(path.read_text().replace("    kube_context: shop-prod  # without one, --rollback is refused "
+                                             "up front (exit 2): see below\n", ""))
+    fake.rollback_environment = lambda *a, **k: calls.append("rolled back")  # type: ignore[attr-defined]
+    with pytest.raises(Exit) as caught:
+        watch_task(Context(), env="prod", duration="1m", rollback=True, config=str(path))
+    assert caught.value.code == 2
+    assert "kube_context is required" in str(caught.value.message)
+    assert calls == [] and receiver.posts == []

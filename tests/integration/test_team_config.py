@@ -35,6 +35,9 @@ def team(tmp_path: Path, docker_engine):
     for container in client.containers.list(all=True):
         if container.name.startswith(prefix):
             container.remove(force=True)
+    for volume in client.volumes.list():  # the audit records the Docker target keeps on the engine
+        if str(volume.name).startswith(prefix):
+            volume.remove(force=True)
     for image in client.images.list():
         for tag in image.tags:
             if tag.startswith(prefix):

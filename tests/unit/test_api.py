@@ -90,10 +90,16 @@ def test_health_check_dry_run_prints_the_curl_commands_and_checks_nothing() -> N
     assert any("https://api.example.com/api/v1/health" in line for line in lines)
 
 
-def test_lock_status_and_history_refuse_a_docker_environment() -> None:
-    for call in (api.lock_status, api.history):
-        with pytest.raises(api.InputError, match="Kubernetes"):
-            call(env="development")
+def test_lock_status_and_history_reach_each_environment_through_its_target() -> None:
+    # Before, both refused Docker environments; now the deploy seam picks the target that keeps
+    # them (on the engine: tests/integration/test_dev_target.py reads them back for real).
+    from retail_deploy.execute import Runner
+    from retail_deploy.targets import target_for
+
+    cfg = api.load_platform()
+    runner = Runner(None, dry=True)
+    assert [target_for(runner, cfg, cfg.environment(name)).kind for name in ("development", "staging")] == [
+        "docker", "kubernetes"]
 
 
 def test_results_are_frozen_and_their_documents_mask_secrets() -> None:

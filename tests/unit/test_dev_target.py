@@ -60,6 +60,8 @@ def test_cli_equivalents_are_runnable_docker_commands() -> None:
     assert dcli.exec_("n", ["wget", "-q", "-O", "-", "http://x/"]).display() == (
         "docker exec n wget -q -O - http://x/")
     assert dcli.pull("r/i:1", host="ssh://u@h").argv == ("docker", "-H", "ssh://u@h", "pull", "r/i:1")
+    assert dcli.volume_create("h-1", {"k": '{"a":1}'}, host="ssh://u@h").display() == (
+        """docker -H ssh://u@h volume create --label 'k={"a":1}' h-1""")
 
 
 def test_target_uses_the_port_of_the_environment_url_and_an_offset_candidate_port(platform) -> None:

@@ -50,8 +50,8 @@ def test_history_table_is_ordered_and_skips_garbage():
     entries = history.parse_history(data)
     assert [e["version"] for e in entries] == ["1.4.1", "1.4.2"]
     table = history.format_history(entries).splitlines()
-    assert table[0].split() == ["START", "END", "ACTION", "VERSION", "STRATEGY", "RESULT", "PREVIOUS", "WHO"]
-    assert "rolled-back" in table[2] and "1.4.1" in table[2] and "bob" in table[2]
+    assert table[0].split() == ["START", "END", "ACTION", "VERSION", "STRATEGY", "RESULT", "SERVICES", "WHO"]
+    assert "rolled-back" in table[2] and "previous 1.4.1" in table[2] and "bob" in table[2]
     assert history.format_history([]) == "no deploys recorded"
 
 

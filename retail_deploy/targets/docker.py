@@ -1,0 +1,130 @@
+"""The Docker engine target (local, or remote over SSH): `retail_deploy.docker_target` behind the
+seam (docs/deploying.md "Deploy targets").
+
+Its lock is a never-started container named after the environment (an atomic create on any
+engine), its audit history one labelled volume per record, both on the engine itself, so every
+machine that deploys to the engine sees them. Rollback by release: a service whose kept
+`<name>-previous` container runs the recorded version is swapped back (seconds, no pull); any
+other is deployed at that version from the registry, beside the running one as every deploy.
+There are no colours: `switch_to` is refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any
+
+from retail_deploy import docker_target
+from retail_deploy.errors import InputError
+from retail_deploy.history import LockInfo
+from retail_deploy.targets import Prepared, Release, Report, Serving
+
+if TYPE_CHECKING:
+    from retail_deploy.config import EnvironmentConfig, PlatformConfig
+    from retail_deploy.execute import Runner
+
+
+class DockerTarget:
+    kind = "docker"
+
+    def __init__(self, runner: Runner, cfg: PlatformConfig, env: EnvironmentConfig):
+        self.runner, self.cfg, self.env = runner, cfg, env
+        self.settings = docker_target.docker_settings(env)  # a bad docker: section is exit 2 now
+        self._pulled = False
+
+    @property
+    def where(self) -> str:
+        return self.settings.host or "local engine"
+
+    # -- read ----------------------------------------------------------------------------
+    def serving(self, services: Sequence[str] | None = None) -> dict[str, Serving]:
+        states = docker_target.state_of(self.runner, self.cfg, self.env)
+        names = list(services) if services else list(states)
+        return {n: Serving(states[n]["current"] if states[n]["running"] else None) for n in names if n in states}
+
+    def colours(self) -> dict[str, str | None]:
+        return {}
+
+    def verify(self, version: str | None = None) -> Report:
+        return docker_target.verify(self.runner, self.cfg, self.env, version=version)
+
+    # -- deploy --------------------------------------------------------------------------
+    def prepare_deploy(self, version: str, *, services: Sequence[str] | None, strategy: str | None,
+                       method: str | None, pull: bool) -> Prepared:
+        if strategy not in (None, "rolling"):
+            raise InputError(f"environment {self.env.name} is a Docker engine: it deploys each new container "
+                             f"beside the old one; --strategy {strategy} is for Kubernetes environments")
+        docker_target.fetch_images(self.runner, self.cfg, self.env, version, services=services, pull=pull)
+        self._pulled = True
+        return Prepared(docker_target.LOCK_TTL, "candidate")
+
+    def deploy(self, version: str, *, services: Sequence[str] | None, strategy: str | None,
+               method: str | None, pull: bool) -> Report:
+        report = docker_target.deploy(self.runner, self.cfg, self.env, version, services=services, pull=pull,
+                                      fetched=self._pulled)
+        report.version, report.strategy = version, "candidate"
+        return report
+
+    # -- rollbacks -----------------------------------------------------------------------
+    def restore(self, release: Release) -> Report:
+        states = docker_target.state_of(self.runner, self.cfg, self.env)
+        report = Report(self.env.name, self.where, "restore")
+        swap = [n for n, want in release.items() if n in states and want.version
+                and states[n]["current"] != want.version and states[n]["previous"] == want.version]
+        redeploy: dict[str, list[str]] = {}
+        for name, want in release.items():
+            if want.version and name not in swap and (name not in states or states[name]["current"] != want.version
+                                                      or not states[name]["running"]):
+                redeploy.setdefault(want.version, []).append(name)
+        for name in swap:
+            report.services += docker_target.undo(self.runner, self.cfg, self.env, service=name).services
+        for version, names in redeploy.items():
+            self.runner.say(f"{', '.join(names)}: no kept container runs {version}: deploying it again")
+            report.services += docker_target.deploy(self.runner, self.cfg, self.env, version, services=names).services
+        done = [f"{s.service} {s.version}" for s in report.services if s.status != "unchanged"]
+        report.notes.append("rolled back " + ", ".join(done) if done
+                            else "the previous release already serves: nothing to change")
+        return report
+
+    def undo(self, service: str | None, to_revision: int | None) -> Report:
+        if to_revision is not None:
+            raise InputError(f"--to-revision numbers Kubernetes revisions; environment {self.env.name} is a Docker "
+                             f"engine that keeps one previous container per service: drop --to-revision")
+        report = docker_target.undo(self.runner, self.cfg, self.env, service=service)
+        done = [f"{s.service} {s.version}" for s in report.services if s.status == "restored"]
+        report.notes.append("rolled back " + ", ".join(done) if done else "no previous version kept: nothing changed")
+        return report
+
+    def switch_to(self, colour: str) -> Report:
+        raise InputError(f"environment {self.env.name} is a Docker engine and has no blue-green colours; "
+                         f"use rollback.undo --env {self.env.name}")
+
+    def rollback_refusal(self) -> str | None:
+        return None  # a recorded release or the kept previous containers can always be put back
+
+    # -- lock and history ----------------------------------------------------------------
+    def lock(self, *, version: str, action: str, ttl_s: float) -> AbstractContextManager[LockInfo]:
+        return docker_target.env_lock(self.runner, self.cfg, self.env, version=version, action=action, ttl_s=ttl_s)
+
+    def read_lock(self) -> LockInfo | None:
+        return docker_target.read_lock(self.runner, self.env)
+
+    def force_release(self) -> LockInfo | None:
+        return docker_target.force_release(self.runner, self.env)
+
+    def read_history(self) -> list[dict[str, Any]]:
+        return docker_target.read_history(self.runner, self.env)
+
+    def record(self, entry: Mapping[str, Any]) -> None:
+        docker_target.record_history(self.runner, self.env, dict(entry))
+
+    def history_detail(self, services: Sequence[str] | None) -> list[str]:
+        states = docker_target.state_of(self.runner, self.cfg, self.env)
+        lines = ["", f"containers on {self.where}:"]
+        for name, state in states.items():
+            if services and name not in services:
+                continue
+            lines.append(f"  {name:<14} current {state['current'] or '-':<12} previous {state['previous'] or '-'}"
+                         + ("" if state["running"] else "  (not running)"))
+        return lines
