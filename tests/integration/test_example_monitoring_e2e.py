@@ -105,7 +105,6 @@ def test_error_rate_of_the_real_backend_fires_the_trigger_and_undo_restores_the_
 
 # Automatic rollback (`monitor.watch --rollback`) on a Docker environment is being made on another
 # branch; until it is merged, the watch fires but cannot roll a Docker environment back.
-@pytest.mark.xfail(strict=True, reason="monitor.watch --rollback on the Docker target is not merged yet")
 def test_monitor_watch_rolls_the_docker_target_back_on_an_error_rate_breach(platform, prometheus_factory) -> None:
     failing_version_watched_by_prometheus(platform, prometheus_factory)
     with shoppers(platform) as answers:
