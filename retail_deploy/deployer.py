@@ -243,6 +243,8 @@ class Deploy:
             return "nothing was changed"
         self.runner.say("rolling back: " + ", ".join(s.deployment for s in changed))
         try:
+            for s in changed:
+                self._await_observed(s.deployment)
             for step in plan_undo(self.kenv, [(s.service, s.deployment) for s in changed]):
                 self.do(step, plan)
             # each service must serve its own previous version (they need not share one)
@@ -253,6 +255,22 @@ class Deploy:
                                   f"on {', '.join(s.deployment for s in changed)} by hand") from exc
         return "rolled back to the previous version, which is serving: " + ", ".join(
             f"{s.deployment} {probes.image_tag(plan.previous.get(s.service) or '?')}" for s in changed)
+
+    def _await_observed(self, deployment: str, timeout_s: float = 30.0) -> None:
+        """Wait (briefly) until the deployment controller has seen our set image, i.e. made the
+        new template's ReplicaSet: `rollout undo` reads the revisions from the ReplicaSets, and
+        run before that it finds no previous revision ("no rollout history found"), or one older
+        than the release that served. An undo right after a set image (Ctrl-C during the
+        rollout's first wait) would otherwise fail on a real cluster, or go back too far."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                facts = probes.deployment(self.runner, self.kenv.kube, deployment)
+            except RetailDeployError:
+                return  # the undo itself will say what is wrong
+            if facts.observed_generation >= facts.generation or time.monotonic() >= deadline:
+                return
+            time.sleep(0.2)
 
     def _changed(self, step: Step, plan: Plan) -> bool:
         try:

@@ -56,7 +56,10 @@ def test_blue_green_moves_traffic_to_green_and_scales_blue_down(platform):
     assert platform.cluster.configmap("production", history.LOCK_NAME) is None  # released
     [entry] = records(platform, "production")
     assert entry["result"] == "succeeded" and entry["version"] == "1.1.0" and entry["strategy"] == "blue-green"
-    assert entry["previous"]["backend"] == IMAGE.format("1.0.0")
+    assert entry["release"]["backend"] == {"before": "1.0.0", "after": "1.1.0", "colour_before": "blue",
+                                           "colour_after": "green"}
+    assert entry["release"]["consumer-web"] == {"before": "1.0.0", "after": "1.1.0", "colour_before": "",
+                                                "colour_after": ""}
     namespace = platform.cluster.ns("production")
     for argv in platform.cluster.commands("kubectl"):
         assert "--context" in argv and "retail-production" in argv and namespace in argv
@@ -195,7 +198,8 @@ def test_history_records_are_json_in_the_cluster(platform):
     cm = platform.cluster.configmap("staging", history.HISTORY_NAME)
     entries = [json.loads(v) for v in cm["data"].values()]
     assert sorted(e["version"] for e in entries) == ["1.1.0", "1.2.0"]
-    assert {e["previous"]["backend"] for e in entries} == {IMAGE.format("1.0.0"), IMAGE.format("1.1.0")}
+    assert {(e["release"]["backend"]["before"], e["release"]["backend"]["after"]) for e in entries} == {
+        ("1.0.0", "1.1.0"), ("1.1.0", "1.2.0")}
 
 
 def test_a_rollback_verifies_the_old_version_even_when_services_ran_different_versions(platform):

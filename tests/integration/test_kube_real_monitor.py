@@ -44,5 +44,7 @@ def test_error_rate_breach_switches_traffic_back_to_blue(real_platform, metrics_
     blue = platform.cluster.pods("production", {"app": "retail-backend", "deployment": "blue"})
     assert blue and all(p["spec"]["containers"][0]["image"].endswith(":1.0.0") for p in blue)
     cm = platform.cluster.configmap("production", history.HISTORY_NAME)
-    rollbacks = [r for r in history.parse_history(cm["data"]) if r.get("action") == "rollback-blue-green"]
+    rollbacks = [r for r in history.parse_history(cm["data"]) if r.get("action") == "rollback-automatic"]
     assert rollbacks and rollbacks[-1]["result"] == "succeeded" and "Error rate" in rollbacks[-1]["reason"]
+    assert rollbacks[-1]["release"]["backend"] == {"before": "1.1.0", "after": "1.0.0", "colour_before": "green",
+                                                   "colour_after": "blue"}
