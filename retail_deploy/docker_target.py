@@ -378,11 +378,12 @@ def _lock_image(client: Any, cfg: PlatformConfig, env: EnvironmentConfig, settin
             container = _find(client, name)
             if container is not None:
                 return str(container.image.id)
-    images = client.images.list()
+    # Ids only: images.list() inspects each image, and on a shared engine one may go meanwhile.
+    images = client.api.images(quiet=True)
     if not images:
         raise OperationFailed(f"{_engine_name(settings)} has no image at all to hold the {env.name} lock: "
                               "deploy a version first")
-    return str(images[0].id)
+    return str(images[0])
 
 
 @contextmanager

@@ -106,7 +106,7 @@ class Platform:
         return load_config(self.config, environ=self.env)
 
     def containers(self) -> list[str]:
-        return sorted(c.name for c in self.client.containers.list(all=True)  # type: ignore[attr-defined]
+        return sorted(c.name for c in self.client.containers.list(all=True, ignore_removed=True)  # type: ignore[attr-defined]
                       if c.name.startswith(self.prefix))
 
 
@@ -146,14 +146,15 @@ def make_platform(tmp_path: Path, docker_engine, registry, monkeypatch, example_
 def remove_containers(platform: Platform) -> None:
     """Remove this test's containers and images (the engine is shared by the whole machine)."""
     client = platform.client
-    for container in client.containers.list(all=True):  # type: ignore[attr-defined]
+    # The engine is shared: another run's container may go between the listing and its inspect.
+    for container in client.containers.list(all=True, ignore_removed=True):  # type: ignore[attr-defined]
         if container.name.startswith(platform.prefix):
             container.remove(force=True)
     for volume in client.volumes.list():  # type: ignore[attr-defined]  # the audit records
         if str(volume.name).startswith(platform.prefix):
             volume.remove(force=True)
-    for image in client.images.list():  # type: ignore[attr-defined]
-        for tag in image.tags:
+    for image in client.api.images():  # type: ignore[attr-defined]  # no per-image inspect to race
+        for tag in image.get("RepoTags") or []:
             if tag.split("/")[-1].startswith(platform.prefix):
                 client.images.remove(tag, force=True)  # type: ignore[attr-defined]
 
@@ -218,7 +219,7 @@ def test_deploy_builds_pushes_and_serves_every_endpoint_with_the_version(platfor
 
 
 def running_ids(platform: Platform) -> dict[str, str]:
-    return {c.name: c.id for c in platform.client.containers.list()  # type: ignore[attr-defined]
+    return {c.name: c.id for c in platform.client.containers.list(ignore_removed=True)  # type: ignore[attr-defined]
             if c.name.startswith(platform.prefix)}
 
 

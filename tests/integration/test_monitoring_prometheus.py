@@ -35,6 +35,7 @@ services:
 environments:
   production:
     namespace: production
+    kube_context: retail-test  # --rollback needs a rollback-capable (fully named) environment
     prometheus_url: ${{PROMETHEUS_URL}}
     urls: {{backend: http://127.0.0.1:9}}
 monitoring:

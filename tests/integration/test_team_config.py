@@ -32,14 +32,14 @@ def team(tmp_path: Path, docker_engine):
     config = write_team(tmp_path, ports, prefix=prefix)
     yield config, {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}, prefix
     client = docker_engine.client  # the engine is shared by the whole machine: leave nothing behind
-    for container in client.containers.list(all=True):
+    for container in client.containers.list(all=True, ignore_removed=True):  # others remove theirs meanwhile
         if container.name.startswith(prefix):
             container.remove(force=True)
     for volume in client.volumes.list():  # the audit records the Docker target keeps on the engine
         if str(volume.name).startswith(prefix):
             volume.remove(force=True)
-    for image in client.images.list():
-        for tag in image.tags:
+    for image in client.api.images():  # no per-image inspect to race with another run's cleanup
+        for tag in image.get("RepoTags") or []:
             if tag.startswith(prefix):
                 client.images.remove(tag, force=True)
 
