@@ -39,7 +39,7 @@ from pathlib import Path
 
 from invoke import Context
 
-from retail_deploy.build import build_services
+from retail_deploy.build.service import build_services
 from retail_deploy.config import load_config
 from retail_deploy.execute import Runner
 from tests.services import Registry

@@ -16,7 +16,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from retail_deploy.health import Endpoint, check_endpoints
+from retail_deploy.health.checks import Endpoint, check_endpoints
 
 
 class _Slow(BaseHTTPRequestHandler):

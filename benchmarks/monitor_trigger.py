@@ -30,8 +30,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from retail_deploy.config import load_config  # noqa: E402
-from retail_deploy.monitor import monitoring_settings, watch  # noqa: E402
-from retail_deploy.triggers import windowed_query  # noqa: E402
+from retail_deploy.monitoring.monitor import monitoring_settings, watch  # noqa: E402
+from retail_deploy.monitoring.triggers import windowed_query  # noqa: E402
 from tests.services import MetricsExporter, Prometheus  # noqa: E402
 
 CONFIG = """\

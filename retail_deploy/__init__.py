@@ -12,8 +12,8 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-# Three API names are also names of chapter modules (retail_deploy/build.py, history.py,
-# rollback.py): `from retail_deploy import history` must keep meaning the module, which the whole
+# Three API names are also names of chapter packages or modules (retail_deploy/build/,
+# history.py, kube/rollback.py): `from retail_deploy import history` must keep meaning the module, which the whole
 # library relies on, so those three are only in `retail_deploy.api`. Everything else is here too.
 _MODULE_NAMES = frozenset({"build", "history", "rollback"})
 

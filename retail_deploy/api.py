@@ -46,16 +46,16 @@ from retail_deploy.errors import (
 )
 
 if TYPE_CHECKING:
-    from retail_deploy.build import BuildReport
-    from retail_deploy.docker_target import Report as DockerReport
-    from retail_deploy.docker_target import ServiceReport as DockerService
+    from retail_deploy.build.service import BuildReport
+    from retail_deploy.docker.target import Report as DockerReport
+    from retail_deploy.docker.target import ServiceReport as DockerService
     from retail_deploy.execute import Runner
-    from retail_deploy.health import CheckResult
-    from retail_deploy.kube_verify import VerifyReport
+    from retail_deploy.health.checks import CheckResult
+    from retail_deploy.health.smoke import SmokeReport
+    from retail_deploy.kube.verify import VerifyReport
     from retail_deploy.migrations.plan import Status
-    from retail_deploy.monitor import CheckResult as TriggerCheck
-    from retail_deploy.smoke import SmokeReport
-    from retail_deploy.triggers import Reading
+    from retail_deploy.monitoring.monitor import CheckResult as TriggerCheck
+    from retail_deploy.monitoring.triggers import Reading
 
 __all__ = [
     # loading the platform
@@ -317,7 +317,7 @@ class HistoryEntry(_Result):
 
     @classmethod
     def from_record(cls, entry: Mapping[str, Any]) -> HistoryEntry:
-        from retail_deploy import history as audit
+        from retail_deploy.targets import history as audit
 
         recorded = entry.get("release")
         release: Mapping[str, Any] = recorded if isinstance(recorded, Mapping) else {}
@@ -437,7 +437,7 @@ def build(*, version: str, services: Services = None, push: bool = False, skip_t
     built), InputError (exit 2) on a bad version or unknown service.
     """
     from retail_deploy import validate
-    from retail_deploy.build import build_services
+    from retail_deploy.build.service import build_services
 
     version = validate.version(version)
     cfg = _platform(config)
@@ -451,7 +451,7 @@ def push(*, version: str, service: Services = None, config: Config = None, dry_r
          out: IO[str] | None = None) -> BuildResult:
     """Tag and push images already built for `version` (`build.push`); the result has the digests."""
     from retail_deploy import validate
-    from retail_deploy.build import push_services
+    from retail_deploy.build.service import push_services
 
     version = validate.version(version)
     cfg = _platform(config)
@@ -493,7 +493,8 @@ def deploy(*, env: str, version: str, services: Services = None, strategy: str |
 
 def _deploy_kube(runner: Runner, cfg: PlatformConfig, environment: EnvironmentConfig, version: str,
                  chosen: list[str], strategy: str | None, method: str | None) -> DeployResult:
-    from retail_deploy import deployer, kube_verify
+    from retail_deploy.kube import deployer
+    from retail_deploy.kube import verify as kube_verify
 
     if method is not None:
         from retail_deploy import validate
@@ -560,7 +561,7 @@ def verify(*, env: str, version: str | None = None, config: Config = None, check
     environment = cfg.environment(env)
     with _runner(False, out) as runner:
         if environment.target == "docker":
-            from retail_deploy import docker_target
+            from retail_deploy.docker import target as docker_target
 
             try:
                 return VerifyResult.from_docker(docker_target.verify(runner, cfg, environment, version=version),
@@ -569,7 +570,7 @@ def verify(*, env: str, version: str | None = None, config: Config = None, check
                 if check:
                     raise
                 return VerifyResult.from_docker(error.report, dry_run=False)
-        from retail_deploy import kube_verify
+        from retail_deploy.kube import verify as kube_verify
 
         kube_report = kube_verify.verify(runner, cfg, environment, version)
         kube_verify.record(runner, cfg, environment, kube_report)
@@ -583,7 +584,7 @@ def verify(*, env: str, version: str | None = None, config: Config = None, check
 def _docker_verify(runner: Runner, cfg: PlatformConfig, environment: EnvironmentConfig,
                    version: str | None) -> DockerReport:
     """docker_target.verify's report, also when verification fails (the error carries it)."""
-    from retail_deploy import docker_target
+    from retail_deploy.docker import target as docker_target
 
     try:
         return docker_target.verify(runner, cfg, environment, version=version)
@@ -620,9 +621,9 @@ def wait_for_rollout(*, env: str, services: Services = None, timeout: float | No
                                 if s.outcome != "healthy")
                 raise OperationFailed(f"{environment.name} not rolled out within {limit:g}s: {bad}")
             return result
-        from retail_deploy import probes
         from retail_deploy.commands import kubectl
-        from retail_deploy.kube_settings import kube_env
+        from retail_deploy.kube import probes
+        from retail_deploy.kube.settings import kube_env
 
         kenv = kube_env(cfg, environment)
         checks = []
@@ -645,8 +646,8 @@ def health_check(*, env: str, url: Mapping[str, str] | None = None, timeout: flo
     `url`: {service: base URL} for this run. With `check` an unhealthy endpoint raises
     OperationFailed (exit 1, every failure in the line); `check=False` returns the result.
     """
-    from retail_deploy import health
     from retail_deploy.commands import cmd
+    from retail_deploy.health import checks as health
 
     cfg = _platform(config)
     environment = cfg.environment(env)
@@ -673,7 +674,8 @@ def smoke_test(*, env: str, target: str | None = None, version: str | None = Non
                ca_bundle: str | None = None, config: Config = None, check: bool = True) -> SmokeResult:
     """`health.smoke`: the smoke suite (config `smoke_tests:`) on an environment or a blue/green
     colour (`target`); with `version`, each service's version endpoint must answer it."""
-    from retail_deploy import smoke, validate
+    from retail_deploy import validate
+    from retail_deploy.health import smoke
 
     cfg = _platform(config)
     environment = cfg.environment(env)
@@ -752,7 +754,7 @@ def rollback(*, env: str, service: str | None = None, to_revision: int | None = 
     the last change touched, the traffic switch included), then check over HTTP that each answers
     the version it was rolled back to; `to_revision` (Kubernetes, with `service`) for surgical use.
     On every target through the deploy seam's policy (docs/deploying.md "Deploy targets")."""
-    from retail_deploy import rollback as undo
+    from retail_deploy.kube import rollback as undo
 
     cfg = _platform(config)
     environment = cfg.environment(env)
@@ -774,7 +776,7 @@ def lock_status(*, env: str, config: Config = None) -> LockStatus:
 
 def lock_result(environment: str, lock: Any) -> LockStatus:
     """The LockStatus of a history.LockInfo (None: not locked); for `lock.status --json` too."""
-    from retail_deploy import history as audit
+    from retail_deploy.targets import history as audit
 
     if lock is None:
         return LockStatus(environment, False)
@@ -800,7 +802,7 @@ def evaluate_triggers(*, env: str, metrics: bool = True, config: Config = None, 
     With `check` a firing trigger raises OperationFailed (exit 1); `check=False` returns the
     report (`report.fired`). Prometheus not answering is an error, never "no trigger fired".
     """
-    from retail_deploy import monitor
+    from retail_deploy.monitoring import monitor
 
     cfg = _platform(config)
     environment = cfg.environment(env)

@@ -14,16 +14,16 @@ from retail_deploy.errors import ConfigError, InputError
 # Chapter sections are parsed by their own modules; `config.validate` asks each of them.
 # Without an entry, a section's mistakes (a misspelt key) surface only when its task runs.
 SECTION_PARSERS: dict[str, str] = {
-    "checklist": "retail_deploy.checklist:validate_section",
-    "build": "retail_deploy.build:validate_section",
-    "smoke_tests": "retail_deploy.smoke:validate_section",
+    "checklist": "retail_deploy.checklist.items:validate_section",
+    "build": "retail_deploy.build.service:validate_section",
+    "smoke_tests": "retail_deploy.health.smoke:validate_section",
     "migrations": "retail_deploy.migrations.settings:validate_section",
-    "environments.*.docker": "retail_deploy.docker_target:validate_config",
-    "monitoring": "retail_deploy.monitor:monitoring_settings",
-    "notifications": "retail_deploy.notify:settings_from_config",
-    "prerequisites": "retail_deploy.prerequisites:tools_from_config",
-    "setup": "retail_deploy.platform_setup:validate_section",
-    "environments.*.kube": "retail_deploy.kube_settings:validate_section",
+    "environments.*.docker": "retail_deploy.docker.target:validate_config",
+    "monitoring": "retail_deploy.monitoring.monitor:monitoring_settings",
+    "notifications": "retail_deploy.monitoring.notify:settings_from_config",
+    "prerequisites": "retail_deploy.setup.prerequisites:tools_from_config",
+    "setup": "retail_deploy.setup.platform:validate_section",
+    "environments.*.kube": "retail_deploy.kube.settings:validate_section",
 }
 
 

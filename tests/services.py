@@ -1120,7 +1120,8 @@ def _example_steps() -> dict[str, list[list[str]]]:
 
 def _example_key(steps: Mapping[str, list[list[str]]]) -> str:
     """The input digest of every service (the one build.all uses: sources, not target/ node_modules/ dist/)."""
-    from retail_deploy import build, images
+    from retail_deploy.build import images
+    from retail_deploy.build import service as build
 
     digests = [images.input_digest(str(EXAMPLE_DIR / name), str(EXAMPLE_DIR / name / "Dockerfile"), version="",
                                    extra=[" ".join(step) for step in steps[name]],

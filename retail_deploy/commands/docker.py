@@ -1,6 +1,6 @@
 """Argv builders for the docker CLI.
 
-Images are built and pushed through the Docker SDK (`retail_deploy.images`); these commands are
+Images are built and pushed through the Docker SDK (`retail_deploy.build.images`); these commands are
 what a person would type for the same action. A dry run prints them, and they are what the
 runbook shows (`docker build -t retail-backend:V .`, `docker tag ...`, `docker push ...`).
 """

@@ -1,6 +1,6 @@
 """Argv builders for running containers with the docker CLI.
 
-The Docker target (`retail_deploy.docker_target`) acts through the Docker SDK; these are the
+The Docker target (`retail_deploy.docker.target`) acts through the Docker SDK; these are the
 commands a person would type for the same actions. A dry run prints them, so the plan of a
 development deploy reads (and runs) as a shell script. `host` adds `-H ssh://user@host` for a
 remote engine, exactly as the docker CLI takes it.

@@ -22,7 +22,7 @@ from retail_deploy.errors import InputError
 if TYPE_CHECKING:
     from retail_deploy.config import EnvironmentConfig, PlatformConfig
     from retail_deploy.execute import Runner
-    from retail_deploy.history import LockInfo
+    from retail_deploy.targets.history import LockInfo
 
 __all__ = ["Prepared", "Release", "Report", "ServiceReport", "Serving", "Target", "target_for"]
 

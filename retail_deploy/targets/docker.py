@@ -1,4 +1,4 @@
-"""The Docker engine target (local, or remote over SSH): `retail_deploy.docker_target` behind the
+"""The Docker engine target (local, or remote over SSH): `retail_deploy.docker.target` behind the
 seam (docs/deploying.md "Deploy targets").
 
 Its lock is a never-started container named after the environment (an atomic create on any
@@ -15,10 +15,10 @@ from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
-from retail_deploy import docker_target
+from retail_deploy.docker import target as docker_target
 from retail_deploy.errors import InputError
-from retail_deploy.history import LockInfo
 from retail_deploy.targets import Prepared, Release, Report, Serving
+from retail_deploy.targets.history import LockInfo
 
 if TYPE_CHECKING:
     from retail_deploy.config import EnvironmentConfig, PlatformConfig

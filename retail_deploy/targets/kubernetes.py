@@ -1,5 +1,5 @@
-"""The Kubernetes target: the deploy strategies of `retail_deploy.deployer`, the lock and audit
-ConfigMaps of `retail_deploy.history`, and rollback by release (docs/deploying.md "Deploy
+"""The Kubernetes target: the deploy strategies of `retail_deploy.kube.deployer`, the lock and audit
+ConfigMaps of `retail_deploy.targets.history`, and rollback by release (docs/deploying.md "Deploy
 targets").
 
 Rollback by release sets each service back to the IMAGE it served before (`kubectl set image`,
@@ -14,14 +14,14 @@ from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
-from retail_deploy import deployer, history, probes
 from retail_deploy.commands import kubectl
 from retail_deploy.errors import InputError, OperationFailed, RetailDeployError
-from retail_deploy.kube_settings import KubeEnv, kube_env
-from retail_deploy.strategies import HEALTH, SWITCH, Plan
-from retail_deploy.strategies.blue_green import plan_switch_back
-from retail_deploy.strategies.rolling import plan_undo, set_image_steps
-from retail_deploy.targets import Prepared, Release, Report, ServiceReport, Serving
+from retail_deploy.kube import deployer, probes
+from retail_deploy.kube.settings import KubeEnv, kube_env
+from retail_deploy.kube.strategies import HEALTH, SWITCH, Plan
+from retail_deploy.kube.strategies.blue_green import plan_switch_back
+from retail_deploy.kube.strategies.rolling import plan_undo, set_image_steps
+from retail_deploy.targets import Prepared, Release, Report, ServiceReport, Serving, history
 
 if TYPE_CHECKING:
     from retail_deploy.config import EnvironmentConfig, PlatformConfig
@@ -79,7 +79,7 @@ class KubeTarget:
         return out
 
     def verify(self, version: str | None = None) -> Report:
-        from retail_deploy import kube_verify
+        from retail_deploy.kube import verify as kube_verify
 
         checked = kube_verify.verify(self.runner, self.cfg, self.env, version)
         report = Report(self.env.name, self.where, f"verify {version or ''}".strip(), version=version or "")

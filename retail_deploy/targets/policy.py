@@ -13,9 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from retail_deploy import history
 from retail_deploy.errors import InputError, LockHeld, OperationFailed, RetailDeployError, RolledBack
-from retail_deploy.targets import Release, Report, Serving, Target, target_for
+from retail_deploy.targets import Release, Report, Serving, Target, history, target_for
 
 ROLLBACK_LOCK_TTL_S = 1800.0
 
@@ -141,7 +140,7 @@ class Guarded:
     def _confirmed(self, report: Report, release: Release) -> Report:
         """Every rollback ends here: each service must answer, over HTTP, the version it was
         rolled back to (services without a version endpoint: the target's own reading)."""
-        from retail_deploy import verification
+        from retail_deploy.health import verification
 
         runner = self.runner
         unasked = []
@@ -173,8 +172,8 @@ class Guarded:
                  act: Callable[[], Report], reason: str | None = None, forced: str | None = None,
                  automatic: bool = False, notify: bool = True) -> Report:
         """Lock, probe what serves, act, probe again, record, notify."""
-        from retail_deploy.deployer import Interrupted
         from retail_deploy.execute import handling_signals, signal_name
+        from retail_deploy.kube.deployer import Interrupted
 
         runner = self.runner
         entry: dict[str, Any] = {"action": action, "who": history.whoami(), "version": version,
@@ -235,7 +234,7 @@ class Guarded:
     def _notify(self, entry: Mapping[str, Any], automatic: bool) -> None:
         """A change event for every deploy (a critical one when it rolled itself back), one per
         rollback. Never raises."""
-        from retail_deploy import notify
+        from retail_deploy.monitoring import notify
 
         runner, cfg, name = self.runner, self.cfg, self.env.name
         details: dict[str, Any] = {k: entry[k] for k in ("strategy", "result", "colour", "release", "who")

@@ -1,7 +1,7 @@
 """Runbook chapter 1, "Build Artifacts": `build.service NAME`, `build.all` and `build.push` for any
 platform config; `build.backend`, `build.consumer-web`, `build.admin-web` are the runbook's names
 for the retail platform's services. Thin: parse options, load the platform config, call
-retail_deploy.build."""
+retail_deploy.build.service."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ _HELP = {
 def _build(c: Any, names: str | None, version: str | None, push: bool, skip_tests: bool,
            config: str | None, json: bool = False, task_name: str | None = None) -> None:
     from retail_deploy import validate
-    from retail_deploy.build import build_services
+    from retail_deploy.build.service import build_services
     from retail_deploy.errors import InputError
     from retail_deploy.execute import Runner
 
@@ -41,7 +41,7 @@ def _build(c: Any, names: str | None, version: str | None, push: bool, skip_test
 def _reported(json: bool, dry: bool, work: Any) -> None:
     """Run a build or push; with --json print its images and digests, also when it failed (exit 1)."""
     from retail_deploy.api import BuildResult
-    from retail_deploy.build import BuildFailed
+    from retail_deploy.build.service import BuildFailed
 
     try:
         report = work()
@@ -88,7 +88,7 @@ def build_all(c, version=None, push=False, skip_tests=False, services=None, conf
 def push(c, version=None, service=None, config=None, json=False):
     """Tag and push images already built for VERSION; report the registry digests."""
     from retail_deploy import validate
-    from retail_deploy.build import push_services
+    from retail_deploy.build.service import push_services
     from retail_deploy.execute import Runner
 
     version = validate.version(version)

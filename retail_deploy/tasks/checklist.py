@@ -19,7 +19,7 @@ from retail_deploy.tasks._common import load, task
 def pre_deploy(c, env=None, version=None, ack=None, notify=False, config=None):
     """Run the runbook's pre-deployment checklist for a version and environment."""
     from retail_deploy import validate
-    from retail_deploy.checklist_gate import gate
+    from retail_deploy.checklist.gate import gate
     from retail_deploy.execute import Runner
 
     version = validate.version(version)

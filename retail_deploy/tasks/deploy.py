@@ -8,7 +8,7 @@ from typing import Any
 from invoke import Collection
 
 from retail_deploy.errors import InputError, OperationFailed
-from retail_deploy.platform_setup import dashboards
+from retail_deploy.setup.platform import dashboards
 from retail_deploy.tasks._common import EnvironmentsHelp, confirm, load, print_json, progress, task
 from retail_deploy.tasks._kube import kubernetes_env, runner
 from retail_deploy.tasks.deploy_docker import development
@@ -29,8 +29,10 @@ class Gate:
 def _deploy(c: Any, env_name: str, version: str, *, strategy: str | None, method: str | None, build: bool,
             yes: bool, config: str | None, services: str | None, ask: bool, gate: Gate | None = None,
             json: bool = False) -> None:
-    from retail_deploy import deployer, kube_verify, validate
+    from retail_deploy import validate
     from retail_deploy.api import kube_deploy_result
+    from retail_deploy.kube import deployer
+    from retail_deploy.kube import verify as kube_verify
     from retail_deploy.targets.policy import guarded
 
     validate.version(version)
@@ -41,7 +43,7 @@ def _deploy(c: Any, env_name: str, version: str, *, strategy: str | None, method
     if gate is not None and gate.force is not None and not gate.force.strip():
         raise InputError("--force needs a reason, e.g. --force 'hotfix for incident 42'")
     if gate is not None:  # the dry run skips the checklist but must refuse what the real run refuses
-        from retail_deploy.checklist import check_acks
+        from retail_deploy.checklist.items import check_acks
 
         check_acks(gate.acks)
     cfg = load(config)
@@ -88,7 +90,7 @@ def _checklist(run: Any, cfg: Any, env: Any, version: str, gate: Gate) -> str | 
         return None
     import sys
 
-    from retail_deploy.checklist_gate import gate as checklist_gate
+    from retail_deploy.checklist.gate import gate as checklist_gate
 
     report = checklist_gate(run, cfg, env, version, acks=gate.acks, notify=gate.notify, force=gate.force,
                             interactive=sys.stdin.isatty())
@@ -96,7 +98,7 @@ def _checklist(run: Any, cfg: Any, env: Any, version: str, gate: Gate) -> str | 
 
 
 def _build(run: Any, cfg: Any, services: list[str], version: str) -> None:
-    from retail_deploy.build import build_services
+    from retail_deploy.build.service import build_services
 
     build_services(cfg, [cfg.services[name] for name in services], version, push=True, runner=run)
 

@@ -1,7 +1,7 @@
 """`deploy.development`: build, push and deploy to a Docker engine (the runbook's localhost environment).
 
-Thin: parse options, load the platform config, call `retail_deploy.build` then
-`retail_deploy.docker_target`. The task is part of the `deploy` collection (tasks/deploy.py).
+Thin: parse options, load the platform config, call `retail_deploy.build.service` then
+`retail_deploy.docker.target`. The task is part of the `deploy` collection (tasks/deploy.py).
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ def development(c, version=None, build=True, services=None, skip_tests=False, en
     Each new container must pass its health checks before it replaces the running one; if one
     fails, the old containers keep serving and the task exits 3 with the reason.
     """
-    from retail_deploy import docker_target, validate
+    from retail_deploy import validate
+    from retail_deploy.docker import target as docker_target
     from retail_deploy.errors import InputError
     from retail_deploy.execute import Runner
     from retail_deploy.targets.policy import guarded
@@ -39,7 +40,7 @@ def development(c, version=None, build=True, services=None, skip_tests=False, en
     chosen = cfg.select_services(services)
     with Runner(c, out=progress(json)) as runner:
         if build:
-            from retail_deploy.build import build_services
+            from retail_deploy.build.service import build_services
 
             # With a registry the images travel through it (a remote engine pulls them); without
             # one they are built directly on the target engine.

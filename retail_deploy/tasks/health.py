@@ -1,6 +1,6 @@
 """Health checks chapter: `health.check`, `health.deps`, `health.smoke`.
 
-Thin tasks over `retail_deploy.health` and `retail_deploy.smoke`; exit 0 when everything is
+Thin tasks over `retail_deploy.health.checks` and `retail_deploy.health.smoke`; exit 0 when everything is
 healthy, 1 when anything is not (every failure is listed, not only the first), 2 on bad input.
 """
 
@@ -26,8 +26,8 @@ CHECK_HELP = {
 def check(c, env=None, config=None, json=False, ca_bundle=None, timeout=5.0, retries=2, url=None,
           style="table"):
     """The runbook's health table: every endpoint checked at once; exit 1 if any is unhealthy."""
-    from retail_deploy import health
     from retail_deploy.execute import Runner
+    from retail_deploy.health import checks as health
 
     cfg = load(config)
     environment = cfg.environment(env)
@@ -63,8 +63,8 @@ def check(c, env=None, config=None, json=False, ca_bundle=None, timeout=5.0, ret
 })
 def deps(c, env=None, config=None, via=None, service=None, json=False, timeout=5.0, ca_bundle=None):
     """Dependency health (e.g. MongoDB, Redis) through a service's Spring Boot /actuator/health/<name>."""
-    from retail_deploy import dependencies
     from retail_deploy.execute import Runner
+    from retail_deploy.health import dependencies
 
     cfg = load(config)
     environment = cfg.environment(env)
@@ -75,7 +75,7 @@ def deps(c, env=None, config=None, via=None, service=None, json=False, timeout=5
     bundle = _ca_bundle(ca_bundle, environment)
     with Runner(c) as runner:
         if via == "kubectl":
-            from retail_deploy.kube_settings import kube_env
+            from retail_deploy.kube.settings import kube_env
 
             results = dependencies.check_via_kubectl(runner, kube_env(cfg, environment), owner, components)
         else:
@@ -110,9 +110,9 @@ def deps(c, env=None, config=None, via=None, service=None, json=False, timeout=5
 def smoke(c, env=None, config=None, target=None, version=None, json=False, timeout=5.0, retries=2,
           ca_bundle=None, url=None):
     """Run the smoke suite (config `smoke_tests:`, default: health table + version) on an env or colour."""
-    from retail_deploy import smoke as smoke_lib
     from retail_deploy import validate
     from retail_deploy.execute import Runner
+    from retail_deploy.health import smoke as smoke_lib
 
     cfg = load(config)
     environment = cfg.environment(env)
@@ -208,7 +208,7 @@ def display_name(service: str) -> str:
 
 
 def _print_results(results: list[Any], as_json: bool, style: str, environment: str) -> None:
-    from retail_deploy import health
+    from retail_deploy.health import checks as health
     from retail_deploy.redact import redact
 
     if as_json:

@@ -12,8 +12,7 @@ from retail_deploy.tasks._kube import runner
 @task(read_only=True)
 def status(c, env=None, config=None, json=False):
     """Who holds the environment's deploy lock, for which version, until when."""
-    from retail_deploy import history
-    from retail_deploy.targets import target_for
+    from retail_deploy.targets import history, target_for
 
     cfg = load(config)
     environment = cfg.environment(env)
@@ -34,8 +33,7 @@ def status(c, env=None, config=None, json=False):
 @task(plans_reads=True)
 def release(c, env=None, yes=False, config=None):
     """Remove the deploy lock (after a deploy died without releasing it)."""
-    from retail_deploy import history
-    from retail_deploy.targets import target_for
+    from retail_deploy.targets import history, target_for
 
     cfg = load(config)
     environment = cfg.environment(env)

@@ -20,9 +20,9 @@ def rules(c, output=None, config=None):
     from pathlib import Path
 
     from retail_deploy import validate
-    from retail_deploy.alert_rules import alert_definitions, render_rules
     from retail_deploy.execute import Runner
-    from retail_deploy.monitor import monitoring_settings
+    from retail_deploy.monitoring.alert_rules import alert_definitions, render_rules
+    from retail_deploy.monitoring.monitor import monitoring_settings
 
     if output is not None:
         validate.path(output, what="--output")
@@ -46,8 +46,8 @@ def rules(c, output=None, config=None):
 @task(read_only=True, help={"metrics": "also show the warning/critical metrics table (--no-metrics to skip)"})
 def check(c, env=None, config=None, metrics=True, json=False):
     """Evaluate every rollback trigger now: table; exit 0 none fire, 1 one fires, 5 Prometheus unreachable."""
-    from retail_deploy import monitor
     from retail_deploy.errors import OperationFailed
+    from retail_deploy.monitoring import monitor
 
     cfg = load(config)
     environment = cfg.environment(env)
@@ -68,7 +68,7 @@ def check(c, env=None, config=None, metrics=True, json=False):
 
 
 def _print_check(result: Any, environment: str, metrics: bool) -> None:
-    from retail_deploy.triggers import format_table
+    from retail_deploy.monitoring.triggers import format_table
 
     print(f"rollback triggers of {environment} (Prometheus {result.prometheus}):")
     print(format_table(result.triggers))
@@ -87,9 +87,10 @@ def _print_check(result: Any, environment: str, metrics: bool) -> None:
 })
 def watch(c, env=None, duration=None, rollback=False, interval=None, config=None):
     """Poll the rollback triggers for --duration; with --rollback, roll back on the first breach (exit 3)."""
-    from retail_deploy import monitor, notify, validate
+    from retail_deploy import validate
     from retail_deploy.errors import InputError, OperationFailed, RolledBack
     from retail_deploy.execute import Runner
+    from retail_deploy.monitoring import monitor, notify
 
     if not duration:
         raise InputError("missing --duration: how long to watch, e.g. --duration 10m")
@@ -143,7 +144,7 @@ def _refuse_if_cannot_roll_back(runner: Any, cfg: Any, environment: Any) -> None
 
 def _rollback(runner: Any, cfg: Any, environment: Any, reason: str) -> str:
     """Back to the recorded previous release, on the environment's target (the deploy seam)."""
-    from retail_deploy.rollback import rollback_environment
+    from retail_deploy.kube.rollback import rollback_environment
 
     return rollback_environment(runner, cfg, environment, reason=reason)
 
@@ -157,7 +158,7 @@ ns.add_task(watch)
 @task
 def dashboards(c, config=None):
     """The Grafana dashboards to watch (Application Overview, Infrastructure, Business, Security)."""
-    from retail_deploy import platform_setup
+    from retail_deploy.setup import platform as platform_setup
 
     links = platform_setup.dashboards(load(config))
     if not links:

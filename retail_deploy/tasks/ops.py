@@ -14,7 +14,7 @@ SERVICE_HELP = "service from the platform config (default: the blue-green servic
 
 def _kube(cfg: Any, env: str | None, service: str | None = None) -> tuple[Any, str]:
     """The environment's Kubernetes settings (context and namespace pinned) and the service meant."""
-    from retail_deploy.kube_settings import kube_env
+    from retail_deploy.kube.settings import kube_env
     from retail_deploy.tasks._kube import kubernetes_env
 
     environment = kubernetes_env(cfg, env, "ops")
@@ -44,7 +44,7 @@ def logs(c, env=None, service=None, output=None, config=None):
 
     from retail_deploy import redact, validate
     from retail_deploy.commands import kubectl
-    from retail_deploy.probes import live_deployment
+    from retail_deploy.kube.probes import live_deployment
 
     if output is not None:
         validate.path(output, what="--output")
@@ -82,7 +82,7 @@ def port_forward(c, env=None, service=None, port=None, remote_port=None, config=
 def shell(c, env=None, service=None, program="/bin/sh", config=None):
     """Open a shell in a service's pod (kubectl exec -it deploy/NAME -- /bin/sh)."""
     from retail_deploy.commands import kubectl
-    from retail_deploy.probes import live_deployment
+    from retail_deploy.kube.probes import live_deployment
 
     cfg = load(config)
     kenv, service = _kube(cfg, env, service)

@@ -19,8 +19,8 @@ if TYPE_CHECKING:
 def undo(c, env=None, service=None, to_revision=None, yes=False, config=None):
     """Back to the recorded previous release (traffic switch included), on any target; then check
     over HTTP that each service answers the version it was rolled back to."""
-    from retail_deploy import rollback
     from retail_deploy.errors import InputError
+    from retail_deploy.kube import rollback
 
     revision = None
     if to_revision is not None:
@@ -54,7 +54,7 @@ def _summary(env_name: str, report: Report) -> str:
 def history(c, env=None, config=None, json=False):
     """Deploy/rollback audit records (per service version before and after, serving colour), beside
     the target's own history (`kubectl rollout history`, or the kept containers)."""
-    from retail_deploy import rollback
+    from retail_deploy.kube import rollback
 
     cfg = load(config)
     environment = cfg.environment(env)

@@ -10,8 +10,8 @@ from retail_deploy.tasks._common import load, task
 @task
 def tools(c, config=None):
     """Check the runbook's required tools and versions (Docker, kubectl, Helm, AWS CLI, Node, JDK, Maven)."""
-    from retail_deploy import prerequisites
     from retail_deploy.execute import Runner
+    from retail_deploy.setup import prerequisites
 
     cfg = load(config)
     with Runner(c) as runner:
@@ -23,10 +23,10 @@ def tools(c, config=None):
 @task
 def cluster(c, env=None, config=None):
     """Set up kubeconfig for an environment's cluster (aws eks update-kubeconfig), then verify access."""
-    from retail_deploy import platform_setup
     from retail_deploy.commands import kubectl
     from retail_deploy.execute import Runner
-    from retail_deploy.kube_settings import kube_env
+    from retail_deploy.kube.settings import kube_env
+    from retail_deploy.setup import platform as platform_setup
 
     cfg = load(config)
     environment = cfg.environment(env)
@@ -45,10 +45,10 @@ def cluster(c, env=None, config=None):
 @task
 def helm_repos(c, config=None):
     """Add the configured Helm repositories (helm repo add ...) and update them."""
-    from retail_deploy import platform_setup
     from retail_deploy.commands import helm
     from retail_deploy.errors import InputError
     from retail_deploy.execute import Runner
+    from retail_deploy.setup import platform as platform_setup
 
     cfg = load(config)
     repositories = platform_setup.helm_repositories(cfg)

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
     from retail_deploy.commands.kubectl import Kube
     from retail_deploy.config import EnvironmentConfig, PlatformConfig, ServiceConfig
-    from retail_deploy.troubleshoot import Probe, Report
+    from retail_deploy.troubleshoot.diagnose import Probe, Report
 
     # (probe, kube, environment, service, serving deployment) -> the report of one runbook issue
     Diagnosis = Callable[[Probe, Kube, EnvironmentConfig, ServiceConfig, str], Report]
@@ -42,7 +42,8 @@ def _help(**extra: str) -> dict[str, str]:
 def crashloop(c, env=None, config=None, pod=None, service=None, output=None, fix=False, yes=False,
               request_timeout=None):
     """Pod CrashLoopBackOff: describe the failing pods and read their previous logs."""
-    from retail_deploy import troubleshoot, validate
+    from retail_deploy import validate
+    from retail_deploy.troubleshoot import diagnose as troubleshoot
 
     if pod is not None:
         validate.resource_name(pod, what="--pod")
@@ -56,7 +57,7 @@ def crashloop(c, env=None, config=None, pod=None, service=None, output=None, fix
 def errors(c, env=None, config=None, service=None, tail=500, replicas=5, output=None, fix=False, yes=False,
            request_timeout=None):
     """High error rate: grouped error lines, rollout history, resource use; remedy: scale up."""
-    from retail_deploy import troubleshoot
+    from retail_deploy.troubleshoot import diagnose as troubleshoot
 
     tail, replicas = _at_least(tail, 1, "--tail"), _at_least(replicas, 1, "--replicas")
     _run(c, config, env, service, output, fix, yes, request_timeout,
@@ -68,7 +69,7 @@ def errors(c, env=None, config=None, service=None, tail=500, replicas=5, output=
 @task(read_only=True, help=_help())
 def db(c, env=None, config=None, service=None, output=None, fix=False, yes=False, request_timeout=None):
     """Database connection issues: actuator health, MongoDB and Redis pings, connection pool messages."""
-    from retail_deploy import troubleshoot
+    from retail_deploy.troubleshoot import diagnose as troubleshoot
 
     def diagnose(probe, kube, environment, svc, deployment):
         components = list(svc.raw.str_list("dependencies", ())) or ["mongo", "redis"]
@@ -84,7 +85,7 @@ def db(c, env=None, config=None, service=None, output=None, fix=False, yes=False
 def latency(c, env=None, config=None, service=None, mongo_deployment="mongodb", redis_deployment="redis",
             replicas=10, output=None, fix=False, yes=False, request_timeout=None):
     """High latency: pod resource use against limits, slow MongoDB operations, Redis latency."""
-    from retail_deploy import troubleshoot
+    from retail_deploy.troubleshoot import diagnose as troubleshoot
 
     replicas = _at_least(replicas, 1, "--replicas")
     _run(c, config, env, service, output, fix, yes, request_timeout,
@@ -97,7 +98,7 @@ def latency(c, env=None, config=None, service=None, mongo_deployment="mongodb", 
 def certs(c, env=None, config=None, days=14, service=None, output=None, fix=False, yes=False,
           request_timeout=None):
     """SSL/TLS: cert-manager certificates expired, expiring within --days, or not Ready; remedy: re-issue."""
-    from retail_deploy import troubleshoot
+    from retail_deploy.troubleshoot import diagnose as troubleshoot
 
     days = _at_least(days, 0, "--days")
     _run(c, config, env, service, output, fix, yes, request_timeout,
@@ -111,10 +112,11 @@ def _run(c: Any, config: str | None, env: str | None, service: str | None, outpu
          yes: bool, request_timeout: str | None, diagnose: Diagnosis) -> None:
     from dataclasses import replace
 
-    from retail_deploy import troubleshoot, validate
+    from retail_deploy import validate
     from retail_deploy.errors import InputError, OperationFailed
     from retail_deploy.execute import Runner
-    from retail_deploy.kube_settings import kube_env
+    from retail_deploy.kube.settings import kube_env
+    from retail_deploy.troubleshoot import diagnose as troubleshoot
 
     if request_timeout is not None and validate.duration(request_timeout, what="--request-timeout") <= 0:
         # kubectl reads 0 as "no timeout": a diagnosis could then hang on an unreachable API server.

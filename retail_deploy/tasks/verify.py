@@ -26,7 +26,7 @@ def _verify(c: Any, env_name: str | None, version: str | None, config: str | Non
 
     with runner(c, out=progress(json)) as run:
         if env.target == "docker":
-            from retail_deploy import docker_target  # type: ignore[attr-defined,unused-ignore]
+            from retail_deploy.docker import target as docker_target  # type: ignore[attr-defined,unused-ignore]
 
             try:
                 docker_report = docker_target.verify(run, cfg, env, version=version)
@@ -37,7 +37,7 @@ def _verify(c: Any, env_name: str | None, version: str | None, config: str | Non
             if json:
                 print_json(VerifyResult.from_docker(docker_report, dry_run=run.dry))
             return
-        from retail_deploy import kube_verify
+        from retail_deploy.kube import verify as kube_verify
 
         report = kube_verify.verify(run, cfg, env, version)
         if run.dry:

@@ -80,7 +80,7 @@ def cluster(tmp_path, monkeypatch):
 
 
 def _wait_version(version: str, port: int = 30080, seconds: float = 60) -> None:
-    from retail_deploy.verification import served_version
+    from retail_deploy.health.verification import served_version
 
     deadline = time.monotonic() + seconds
     while served_version(BASE.format(port)) != version:
@@ -105,7 +105,7 @@ def selector(namespace: str) -> str:
 
 
 def test_blue_green_switches_and_scales_down(cluster):
-    from retail_deploy import deployer
+    from retail_deploy.kube import deployer
 
     runner, cfg, env = setup()
     outcome = deployer.deploy(runner, cfg, env, "1.1.0")
@@ -116,8 +116,8 @@ def test_blue_green_switches_and_scales_down(cluster):
 
 
 def test_smoke_failure_keeps_traffic_on_blue(cluster):
-    from retail_deploy import deployer
     from retail_deploy.errors import RolledBack
+    from retail_deploy.kube import deployer
 
     runner, cfg, env = setup()
     with pytest.raises(RolledBack, match="before the switch"):
@@ -127,8 +127,8 @@ def test_smoke_failure_keeps_traffic_on_blue(cluster):
 
 
 def test_rolling_rollout_failure_is_undone(cluster):
-    from retail_deploy import deployer
     from retail_deploy.errors import RolledBack
+    from retail_deploy.kube import deployer
 
     runner, cfg, env = setup()
     with pytest.raises(RolledBack):
@@ -140,7 +140,7 @@ def test_rolling_rollout_failure_is_undone(cluster):
 
 
 def test_image_already_set_starts_no_rollout(cluster):
-    from retail_deploy import deployer
+    from retail_deploy.kube import deployer
 
     runner, cfg, env = setup()
     before = kubectl("get", "deployment", "retail-backend-blue", "-o", "jsonpath={.metadata.generation}",
@@ -152,7 +152,7 @@ def test_image_already_set_starts_no_rollout(cluster):
 
 
 def test_interrupt_after_the_switch_puts_traffic_back(cluster, monkeypatch):
-    from retail_deploy import deployer
+    from retail_deploy.kube import deployer
 
     original = deployer.Deploy.do
 
@@ -169,9 +169,9 @@ def test_interrupt_after_the_switch_puts_traffic_back(cluster, monkeypatch):
 
 
 def test_two_deploys_race_for_the_lock(cluster):
-    from retail_deploy import history
     from retail_deploy.errors import LockHeld
-    from retail_deploy.kube_settings import kube_env
+    from retail_deploy.kube.settings import kube_env
+    from retail_deploy.targets import history
 
     runner, cfg, env = setup()
     kube = kube_env(cfg, env).kube

@@ -137,7 +137,7 @@ class Platform:
         return Runner(Context(), out=self.out, dry=dry)
 
     def served_version(self, env: str = "production") -> str | None:
-        from retail_deploy.verification import served_version
+        from retail_deploy.health.verification import served_version
 
         return served_version(self.urls[env]["backend"])
 

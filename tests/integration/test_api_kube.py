@@ -8,7 +8,8 @@ import io
 
 import pytest
 
-from retail_deploy import api, history
+from retail_deploy import api
+from retail_deploy.targets import history
 from tests.integration.kube_support import Platform
 
 pytestmark = pytest.mark.integration

@@ -18,7 +18,14 @@ from contextlib import contextmanager
 
 import pytest
 
-from tests.integration.test_dev_target import REPO, Platform, assert_ok, get, make_platform, remove_containers
+from tests.integration.docker.test_dev_target import (
+    REPO,
+    Platform,
+    assert_ok,
+    get,
+    make_platform,
+    remove_containers,
+)
 
 pytestmark = pytest.mark.integration
 

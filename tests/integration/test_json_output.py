@@ -5,7 +5,7 @@ Kubernetes tasks run against the kubectl/helm doubles (tests/doubles), Docker-ta
 the real Docker engine and registry, db.status against mongomock through the real CLI. Each run's
 stdout and stderr go through `assert_no_secrets`; `test_the_sweep_covers_every_json_task` makes
 sure no task with a `--json` option escapes the sweep (monitor.check is swept in
-tests/integration/test_monitoring_prometheus.py, beside its real Prometheus).
+tests/integration/monitoring/test_monitoring_prometheus.py, beside its real Prometheus).
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from typing import Any
 
 import pytest
 
-from retail_deploy import history
+from retail_deploy.targets import history
+from tests.integration.docker.test_dev_target import make_platform, remove_containers
 from tests.integration.kube_support import REPO, Platform
-from tests.integration.test_dev_target import make_platform, remove_containers
 
 pytestmark = pytest.mark.integration
 
@@ -35,7 +35,7 @@ SECRET_FORMS = (SECRET, json.dumps(SECRET)[1:-1], json.dumps(SECRET, ensure_asci
 SWEPT = {"deploy.staging", "verify.staging", "lock.status", "rollback.history", "health.check", "health.smoke",
          "health.deps", "build.all", "build.push", "deploy.development", "verify.development", "db.status",
          "config.show"}
-SWEPT_ELSEWHERE = {"monitor.check": "tests/integration/test_monitoring_prometheus.py"}
+SWEPT_ELSEWHERE = {"monitor.check": "tests/integration/monitoring/test_monitoring_prometheus.py"}
 # Same task body and result as one swept above: build.<service> is build.all for one service;
 # verify.production and deploy.production run verify.staging's and deploy.staging's code.
 SAME_PATH = {"build.service": "build.all", "build.backend": "build.all", "build.consumer-web": "build.all", "build.admin-web": "build.all",

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.integration.test_dev_target import get, make_platform, remove_containers
+from tests.integration.docker.test_dev_target import get, make_platform, remove_containers
 from tests.migrations_support import SERVER_ENV
 from tests.services import free_port
 

@@ -9,7 +9,8 @@ import sys
 
 import pytest
 
-from retail_deploy import deployer, history
+from retail_deploy.kube import deployer
+from retail_deploy.targets import history
 from tests.integration.kube_support import REPO
 
 pytestmark = pytest.mark.integration

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from retail_deploy import history
+from retail_deploy.targets import history
+from tests.integration.checklist.test_checklist_gate import MANUAL
 from tests.integration.kube_support import REPO, Platform
-from tests.integration.test_checklist_gate import MANUAL
 from tests.services import unavailable
 
 pytestmark = pytest.mark.integration

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 import retail_deploy
-from retail_deploy import api, deployer, errors, redact
+from retail_deploy import api, errors, redact
+from retail_deploy.kube import deployer
 
 REPO = Path(__file__).resolve().parents[2]
 MODULE_NAMES = {"build", "history", "rollback"}
@@ -29,9 +30,10 @@ def test_the_package_exports_the_api_except_the_names_of_its_chapter_modules() -
     for name in retail_deploy.__all__:
         assert getattr(retail_deploy, name) is getattr(api, name)
     # The library imports its chapter modules by these names: they must stay modules.
-    from retail_deploy import history, rollback
+    from retail_deploy.kube import rollback
+    from retail_deploy.targets import history
 
-    assert history.__name__ == "retail_deploy.history" and rollback.__name__ == "retail_deploy.rollback"
+    assert history.__name__ == "retail_deploy.targets.history" and rollback.__name__ == "retail_deploy.kube.rollback"
 
 
 def test_the_runbook_words_are_function_names() -> None:
@@ -92,7 +94,7 @@ def test_health_check_dry_run_prints_the_curl_commands_and_checks_nothing() -> N
 
 def test_lock_status_and_history_reach_each_environment_through_its_target() -> None:
     # Before, both refused Docker environments; now the deploy seam picks the target that keeps
-    # them (on the engine: tests/integration/test_dev_target.py reads them back for real).
+    # them (on the engine: tests/integration/docker/test_dev_target.py reads them back for real).
     from retail_deploy.execute import Runner
     from retail_deploy.targets import target_for
 
@@ -123,7 +125,7 @@ def test_results_are_frozen_and_their_documents_mask_secrets() -> None:
 
 
 def test_build_result_says_images_digests_and_ok() -> None:
-    from retail_deploy.build import BuildReport, ServiceResult
+    from retail_deploy.build.service import BuildReport, ServiceResult
 
     report = BuildReport("1.4.2", [ServiceResult("backend", "pushed", image="r/retail-backend:1.4.2",
                                                  digest="sha256:" + "a" * 64),

@@ -209,8 +209,8 @@ def test_end_of_input_at_a_confirmation_prompt_is_a_no(monkeypatch):
     # Ctrl-D at "[y/N]" raised EOFError: "unexpected failure", exit 1, instead of "not confirmed", exit 2.
     import io as io_module
 
-    from retail_deploy import checklist
-    from retail_deploy.checklist_gate import _ask_at_terminal
+    from retail_deploy.checklist import items as checklist
+    from retail_deploy.checklist.gate import _ask_at_terminal
     from retail_deploy.errors import InputError
     from retail_deploy.tasks._common import confirm
 

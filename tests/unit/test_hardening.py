@@ -15,8 +15,9 @@ from urllib.parse import quote
 import pytest
 from invoke import Config, Context
 
-from retail_deploy import checklist, redact, validate
-from retail_deploy.checklist_gate import gate
+from retail_deploy import redact, validate
+from retail_deploy.checklist import items as checklist
+from retail_deploy.checklist.gate import gate
 from retail_deploy.commands import cmd
 from retail_deploy.config import DEFAULT_CONFIG, load_config
 from retail_deploy.errors import (
@@ -30,7 +31,7 @@ from retail_deploy.errors import (
 )
 from retail_deploy.execute import SHOW_READS, Runner
 from tests.inprocess import run_cli, task_arguments
-from tests.unit.test_checklist import MANUAL_EVERY, MANUAL_PRODUCTION, facts
+from tests.unit.checklist.test_checklist import MANUAL_EVERY, MANUAL_PRODUCTION, facts
 
 NASTY = "it's \"quoted\" \\ $HOME and spaces"
 
@@ -234,7 +235,7 @@ def test_a_secret_with_a_line_break_is_masked_in_its_shown_form() -> None:
 
 
 def test_verify_is_exit_5_only_when_no_cluster_read_got_an_answer() -> None:
-    from retail_deploy.kube_verify import VerifyReport
+    from retail_deploy.kube.verify import VerifyReport
     from retail_deploy.tasks.verify import _if_the_cluster_did_not_answer
 
     refused = "command exited 1: kubectl get deployment retail-backend (The connection to the server was refused)"

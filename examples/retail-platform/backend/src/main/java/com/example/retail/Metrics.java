@@ -9,7 +9,7 @@ import java.util.TreeMap;
  * <p>{@code http_server_requests_total{method,uri,status}} counts requests (the error-rate trigger
  * divides its 5xx part by the total) and {@code http_server_requests_duration} is a histogram of
  * their durations in seconds (the p95 trigger takes {@code histogram_quantile} over its buckets).
- * The names are the ones in retail_deploy/triggers.py, so the monitoring chapter watches this
+ * The names are the ones in retail_deploy/monitoring/triggers.py, so the monitoring chapter watches this
  * service unchanged. Synchronized: a handful of requests per second, no contention worth a
  * lock-free design.
  */

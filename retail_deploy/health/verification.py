@@ -1,0 +1,131 @@
+"""Checks the deployer runs after acting: health of the public (or one colour's) URLs, the
+version a service reports, smoke tests before a switch, and the verification period.
+
+The checks themselves belong to other chapters: `retail_deploy.health.checks` (concurrent HTTP checks
+with retries), `retail_deploy.health.smoke` (the smoke suite, per colour) and `retail_deploy.monitoring.monitor`
+(rollback triggers from Prometheus). This module sequences them for a deploy and prints each
+as its CLI equivalent (`$ curl -fsS ...`, `$ ./scripts/smoke-tests.sh green`).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from retail_deploy.commands import cmd
+from retail_deploy.errors import OperationFailed
+
+HTTP_TIMEOUT_S = 5.0
+HEALTH_RETRIES = 3
+
+
+def health_endpoints(cfg: Any, env: Any, urls: Mapping[str, str] | None = None,
+                     services: list[str] | None = None) -> list[Any]:
+    from retail_deploy.health.checks import endpoints_for
+
+    found = endpoints_for(cfg, env, dict(urls) if urls else None)
+    return [e for e in found if services is None or e.service in services]
+
+
+def check_health(runner: Any, cfg: Any, env: Any, urls: Mapping[str, str] | None = None, *,
+                 services: list[str] | None = None, retries: int = HEALTH_RETRIES, quiet: bool = False) -> list[Any]:
+    """Check the health endpoints (concurrently, with retries while a switch settles); raises
+    OperationFailed naming every failing endpoint."""
+    from retail_deploy.health.checks import check_endpoints
+
+    endpoints = health_endpoints(cfg, env, urls, services)
+    if not quiet:
+        for endpoint in endpoints:
+            runner.announce(cmd(*endpoint.curl(HTTP_TIMEOUT_S), read_only=True))
+    if runner.dry or not endpoints:
+        return []
+    results = check_endpoints(endpoints, timeout=HTTP_TIMEOUT_S, retries=retries, backoff=0.5)
+    failed = [r for r in results if not r.ok]
+    if failed:
+        raise OperationFailed("health check failed: " + "; ".join(f"{r.endpoint.url} {r.error}" for r in failed))
+    return results
+
+
+def served_version(base_url: str, path: str = "/api/v1/version") -> str | None:
+    """The version a service reports at `path` (`{"version": "1.4.2"}`), or None."""
+    import urllib.error
+    import urllib.request
+
+    url = base_url.rstrip("/") + path
+    try:
+        with urllib.request.urlopen(url, timeout=HTTP_TIMEOUT_S) as response:  # URLs come from the config
+            data = json.loads(response.read(65536).decode("utf-8", "replace"))
+    except (OSError, ValueError, urllib.error.URLError):
+        return None
+    version = data.get("version") if isinstance(data, dict) else None
+    return None if version is None else str(version)
+
+
+def check_version(runner: Any, base_url: str, version: str, path: str = "/api/v1/version",
+                  attempts: int = HEALTH_RETRIES) -> None:
+    """`/api/v1/version` must report the version we deployed (or restored)."""
+    url = base_url.rstrip("/") + path
+    runner.announce(cmd("curl", "-fsS", url, read_only=True))
+    if runner.dry:
+        return
+    got = served_version(base_url, path)
+    for _ in range(attempts - 1):
+        if got == version:
+            break
+        time.sleep(0.5)
+        got = served_version(base_url, path)
+    if got != version:
+        raise OperationFailed(f"{url} reports version {got!r}, expected {version!r}")
+
+
+def smoke(runner: Any, cfg: Any, env: Any, colour: str, version: str) -> None:
+    """`./scripts/smoke-tests.sh <colour>`: the smoke suite against the idle colour before it gets traffic."""
+    if runner.dry:  # do not even import the smoke chapter for a plan
+        runner.announce(cmd("./scripts/smoke-tests.sh", colour))
+        return
+    from retail_deploy.health.smoke import run_smoke_tests
+
+    report = runner.action(cmd("./scripts/smoke-tests.sh", colour), run_smoke_tests, cfg, env, colour,
+                           version=version)
+    if report is not None and not report.ok:
+        failures = "; ".join(f"{r.name} {r.error}" for r in report.failures) or "no test ran"
+        raise OperationFailed(f"smoke tests failed on {colour}: {failures}")
+
+
+def verification_period(runner: Any, cfg: Any, env: Any, seconds: float, prometheus_url: str | None) -> None:
+    """Watch the new version before accepting it: the rollback triggers (monitoring chapter) when
+    Prometheus is configured, else the health checks every few seconds. Raises on a breach."""
+    if seconds <= 0:
+        return
+    if prometheus_url:
+        from retail_deploy.monitoring import monitor
+        from retail_deploy.monitoring.prometheus import PrometheusUnreachable
+
+        line = cmd("inv", "monitor.watch", "--env", env.name, "--duration", f"{round(seconds)}s")
+        start = time.monotonic()
+        try:
+            result = runner.action(line, monitor.watch, cfg, env, seconds, say=runner.say)
+        except PrometheusUnreachable as exc:
+            runner.say(f"Prometheus unreachable ({exc}); verifying with health checks for the rest of the period")
+            _health_loop(runner, cfg, env, seconds - (time.monotonic() - start))
+            return
+        breach = getattr(result, "breach", None)
+        if breach is not None:
+            raise OperationFailed(f"rollback trigger fired during the verification period: {monitor.describe(breach)}")
+        return
+    runner.say(f"no Prometheus for {env.name}: health checks for {round(seconds)}s")
+    if not runner.dry:
+        _health_loop(runner, cfg, env, seconds)
+
+
+def _health_loop(runner: Any, cfg: Any, env: Any, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    interval = min(10.0, max(seconds / 3, 0.5))
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return
+        time.sleep(min(interval, remaining))
+        check_health(runner, cfg, env, retries=1, quiet=True)

@@ -1,0 +1,167 @@
+"""`verify.<env>` for Kubernetes: the runbook's chapters 3 and 5 as one report.
+
+Pods of each service, `kubectl rollout status` with a timeout, health checks on the
+environment's URLs, `/api/v1/version` equal to the deployed version, and recent backend logs
+scanned for errors (counted, first lines shown). One screen; OperationFailed (exit 1) if any
+check fails.
+
+Pods and logs are those of the deployment that serves (for the blue-green service, the colour the
+Service selects), selected by that deployment's own selector: the idle colour (or a plain
+`app=` label both colours share) must not fail, or pass, a healthy production's verification.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from retail_deploy.commands import cmd, kubectl
+from retail_deploy.errors import RetailDeployError, clip
+from retail_deploy.health import verification
+from retail_deploy.kube import probes
+from retail_deploy.kube.settings import KubeEnv, kube_env
+from retail_deploy.targets import history
+
+VERIFY_ROLLOUT_TIMEOUT_S = 120.0
+SHOWN_LOG_LINES = 5
+
+
+@dataclass(frozen=True)
+class Row:
+    check: str
+    target: str
+    ok: bool
+    detail: str
+
+
+@dataclass
+class VerifyReport:
+    env: str
+    rows: list[Row] = field(default_factory=list)
+    log_lines: list[str] = field(default_factory=list)
+    versions: dict[str, str] = field(default_factory=dict)  # service -> version expected to serve
+
+    @property
+    def version(self) -> str:
+        """The one version every service runs, or "" when they differ."""
+        found = set(self.versions.values())
+        return found.pop() if len(found) == 1 else ""
+
+    @property
+    def ok(self) -> bool:
+        return all(r.ok for r in self.rows)
+
+    def add(self, check: str, target: str, ok: bool, detail: str) -> None:
+        self.rows.append(Row(check, target, ok, detail))
+
+    def render(self) -> str:
+        rows = [("CHECK", "TARGET", "RESULT", "DETAIL")] + [
+            (r.check, r.target, "ok" if r.ok else "FAIL", r.detail) for r in self.rows]
+        widths = [max(len(r[i]) for r in rows) for i in range(3)]
+        out = [f"Verification of {self.env}"]
+        out += ["  ".join([*(c.ljust(w) for c, w in zip(r[:3], widths, strict=True)), r[3][:100]]).rstrip()
+                for r in rows]
+        out += [f"  | {line[:160]}" for line in self.log_lines]
+        failed = sum(not r.ok for r in self.rows)
+        out.append(f"{len(self.rows) - failed} of {len(self.rows)} checks passed"
+                   + ("" if not failed else f"; {failed} FAILED"))
+        return "\n".join(out)
+
+
+def verify(runner: Any, cfg: Any, env: Any, version: str | None = None,
+           services: Sequence[str] | None = None) -> VerifyReport:
+    """`services`: the ones expected at `version` (a deploy of some services only); the others are
+    checked against the version they run. None: every service."""
+    kenv = kube_env(cfg, env)
+    report = VerifyReport(kenv.name)
+    expected: dict[str, str | None] = {}
+    serving: dict[str, tuple[str, str]] = {}  # service -> (serving deployment, its pods' label selector)
+    for target in kenv.services:
+        want = version if services is None or target.name in services else None
+        try:
+            name = probes.live_deployment(runner, kenv, target.name)
+            dep = probes.deployment(runner, kenv.kube, name)
+        except RetailDeployError as exc:
+            report.add("deployment", target.name, False, str(exc).splitlines()[0][:200])
+            continue
+        image = dep.image(target.container) or next(iter(dep.images.values()), "")
+        expected[target.name] = want or probes.image_tag(image)
+        labels = ",".join(f"{k}={v}" for k, v in sorted(dep.selector_labels.items())) or target.selector
+        serving[target.name] = (name, labels)
+        try:
+            pods = probes.pods(runner, kenv.kube, labels)
+            bad = [f"{p.name} {p.problem}" for p in pods if p.problem]
+            ready = sum(p.ready for p in pods)
+            report.add("pods", name, bool(pods) and not bad and ready >= dep.replicas,
+                       f"{ready}/{dep.replicas} ready" + (f"; {', '.join(bad)[:80]}" if bad else ""))
+        except RetailDeployError as exc:
+            report.add("pods", name, False, str(exc).splitlines()[0][:200])
+        try:
+            runner.run(kubectl.rollout_status(kenv.kube, name, min(VERIFY_ROLLOUT_TIMEOUT_S, kenv.rollout_timeout_s)),
+                       hide=True)
+            report.add("rollout", name, True, f"complete ({probes.image_tag(image)})")
+        except RetailDeployError as exc:
+            report.add("rollout", name, False, str(exc).splitlines()[0][-120:])
+        if want and probes.image_tag(image) != want:
+            report.add("image", name, False, f"runs {image}, expected tag {want}")
+    report.versions = {name: tag for name, tag in expected.items() if tag}
+    _health(runner, cfg, env, report)
+    for target in kenv.services:
+        path = getattr(cfg.services[target.name], "version_path", None)
+        base = kenv.urls.get(target.name)
+        want = expected.get(target.name)
+        if not (path and base and want):
+            continue
+        runner.announce(cmd("curl", "-fsS", base.rstrip("/") + path, read_only=True))
+        if not runner.dry:
+            got = verification.served_version(base, path)
+            report.add("version", base.rstrip("/") + path, got == want, f"{got!r} (expected {want!r})")
+    _scan_logs(runner, kenv, report, serving)
+    return report
+
+
+def _health(runner: Any, cfg: Any, env: Any, report: VerifyReport) -> None:
+    """The runbook's health checks on the environment's URLs, concurrently."""
+    from retail_deploy.health.checks import check_endpoints
+
+    endpoints = verification.health_endpoints(cfg, env)
+    for endpoint in endpoints:
+        runner.announce(cmd(*endpoint.curl(verification.HTTP_TIMEOUT_S), read_only=True))
+    if runner.dry or not endpoints:
+        return
+    for result in check_endpoints(endpoints, timeout=verification.HTTP_TIMEOUT_S, retries=1):
+        detail = f"HTTP {result.status}" if result.ok else (result.error or f"HTTP {result.status}")
+        report.add("health", result.endpoint.url, result.ok, detail)
+
+
+def _scan_logs(runner: Any, kenv: KubeEnv, report: VerifyReport, serving: dict[str, tuple[str, str]]) -> None:
+    """`serving`: service -> (deployment, label selector) of what serves it, as found above; a
+    service whose deployment could not be read is already reported failed and is not scanned."""
+    names = [kenv.blue_green.service] if kenv.blue_green else [t.name for t in kenv.services][:1]
+    pattern = re.compile(kenv.log_pattern, re.IGNORECASE)
+    for name in names:
+        if name not in serving:
+            continue
+        deployment, labels = serving[name]
+        try:
+            text = runner.probe(kubectl.logs(kenv.kube, labels, kenv.log_tail)).stdout
+        except RetailDeployError as exc:
+            report.add("logs", deployment, False, clip(str(exc).splitlines()[0], 200))
+            continue
+        hits = [line for line in text.splitlines() if pattern.search(line)]
+        report.add("logs", deployment, len(hits) <= kenv.log_max_errors,
+                   f"{len(hits)} error line(s) in the last {kenv.log_tail} lines per pod")
+        report.log_lines += hits[:SHOWN_LOG_LINES]
+
+
+def record(runner: Any, cfg: Any, env: Any, report: VerifyReport) -> None:
+    """Keep the verification in the deploy history: the production checklist asks whether the
+    version was verified on staging."""
+    if runner.dry:
+        return
+    now = history.iso(history.utcnow())
+    history.record(runner, kube_env(cfg, env).kube, {
+        "action": "verify", "env": report.env, "version": report.version, "versions": report.versions,
+        "result": "passed" if report.ok else "failed", "start": now, "end": now, "who": history.whoami()})

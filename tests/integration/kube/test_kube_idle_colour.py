@@ -1,0 +1,117 @@
+"""Idle-colour hygiene and honest messages of a blue-green deploy, against the Kubernetes double
+(`platform` fixture: the FakeCluster API; the same tests run on a real control plane through a
+fixture with that API).
+
+The idle colour gets its new image before it scales up, goes back down after any attempt that did
+not end with traffic on it, verification reads only the serving colour, and the messages say what
+happened to traffic and which versions serve."""
+
+from __future__ import annotations
+
+import pytest
+
+from retail_deploy.commands import kubectl
+from retail_deploy.commands.kubectl import Kube
+from retail_deploy.errors import RolledBack
+from retail_deploy.kube import deployer
+from retail_deploy.kube import verify as kube_verify
+from retail_deploy.targets import history
+from tests.integration.kube_support import Platform
+
+pytestmark = pytest.mark.integration
+
+IMAGE = "registry.example.com/retail-backend:{}"
+
+
+def deploy(p: Platform, version: str, **kw):
+    cfg = p.cfg()
+    return deployer.deploy(p.runner(), cfg, cfg.environment("production"), version, **kw)
+
+
+def mutation_index(p: Platform, *words: str) -> int:
+    mutations = [" ".join(argv) for argv in p.mutations()]
+    return next(i for i, m in enumerate(mutations) if all(w in m for w in words))
+
+
+def test_the_idle_colour_gets_its_new_image_before_it_scales_up(platform):
+    deploy(platform, "1.1.0", services=["backend"])
+    set_image = mutation_index(platform, "set image", "deployment/retail-backend-green")
+    scale_up = mutation_index(platform, "scale deployment", "retail-backend-green", "--replicas=3")
+    assert set_image < scale_up
+    green = platform.cluster.pods("production", {"deployment": "green"})
+    assert len(green) == 3 and {p["spec"]["containers"][0]["image"] for p in green} == {IMAGE.format("1.1.0")}
+
+
+@pytest.mark.parametrize("fault,where", [
+    ("bad_image", "before the switch"),        # smoke tests fail on green
+    ("rollout_timeout", "before the switch"),  # green never becomes ready
+    ("patch_refused", "at the switch"),        # the selector patch is refused
+    ("front_end", "after the switch"),         # a front end's rollout fails after the switch
+])
+def test_after_a_failed_attempt_only_the_old_colour_runs(platform, fault, where):
+    if fault == "bad_image":
+        platform.cluster.inject("bad_image", IMAGE.format("1.1.0"))
+    elif fault == "rollout_timeout":
+        platform.cluster.inject("rollout_timeout", "retail-backend-green")
+    elif fault == "patch_refused":
+        platform.cluster.inject("patch_refused", "retail-backend")
+    else:
+        platform.cluster.inject("rollout_timeout", "retail-consumer-web", namespace="production")
+    with pytest.raises(RolledBack) as info:
+        deploy(platform, "1.1.0")
+    message = str(info.value)
+    assert f"failed {where} (" in message
+    assert platform.selector() == "blue" and platform.served_version() == "1.0.0"
+    assert platform.cluster.replicas("production", "retail-backend-blue") == 3
+    assert platform.cluster.replicas("production", "retail-backend-green") == 0
+    assert not platform.cluster.pods("production", {"deployment": "green"})
+    assert "green scaled back down to 0" in message
+    if where == "after the switch":
+        assert "switched traffic back to blue" in message and "never left" not in message
+    else:
+        assert "traffic never left blue" in message and "switched traffic back" not in message
+    assert message.endswith("traffic is on blue (retail-backend-blue), healthy, serving backend 1.0.0, "
+                            "consumer-web 1.0.0, admin-web 1.0.0"), message
+    assert platform.cluster.configmap("production", history.LOCK_NAME) is None
+
+
+def test_a_refused_selector_patch_is_quoted_whole(platform):
+    platform.cluster.inject("patch_refused", "retail-backend")
+    with pytest.raises(RolledBack) as info:
+        deploy(platform, "1.1.0", services=["backend"])
+    message = str(info.value)
+    # the kubectl error ends with the namespace: it is not cut mid-word
+    assert 'cannot patch resource "services" in API group "" in the namespace "production"' in message, message
+    assert "after the switch" not in message
+
+
+def test_the_next_deploy_after_a_failed_attempt_still_works(platform):
+    platform.cluster.inject("bad_image", IMAGE.format("1.1.0"))
+    with pytest.raises(RolledBack):
+        deploy(platform, "1.1.0", services=["backend"])
+    outcome = deploy(platform, "1.1.1", services=["backend"])
+    assert outcome.colour == "green" and platform.served_version() == "1.1.1"
+    assert platform.cluster.replicas("production", "retail-backend-green") == 3
+
+
+def test_verification_reads_only_the_serving_colour(platform):
+    """A broken idle colour (left up by hand, or by an older release of this tool) must not fail a
+    healthy production's verification; errors of the serving colour still do."""
+    cluster = platform.cluster
+    cluster.set_logs("production", "INFO started\n", deployment="retail-backend-blue")
+    cluster.set_logs("production", "ERROR cannot connect to mongodb\n" * 20, deployment="retail-backend-green")
+    cluster.set_logs("production", "ERROR the unused plain deployment\n", deployment="retail-backend")
+    cluster.inject("crashloop", "retail-backend-green")
+    runner = platform.runner()
+    runner.run(kubectl.scale(Kube("retail-production", "production"), "retail-backend-green", 3), hide=True)
+    cfg = platform.cfg()
+    production = cfg.environment("production")
+    report = kube_verify.verify(runner, cfg, production, "1.0.0")
+    assert report.ok, report.render()
+    assert [(r.target, r.ok) for r in report.rows if r.check == "logs"] == [("retail-backend-blue", True)]
+    assert "cannot connect to mongodb" not in report.render()
+    assert not any("green" in r.target for r in report.rows)
+    cluster.set_logs("production", "ERROR payment gateway refused\n" * 20, deployment="retail-backend-blue")
+    failing = kube_verify.verify(runner, cfg, production, "1.0.0")
+    assert [(r.target, r.ok) for r in failing.rows if r.check == "logs"] == [("retail-backend-blue", False)]
+    assert "payment gateway refused" in failing.render()

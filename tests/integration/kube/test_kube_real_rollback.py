@@ -1,0 +1,195 @@
+"""Rollback procedures, the verify report, lock tasks and the CLI contract on the REAL control
+plane (scripts/kube-up.sh): the same scenarios as test_kube_rollback.py (on the doubles), with the
+real kubectl's `rollout undo`/`rollout history` and the real deployment controller's revisions.
+
+Not here: anything reading container logs (`verify` logs row, `troubleshoot.errors`, `ops.logs`),
+exec (`troubleshoot.db`/`latency`), `top`, `port-forward`, `ops.shell`: each needs a kubelet, and
+the simulated nodes have none. The API server forwards those to the node's kubelet port on
+127.0.0.1, where nothing listens, so they fail as on a cluster whose kubelets are down.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from retail_deploy.errors import InputError
+from retail_deploy.kube import deployer, rollback
+from retail_deploy.kube import verify as kube_verify
+from retail_deploy.targets import history
+from tests.integration.kube.test_kube_rollback import inv
+from tests.integration.kube_support import Platform
+
+pytestmark = [pytest.mark.integration, pytest.mark.kube]
+
+IMAGE = "registry.example.com/retail-backend:{}"
+
+
+@pytest.fixture
+def platform(real_platform):
+    return real_platform
+
+
+def env(p: Platform, name: str):
+    cfg = p.cfg()
+    return cfg, cfg.environment(name)
+
+
+def test_undo_restores_the_previous_version_and_records_it(platform):
+    cfg, staging = env(platform, "staging")
+    deployer.deploy(platform.runner(), cfg, staging, "1.1.0", strategy="rolling")
+    assert platform.served_version("staging") == "1.1.0"
+    done = rollback.undo(platform.runner(), cfg, staging, service="backend")
+    assert done == ["retail-backend"]
+    assert platform.served_version("staging") == "1.0.0"
+    assert platform.cluster.image("staging", "retail-backend") == IMAGE.format("1.0.0")
+    entries = history.parse_history(platform.cluster.configmap("staging", history.HISTORY_NAME)["data"])
+    assert [e["action"] for e in entries] == ["deploy", "rollback-undo"]
+    assert entries[-1]["result"] == "succeeded"
+
+
+def test_undo_to_a_revision(platform):
+    cfg, staging = env(platform, "staging")
+    first = platform.cluster.revision("staging", "retail-backend")
+    deployer.deploy(platform.runner(), cfg, staging, "1.1.0", strategy="rolling", services=["backend"])
+    deployer.deploy(platform.runner(), cfg, staging, "1.2.0", strategy="rolling", services=["backend"])
+    assert platform.cluster.revision("staging", "retail-backend") == first + 2
+    rollback.undo(platform.runner(), cfg, staging, service="backend", to_revision=first)
+    assert platform.cluster.image("staging", "retail-backend") == IMAGE.format("1.0.0")
+    assert platform.served_version("staging") == "1.0.0"
+
+
+def test_undo_to_an_unknown_revision_is_refused_before_anything_changes(platform):
+    cfg, staging = env(platform, "staging")
+    with pytest.raises(InputError, match="has no revision 42; known revisions: 1"):
+        rollback.undo(platform.runner(), cfg, staging, service="backend", to_revision=42)
+    assert not platform.commands_with("rollout", "undo")
+
+
+def test_blue_green_rollback_scales_the_old_colour_up_and_switches(platform):
+    cfg, production = env(platform, "production")
+    deployer.deploy(platform.runner(), cfg, production, "1.1.0", services=["backend"])
+    assert platform.selector() == "green"
+    assert platform.cluster.replicas("production", "retail-backend-blue") == 0
+    colour = rollback.blue_green(platform.runner(), cfg, production)
+    assert colour == "blue" and platform.selector() == "blue"
+    assert platform.cluster.replicas("production", "retail-backend-blue") == 3
+    assert platform.served_version() == "1.0.0"
+    entries = history.parse_history(platform.cluster.configmap("production", history.HISTORY_NAME)["data"])
+    assert entries[-1]["action"] == "rollback-blue-green" and entries[-1]["result"] == "succeeded"
+
+
+def test_automatic_rollback_follows_the_environment_strategy(platform):
+    cfg, production = env(platform, "production")
+    deployer.deploy(platform.runner(), cfg, production, "1.1.0", services=["backend"])
+    summary = rollback.rollback_environment(platform.runner(), cfg, production, reason="error rate 7% > 5%")
+    assert summary == "traffic switched back to blue"
+    assert platform.served_version() == "1.0.0"
+    cfg, staging = env(platform, "staging")
+    deployer.deploy(platform.runner(), cfg, staging, "1.1.0", strategy="rolling")
+    assert rollback.rollback_environment(platform.runner(), cfg, staging, reason="p95").startswith("rolled back")
+    assert platform.served_version("staging") == "1.0.0"
+
+
+def test_history_shows_records_beside_the_real_rollout_history(platform):
+    cfg, staging = env(platform, "staging")
+    deployer.deploy(platform.runner(), cfg, staging, "1.1.0", strategy="rolling")
+    text = rollback.show_history(platform.runner(), cfg, staging)
+    assert "1.1.0" in text and "succeeded" in text and "rolling" in text
+    assert "kubectl rollout history deployment/retail-backend:" in text
+    assert "REVISION" in text and "CHANGE-CAUSE" in text  # the real kubectl's table
+    result = inv(platform, "rollback.history", "--env", "staging")
+    assert result.returncode == 0, result.stderr
+    assert "kubectl rollout history deployment/retail-admin-web:" in result.stdout
+
+
+def test_verify_report_on_the_real_cluster(platform):
+    cfg, staging = env(platform, "staging")
+    report = kube_verify.verify(platform.runner(), cfg, staging, "1.0.0")
+    rows = {(r.check, r.ok) for r in report.rows}
+    assert {("pods", True), ("rollout", True), ("health", True), ("version", True)} <= rows, report.render()
+    assert not any(not r.ok for r in report.rows if r.check != "logs"), report.render()
+    # No kubelet behind the simulated nodes: `kubectl logs` fails, and the report says so
+    # (the doubles' test_verify_report_passes_then_fails_on_a_crashloop covers the log scan).
+    assert [r.ok for r in report.rows if r.check == "logs"] == [False]
+    wrong = kube_verify.verify(platform.runner(), cfg, staging, "2.0.0")
+    assert any(r.check == "version" and not r.ok for r in wrong.rows)
+    assert any(r.check == "image" and not r.ok for r in wrong.rows)
+    # After a deploy of the backend only, only the backend is expected at the new version.
+    deployer.deploy(platform.runner(), cfg, staging, "1.1.0", strategy="rolling", services=["backend"])
+    partial = kube_verify.verify(platform.runner(), cfg, staging, "1.1.0", services=["backend"])
+    assert [r.target for r in partial.rows if not r.ok] == ["retail-backend"], partial.render()  # logs only
+    assert partial.versions == {"backend": "1.1.0", "consumer-web": "1.0.0", "admin-web": "1.0.0"}
+
+
+# --- the CLI contract ------------------------------------------------------------------------
+
+def test_production_without_a_terminal_and_without_yes_refuses_with_exit_2(platform):
+    result = inv(platform, "deploy.production", "--version", "1.1.0")
+    assert result.returncode == 2, result.stderr
+    assert "pass --yes" in result.stderr
+    assert platform.mutations() == []
+
+
+def test_bad_version_is_exit_2_before_anything_runs(platform):
+    result = inv(platform, "deploy.staging", "--version", "1.2.3;rm -rf /")
+    assert result.returncode == 2 and "invalid version" in result.stderr
+    assert platform.cluster.calls() == []
+
+
+def test_dry_run_reads_the_live_colour_and_changes_nothing(platform):
+    result = inv(platform, "--dry", "deploy.production", "--version", "1.1.0")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "$ kubectl set image deployment/retail-backend-green retail-backend=" in out
+    assert "$ kubectl patch service retail-backend -p '{\"spec\":{\"selector\":{\"deployment\":\"green\"}}}'" in out
+    assert "$ kubectl scale deployment retail-backend-blue --replicas=0" in out
+    assert "assuming" not in out  # the probes ran against the real API server
+    assert platform.mutations() == []
+    assert platform.cluster.revision("production", "retail-backend-green") == 1
+
+
+def test_lock_status_and_release_tasks(platform):
+    platform.cluster.add_configmap("production", history.LOCK_NAME, {
+        "holder": "carol@laptop", "id": "z", "version": "1.0.9", "acquired": "2026-01-01T00:00:00Z",
+        "expires": "2099-01-01T00:00:00Z"})
+    status = inv(platform, "lock.status", "--env", "production")
+    assert status.returncode == 0 and "held by carol@laptop (version 1.0.9" in status.stdout
+    held = inv(platform, "deploy.production", "--version", "1.1.0", "--yes")
+    assert held.returncode == 4 and "carol@laptop" in held.stderr
+    release = inv(platform, "lock.release", "--env", "production", "--yes")
+    assert release.returncode == 0, release.stderr
+    assert platform.cluster.configmap("production", history.LOCK_NAME) is None
+
+
+def test_rollback_undo_task_exit_codes(platform):
+    bad = inv(platform, "rollback.undo", "--env", "staging", "--to-revision", "3")
+    assert bad.returncode == 2 and "--to-revision needs --service" in bad.stderr
+    nothing = inv(platform, "rollback.undo", "--env", "staging", "--service", "backend")
+    assert nothing.returncode == 1 and "rollout undo deployment/retail-backend" in nothing.stderr
+    cfg, staging = env(platform, "staging")
+    deployer.deploy(platform.runner(), cfg, staging, "1.1.0", strategy="rolling", services=["backend"])
+    ok = inv(platform, "rollback.undo", "--env", "staging", "--service", "backend")
+    assert ok.returncode == 0, ok.stderr
+    assert "rolled back retail-backend in staging" in ok.stdout
+    assert platform.served_version("staging") == "1.0.0"
+
+
+def test_automatic_rollback_of_a_blue_green_deploy_also_undoes_the_front_ends(platform):
+    cfg, production = env(platform, "production")
+    deployer.deploy(platform.runner(), cfg, production, "1.1.0")
+    assert platform.cluster.image("production", "retail-consumer-web").endswith(":1.1.0")
+    summary = rollback.rollback_environment(platform.runner(), cfg, production, reason="error rate 7% > 5%")
+    assert summary.startswith("traffic switched back to blue; rolled back retail-consumer-web")
+    assert platform.selector() == "blue" and platform.served_version() == "1.0.0"
+    for front_end in ("retail-consumer-web", "retail-admin-web"):
+        assert platform.cluster.image("production", front_end) == f"registry.example.com/{front_end}:1.0.0"
+
+
+def test_automatic_rollback_of_a_rolling_deploy_undoes_only_what_it_deployed(platform):
+    cfg, staging = env(platform, "staging")
+    deployer.deploy(platform.runner(), cfg, staging, "1.0.7", strategy="rolling", services=["consumer-web"])
+    deployer.deploy(platform.runner(), cfg, staging, "1.1.0", strategy="rolling", services=["backend"])
+    assert rollback.rollback_environment(platform.runner(), cfg, staging, reason="p95") == (
+        "rolled back retail-backend")
+    assert platform.served_version("staging") == "1.0.0"
+    assert platform.cluster.image("staging", "retail-consumer-web").endswith(":1.0.7")
