@@ -117,5 +117,5 @@ def test_every_python_block_of_docs_library_md_runs_and_does_what_it_says(docs_p
 
 
 def registry_tags(platform: Any) -> list[str]:
-    return sorted(tag for image in platform.client.images.list() for tag in image.tags  # type: ignore[attr-defined]
+    return sorted(tag for image in platform.client.api.images() for tag in image.get("RepoTags") or ()
                   if platform.prefix in tag)

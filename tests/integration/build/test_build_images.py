@@ -38,8 +38,10 @@ def platform(tmp_path, registry, docker_engine, monkeypatch, version):
     monkeypatch.setenv("BUILD_TEST_PASSWORD", registry.password)
     monkeypatch.setenv("DOCKER_HOST", docker_engine.base_url)
     yield root
-    for image in docker_engine.client.images.list():
-        for tag in image.tags:
+    # The low-level listing: images.list() inspects each image and fails when another test's
+    # cleanup removes one meanwhile (the engine is shared).
+    for image in docker_engine.client.api.images():
+        for tag in image.get("RepoTags") or ():
             if tag.endswith(f":{version}"):
                 docker_engine.client.images.remove(tag, force=True, noprune=False)
 
@@ -196,7 +198,7 @@ def test_build_and_push_the_example_platform(tmp_path, registry, docker_engine, 
                                        remove=True, network_mode="host")
         assert assets.decode().startswith("index-") and b".js" in assets
     finally:
-        for image in docker_engine.client.images.list():
-            for tag in image.tags:
+        for image in docker_engine.client.api.images():
+            for tag in image.get("RepoTags") or ():
                 if tag.endswith(f":{version}"):
                     docker_engine.client.images.remove(tag, force=True)
