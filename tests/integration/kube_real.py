@@ -21,7 +21,7 @@ from tests.kube.dataplane import ClusterHTTP
 
 # Real rollouts take real time (the controllers, the scheduler and kwok on a loaded machine): the
 # doubles' 3 s would fail healthy rollouts. A stalled rollout costs this much per test.
-ROLLOUT_TIMEOUT = os.environ.get("RETAIL_DEPLOY_TEST_KUBE_ROLLOUT_TIMEOUT", "15s")
+ROLLOUT_TIMEOUT = os.environ.get("RETAIL_DEPLOY_TEST_KUBE_ROLLOUT_TIMEOUT", "30s")
 
 
 class RealPlatform(Platform):

@@ -91,7 +91,8 @@ def test_retries_with_backoff_recover_a_starting_service(server):
     assert len(server.requests_to("/flaky")) == 3
     gaps = [b.received_at - a.received_at for a, b in zip(server.requests_to("/flaky"),
                                                            server.requests_to("/flaky")[1:], strict=False)]
-    assert gaps[1] > gaps[0] * 1.5  # exponential backoff: 0.05 s, then 0.1 s
+    # Exponential backoff: at least 0.05 s, then at least 0.1 s (a loaded machine only adds to them).
+    assert gaps[0] >= 0.05 and gaps[1] >= 0.1
 
 
 def test_no_retries_means_one_request(server):

@@ -39,7 +39,7 @@ def platform(real_cluster, tmp_path, monkeypatch):
                                 f"deployment {name} deleted", 60)
     p = RealPlatform(real_cluster, tmp_path, monkeypatch, staging_method="helm")
     data = yaml.safe_load(p.config.read_text())
-    data["environments"]["staging"]["helm"].update(chart_dir=str(CHART_DIR), timeout="20s")
+    data["environments"]["staging"]["helm"].update(chart_dir=str(CHART_DIR), timeout="40s")
     p.config.write_text(yaml.safe_dump(data, sort_keys=False))
     yield p
     p.close()
