@@ -11,7 +11,9 @@ from __future__ import annotations
 import importlib.util
 import io
 import os
+import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -150,3 +152,39 @@ class Platform:
     def commands_with(self, *words: str) -> list[list[str]]:
         return [argv for argv in self.cluster.commands("kubectl") + self.cluster.commands("helm")
                 if all(w in argv for w in words)]
+
+
+def inv(p: Any, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    """`invoke ARGS` in a child process against the platform `p` (its env and config file)."""
+    environ = dict(p.env, RETAIL_DEPLOY_CONFIG=str(p.config), PYTHONPATH=str(REPO))
+    return subprocess.run([sys.executable, "-m", "invoke", "-r", str(REPO), *args], cwd=REPO, env=environ,
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout)
+
+
+def race_for_the_lock(platform: Any, holders: list[str]) -> list[str]:
+    """`history.acquire` from one thread per holder, all at once: the winners' names."""
+    from retail_deploy.errors import LockHeld
+    from retail_deploy.kube.settings import kube_env
+    from retail_deploy.targets import history
+
+    cfg = platform.cfg()
+    kube = kube_env(cfg, cfg.environment("production")).kube
+    results: list[str] = []
+    barrier = threading.Barrier(len(holders))
+
+    def race(name: str) -> None:
+        barrier.wait()
+        try:
+            history.acquire(platform.runner(), kube, env_name="production", version="1", strategy="x",
+                            ttl_s=600, holder=name)
+            results.append(name)
+        except LockHeld:
+            results.append("")
+
+    threads = [threading.Thread(target=race, args=(name,)) for name in holders]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == len(holders)
+    return [r for r in results if r]

@@ -17,8 +17,7 @@ import pytest
 from retail_deploy.errors import LockHeld, RolledBack
 from retail_deploy.kube import deployer
 from retail_deploy.targets import history
-from tests.integration.kube.test_kube_deploy import race_for_the_lock
-from tests.integration.kube_support import Platform
+from tests.integration.kube_support import Platform, race_for_the_lock
 
 pytestmark = [pytest.mark.integration, pytest.mark.kube]
 

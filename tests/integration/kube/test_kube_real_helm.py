@@ -18,9 +18,8 @@ import yaml
 from retail_deploy.errors import RolledBack
 from retail_deploy.kube import deployer
 from retail_deploy.targets import history
-from tests.integration.kube.test_kube_rollback import inv
 from tests.integration.kube_real import RealPlatform
-from tests.integration.kube_support import SERVICES
+from tests.integration.kube_support import SERVICES, inv
 
 pytestmark = [pytest.mark.integration, pytest.mark.kube]
 
@@ -91,3 +90,26 @@ def test_a_release_that_never_becomes_ready_is_rolled_back_by_helm(platform):
     shown = inv(platform, "rollback.history", "--env", "staging")
     assert shown.returncode == 0, shown.stderr
     assert STALLS in shown.stdout and "rolled-back" in shown.stdout
+
+
+def test_ctrl_c_during_a_helm_deploy_rolls_back_the_releases_already_upgraded(platform, monkeypatch):
+    # Before, Ctrl-C during the second release's upgrade left the first on the new version.
+    from retail_deploy.kube.strategies import HELM_UPGRADE
+
+    deploy(platform, "1.0.5")
+    original = deployer.Deploy.do
+    upgrades: list[str] = []
+
+    def interrupting(self, step, plan):
+        if step.kind == HELM_UPGRADE:
+            upgrades.append(step.service)
+            if len(upgrades) == 2:
+                raise KeyboardInterrupt
+        return original(self, step, plan)
+
+    monkeypatch.setattr(deployer.Deploy, "do", interrupting)
+    with pytest.raises(deployer.Interrupted, match="interrupted: rolled back retail-backend;"):
+        deploy(platform, "1.1.0")
+    assert platform.cluster.image("staging", "retail-backend").endswith(":1.0.5")
+    assert [r["status"] for r in helm_history(platform, "retail-backend")][-1] == "deployed"
+    assert platform.served_version("staging") == "1.0.5"

@@ -1,8 +1,8 @@
 """Ctrl-C during a deploy on the REAL control plane (scripts/kube-up.sh): at every blue-green
 step, a real SIGINT while the real kubectl waits for a rollout that cannot finish (its pods never
 become Ready), during a rolling deploy, and during the recovery. Afterwards traffic is on exactly
-one healthy colour, read from the real Service's selector and the real pods. The same scenarios
-as test_kube_interrupt.py (on the doubles), which keeps the one needing a failing `rollout undo`.
+one healthy colour, read from the real Service's selector and the real pods. The doubles keep only
+the scenario needing a failing `rollout undo` (test_kube_interrupt.py).
 """
 
 from __future__ import annotations
@@ -164,3 +164,33 @@ def test_a_breach_in_the_verification_period_switches_traffic_back_first(platfor
     switch_back = max(i for i, m in enumerate(mutations) if m.startswith("patch service"))
     undo = min(i for i, m in enumerate(mutations) if m.startswith("rollout undo"))
     assert switch_back < undo, mutations
+
+
+@pytest.mark.parametrize("strategy,env_name", [("blue-green", "production"), ("rolling", "staging")])
+def test_an_unexpected_error_after_the_change_still_puts_the_old_version_back(platform, monkeypatch, strategy,
+                                                                              env_name):
+    """A bug (any exception, not only our own errors) in a check after the switch must not leave
+    traffic on the unverified version."""
+    from retail_deploy.errors import RolledBack
+    from retail_deploy.kube.strategies import HEALTH
+
+    original = deployer.Deploy.do
+    state = {"failed": False}
+
+    def buggy(self, step, plan):
+        if step.kind == HEALTH and not state["failed"]:
+            state["failed"] = True
+            raise ValueError("unexpected answer from a health endpoint")
+        return original(self, step, plan)
+
+    monkeypatch.setattr(deployer.Deploy, "do", buggy)
+    cfg = platform.cfg()
+    with pytest.raises(RolledBack, match="unexpected answer"):
+        deployer.deploy(platform.runner(), cfg, cfg.environment(env_name), "1.1.0", services=["backend"],
+                        strategy=strategy)
+    if strategy == "blue-green":
+        assert platform.selector() == "blue"
+        assert platform.served_version() == "1.0.0"
+    else:
+        assert platform.cluster.image("staging", "retail-backend") == "registry.example.com/retail-backend:1.0.0"
+

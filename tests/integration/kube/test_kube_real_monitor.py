@@ -1,7 +1,7 @@
 """The automatic rollback end to end on the REAL control plane: a real Prometheus scraping an
 exporter whose error rate has gone bad, `monitor.watch --rollback` through the CLI and the real
 kubectl: traffic goes back to the old colour (scaled up again first, its pods really Ready), the
-old version serves, exit 3. (test_monitor_rollback_e2e.py runs the same on the doubles.)"""
+old version serves, exit 3."""
 
 from __future__ import annotations
 
@@ -13,9 +13,22 @@ import pytest
 from retail_deploy.kube import deployer
 from retail_deploy.targets import history
 from tests.integration.kube_support import REPO
-from tests.integration.test_monitor_rollback_e2e import MONITORING
 
 pytestmark = [pytest.mark.integration, pytest.mark.kube]
+
+MONITORING = """
+monitoring:
+  poll_interval: 1s
+  query_timeout: 5s
+  rate_window: 3s
+  subquery_step: 1s
+  unreachable_tolerance: 2
+  rollback_triggers:
+    error_rate: {for: 4s}
+    p95_latency: {enabled: false}
+    health_check: {enabled: false}
+    payment_failures: {enabled: false}
+"""
 
 
 def test_error_rate_breach_switches_traffic_back_to_blue(real_platform, metrics_exporter, prometheus_factory):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.kube.test_kube_rollback import inv
+from tests.integration.kube_support import inv
 from tests.kube.cluster import REGISTRY
 
 pytestmark = [pytest.mark.integration, pytest.mark.kube]

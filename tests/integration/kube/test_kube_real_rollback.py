@@ -1,11 +1,12 @@
 """Rollback procedures, the verify report, lock tasks and the CLI contract on the REAL control
-plane (scripts/kube-up.sh): the same scenarios as test_kube_rollback.py (on the doubles), with the
-real kubectl's `rollout undo`/`rollout history` and the real deployment controller's revisions.
+plane (scripts/kube-up.sh), with the real kubectl's `rollout undo`/`rollout history` and the real
+deployment controller's revisions, and rollback by release (issue 15).
 
 Not here: anything reading container logs (`verify` logs row, `troubleshoot.errors`, `ops.logs`),
 exec (`troubleshoot.db`/`latency`), `top`, `port-forward`, `ops.shell`: each needs a kubelet, and
 the simulated nodes have none. The API server forwards those to the node's kubelet port on
-127.0.0.1, where nothing listens, so they fail as on a cluster whose kubelets are down.
+127.0.0.1, where nothing listens, so they fail as on a cluster whose kubelets are down. The doubles
+keep the log scan (test_kube_rollback.py).
 """
 
 from __future__ import annotations
@@ -16,8 +17,7 @@ from retail_deploy.errors import InputError
 from retail_deploy.kube import deployer, rollback
 from retail_deploy.kube import verify as kube_verify
 from retail_deploy.targets import history
-from tests.integration.kube.test_kube_rollback import inv
-from tests.integration.kube_support import Platform
+from tests.integration.kube_support import Platform, inv
 
 pytestmark = [pytest.mark.integration, pytest.mark.kube]
 
@@ -193,3 +193,135 @@ def test_automatic_rollback_of_a_rolling_deploy_undoes_only_what_it_deployed(pla
         "rolled back retail-backend")
     assert platform.served_version("staging") == "1.0.0"
     assert platform.cluster.image("staging", "retail-consumer-web").endswith(":1.0.7")
+
+
+# --- rollback by release (issue 15) -------------------------------------------------------------
+
+def test_undo_after_two_blue_green_deploys_restores_the_release_that_served_before(platform):
+    # Before, `rollout undo` of the live colour went to the release before last (1.0.0): colours
+    # alternate, so blue's previous revision is not what served an hour earlier.
+    cfg, production = env(platform, "production")
+    deployer.deploy(platform.runner(), cfg, production, "1.1.0")
+    deployer.deploy(platform.runner(), cfg, production, "1.2.0")
+    assert platform.selector() == "blue" and platform.served_version() == "1.2.0"
+    result = inv(platform, "rollback.undo", "--env", "production", "--yes")
+    assert result.returncode == 0, result.stderr
+    assert platform.selector() == "green" and platform.served_version() == "1.1.0"
+    for front_end in ("retail-consumer-web", "retail-admin-web"):
+        assert platform.cluster.image("production", front_end) == f"registry.example.com/{front_end}:1.1.0"
+    assert "backend answers 1.1.0 at" in result.stdout  # checked over HTTP, and said
+    assert "now serving backend 1.1.0 [green]" in result.stdout
+    entries = history.parse_history(platform.cluster.configmap("production", history.HISTORY_NAME)["data"])
+    last = entries[-1]
+    assert last["action"] == "rollback-undo" and last["result"] == "succeeded" and last["version"] == "1.1.0"
+    assert last["release"]["backend"] == {"before": "1.2.0", "after": "1.1.0", "colour_before": "blue",
+                                          "colour_after": "green"}
+    # the same again goes forward to what the undo replaced (the newest change is the undo)
+    rollback.undo(platform.runner(), cfg, production)
+    assert platform.selector() == "blue" and platform.served_version() == "1.2.0"
+
+
+def test_undo_of_one_service_restores_its_own_previous_version(platform):
+    cfg, staging = env(platform, "staging")
+    deployer.deploy(platform.runner(), cfg, staging, "1.1.0", strategy="rolling")
+    deployer.deploy(platform.runner(), cfg, staging, "1.2.0", strategy="rolling", services=["consumer-web"])
+    rollback.undo(platform.runner(), cfg, staging, service="backend")  # backend's last change: 1.0.0 -> 1.1.0
+    assert platform.served_version("staging") == "1.0.0"
+    assert platform.cluster.image("staging", "retail-consumer-web").endswith(":1.2.0")
+
+
+def test_blue_green_rollback_refuses_a_colour_that_does_not_run_the_previous_release(platform):
+    # Before, after a rolling deploy (in place on green), the switch sent traffic to blue's old
+    # 1.0.0 without a word.
+    cfg, production = env(platform, "production")
+    deployer.deploy(platform.runner(), cfg, production, "1.1.0", services=["backend"])
+    deployer.deploy(platform.runner(), cfg, production, "1.2.0", strategy="rolling", services=["backend"])
+    assert platform.selector() == "green" and platform.served_version() == "1.2.0"
+    before = len(platform.mutations())
+    refused = inv(platform, "rollback.blue-green", "--env", "production", "--yes")
+    assert refused.returncode == 2, refused.stderr
+    assert "blue runs 1.0.0, green runs 1.2.0 (serving)" in refused.stdout
+    assert "blue runs 1.0.0, not the previous release 1.1.0: nothing changed" in refused.stderr
+    assert platform.selector() == "green" and len(platform.mutations()) == before
+    confirmed = inv(platform, "rollback.blue-green", "--env", "production", "--to-version", "1.0.0", "--yes")
+    assert confirmed.returncode == 0, confirmed.stderr
+    assert "traffic in production is on blue, serving 1.0.0" in confirmed.stdout
+    assert platform.selector() == "blue" and platform.served_version() == "1.0.0"
+
+
+def test_dry_run_of_undo_prints_the_restore_and_changes_nothing(platform):
+    cfg, production = env(platform, "production")
+    deployer.deploy(platform.runner(), cfg, production, "1.1.0")
+    before = len(platform.mutations())
+    result = inv(platform, "--dry", "rollback.undo", "--env", "production")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert ("$ kubectl set image deployment/retail-backend-blue retail-backend="
+            "registry.example.com/retail-backend:1.0.0") in out
+    assert "$ kubectl patch service retail-backend -p '{\"spec\":{\"selector\":{\"deployment\":\"blue\"}}}'" in out
+    assert "$ kubectl set image deployment/retail-consumer-web" in out
+    assert "$ curl -fsS " in out and "/api/v1/version" in out
+    assert len(platform.mutations()) == before and platform.selector() == "green"
+
+
+def test_every_kind_of_record_reads_back_with_the_release_it_left(platform, monkeypatch):
+    from retail_deploy.errors import RolledBack
+    from retail_deploy.kube.strategies import SWITCH
+
+    cfg, production = env(platform, "production")
+
+    def records():
+        return history.parse_history(platform.cluster.configmap("production", history.HISTORY_NAME)["data"])
+
+    def release(entry, service="backend"):
+        change = entry["release"][service]
+        return (change["before"], change["colour_before"], change["after"], change["colour_after"])
+
+    deployer.deploy(platform.runner(), cfg, production, "1.1.0", services=["backend"], forced="hotfix 42")
+    forced = records()[-1]
+    assert forced["forced"] == "hotfix 42" and release(forced) == ("1.0.0", "blue", "1.1.0", "green")
+
+    platform.cluster.inject("bad_image", IMAGE.format("1.2.0"))
+    with pytest.raises(RolledBack):
+        deployer.deploy(platform.runner(), cfg, production, "1.2.0", services=["backend"])
+    failed = records()[-1]
+    assert failed["result"] == "rolled-back" and release(failed) == ("1.1.0", "green", "1.1.0", "green")
+
+    original = deployer.Deploy.do
+
+    def interrupted_at_switch(self, step, plan):
+        if step.kind == SWITCH:
+            raise KeyboardInterrupt
+        return original(self, step, plan)
+
+    monkeypatch.setattr(deployer.Deploy, "do", interrupted_at_switch)
+    with pytest.raises(deployer.Interrupted):
+        deployer.deploy(platform.runner(), cfg, production, "1.3.0", services=["backend"])
+    monkeypatch.setattr(deployer.Deploy, "do", original)
+    stopped = records()[-1]
+    assert stopped["result"] == "interrupted" and release(stopped) == ("1.1.0", "green", "1.1.0", "green")
+
+    # the interrupted attempt left 1.3.0 on idle blue: a plain switch would serve it, so it is refused
+    with pytest.raises(InputError, match="blue runs 1.3.0, not the previous release 1.0.0: nothing changed"):
+        rollback.blue_green(platform.runner(), cfg, production)
+    assert records()[-1] == stopped and platform.selector() == "green"
+    assert rollback.undo(platform.runner(), cfg, production) == ["retail-backend-blue"]
+    manual = records()[-1]
+    assert manual["action"] == "rollback-undo" and manual["version"] == "1.0.0"
+    assert release(manual) == ("1.1.0", "green", "1.0.0", "blue")
+    assert platform.served_version() == "1.0.0"
+
+    # a breach now: the release before the last DEPLOY already serves (never back to 1.1.0)
+    assert rollback.rollback_environment(platform.runner(), cfg, production, reason="error rate 7% > 5%") == (
+        "the previous release already serves: nothing to change")
+    automatic = records()[-1]
+    assert automatic["action"] == "rollback-automatic" and automatic["reason"] == "error rate 7% > 5%"
+    assert release(automatic) == ("1.0.0", "blue", "1.0.0", "blue")
+    assert platform.served_version() == "1.0.0"
+
+    table = rollback.show_history(platform.runner(), cfg, production)
+    assert "deploy (forced)" in table and "backend 1.0.0->1.1.0 [blue->green]" in table
+    assert "interrupted" in table and "backend 1.1.0 [green]" in table
+    assert "rollback-undo" in table and "backend 1.1.0->1.0.0 [green->blue]" in table
+    assert "rollback-automatic" in table and "backend 1.0.0 [blue]" in table
+
