@@ -23,6 +23,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from retail_deploy.commands import docker_engine as dcli
@@ -650,8 +651,11 @@ def _verification_period(runner: Runner, cfg: PlatformConfig, env: EnvironmentCo
     from retail_deploy.monitoring.monitor import prometheus_url
 
     recorded = f"the audit record says so (inv rollback.history --env {env.name})"
+    # The health checks go to each service's URL; one without a URL in `urls` answers on its
+    # stable port, as the deploy's own checks and report use it (`_url`).
+    watched = replace(env, urls={**{target.service: _url(env, target) for target, _ in switched}, **env.urls})
     try:
-        verification.verification_period(runner, cfg, env, settings.verification_period,
+        verification.verification_period(runner, cfg, watched, settings.verification_period,
                                          prometheus_url(cfg, env))
     except KeyboardInterrupt as interrupt:
         what = f"interrupted by {signal_name(interrupt)} during the verification period of {version} on {env.name}"

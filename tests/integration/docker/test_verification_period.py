@@ -11,13 +11,19 @@ Needs the Docker engine and ports from the shared machine: run under
 from __future__ import annotations
 
 import re
+import signal
+import subprocess
+import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 import yaml
 
 from tests.integration.docker.test_dev_target import (
     SERVICES,
+    Platform,
     assert_ok,
     library_runner,
     make_platform,
@@ -88,34 +94,39 @@ def test_an_error_rate_breach_during_the_verification_period_rolls_the_deploy_ba
     assert "rolled-back" in shown.stdout
 
 
-def test_sigterm_during_the_verification_period_puts_the_previous_release_back_and_exits_130(platform) -> None:
-    import signal
-    import subprocess
-    import sys
-
-    assert_ok(platform.deploy("1.0.0"))
+@contextmanager
+def deploying_into_its_period(platform: Platform, version: str, period: str) -> Iterator[subprocess.Popen[str]]:
+    """`deploy.development --version V` with `docker.verification_period: period` and no
+    Prometheus (health checks), running until the new release serves and is being watched."""
     data = yaml.safe_load(platform.config.read_text())
-    data["environments"]["development"]["docker"]["verification_period"] = "5m"  # no Prometheus: health checks
+    data["environments"]["development"]["docker"]["verification_period"] = period
     platform.config.write_text(yaml.safe_dump(data, sort_keys=False))
     argv = [sys.executable, "-m", "invoke", "--search-root", str(platform.tasks_dir), "deploy.development",
-            "--version", "1.0.1", "--config", str(platform.config)]
+            "--version", version, "--config", str(platform.config)]
     deploy = subprocess.Popen(argv, env=platform.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True)
     try:
         seen = []
         assert deploy.stdout is not None
-        for line in deploy.stdout:  # the new release serves, and is being watched
+        for line in deploy.stdout:
             seen.append(line)
-            if "no Prometheus for development: health checks for 300s" in line:
+            if "no Prometheus for development: health checks for" in line:
                 break
-        assert platform.version() == "1.0.1", "".join(seen)[-3000:]
-        time.sleep(1)
-        deploy.send_signal(signal.SIGTERM)
-        rest, stderr = deploy.communicate(timeout=120)
+        assert platform.version() == version, "".join(seen)[-3000:]
+        yield deploy
     finally:
         if deploy.poll() is None:
             deploy.kill()
-    assert deploy.returncode == 130, "".join(seen)[-2000:] + rest[-2000:] + stderr
+            deploy.wait()
+
+
+def test_sigterm_during_the_verification_period_puts_the_previous_release_back_and_exits_130(platform) -> None:
+    assert_ok(platform.deploy("1.0.0"))
+    with deploying_into_its_period(platform, "1.0.1", "5m") as deploy:
+        time.sleep(1)
+        deploy.send_signal(signal.SIGTERM)
+        rest, stderr = deploy.communicate(timeout=120)
+    assert deploy.returncode == 130, rest[-3000:] + stderr
     error = stderr.strip()
     assert len(error.splitlines()) == 1, error
     assert "interrupted by SIGTERM during the verification period of 1.0.1 on development" in error
@@ -130,3 +141,25 @@ def test_sigterm_during_the_verification_period_puts_the_previous_release_back_a
     assert (last["action"], last["result"], last["version"]) == ("deploy", "interrupted", "1.0.1")
     assert {name: c["after"] for name, c in last["release"].items()} == {name: "1.0.0" for name in SERVICES}
     assert not [c for c in platform.containers() if "retail-deploy-lock" in c]
+
+
+def test_a_service_that_stops_answering_during_the_period_rolls_the_deploy_back(platform) -> None:
+    assert_ok(platform.deploy("1.0.0"))
+    started = time.monotonic()
+    with deploying_into_its_period(platform, "1.0.1", "60s") as deploy:
+        # 1.0.1 passed every check and serves; then its backend goes away (a crash, an OOM kill).
+        platform.client.containers.get(f"{platform.prefix}retail-backend-development").stop(timeout=1)  # type: ignore[attr-defined]
+        rest, stderr = deploy.communicate(timeout=120)
+    assert deploy.returncode == 3, rest[-3000:] + stderr
+    assert time.monotonic() - started < 60  # within the period, not at its end
+    error = stderr.strip()
+    assert "1.0.1 failed during its verification period on development (health check failed:" in error
+    assert platform.urls["backend"] in error
+    assert "put back backend 1.0.0, consumer-web 1.0.0, admin-web 1.0.0" in error
+    assert platform.wait_version() == "1.0.0"
+    from retail_deploy.docker import target as docker_target
+
+    cfg = platform.load()
+    runner, _ = library_runner()
+    last = docker_target.read_history(runner, cfg.environment("development"))[-1]
+    assert (last["action"], last["result"], last["version"]) == ("deploy", "rolled-back", "1.0.1")
