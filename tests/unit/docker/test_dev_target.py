@@ -297,3 +297,22 @@ def test_the_deploy_lock_outlasts_the_verification_period(tmp_path, monkeypatch)
         prepared = DockerTarget(runner, cfg, env).prepare_deploy("1.0.1", services=None, strategy=None,
                                                                   method=None, pull=True)
         assert prepared.ttl_s == ttl
+
+
+def test_the_period_checks_a_service_without_a_url_on_its_stable_port(tmp_path, monkeypatch) -> None:
+    from retail_deploy.health import verification
+
+    path = tmp_path / "platform.yaml"
+    path.write_text(PLATFORM.replace("{DOCKER}", "{verification_period: 30s}")
+                    .replace('backend: "http://127.0.0.1:18080", ', ""))
+    cfg = load_config(path, environ={})
+    env = cfg.environment("development")
+    settings = dt.docker_settings(env)
+    watched: list[tuple[dict[str, str], float, str | None]] = []
+    monkeypatch.setattr(verification, "verification_period",
+                        lambda runner, cfg, env, seconds, prometheus: watched.append((dict(env.urls), seconds,
+                                                                                      prometheus)))
+    switched = [(dt.plan_target(cfg, env, cfg.services[name], "1.0.1", settings), "1.0.0")
+                for name in ("backend", "consumer-web")]
+    docker_target._verification_period(object(), cfg, env, settings, "1.0.1", switched)  # type: ignore[arg-type]
+    assert watched == [({"backend": "http://127.0.0.1:8080", "consumer-web": "http://localhost:13000"}, 30.0, None)]
