@@ -643,7 +643,7 @@ def _verification_period(runner: Runner, cfg: PlatformConfig, env: EnvironmentCo
     Kubernetes). On a breach, and on Ctrl-C/SIGTERM, put back the containers kept as
     `<name>-previous` exactly as a failed switch does (`_restore`), shielded from a second signal:
     exit 3 (RolledBack) or 130 (Interrupted). The policy's lock is held throughout, and its audit
-    record says `rolled-back`/`interrupted` with the reason (docs/architecture.md, "Signals")."""
+    record says `rolled-back`/`interrupted` with the reason (docs/deploying.md, "Failure handling")."""
     if settings.verification_period <= 0:
         return
     from retail_deploy.execute import shielded, signal_name
