@@ -7,13 +7,25 @@ with a factory returning a mongomock client, and the whole task path runs unchan
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+if TYPE_CHECKING:
+    from pymongo import MongoClient
+    from pymongo.collection import Collection
+    from pymongo.database import Database
+
+    # Documents are arbitrary BSON, so pymongo's own default document type. Tests pass mongomock's
+    # objects instead: they duck-type this API and the code uses only what both have, so the
+    # annotations name the production (pymongo) types rather than a Protocol restating pymongo.
+    MongoDocument: TypeAlias = dict[str, Any]
+    MongoDatabase: TypeAlias = Database[MongoDocument]
+    MongoCollection: TypeAlias = Collection[MongoDocument]
 
 _CREDENTIALS = re.compile(r"^(?P<scheme>mongodb(?:\+srv)?://)(?P<userinfo>[^@/]*)@")
 _DATABASE = re.compile(r"^mongodb(?:\+srv)?://[^/]*/(?P<db>[^?/]+)")
 
 
-def connect(uri: str, timeout: float) -> Any:
+def connect(uri: str, timeout: float) -> MongoClient[MongoDocument]:
     """A pymongo client for `uri` that gives up after `timeout` seconds without a server."""
     from pymongo import MongoClient
 
