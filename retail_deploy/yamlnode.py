@@ -24,14 +24,14 @@ Text = builtins.str
 _MISSING: Any = object()
 
 
-class _LineMap(dict):
+class _LineMap(dict[Any, Any]):  # raw YAML: keys and values of any kind
     """A dict that also records the line of its own start and of each key."""
 
     line: int = 0
     key_lines: dict[Any, int]
 
 
-class _LineList(list):
+class _LineList(list[Any]):
     line: int = 0
 
 

@@ -119,6 +119,8 @@ def read_manifest(folder: Path) -> dict[str, Any]:
         raise InputError(f"{folder} is not a backup (no {MANIFEST})") from None
     except json.JSONDecodeError as error:
         raise InputError(f"{folder / MANIFEST} is damaged: {error}") from None
+    if not isinstance(manifest, dict):
+        raise InputError(f"{folder / MANIFEST} is damaged: not a JSON object")
     if manifest.get("method") not in ("mongodump", "export"):
         raise InputError(f"{folder / MANIFEST}: unknown backup method {manifest.get('method')!r}")
     return manifest
