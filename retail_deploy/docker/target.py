@@ -143,7 +143,7 @@ class _Deployer:
     # -- image
 
     def ensure_image(self, target: ServiceTarget, *, pull: bool = True) -> None:
-        registry = getattr(self.cfg, "registry", None)
+        registry = self.cfg.registry
         if not getattr(registry, "host", None):
             return  # a local image, built on this engine
         if not pull and self.client is not None and _image_id(self.client, target.image):
