@@ -2,6 +2,10 @@
 
 `connect` is the one place a client is made: tests replace `retail_deploy.migrations.connect`
 with a factory returning a mongomock client, and the whole task path runs unchanged.
+
+Types: the migration code is annotated with pymongo's own Database/Collection (`MongoDatabase`,
+`MongoCollection`), not a Protocol: production always runs pymongo, mongomock duck-types that same
+API in tests, and a Protocol would restate half of pymongo's signatures only to admit the stand-in.
 """
 
 from __future__ import annotations
@@ -14,9 +18,7 @@ if TYPE_CHECKING:
     from pymongo.collection import Collection
     from pymongo.database import Database
 
-    # Documents are arbitrary BSON, so pymongo's own default document type. Tests pass mongomock's
-    # objects instead: they duck-type this API and the code uses only what both have, so the
-    # annotations name the production (pymongo) types rather than a Protocol restating pymongo.
+    # Documents are arbitrary BSON: pymongo's own default document type.
     MongoDocument: TypeAlias = dict[str, Any]
     MongoDatabase: TypeAlias = Database[MongoDocument]
     MongoCollection: TypeAlias = Collection[MongoDocument]
