@@ -485,7 +485,8 @@ def _helm(node: Node | None) -> HelmConfig | None:
 
 
 _DOCKER_TARGET_KEYS = {"publish_address", "use_ssh_client", "name_prefix", "candidate_port_offset",
-                       "health_timeout", "health_interval", "probe", "restart", "stop_timeout"}
+                       "health_timeout", "health_interval", "probe", "restart", "stop_timeout",
+                       "verification_period"}
 
 
 def _docker(node: Node | None, target: str, env: Node) -> DockerTargetConfig | None:

@@ -53,6 +53,9 @@ class DockerSettings:
     probe: tuple[str, ...] = ("wget", "-q", "-O", "-")   # run inside the container, URL appended
     restart: str = "unless-stopped"
     stop_timeout: int = 10
+    # After every switched service answers its health checks, watch the new release this long
+    # (the rollback triggers, else health checks) before the deploy succeeds; 0: no watch.
+    verification_period: float = 0.0
 
     @property
     def host_network(self) -> bool:
@@ -61,7 +64,8 @@ class DockerSettings:
 
 # Keys of an environment's `docker:` section beyond host/network/ssh_key (config.py accepts them).
 EXTRA_KEYS = frozenset({"publish_address", "use_ssh_client", "name_prefix", "candidate_port_offset",
-                        "health_timeout", "health_interval", "probe", "restart", "stop_timeout"})
+                        "health_timeout", "health_interval", "probe", "restart", "stop_timeout",
+                        "verification_period"})
 
 
 def docker_settings(env: EnvironmentConfig) -> DockerSettings:
@@ -83,6 +87,7 @@ def docker_settings(env: EnvironmentConfig) -> DockerSettings:
         probe=tuple(node.str_list("probe", d.probe)),
         restart=node.str("restart", d.restart),
         stop_timeout=int(node.duration("stop_timeout", d.stop_timeout)),
+        verification_period=float(node.duration("verification_period", d.verification_period)),
     )
 
 

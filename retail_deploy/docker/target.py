@@ -23,6 +23,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from retail_deploy.commands import docker_engine as dcli
@@ -43,7 +44,7 @@ from retail_deploy.docker.plan import (
     run_spec,
     service_port,
 )
-from retail_deploy.errors import InputError, LockHeld, OperationFailed, RolledBack
+from retail_deploy.errors import InputError, Interrupted, LockHeld, OperationFailed, RolledBack
 from retail_deploy.targets import Report, ServiceReport
 from retail_deploy.targets.history import LockInfo, iso, parse_history, utcnow, whoami
 
@@ -567,18 +568,19 @@ def fetch_images(runner: Runner, cfg: PlatformConfig, env: EnvironmentConfig, ve
 
 
 def deploy(runner: Runner, cfg: PlatformConfig, env: EnvironmentConfig, version: str, *, services: Iterable[str] | None = None,
-           pull: bool = True, fetched: bool = False) -> Report:
+           pull: bool = True, fetched: bool = False, watch: bool = False) -> Report:
     """Deploy `version` of the services (all by default) to the environment's Docker engine.
 
     `pull=False` uses the engine's image when it has one (the caller just built it there);
     otherwise every image is pulled from the registry, so a moved tag is picked up;
     `fetched=True`: `fetch_images` already did. The lock, audit record and notification are the
-    seam's policy (retail_deploy.targets.policy), not this function's.
+    seam's policy (retail_deploy.targets.policy), not this function's. `watch=True` (a deploy, not
+    the redeploy of a rollback) then keeps the environment's `docker.verification_period`.
 
     All new containers start beside the running ones and must pass their health checks before
     any service is switched; after the switch they are checked again on the stable ports.
-    Raises RolledBack (exit 3) when a check fails: the old containers keep (or are put back to)
-    serving. Returns the report of what runs now.
+    Raises RolledBack (exit 3) when a check fails, or the verification period breaches: the old
+    containers keep (or are put back to) serving. Returns the report of what runs now.
     """
     chosen = _select(cfg, services)
     settings, client = _session(runner, env)
@@ -586,6 +588,7 @@ def deploy(runner: Runner, cfg: PlatformConfig, env: EnvironmentConfig, version:
     local = settings.host is None and settings.host_network
     targets = [plan_target(cfg, env, svc, version, settings,
                            candidate_port=free_local_port() if local else None) for svc in chosen]
+    switched: list[tuple[ServiceTarget, str | None]] = []  # what the verification period watches
     try:
         deployer = _Deployer(runner, cfg, env, settings, client)
         for target in targets if not fetched else ():  # pulling changes nothing that runs
@@ -633,13 +636,72 @@ def deploy(runner: Runner, cfg: PlatformConfig, env: EnvironmentConfig, version:
         for target, _, old_version in changing:
             report.services.append(ServiceReport(target.service, version, "deployed", target.name,
                                                  _url(env, target), old_version))
+            switched.append((target, old_version))
     finally:
         if client is not None:
             client.close()
     order = {t.service: i for i, t in enumerate(targets)}
     report.services.sort(key=lambda s: order[s.service])
     _show(runner, report)
+    if switched and watch:
+        _verification_period(runner, cfg, env, settings, version, switched)
     return report
+
+
+def _verification_period(runner: Runner, cfg: PlatformConfig, env: EnvironmentConfig, settings: DockerSettings,
+                         version: str, switched: list[tuple[ServiceTarget, str | None]]) -> None:
+    """Watch the switched release for `docker.verification_period` (the rollback triggers when
+    Prometheus is configured, else health checks: `verification.verification_period`, as on
+    Kubernetes). On a breach, and on Ctrl-C/SIGTERM, put back the containers kept as
+    `<name>-previous` exactly as a failed switch does (`_restore`), shielded from a second signal:
+    exit 3 (RolledBack) or 130 (Interrupted). The policy's lock is held throughout, and its audit
+    record says `rolled-back`/`interrupted` with the reason (docs/deploying.md, "Failure handling")."""
+    if settings.verification_period <= 0:
+        return
+    from retail_deploy.execute import shielded, signal_name
+    from retail_deploy.health import verification
+    from retail_deploy.monitoring.monitor import prometheus_url
+
+    recorded = f"the audit record says so (inv rollback.history --env {env.name})"
+    # The health checks go to each service's URL; one without a URL in `urls` answers on its
+    # stable port, as the deploy's own checks and report use it (`_url`).
+    watched = replace(env, urls={**{target.service: _url(env, target) for target, _ in switched}, **env.urls})
+    try:
+        verification.verification_period(runner, cfg, watched, settings.verification_period,
+                                         prometheus_url(cfg, env))
+    except KeyboardInterrupt as interrupt:
+        what = f"interrupted by {signal_name(interrupt)} during the verification period of {version} on {env.name}"
+        with shielded(f"putting back the release before {version} on {env.name}"):
+            restored = _put_back_switched(runner, cfg, env, settings, switched, what)
+        raise Interrupted(f"{what}: put back {restored}; {recorded}") from None
+    except Exception as exc:  # not only our own errors: a bug in the watch must not leave the release unwatched
+        what = f"{version} failed during its verification period on {env.name} ({_first_line(exc)})"
+        with shielded(f"putting back the release before {version} on {env.name}"):
+            restored = _put_back_switched(runner, cfg, env, settings, switched, what)
+        raise RolledBack(f"{what}: put back {restored}; {recorded}") from exc
+
+
+def _put_back_switched(runner: Runner, cfg: PlatformConfig, env: EnvironmentConfig, settings: DockerSettings,
+                       switched: list[tuple[ServiceTarget, str | None]], what: str) -> str:
+    """`_restore` the switched services on a fresh connection (the period may have outlasted an
+    SSH session), then wait until the versions put back pass their health checks. Returns what
+    was put back (`backend 1.0.0, ...`); one that does not come back healthy is exit 1."""
+    _, client = _session(runner, env)
+    try:
+        deployer = _Deployer(runner, cfg, env, settings, client)
+        restored = _restore(deployer, [target for target, _ in switched])
+        back = [plan_target(cfg, env, cfg.services[target.service], old, settings) for target, old in switched if old]
+        failed = deployer.wait_all(back, candidate=False) if client is not None else {}
+    finally:
+        if client is not None:
+            client.close()
+    if failed:
+        raise OperationFailed(f"{what}; the rollback failed too: "
+                              + "; ".join(f"{name} {why}" for name, why in failed.items())
+                              + f"; check with inv {env.task('verify')}")
+    olds = {target.service: old for target, old in switched}
+    return ", ".join(f"{name} {olds[name]}" if name in olds and olds[name] else name
+                     for name in reversed(restored))  # _restore goes newest first
 
 
 def _url(env: EnvironmentConfig, target: ServiceTarget) -> str:

@@ -55,14 +55,20 @@ class DockerTarget:
         if strategy not in (None, "rolling"):
             raise InputError(f"environment {self.env.name} is a Docker engine: it deploys each new container "
                              f"beside the old one; --strategy {strategy} is for Kubernetes environments")
+        period = self.settings.verification_period
+        if period > 0:  # a bad monitoring: section is exit 2 now, not a rollback after the switch
+            from retail_deploy.monitoring.monitor import prometheus_url
+
+            prometheus_url(self.cfg, self.env)
         docker_target.fetch_images(self.runner, self.cfg, self.env, version, services=services, pull=pull)
         self._pulled = True
-        return Prepared(docker_target.LOCK_TTL, "candidate")
+        # The lock is not renewed: it must outlast the verification period too.
+        return Prepared(docker_target.LOCK_TTL + period, "candidate")
 
     def deploy(self, version: str, *, services: Sequence[str] | None, strategy: str | None,
                method: str | None, pull: bool) -> Report:
         report = docker_target.deploy(self.runner, self.cfg, self.env, version, services=services, pull=pull,
-                                      fetched=self._pulled)
+                                      fetched=self._pulled, watch=True)
         report.version, report.strategy = version, "candidate"
         return report
 

@@ -218,3 +218,101 @@ def test_config_validate_refuses_a_bad_docker_section_with_its_line(tmp_path) ->
     assert "valid" in config_report.validate(cfg, None)
     example = load_config(EXAMPLE_CONFIG, environ={})
     assert "valid (3 services, 1 environments)" in config_report.validate(example, None)
+
+
+# --- the verification period after the switch (docker.verification_period) --------------------
+
+def test_verification_period_is_off_by_default_read_as_a_duration_and_a_bad_one_names_its_line(tmp_path) -> None:
+    from retail_deploy import config_report
+
+    _, env = load(tmp_path)
+    assert dt.docker_settings(env).verification_period == 0.0  # development stays fast
+    example = load_config(EXAMPLE_CONFIG, environ={})
+    assert dt.docker_settings(example.environment("development")).verification_period == 0.0
+    _, env = load(tmp_path, "{verification_period: 2m}")
+    assert dt.docker_settings(env).verification_period == 120.0
+    for bad in ("soon", "-5", "true"):
+        cfg, env = load(tmp_path, f"{{verification_period: {bad}}}")
+        with pytest.raises(ConfigError, match=r"platform.yaml:\d+: environments.development.docker"
+                                              r".verification_period") as raised:
+            config_report.validate(cfg, None)
+        assert raised.value.exit_code == 2 and len(str(raised.value).splitlines()) == 1
+
+
+def dry_deploy(tmp_path, monkeypatch, docker: str, *, prometheus: bool) -> list[str]:
+    """`inv --dry deploy.development` through the seam, with no engine answering (the plan
+    assumes no containers): the printed plan, line by line."""
+    import io
+
+    from invoke import Config, Context
+
+    from retail_deploy.execute import Runner
+    from retail_deploy.targets.policy import guarded
+
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")
+    text = PLATFORM.replace("{DOCKER}", docker)
+    if prometheus:
+        text = text.replace("    target: docker\n", "    target: docker\n    prometheus_url: http://127.0.0.1:9\n")
+    path = tmp_path / "platform.yaml"
+    path.write_text(text)
+    cfg = load_config(path, environ={})
+    out = io.StringIO()
+    runner = Runner(Context(Config(overrides={"run": {"dry": True}})), out=out)
+    guarded(runner, cfg, cfg.environment("development")).deploy("1.0.1", services=["backend"])
+    return out.getvalue().splitlines()
+
+
+def test_dry_run_prints_the_verification_period_as_one_line_after_the_switch(tmp_path, monkeypatch) -> None:
+    lines = dry_deploy(tmp_path, monkeypatch, "{verification_period: 45s}", prometheus=True)
+    watch = "$ inv monitor.watch --env development --duration 45s"
+    assert lines.count(watch) == 1
+    # after the new container took the stable port and passed its checks, as the last action
+    switch = next(i for i, line in enumerate(lines) if line.startswith("$ docker run") and "-candidate" not in line)
+    assert lines.index(watch) > switch
+    assert [line for line in lines if line.startswith("$ ")][-1] == watch
+    # without Prometheus the period is health checks, said on one comment line
+    lines = dry_deploy(tmp_path, monkeypatch, "{verification_period: 45s}", prometheus=False)
+    assert [line for line in lines if "45s" in line] == ["# no Prometheus for development: health checks for 45s"]
+
+
+def test_no_verification_period_means_no_watch_line(tmp_path, monkeypatch) -> None:
+    lines = dry_deploy(tmp_path, monkeypatch, "{}", prometheus=True)
+    assert any(line.startswith("$ docker run") for line in lines)
+    assert not [line for line in lines if "monitor.watch" in line or "health checks for" in line]
+
+
+def test_the_deploy_lock_outlasts_the_verification_period(tmp_path, monkeypatch) -> None:
+    import io
+
+    from invoke import Config, Context
+
+    from retail_deploy.execute import Runner
+    from retail_deploy.targets.docker import DockerTarget
+
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")
+    runner = Runner(Context(Config(overrides={"run": {"dry": True}})), out=io.StringIO())
+    for docker, ttl in (("{}", docker_target.LOCK_TTL), ("{verification_period: 10m}", docker_target.LOCK_TTL + 600)):
+        _, env = load(tmp_path, docker)
+        cfg = load_config(tmp_path / "platform.yaml", environ={})
+        prepared = DockerTarget(runner, cfg, env).prepare_deploy("1.0.1", services=None, strategy=None,
+                                                                  method=None, pull=True)
+        assert prepared.ttl_s == ttl
+
+
+def test_the_period_checks_a_service_without_a_url_on_its_stable_port(tmp_path, monkeypatch) -> None:
+    from retail_deploy.health import verification
+
+    path = tmp_path / "platform.yaml"
+    path.write_text(PLATFORM.replace("{DOCKER}", "{verification_period: 30s}")
+                    .replace('backend: "http://127.0.0.1:18080", ', ""))
+    cfg = load_config(path, environ={})
+    env = cfg.environment("development")
+    settings = dt.docker_settings(env)
+    watched: list[tuple[dict[str, str], float, str | None]] = []
+    monkeypatch.setattr(verification, "verification_period",
+                        lambda runner, cfg, env, seconds, prometheus: watched.append((dict(env.urls), seconds,
+                                                                                      prometheus)))
+    switched = [(dt.plan_target(cfg, env, cfg.services[name], "1.0.1", settings), "1.0.0")
+                for name in ("backend", "consumer-web")]
+    docker_target._verification_period(object(), cfg, env, settings, "1.0.1", switched)  # type: ignore[arg-type]
+    assert watched == [({"backend": "http://127.0.0.1:8080", "consumer-web": "http://localhost:13000"}, 30.0, None)]
