@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from invoke import Collection
 
 from retail_deploy.tasks._common import EnvironmentsHelp, load, print_json, progress, task
 from retail_deploy.tasks._kube import runner
 
+if TYPE_CHECKING:
+    from invoke.context import Context
+
+    from retail_deploy.kube.verify import VerifyReport
+
 VERSION_HELP = "the version that should be serving (default: whatever is deployed)"
 ENV_HELP = "environment to verify, any target (default: {})"
 
 
-def _verify(c: Any, env_name: str | None, version: str | None, config: str | None, json: bool = False) -> None:
+def _verify(c: Context, env_name: str | None, version: str | None, config: str | None, json: bool = False) -> None:
     """Verify `env_name` (None: the development default, see PlatformConfig.docker_environment)."""
     from retail_deploy import validate
     from retail_deploy.errors import OperationFailed
@@ -52,7 +57,7 @@ def _verify(c: Any, env_name: str | None, version: str | None, config: str | Non
             raise OperationFailed(f"{env.name} verification failed: {', '.join(failed)[:300]}")
 
 
-def _if_the_cluster_did_not_answer(env_name: str, report: Any) -> None:
+def _if_the_cluster_did_not_answer(env_name: str, report: VerifyReport) -> None:
     """Exit 5, not 1, when no cluster read got an answer: nothing is known about the deployments
     (the HTTP checks alone cannot say what is deployed), and nothing was changed."""
     from retail_deploy.errors import DependencyUnavailable, says_no_answer
