@@ -30,7 +30,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> Any:  # noqa: ANN401 - lazily re-exported classes and functions of api
     if name in __all__:
         from retail_deploy import api
 

@@ -53,6 +53,7 @@ if TYPE_CHECKING:
     from retail_deploy.monitoring.monitor import CheckResult as TriggerCheck
     from retail_deploy.monitoring.triggers import Reading
     from retail_deploy.targets import Report, ServiceReport
+    from retail_deploy.targets.history import LockInfo
     from retail_deploy.targets.policy import Guarded
 
 __all__ = [
@@ -92,7 +93,9 @@ Services = str | Sequence[str] | None
 class _Result:
     def to_dict(self) -> dict[str, Any]:
         """The JSON document (plain types, secrets masked) the matching task's `--json` prints."""
-        return dict(redact.redact_data(asdict(self)))  # type: ignore[call-overload]
+        document = redact.redact_data(asdict(self))  # type: ignore[call-overload]
+        assert isinstance(document, dict)  # a dataclass's fields stay a dict once redacted
+        return document
 
 
 @dataclass(frozen=True)
@@ -710,7 +713,7 @@ def lock_status(*, env: str, config: Config = None) -> LockStatus:
     return lock_result(environment.name, lock)
 
 
-def lock_result(environment: str, lock: Any) -> LockStatus:
+def lock_result(environment: str, lock: LockInfo | None) -> LockStatus:
     """The LockStatus of a history.LockInfo (None: not locked); for `lock.status --json` too."""
     from retail_deploy.targets import history as audit
 

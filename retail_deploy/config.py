@@ -16,7 +16,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from retail_deploy import redact, validate
 from retail_deploy.errors import InputError
@@ -369,10 +369,14 @@ def _service(name: str, node: Node, source_root: Path) -> ServiceConfig:
     )
 
 
-def _token(node: Node, key: str, default: str | None) -> Any:
+@overload
+def _token(node: Node, key: str, default: str) -> str: ...
+@overload
+def _token(node: Node, key: str, default: None) -> str | None: ...
+def _token(node: Node, key: str, default: str | None) -> str | None:
     """A name that becomes one argv token of kubectl/helm/docker (deployment, container, namespace,
     context, release): never empty, never starting with '-' (it would be read as a flag)."""
-    value = node.str(key, default)
+    value: str | None = node.str(key, default)
     if value is not None and (not value.strip() or value.startswith("-") or any(c.isspace() for c in value)):
         raise (node.get(key) or node).error(f"{value!r} is not usable as a name: it must not be empty, "
                                             "start with '-' or contain spaces")
@@ -536,10 +540,10 @@ def check_runtime_env(config: PlatformConfig, environ: Mapping[str, str] | None 
     return problems
 
 
-def redacted_view(config: PlatformConfig) -> Any:
+def redacted_view(config: PlatformConfig) -> dict[str, Any]:
     """The resolved configuration as plain data, every secret masked (for `config.show`)."""
 
-    def clean(value: Any, key: str = "") -> Any:
+    def clean(value: object, key: str = "") -> object:
         if isinstance(value, dict):
             return {k: clean(v, str(k)) for k, v in value.items()}
         if isinstance(value, list):
@@ -550,5 +554,7 @@ def redacted_view(config: PlatformConfig) -> Any:
             return redact.redact(value)
         return value
 
-    return clean(config.root.value)
+    view = clean(config.root.value)
+    assert isinstance(view, dict)  # the loader refuses a file that is not a mapping
+    return view
 

@@ -69,7 +69,7 @@ def _runtime_status(cfg: PlatformConfig) -> dict[str, str]:
     return {name: "(set)" if os.environ.get(name) else "(not set)" for name in cfg.runtime_env}
 
 
-def _plain(value: Any) -> Any:
+def _plain(value: object) -> object:
     """Dict/list subclasses (line-aware) as plain containers, so safe_dump accepts them."""
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}

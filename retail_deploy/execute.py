@@ -26,7 +26,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from subprocess import PIPE, Popen
 from types import FrameType
-from typing import IO, Any, TypeVar
+from typing import IO, TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from invoke.runners import Local
 
@@ -34,7 +34,11 @@ from retail_deploy import redact
 from retail_deploy.commands import Command
 from retail_deploy.errors import CommandFailed, InputError, OperationFailed
 
+if TYPE_CHECKING:
+    from invoke.context import Context
+
 T = TypeVar("T")
+P = ParamSpec("P")
 DEFAULT_TIMEOUT = 600.0
 # Set for the dry run of a read-only task (see retail_deploy.tasks._common): its plan is its reads,
 # so each read is printed as a `$ ` line before it runs, like an action.
@@ -262,7 +266,7 @@ def parse_ssh_url(url: str) -> tuple[str | None, str, int | None]:
 class Runner:
     """Runs Commands on an invoke Context (local) or fabric Connection (remote)."""
 
-    def __init__(self, ctx: Any, *, host: str | None = None,
+    def __init__(self, ctx: Context, *, host: str | None = None,
                  default_timeout: float = DEFAULT_TIMEOUT, out: IO[str] | None = None,
                  connect_kwargs: dict[str, Any] | None = None, dry: bool | None = None):
         self.ctx = ctx
@@ -270,7 +274,7 @@ class Runner:
         self.default_timeout = default_timeout
         self._out = out
         self._connect_kwargs = connect_kwargs or {}
-        self._connection: Any = None
+        self._connection: Context | None = None  # a fabric Connection (an invoke Context over SSH)
         self._dry = dry
         self._announced: tuple[str, ...] = ()  # the argv last printed (a read is printed once)
 
@@ -332,7 +336,7 @@ class Runner:
             self.announce(command)
         return self._execute(command, check=check, hide=True, timeout=timeout)
 
-    def action(self, equivalent: Command, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
+    def action(self, equivalent: Command, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T | None:
         """An action done through an SDK or HTTP: printed as its CLI equivalent; skipped in a dry run."""
         self.announce(equivalent)
         if self.dry:
@@ -346,6 +350,7 @@ class Runner:
         if self.dry:
             return 0
         raw = self._backend().run(command.shell(), pty=True, warn=True, dry=False, echo=False)
+        assert raw is not None  # invoke returns None only for a disowned command
         return int(raw.exited)
 
     def _execute(self, command: Command, *, check: bool, hide: bool, timeout: float | None) -> Result:
@@ -397,13 +402,14 @@ class Runner:
             for key in ("out_stream", "err_stream"):
                 if key in options:
                     options[key].flush()
+        assert raw is not None  # invoke returns None only for a disowned command
         result = Result(raw.stdout or "", raw.stderr or "", int(raw.exited))
         if check and not result.ok:
             detail = redact.redact(result.stderr.strip() or result.stdout.strip())
             raise CommandFailed(shown, result.exit_code, detail, self.where, read_only=command.read_only)
         return result
 
-    def _backend(self) -> Any:
+    def _backend(self) -> Context:
         if self.host is None:
             return self.ctx
         if self._connection is None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Mapping
-from typing import Any
 
 MASK = "***"
 # Very short values would mask ordinary words and numbers; they are not plausible secrets.
@@ -92,7 +91,7 @@ def redact(text: str) -> str:
     return _URL_CREDENTIALS.sub(lambda m: f"{m['scheme']}{m['user']}:{MASK}@", text)
 
 
-def redact_data(value: Any) -> Any:
+def redact_data(value: object) -> object:
     """A JSON-able document with every string (keys too) masked, before it is rendered: a secret
     JSON-escaped in the output (a quote, a backslash, non-ASCII) would not match the raw value."""
     if isinstance(value, str):

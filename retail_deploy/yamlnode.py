@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, overload
 
 import yaml
 
@@ -21,17 +21,18 @@ from retail_deploy import validate
 from retail_deploy.errors import ConfigError, InputError
 
 Text = builtins.str
-_MISSING: Any = object()
+_MISSING: Any = object()  # "no default": the key is required (Any: it stands in for any default)
+D = TypeVar("D")  # the type of an accessor's default, returned when the key is absent
 
 
-class _LineMap(dict):
+class _LineMap(dict[Any, Any]):  # raw YAML: keys and values of any kind
     """A dict that also records the line of its own start and of each key."""
 
     line: int = 0
     key_lines: dict[Any, int]
 
 
-class _LineList(list):
+class _LineList(list[Any]):
     line: int = 0
 
 
@@ -260,7 +261,7 @@ class Node:
                 raise child.error(f"unknown key (expected one of: {', '.join(sorted(allowed))})")
 
     # -- typed accessors --------------------------------------------------------------------
-    def _given(self, key: Text, default: Any) -> Node | None:
+    def _given(self, key: Text, default: object) -> Node | None:
         """The child holding a value, or None when it is absent or null and `default` applies;
         a required key (no default) that is missing raises."""
         node = self.get(key)
@@ -270,7 +271,7 @@ class Node:
             return None
         return node
 
-    def _typed(self, key: Text, default: Any, kinds: tuple[type, ...], label: Text) -> Any:
+    def _typed(self, key: Text, default: object, kinds: tuple[type, ...], label: Text) -> object:
         node = self._given(key, default)
         if node is None:
             return default
@@ -280,21 +281,45 @@ class Node:
             raise node.error(f"expected {label}, got {_kind(node.value)}")
         return node.value
 
-    def str(self, key: Text, default: Any = _MISSING) -> Any:
+    @overload
+    def str(self, key: Text) -> Text: ...
+    @overload
+    def str(self, key: Text, default: D) -> Text | D: ...
+    def str(self, key: Text, default: object = _MISSING) -> object:
         value = self._typed(key, default, (Text, int, float), "a string")
         return value if value is None or value is default else Text(value)
 
-    def int(self, key: Text, default: Any = _MISSING) -> Any:
+    @overload
+    def int(self, key: Text) -> builtins.int: ...
+    @overload
+    def int(self, key: Text, default: D) -> builtins.int | D: ...
+    def int(self, key: Text, default: object = _MISSING) -> object:
         return self._typed(key, default, (builtins.int,), "an integer")
 
-    def float(self, key: Text, default: Any = _MISSING) -> Any:
+    @overload
+    def float(self, key: Text) -> builtins.float: ...
+    @overload
+    def float(self, key: Text, default: D) -> builtins.float | D: ...
+    def float(self, key: Text, default: object = _MISSING) -> object:
         value = self._typed(key, default, (builtins.int, builtins.float), "a number")
-        return value if value is None or value is default else builtins.float(value)
+        if value is None or value is default or not isinstance(value, builtins.int | builtins.float):
+            return value  # the default, as given
+        return builtins.float(value)
 
-    def bool(self, key: Text, default: Any = _MISSING) -> Any:
+    @overload
+    def bool(self, key: Text) -> builtins.bool: ...
+    @overload
+    def bool(self, key: Text, default: D) -> builtins.bool | D: ...
+    def bool(self, key: Text, default: object = _MISSING) -> object:
         return self._typed(key, default, (builtins.bool,), "true or false")
 
-    def duration(self, key: Text, default: Any = _MISSING) -> Any:
+    @overload
+    def duration(self, key: Text) -> builtins.float: ...
+    @overload
+    def duration(self, key: Text, default: None) -> builtins.float | None: ...
+    @overload
+    def duration(self, key: Text, default: Text | builtins.float) -> builtins.float: ...
+    def duration(self, key: Text, default: Text | builtins.float | None = _MISSING) -> builtins.float | None:
         """Seconds from '30s', '5m', '1h', '500ms' or a number."""
         node = self._given(key, default)
         if node is None:
@@ -304,12 +329,20 @@ class Node:
         except InputError as error:
             raise node.error(Text(error)) from None
 
-    def list(self, key: Text, default: Any = _MISSING) -> Any:
+    @overload
+    def list(self, key: Text) -> builtins.list[Node]: ...
+    @overload
+    def list(self, key: Text, default: D) -> builtins.list[Node] | D: ...
+    def list(self, key: Text, default: object = _MISSING) -> object:
         node = self._given(key, default)
         return default if node is None else node.elements()
 
-    def str_list(self, key: Text, default: Any = _MISSING) -> Any:
-        nodes = self.list(key, _MISSING if default is _MISSING else None)
+    @overload
+    def str_list(self, key: Text) -> tuple[Text, ...]: ...
+    @overload
+    def str_list(self, key: Text, default: D) -> tuple[Text, ...] | D: ...
+    def str_list(self, key: Text, default: object = _MISSING) -> object:
+        nodes = self.list(key) if default is _MISSING else self.list(key, None)
         if nodes is None:
             return default
         values = []
@@ -319,7 +352,11 @@ class Node:
             values.append(Text(node.value))
         return tuple(values)
 
-    def str_map(self, key: Text, default: Any = _MISSING) -> Any:
+    @overload
+    def str_map(self, key: Text) -> dict[Text, Text]: ...
+    @overload
+    def str_map(self, key: Text, default: D) -> dict[Text, Text] | D: ...
+    def str_map(self, key: Text, default: object = _MISSING) -> object:
         node = self._given(key, default)
         if node is None:
             return default
@@ -330,7 +367,11 @@ class Node:
             result[name] = _scalar_text(child.value)
         return result
 
-    def choice(self, key: Text, allowed: tuple[Text, ...], default: Any = _MISSING) -> Any:
+    @overload
+    def choice(self, key: Text, allowed: tuple[Text, ...]) -> Text: ...
+    @overload
+    def choice(self, key: Text, allowed: tuple[Text, ...], default: D) -> Text | D: ...
+    def choice(self, key: Text, allowed: tuple[Text, ...], default: object = _MISSING) -> object:
         value = self.str(key, default)
         if value is not None and value not in allowed:
             node = self.get(key)
@@ -338,7 +379,7 @@ class Node:
         return value
 
 
-def _scalar_text(value: Any) -> Text:
+def _scalar_text(value: object) -> Text:
     if isinstance(value, bool):
         return "true" if value else "false"
     return Text(value)
@@ -351,11 +392,11 @@ def _empty_map(line: int) -> _LineMap:
     return mapping
 
 
-def _join(path: Text, key: Any) -> Text:
+def _join(path: Text, key: object) -> Text:
     return f"{path}.{key}" if path else Text(key)
 
 
-def _kind(value: Any) -> Text:
+def _kind(value: object) -> Text:
     if value is None:
         return "nothing"
     for kind, label in ((bool, "a boolean"), (dict, "a mapping"), (list, "a list"), (Text, "a string")):

@@ -202,7 +202,7 @@ def _stream_error(chunk: Mapping[str, Any]) -> str | None:
     return str((chunk.get("errorDetail") or {}).get("message") or chunk.get("error") or "")
 
 
-def _close(stream: Any) -> None:
+def _close(stream: object) -> None:
     """Close a stream generator now (dropping its HTTP response), not whenever it is collected:
     an exception's traceback would otherwise keep it, and the connection, alive."""
     close = getattr(stream, "close", None)
@@ -415,7 +415,7 @@ def push_image(client: DockerClient, reference: str, *, credentials: Credentials
     return PushResult(reference, digest, uploaded, existing)
 
 
-def _api_message(error: Any) -> str:
+def _api_message(error: Exception) -> str:
     explanation = getattr(error, "explanation", None)
     return _first_line(explanation or error)
 

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Any
+from typing import TYPE_CHECKING
 
 from retail_deploy.errors import DependencyUnavailable, OperationFailed
+
+if TYPE_CHECKING:
+    import requests
 
 MANIFEST_TYPES = ", ".join([
     "application/vnd.oci.image.index.v1+json",
@@ -59,7 +62,7 @@ def manifest_digest(registry: str, image: str, tag: str, *, username: str | None
     return response.headers.get("Docker-Content-Digest", "") or "present"
 
 
-def _bearer_token(session: Any, challenge: str, auth: tuple[str, str] | None, timeout: float) -> str | None:
+def _bearer_token(session: requests.Session, challenge: str, auth: tuple[str, str] | None, timeout: float) -> str | None:
     if not challenge.lower().startswith("bearer "):
         return None
     fields = dict(re.findall(r'(\w+)="([^"]*)"', challenge))
@@ -70,4 +73,5 @@ def _bearer_token(session: Any, challenge: str, auth: tuple[str, str] | None, ti
     if response.status_code != 200:
         return None
     body = response.json()
-    return body.get("token") or body.get("access_token")
+    token = body.get("token") or body.get("access_token")
+    return str(token) if token else None

@@ -390,7 +390,7 @@ def _registry_credentials(cfg: PlatformConfig) -> images.Credentials | None:
 
 
 def _preflight(shared: _Shared, registry: str, plans: Sequence[ServicePlan], consequence: str) -> None:
-    assert shared.credentials is not None
+    assert shared.client is not None and shared.credentials is not None
     try:
         images.check_login(shared.client, registry, shared.credentials)
     except images.ImageError as error:
@@ -436,6 +436,7 @@ def _build_one(plan: ServicePlan, result: ServiceResult, settings: BuildSettings
                console: _Console, shared: _Shared) -> None:
     started = time.monotonic()
     emit = _emitter(console, plan.service)
+    assert shared.client is not None  # connected before any service thread starts
     try:
         _check_cancel(plan, shared)
         digest = _input_digest(plan, settings)
@@ -477,6 +478,7 @@ def _push_one(plan: ServicePlan, result: ServiceResult, registry: str, runner: R
               shared: _Shared, board: images.LiveBoard | None) -> None:
     started = time.monotonic()
     emit = _emitter(console, plan.service)
+    assert shared.client is not None  # connected before any service thread starts
     try:
         emit(f"$ {docker_cli.push(plan.remote_ref).display()}")
         pushed = images.push_image(shared.client, plan.remote_ref, credentials=shared.credentials,

@@ -62,9 +62,12 @@ def _client_with_key(base_url: str, timeout: float, key: str) -> DockerClient:
     """A DockerClient over paramiko with the configured private key. Host keys still come from
     ~/.ssh/known_hosts: unknown hosts are refused."""
     import docker
-    import docker.api.client as api_client
+    import docker.api.client
 
-    base = api_client.SSHHTTPAdapter
+    # APIClient builds its SSH adapter from this module-level name; the name and the adapter's
+    # paramiko hooks are SDK internals the types-docker stubs do not declare.
+    api_client = vars(docker.api.client)
+    base = api_client["SSHHTTPAdapter"]
 
     class KeyedAdapter(base):  # type: ignore[misc, valid-type]
         def _create_paramiko_client(self, url: str) -> None:
@@ -72,11 +75,11 @@ def _client_with_key(base_url: str, timeout: float, key: str) -> DockerClient:
             self.ssh_params.update(key_filename=key, look_for_keys=False)
 
     with _ADAPTER_LOCK:  # the SDK builds its adapter inside APIClient(): swap the class meanwhile
-        api_client.SSHHTTPAdapter = KeyedAdapter
+        api_client["SSHHTTPAdapter"] = KeyedAdapter
         try:
             return docker.DockerClient(base_url=base_url, timeout=int(timeout))
         finally:
-            api_client.SSHHTTPAdapter = base
+            api_client["SSHHTTPAdapter"] = base
 
 
 def first_line(value: object) -> str:

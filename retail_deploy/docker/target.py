@@ -52,7 +52,13 @@ __all__ = ["Report", "ServiceReport", "current_versions", "deploy", "docker_sett
            "validate_config", "verify"]
 
 if TYPE_CHECKING:
-    from retail_deploy.config import EnvironmentConfig, PlatformConfig
+    from datetime import datetime
+
+    from docker import DockerClient
+    from docker.models.containers import Container
+    from docker.models.volumes import Volume
+
+    from retail_deploy.config import EnvironmentConfig, PlatformConfig, RegistryConfig, ServiceConfig
     from retail_deploy.execute import Runner
 
 
@@ -72,7 +78,7 @@ def validate_config(cfg: PlatformConfig) -> None:
 # Engine access
 
 
-def connect(settings: DockerSettings, timeout: float = 120) -> Any:
+def connect(settings: DockerSettings, timeout: float = 120) -> DockerClient:
     """A DockerClient for the environment's engine (docker_client.connect, the one factory)."""
     return docker_client.connect(settings.host, timeout=timeout, use_ssh_client=settings.use_ssh_client,
                                  ssh_key=settings.ssh_key)
@@ -84,7 +90,7 @@ def _engine_name(settings: DockerSettings) -> str:
 
 
 
-def _find(client: Any, name: str) -> Any | None:
+def _find(client: DockerClient | None, name: str) -> Container | None:
     """The container called `name`, or None. Without a client (a dry run whose engine did not
     answer) the plan assumes none exists, as it says."""
     import docker
@@ -97,18 +103,24 @@ def _find(client: Any, name: str) -> Any | None:
         return None
 
 
-def _remove(client: Any, name: str) -> None:
+def _engine(client: DockerClient | None) -> DockerClient:
+    """The client of an action that runs: only a dry run goes without one."""
+    assert client is not None
+    return client
+
+
+def _remove(client: DockerClient | None, name: str) -> None:
     container = _find(client, name)
     if container is not None:
         container.remove(force=True)
 
 
-def _status(container: Any) -> str:
+def _status(container: Container) -> str:
     container.reload()
     return str(container.status)
 
 
-def _logs_tail(container: Any, lines: int = 5) -> str:
+def _logs_tail(container: Container, lines: int = 5) -> str:
     try:
         text = container.logs(tail=lines).decode("utf-8", "replace").strip()
     except Exception:  # noqa: BLE001 - logs are a hint only
@@ -121,7 +133,7 @@ def _logs_tail(container: Any, lines: int = 5) -> str:
 
 
 class _Deployer:
-    def __init__(self, runner: Runner, cfg: PlatformConfig, env: EnvironmentConfig, settings: DockerSettings, client: Any):
+    def __init__(self, runner: Runner, cfg: PlatformConfig, env: EnvironmentConfig, settings: DockerSettings, client: DockerClient | None):
         self.runner = runner
         self.cfg = cfg
         self.env = env
@@ -132,7 +144,7 @@ class _Deployer:
     # -- image
 
     def ensure_image(self, target: ServiceTarget, *, pull: bool = True) -> None:
-        registry = getattr(self.cfg, "registry", None)
+        registry = self.cfg.registry
         if not getattr(registry, "host", None):
             return  # a local image, built on this engine
         if not pull and self.client is not None and _image_id(self.client, target.image):
@@ -140,7 +152,7 @@ class _Deployer:
             return
         self.runner.action(dcli.pull(target.image, host=self.host), self._pull, target, registry)
 
-    def _pull(self, target: ServiceTarget, registry: Any) -> None:
+    def _pull(self, target: ServiceTarget, registry: RegistryConfig) -> None:
         import docker
 
         auth = None
@@ -148,11 +160,11 @@ class _Deployer:
             auth = {"username": registry.username, "password": registry.password or ""}
         repository, tag = target.image.rsplit(":", 1)
         try:
-            self.client.images.pull(repository, tag=tag, auth_config=auth)
+            _engine(self.client).images.pull(repository, tag=tag, auth_config=auth)
         except docker.errors.APIError as error:
             # A remote engine may have the image already (e.g. built there); otherwise fail.
             try:
-                self.client.images.get(target.image)
+                _engine(self.client).images.get(target.image)
             except docker.errors.ImageNotFound:
                 raise OperationFailed(f"{target.service}: cannot pull {target.image} on "
                                       f"{_engine_name(self.settings)}: {_api_message(error)} "
@@ -169,7 +181,7 @@ class _Deployer:
         spec = run_spec(target, self.settings, candidate=candidate)
         # `self.client` is looked up only when the action runs: a dry run may have no engine.
         self.runner.action(run_command(target, self.settings, candidate=candidate),
-                           lambda: self.client.containers.run(target.image, **spec))
+                           lambda: _engine(self.client).containers.run(target.image, **spec))
 
     def remove(self, name: str) -> None:
         self.runner.action(dcli.remove(name, host=self.host), _remove, self.client, name)
@@ -252,7 +264,7 @@ class _Deployer:
             time.sleep(min(self.settings.health_interval, 0.25))
         return failed
 
-    def check(self, container: Any, target: ServiceTarget, version: str | None) -> str | None:
+    def check(self, container: Container, target: ServiceTarget, version: str | None) -> str | None:
         """The latest health-check run of the container, judged; None when it passed."""
         container.reload()
         state = container.attrs.get("State") or {}
@@ -262,7 +274,7 @@ class _Deployer:
         return judge_health(target, int(last.get("ExitCode", 1)), str(last.get("Output") or ""), version)
 
 
-def _api_message(error: Any) -> str:
+def _api_message(error: Exception) -> str:
     explanation = getattr(error, "explanation", None)
     return _first_line(explanation or error)
 
@@ -286,7 +298,7 @@ def lock_name(settings: DockerSettings, env_name: str) -> str:
     return f"{settings.name_prefix}retail-deploy-lock-{env_name}"
 
 
-def _lock_info(container: Any) -> LockInfo:
+def _lock_info(container: Container) -> LockInfo:
     labels = container.labels or {}
     expires = labels.get(LABEL_LOCK_EXPIRES, "")
     try:
@@ -298,7 +310,7 @@ def _lock_info(container: Any) -> LockInfo:
                     labels.get(LABEL_LOCK_ACQUIRED, "?"), until)
 
 
-def _epoch(seconds: float) -> Any:
+def _epoch(seconds: float) -> datetime:
     from datetime import UTC, datetime
 
     return datetime.fromtimestamp(seconds, UTC)
@@ -309,12 +321,12 @@ class _EnvLock:
     container of that name, so creating it is an atomic test-and-set that works on any engine,
     local or remote. Labels say who holds it and until when; it is removed in `finally`."""
 
-    def __init__(self, runner: Runner, client: Any, settings: DockerSettings, env: EnvironmentConfig, image: str, action: str,
+    def __init__(self, runner: Runner, client: DockerClient | None, settings: DockerSettings, env: EnvironmentConfig, image: str, action: str,
                  *, version: str = "", ttl_s: float = LOCK_TTL):
         self.runner, self.client, self.settings, self.env = runner, client, settings, env
         self.image, self.action, self.version, self.ttl_s = image, action, version, ttl_s
         self.name = lock_name(settings, env.name)
-        self.container: Any = None
+        self.container: Container | None = None
         self.info = LockInfo(whoami(), uuid4_hex(), version, action, iso(utcnow()),
                              iso(_epoch(time.time() + ttl_s)))
 
@@ -365,7 +377,7 @@ def uuid4_hex() -> str:
     return uuid.uuid4().hex[:12]
 
 
-def _lock_image(client: Any, cfg: PlatformConfig, env: EnvironmentConfig, settings: DockerSettings, version: str) -> str:
+def _lock_image(client: DockerClient, cfg: PlatformConfig, env: EnvironmentConfig, settings: DockerSettings, version: str) -> str:
     """An image the engine already has, for the never-started lock container: the release being
     deployed (pulled first), else one of the environment's containers, else any image."""
     if version:
@@ -377,8 +389,8 @@ def _lock_image(client: Any, cfg: PlatformConfig, env: EnvironmentConfig, settin
         target = plan_target(cfg, env, svc, "", settings)
         for name in (target.name, target.previous_name):
             container = _find(client, name)
-            if container is not None:
-                return str(container.image.id)
+            if container is not None and (image := container.image) is not None:
+                return str(image.id)
     # Ids only: images.list() inspects each image, and on a shared engine one may go meanwhile.
     images = client.api.images(quiet=True)
     if not images:
@@ -465,7 +477,7 @@ def record_history(runner: Runner, env: EnvironmentConfig, entry: dict[str, Any]
         client.close()
 
 
-def _history_volumes(client: Any, settings: DockerSettings, env_name: str) -> list[Any]:
+def _history_volumes(client: DockerClient, settings: DockerSettings, env_name: str) -> list[Volume]:
     prefix = _history_prefix(settings, env_name)
     found = client.volumes.list(filters={"label": f"{LABEL_ENV}={env_name}"})
     return [v for v in found if str(v.name).startswith(prefix)]
@@ -500,7 +512,7 @@ def _require_docker_env(env: EnvironmentConfig) -> None:
                          f"use {env.task('deploy')}")
 
 
-def _select(cfg: PlatformConfig, names: Iterable[str] | None) -> list[Any]:
+def _select(cfg: PlatformConfig, names: Iterable[str] | None) -> list[ServiceConfig]:
     services = cfg.services
     if names is None:
         return list(services.values())
@@ -512,7 +524,7 @@ def _select(cfg: PlatformConfig, names: Iterable[str] | None) -> list[Any]:
     return chosen
 
 
-def _session(runner: Runner, env: EnvironmentConfig) -> tuple[DockerSettings, Any]:
+def _session(runner: Runner, env: EnvironmentConfig) -> tuple[DockerSettings, DockerClient | None]:
     _require_docker_env(env)
     settings = docker_settings(env)
     try:
@@ -525,13 +537,13 @@ def _session(runner: Runner, env: EnvironmentConfig) -> tuple[DockerSettings, An
     return settings, client
 
 
-def _container_version(container: Any | None) -> str | None:
+def _container_version(container: Container | None) -> str | None:
     if container is None:
         return None
     return (container.labels or {}).get(LABEL_VERSION)
 
 
-def _image_id(client: Any, reference: str) -> str | None:
+def _image_id(client: DockerClient, reference: str) -> str | None:
     import docker
 
     try:
@@ -581,13 +593,13 @@ def deploy(runner: Runner, cfg: PlatformConfig, env: EnvironmentConfig, version:
         deployer = _Deployer(runner, cfg, env, settings, client)
         for target in targets if not fetched else ():  # pulling changes nothing that runs
             deployer.ensure_image(target, pull=pull)
-        changing: list[tuple[ServiceTarget, Any, str | None]] = []
+        changing: list[tuple[ServiceTarget, Container | None, str | None]] = []
         for target in targets:
             current = _find(client, target.name) if client is not None else None
             old_version = _container_version(current)
             if (current is not None and client is not None and not runner.dry
                     and old_version == version and _status(current) == "running"
-                    and current.image.id == _image_id(client, target.image)
+                    and (image := current.image) is not None and image.id == _image_id(client, target.image)
                     and deployer.check(current, target, version) is None):
                 runner.say(f"{target.service} already runs {version} ({target.name}), healthy: unchanged")
                 report.services.append(ServiceReport(

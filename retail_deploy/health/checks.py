@@ -15,9 +15,14 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from retail_deploy.redact import redact
+
+if TYPE_CHECKING:
+    import requests
+
+    from retail_deploy.config import EnvironmentConfig, PlatformConfig
 
 # Enough threads that 50 slow endpoints finish in one round; more would only add overhead.
 MAX_WORKERS = 64
@@ -132,7 +137,7 @@ def summary(results: Sequence[CheckResult]) -> str:
         f"{r.name}: {r.error}" for r in failed)
 
 
-def endpoints_for(cfg: Any, env: Any, base_urls: Mapping[str, str] | None = None) -> list[Endpoint]:
+def endpoints_for(cfg: PlatformConfig, env: EnvironmentConfig, base_urls: Mapping[str, str] | None = None) -> list[Endpoint]:
     """The health endpoints of every service the environment has a URL for.
 
     `cfg.services[name].health` lists the endpoints (path, expect_status, expect_json); the base
@@ -167,7 +172,7 @@ def join_url(base: str, path: str) -> str:
     return base.rstrip("/") + "/" + path.lstrip("/")
 
 
-def json_mismatch(expected: Any, actual: Any, path: str = "") -> str | None:
+def json_mismatch(expected: object, actual: object, path: str = "") -> str | None:
     """None when `actual` contains `expected` (dicts as subsets, other values equal), else why not."""
     if isinstance(expected, Mapping):
         if not isinstance(actual, Mapping):
@@ -193,10 +198,10 @@ class _ThreadSessions:
     def __init__(self, verify: str | bool):
         self._verify = verify
         self._local = threading.local()
-        self._all: list[Any] = []
+        self._all: list[requests.Session] = []
         self._lock = threading.Lock()
 
-    def get(self) -> Any:
+    def get(self) -> requests.Session:
         session = getattr(self._local, "session", None)
         if session is None:
             import requests
@@ -217,7 +222,7 @@ class _ThreadSessions:
             self._all.clear()
 
 
-def _check_with_retries(session: Any, endpoint: Endpoint, timeout: float, retries: int,
+def _check_with_retries(session: requests.Session, endpoint: Endpoint, timeout: float, retries: int,
                         backoff: float) -> CheckResult:
     attempt = 0
     while True:
@@ -233,7 +238,7 @@ def _with_attempts(result: CheckResult, attempts: int) -> CheckResult:
                        result.error, result.body)
 
 
-def _check_once(session: Any, endpoint: Endpoint, timeout: float) -> tuple[CheckResult, bool]:
+def _check_once(session: requests.Session, endpoint: Endpoint, timeout: float) -> tuple[CheckResult, bool]:
     """One request; returns the result and whether a retry could help."""
     import requests
 
@@ -264,7 +269,7 @@ class _Deadline(Exception):
     """The answer did not arrive in full within the timeout (e.g. a body trickling in)."""
 
 
-def _read_body(response: Any, deadline: float) -> str:
+def _read_body(response: requests.Response, deadline: float) -> str:
     """The body, read in chunks against a total deadline: requests' read timeout is per chunk,
     so a server trickling bytes could otherwise hold a check far beyond its timeout."""
     chunks: list[bytes] = []
@@ -334,7 +339,7 @@ def _first_line(exc: Exception) -> str:
     return (str(exc).splitlines() or [type(exc).__name__])[0][:200]
 
 
-def _short(value: Any, limit: int = 80, raw: bool = False) -> str:
+def _short(value: object, limit: int = 80, raw: bool = False) -> str:
     """A one-line, length-capped rendering: JSON for values, as-is for `raw` text bodies."""
     text = value if raw and isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
     text = " ".join(text.split())

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from retail_deploy.errors import InputError
 from retail_deploy.health.checks import CheckResult, Endpoint, check_endpoints, join_url
 from retail_deploy.yamlnode import Node
+
+if TYPE_CHECKING:
+    from retail_deploy.config import EnvironmentConfig, PlatformConfig
 
 COLOURS = ("blue", "green")
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
@@ -69,7 +72,7 @@ class SmokeReport:
                 "skipped": list(self.skipped)}
 
 
-def run_smoke_tests(cfg: Any, env: Any, target: str | None = None,
+def run_smoke_tests(cfg: PlatformConfig, env: EnvironmentConfig, target: str | None = None,
                     base_urls: Mapping[str, str] | None = None, *, version: str | None = None,
                     timeout: float = 5.0, retries: int = 2, backoff: float = 0.5,
                     ca_bundle: str | None = None, suite: Sequence[SmokeTest] | None = None) -> SmokeReport:
@@ -94,7 +97,7 @@ def run_smoke_tests(cfg: Any, env: Any, target: str | None = None,
     return SmokeReport(target, tuple(results), skipped)
 
 
-def target_urls(env: Any, target: str) -> dict[str, str]:
+def target_urls(env: EnvironmentConfig, target: str) -> dict[str, str]:
     """Base URLs per service for `target`: the environment's urls, or one colour's urls."""
     if target == env.name:
         return dict(env.urls or {})
@@ -107,7 +110,7 @@ def target_urls(env: Any, target: str) -> dict[str, str]:
     raise InputError(f"unknown smoke-test target {target!r}: use one of {', '.join(known)}{hint}")
 
 
-def colour_urls(env: Any) -> dict[str, dict[str, str]]:
+def colour_urls(env: EnvironmentConfig) -> dict[str, dict[str, str]]:
     """{colour: {service: base URL}} from the environment's `blue_green.colour_urls`.
 
     Each colour's URL reaches that colour's deployment of the blue/green service directly (e.g. its
@@ -120,7 +123,7 @@ def colour_urls(env: Any) -> dict[str, dict[str, str]]:
             for colour, url in (blue_green.colour_urls or {}).items() if url}
 
 
-def default_suite(cfg: Any, version: str | None = None) -> list[SmokeTest]:
+def default_suite(cfg: PlatformConfig, version: str | None = None) -> list[SmokeTest]:
     """The runbook's health table (from the services' health entries) plus the version endpoints."""
     tests: list[SmokeTest] = []
     for name, service in cfg.services.items():
@@ -136,7 +139,7 @@ def default_suite(cfg: Any, version: str | None = None) -> list[SmokeTest]:
     return tests
 
 
-def smoke_suite(cfg: Any, version: str | None = None) -> list[SmokeTest]:
+def smoke_suite(cfg: PlatformConfig, version: str | None = None) -> list[SmokeTest]:
     """The config's `smoke_tests:` suite when it has one, else the default suite."""
     node = cfg.root.get("smoke_tests")
     if node is None or node.value is None:
@@ -147,7 +150,7 @@ def smoke_suite(cfg: Any, version: str | None = None) -> list[SmokeTest]:
     return tests
 
 
-def validate_section(cfg: Any) -> None:
+def validate_section(cfg: PlatformConfig) -> None:
     """For `config.validate`: the `smoke_tests:` list."""
     smoke_suite(cfg)
 
@@ -191,7 +194,7 @@ def parse_smoke_tests(node: Node, services: set[str] | None = None) -> list[Smok
 
 # --- internals -------------------------------------------------------------------------------
 
-def _with_version(test: SmokeTest, version: str, cfg: Any) -> SmokeTest:
+def _with_version(test: SmokeTest, version: str, cfg: PlatformConfig) -> SmokeTest:
     service = cfg.services.get(test.service)
     if service is None or getattr(service, "version_path", None) != test.path or test.expect_body_contains:
         return test

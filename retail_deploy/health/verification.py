@@ -12,25 +12,30 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING
 
 from retail_deploy.commands import cmd
 from retail_deploy.errors import OperationFailed
+
+if TYPE_CHECKING:
+    from retail_deploy.config import EnvironmentConfig, PlatformConfig
+    from retail_deploy.execute import Runner
+    from retail_deploy.health.checks import CheckResult, Endpoint
 
 HTTP_TIMEOUT_S = 5.0
 HEALTH_RETRIES = 3
 
 
-def health_endpoints(cfg: Any, env: Any, urls: Mapping[str, str] | None = None,
-                     services: list[str] | None = None) -> list[Any]:
+def health_endpoints(cfg: PlatformConfig, env: EnvironmentConfig, urls: Mapping[str, str] | None = None,
+                     services: list[str] | None = None) -> list[Endpoint]:
     from retail_deploy.health.checks import endpoints_for
 
     found = endpoints_for(cfg, env, dict(urls) if urls else None)
     return [e for e in found if services is None or e.service in services]
 
 
-def check_health(runner: Any, cfg: Any, env: Any, urls: Mapping[str, str] | None = None, *,
-                 services: list[str] | None = None, retries: int = HEALTH_RETRIES, quiet: bool = False) -> list[Any]:
+def check_health(runner: Runner, cfg: PlatformConfig, env: EnvironmentConfig, urls: Mapping[str, str] | None = None, *,
+                 services: list[str] | None = None, retries: int = HEALTH_RETRIES, quiet: bool = False) -> list[CheckResult]:
     """Check the health endpoints (concurrently, with retries while a switch settles); raises
     OperationFailed naming every failing endpoint."""
     from retail_deploy.health.checks import check_endpoints
@@ -63,7 +68,7 @@ def served_version(base_url: str, path: str = "/api/v1/version") -> str | None:
     return None if version is None else str(version)
 
 
-def check_version(runner: Any, base_url: str, version: str, path: str = "/api/v1/version",
+def check_version(runner: Runner, base_url: str, version: str, path: str = "/api/v1/version",
                   attempts: int = HEALTH_RETRIES) -> None:
     """`/api/v1/version` must report the version we deployed (or restored)."""
     url = base_url.rstrip("/") + path
@@ -80,7 +85,7 @@ def check_version(runner: Any, base_url: str, version: str, path: str = "/api/v1
         raise OperationFailed(f"{url} reports version {got!r}, expected {version!r}")
 
 
-def smoke(runner: Any, cfg: Any, env: Any, colour: str, version: str) -> None:
+def smoke(runner: Runner, cfg: PlatformConfig, env: EnvironmentConfig, colour: str, version: str) -> None:
     """`./scripts/smoke-tests.sh <colour>`: the smoke suite against the idle colour before it gets traffic."""
     if runner.dry:  # do not even import the smoke chapter for a plan
         runner.announce(cmd("./scripts/smoke-tests.sh", colour))
@@ -94,7 +99,7 @@ def smoke(runner: Any, cfg: Any, env: Any, colour: str, version: str) -> None:
         raise OperationFailed(f"smoke tests failed on {colour}: {failures}")
 
 
-def verification_period(runner: Any, cfg: Any, env: Any, seconds: float, prometheus_url: str | None) -> None:
+def verification_period(runner: Runner, cfg: PlatformConfig, env: EnvironmentConfig, seconds: float, prometheus_url: str | None) -> None:
     """Watch the new version before accepting it: the rollback triggers (monitoring chapter) when
     Prometheus is configured, else the health checks every few seconds. Raises on a breach."""
     if seconds <= 0:
@@ -120,7 +125,7 @@ def verification_period(runner: Any, cfg: Any, env: Any, seconds: float, prometh
         _health_loop(runner, cfg, env, seconds)
 
 
-def _health_loop(runner: Any, cfg: Any, env: Any, seconds: float) -> None:
+def _health_loop(runner: Runner, cfg: PlatformConfig, env: EnvironmentConfig, seconds: float) -> None:
     deadline = time.monotonic() + seconds
     interval = min(10.0, max(seconds / 3, 0.5))
     while True:

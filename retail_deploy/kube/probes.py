@@ -124,7 +124,7 @@ class HelmRevision:
 
 # --- pure parsers --------------------------------------------------------------------------
 
-def _load(text: str, what: str) -> Any:
+def _load(text: str, what: str) -> Any:  # noqa: ANN401 - kubectl/helm JSON: the parsers below read it key by key
     try:
         return json.loads(text)
     except ValueError as exc:

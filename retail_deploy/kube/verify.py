@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from retail_deploy.commands import cmd, kubectl
 from retail_deploy.errors import RetailDeployError, clip, says_no_answer
@@ -23,6 +23,10 @@ from retail_deploy.health import verification
 from retail_deploy.kube import probes
 from retail_deploy.kube.settings import KubeEnv, kube_env
 from retail_deploy.targets import Check, history
+
+if TYPE_CHECKING:
+    from retail_deploy.config import EnvironmentConfig, PlatformConfig
+    from retail_deploy.execute import Runner
 
 VERIFY_ROLLOUT_TIMEOUT_S = 120.0
 SHOWN_LOG_LINES = 5
@@ -74,7 +78,7 @@ class VerifyReport:
         return "\n".join(out)
 
 
-def verify(runner: Any, cfg: Any, env: Any, version: str | None = None,
+def verify(runner: Runner, cfg: PlatformConfig, env: EnvironmentConfig, version: str | None = None,
            services: Sequence[str] | None = None) -> VerifyReport:
     """`services`: the ones expected at `version` (a deploy of some services only); the others are
     checked against the version they run. None: every service."""
@@ -126,7 +130,7 @@ def verify(runner: Any, cfg: Any, env: Any, version: str | None = None,
     return report
 
 
-def _health(runner: Any, cfg: Any, env: Any, report: VerifyReport) -> None:
+def _health(runner: Runner, cfg: PlatformConfig, env: EnvironmentConfig, report: VerifyReport) -> None:
     """The runbook's health checks on the environment's URLs, concurrently."""
     from retail_deploy.health.checks import check_endpoints
 
@@ -140,7 +144,7 @@ def _health(runner: Any, cfg: Any, env: Any, report: VerifyReport) -> None:
         report.add("health", result.endpoint.url, result.ok, detail)
 
 
-def _scan_logs(runner: Any, kenv: KubeEnv, report: VerifyReport, serving: dict[str, tuple[str, str]]) -> None:
+def _scan_logs(runner: Runner, kenv: KubeEnv, report: VerifyReport, serving: dict[str, tuple[str, str]]) -> None:
     """`serving`: service -> (deployment, label selector) of what serves it, as found above; a
     service whose deployment could not be read is already reported failed and is not scanned."""
     names = [kenv.blue_green.service] if kenv.blue_green else [t.name for t in kenv.services][:1]
@@ -160,7 +164,7 @@ def _scan_logs(runner: Any, kenv: KubeEnv, report: VerifyReport, serving: dict[s
         report.log_lines += hits[:SHOWN_LOG_LINES]
 
 
-def record(runner: Any, cfg: Any, env: Any, report: VerifyReport) -> None:
+def record(runner: Runner, cfg: PlatformConfig, env: EnvironmentConfig, report: VerifyReport) -> None:
     """Keep the verification in the deploy history: the production checklist asks whether the
     version was verified on staging."""
     if runner.dry:

@@ -18,7 +18,7 @@ _SERVICE = {"status", "format_status", "migrate", "verify", "rollback", "rollbac
 __all__ = ["Irreversible", "connect", *sorted(_SERVICE)]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> Any:  # noqa: ANN401 - lazily re-exported functions of several signatures
     if name in _SERVICE:
         from retail_deploy.migrations import service
 

@@ -15,15 +15,18 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from retail_deploy.commands import Command, mongo
 from retail_deploy.errors import InputError, OperationFailed
+
+if TYPE_CHECKING:
+    from retail_deploy.migrations.connection import MongoCollection, MongoDatabase
 
 MANIFEST = "manifest.json"
 
@@ -32,8 +35,8 @@ class Runner(Protocol):
     dry: bool
 
     def say(self, text: str) -> None: ...
-    def run(self, command: Command) -> Any: ...
-    def action(self, equivalent: Command, fn: Any, *args: Any, **kwargs: Any) -> Any: ...
+    def run(self, command: Command) -> object: ...
+    def action(self, equivalent: Command, fn: Callable[..., object], *args: object, **kwargs: object) -> object: ...
 
 
 @dataclass(frozen=True)
@@ -53,7 +56,7 @@ class BackupTarget:
         return self.method
 
 
-def backup(db: Any, target: BackupTarget, collections: list[str], runner: Runner) -> Path:
+def backup(db: MongoDatabase, target: BackupTarget, collections: list[str], runner: Runner) -> Path:
     """Take a backup; returns its folder (in a dry run, the folder it would create)."""
     method = target.chosen_method()
     folder = _new_folder(target, method)
@@ -80,7 +83,7 @@ def backup(db: Any, target: BackupTarget, collections: list[str], runner: Runner
     return folder
 
 
-def restore(db: Any, target: BackupTarget, folder: Path | None, runner: Runner) -> Path:
+def restore(db: MongoDatabase, target: BackupTarget, folder: Path | None, runner: Runner) -> Path:
     """Put the database back as the backup in `folder` (default: the newest one) recorded it."""
     folder = folder or latest(target)
     manifest = read_manifest(folder)
@@ -116,12 +119,14 @@ def read_manifest(folder: Path) -> dict[str, Any]:
         raise InputError(f"{folder} is not a backup (no {MANIFEST})") from None
     except json.JSONDecodeError as error:
         raise InputError(f"{folder / MANIFEST} is damaged: {error}") from None
+    if not isinstance(manifest, dict):
+        raise InputError(f"{folder / MANIFEST} is damaged: not a JSON object")
     if manifest.get("method") not in ("mongodump", "export"):
         raise InputError(f"{folder / MANIFEST}: unknown backup method {manifest.get('method')!r}")
     return manifest
 
 
-def _export(collection: Any, path: Path) -> int:
+def _export(collection: MongoCollection, path: Path) -> int:
     from bson import json_util
 
     count = 0
@@ -137,7 +142,7 @@ def _export(collection: Any, path: Path) -> int:
     return count
 
 
-def _import(collection: Any, path: Path) -> int:
+def _import(collection: MongoCollection, path: Path) -> int:
     from bson import json_util
 
     try:
@@ -169,7 +174,7 @@ def _import(collection: Any, path: Path) -> int:
     return len(documents)
 
 
-def _index_spec(spec: Any) -> dict[str, Any]:
+def _index_spec(spec: Mapping[str, object]) -> dict[str, Any]:
     """An index definition as listIndexes reports it, without what the server fills in (v, ns)."""
     return {k: v for k, v in dict(spec).items() if k not in ("v", "ns")}
 

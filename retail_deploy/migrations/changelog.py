@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from retail_deploy.migrations.connection import MongoCollection
 
 
 def utcnow() -> datetime:
@@ -44,7 +47,7 @@ class AppliedMigration:
 class Changelog:
     """Reads and writes the changelog collection of one database."""
 
-    def __init__(self, collection: Any):
+    def __init__(self, collection: MongoCollection):
         self.collection = collection
 
     def applied(self) -> list[AppliedMigration]:

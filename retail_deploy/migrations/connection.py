@@ -2,18 +2,32 @@
 
 `connect` is the one place a client is made: tests replace `retail_deploy.migrations.connect`
 with a factory returning a mongomock client, and the whole task path runs unchanged.
+
+Types: the migration code is annotated with pymongo's own Database/Collection (`MongoDatabase`,
+`MongoCollection`), not a Protocol: production always runs pymongo, mongomock duck-types that same
+API in tests, and a Protocol would restate half of pymongo's signatures only to admit the stand-in.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+if TYPE_CHECKING:
+    from pymongo import MongoClient
+    from pymongo.collection import Collection
+    from pymongo.database import Database
+
+    # Documents are arbitrary BSON: pymongo's own default document type.
+    MongoDocument: TypeAlias = dict[str, Any]
+    MongoDatabase: TypeAlias = Database[MongoDocument]
+    MongoCollection: TypeAlias = Collection[MongoDocument]
 
 _CREDENTIALS = re.compile(r"^(?P<scheme>mongodb(?:\+srv)?://)(?P<userinfo>[^@/]*)@")
 _DATABASE = re.compile(r"^mongodb(?:\+srv)?://[^/]*/(?P<db>[^?/]+)")
 
 
-def connect(uri: str, timeout: float) -> Any:
+def connect(uri: str, timeout: float) -> MongoClient[MongoDocument]:
     """A pymongo client for `uri` that gives up after `timeout` seconds without a server."""
     from pymongo import MongoClient
 

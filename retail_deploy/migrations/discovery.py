@@ -17,9 +17,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from retail_deploy.errors import InputError, OperationFailed
+
+if TYPE_CHECKING:
+    from retail_deploy.migrations.connection import MongoDatabase
 
 # Files starting with "_" or "." are helpers, not migrations.
 _MIGRATION_NAME = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._-]*\.py$")
@@ -109,9 +112,9 @@ class LoadedMigration:
     """A migration imported for running: its functions (down/verify may be absent)."""
 
     file: MigrationFile
-    up: Callable[[Any], Any]
-    down: Callable[[Any], Any] | None
-    verify: Callable[[Any], Any] | None
+    up: Callable[[MongoDatabase], object]
+    down: Callable[[MongoDatabase], object] | None
+    verify: Callable[[MongoDatabase], object] | None  # False means the data does not verify
 
 
 def load(migration: MigrationFile) -> LoadedMigration:
@@ -130,13 +133,13 @@ def load(migration: MigrationFile) -> LoadedMigration:
                            _optional(module, "down"), _optional(module, "verify"))
 
 
-def _function(module: ModuleType, name: str, migration: MigrationFile) -> Callable[[Any], Any]:
-    function = getattr(module, name, None)
+def _function(module: ModuleType, name: str, migration: MigrationFile) -> Callable[[MongoDatabase], object]:
+    function: object = getattr(module, name, None)
     if not callable(function):
         raise InputError(f"migration {migration.name}: {name} is not a function")
     return function
 
 
-def _optional(module: ModuleType, name: str) -> Callable[[Any], Any] | None:
-    function = getattr(module, name, None)
+def _optional(module: ModuleType, name: str) -> Callable[[MongoDatabase], object] | None:
+    function: object = getattr(module, name, None)
     return function if callable(function) else None

@@ -24,10 +24,13 @@ import time
 import uuid
 from datetime import datetime, timedelta
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from retail_deploy.errors import LockHeld
 from retail_deploy.migrations.changelog import utcnow
+
+if TYPE_CHECKING:
+    from retail_deploy.migrations.connection import MongoCollection
 
 LOCK_ID = "migrations"
 # Takeover claims (see the module docstring) carry this field: the token of the lock they take over.
@@ -58,7 +61,7 @@ def _when(moment: datetime | None) -> str:
 class MigrationLock:
     """`with MigrationLock(collection, ttl, holder, where):` holds the lock for the block."""
 
-    def __init__(self, collection: Any, ttl_seconds: float, holder: str | None = None, where: str = "",
+    def __init__(self, collection: MongoCollection, ttl_seconds: float, holder: str | None = None, where: str = "",
                  unlock_hint: str = ""):
         self.collection = collection
         self.ttl = timedelta(seconds=ttl_seconds)
@@ -162,7 +165,7 @@ class MigrationLock:
         self.release()
 
 
-def break_lock(collection: Any) -> dict[str, Any] | None:
+def break_lock(collection: MongoCollection) -> dict[str, Any] | None:
     """Remove the lock whatever its holder (for a runner known to be dead), and any takeover claim
     left by a runner that died while taking over an expired lock; returns the lock removed."""
     collection.delete_many({TAKEOVER_FIELD: {"$exists": True}})

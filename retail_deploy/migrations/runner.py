@@ -8,13 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from retail_deploy.errors import OperationFailed
 from retail_deploy.migrations import plan
 from retail_deploy.migrations.changelog import AppliedMigration, Changelog, utcnow
 from retail_deploy.migrations.discovery import Irreversible, LoadedMigration, MigrationFile, load
 from retail_deploy.migrations.lock import MigrationLock
+
+if TYPE_CHECKING:
+    from retail_deploy.migrations.connection import MongoDatabase
 
 
 class Reporter(Protocol):
@@ -41,17 +44,17 @@ class LockInfo:
     unlock_hint: str = ""
 
 
-def status(db: Any, files: list[MigrationFile], names: Collections) -> plan.Status:
+def status(db: MongoDatabase, files: list[MigrationFile], names: Collections) -> plan.Status:
     return plan.compute_status(files, Changelog(db[names.changelog]).applied())
 
 
-def lock(db: Any, names: Collections, info: LockInfo = LockInfo()) -> MigrationLock:
+def lock(db: MongoDatabase, names: Collections, info: LockInfo = LockInfo()) -> MigrationLock:
     return MigrationLock(db[names.lock], names.lock_ttl, info.holder, info.where, info.unlock_hint)
 
 
-def migrate(db: Any, files: list[MigrationFile], names: Collections, reporter: Reporter,
+def migrate(db: MongoDatabase, files: list[MigrationFile], names: Collections, reporter: Reporter,
             version: str | None = None, info: LockInfo = LockInfo(),
-            before: Callable[[Any, list[MigrationFile]], None] | None = None) -> list[str]:
+            before: Callable[[MongoDatabase, list[MigrationFile]], None] | None = None) -> list[str]:
     """Apply the pending migrations, in order, as one batch; returns their names.
 
     `before(db, pending)` runs under the lock once there is something to apply (the backup).
@@ -101,10 +104,10 @@ def migrate(db: Any, files: list[MigrationFile], names: Collections, reporter: R
         return applied
 
 
-def rollback(db: Any, files: list[MigrationFile], names: Collections, reporter: Reporter,
+def rollback(db: MongoDatabase, files: list[MigrationFile], names: Collections, reporter: Reporter,
              select: Callable[[list[AppliedMigration]], list[AppliedMigration]], what: str,
              info: LockInfo = LockInfo(),
-             before: Callable[[Any, list[MigrationFile]], None] | None = None) -> list[str]:
+             before: Callable[[MongoDatabase, list[MigrationFile]], None] | None = None) -> list[str]:
     """Undo the migrations `select` picks from the changelog (newest first); returns their names.
 
     Refuses before undoing anything when one of them is irreversible or its file is gone.
@@ -149,7 +152,7 @@ def _still_held(held: MigrationLock, done: list[str]) -> None:
                               f"{', '.join(done)}; stopped; raise migrations.lock_ttl and check db.status")
 
 
-def _undo(db: Any, migration: LoadedMigration, undone: list[str], what: str) -> None:
+def _undo(db: MongoDatabase, migration: LoadedMigration, undone: list[str], what: str) -> None:
     done = f"; already undone: {', '.join(undone)}" if undone else ""
     if migration.down is None:  # discovery marks these irreversible; a file swapped meanwhile lands here
         raise OperationFailed(f"cannot {what}: migration {migration.file.name} has no down(){done}")
@@ -163,7 +166,7 @@ def _undo(db: Any, migration: LoadedMigration, undone: list[str], what: str) -> 
                               f"{error}; it stays recorded as applied{done}") from error
 
 
-def verify(db: Any, files: list[MigrationFile], names: Collections, reporter: Reporter,
+def verify(db: MongoDatabase, files: list[MigrationFile], names: Collections, reporter: Reporter,
            allow_pending: bool = False) -> list[str]:
     """Every problem found (empty when all is well): unapplied or edited files, failing verify().
 

@@ -8,11 +8,11 @@ The connection string is registered as a secret at once, so no output can show i
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, TypeAlias
 
 from retail_deploy import redact
 from retail_deploy.errors import InputError, OperationFailed
@@ -22,11 +22,15 @@ from retail_deploy.migrations.connection import redact_uri, uri_database, uri_se
 from retail_deploy.migrations.discovery import MigrationFile, discover
 from retail_deploy.migrations.lock import break_lock, default_holder
 
-# An environment by name, or the foundation's EnvironmentConfig (anything with a `.name`).
-Env = Any
+if TYPE_CHECKING:
+    from retail_deploy.config import EnvironmentConfig, PlatformConfig
+    from retail_deploy.migrations.connection import MongoDatabase
+
+    # An environment by name, or the foundation's EnvironmentConfig; None asks for --env.
+    Env: TypeAlias = str | EnvironmentConfig | None
 
 
-def _name(env: Env) -> Any:
+def _name(env: Env) -> str | None:
     # None stays None: cfg.environment(None) then asks for --env (exit 2).
     return env if env is None or isinstance(env, str) else env.name
 
@@ -64,7 +68,7 @@ class Target:
                                     s.changelog_collection, s.lock_collection)
 
 
-def target(cfg: Any, env: Env, environ: Mapping[str, str] | None = None) -> Target:
+def target(cfg: PlatformConfig, env: Env, environ: Mapping[str, str] | None = None) -> Target:
     """Resolve where `env`'s migrations run; InputError (exit 2) if the URI variable is unset."""
     env = _name(env)
     environ = os.environ if environ is None else environ
@@ -76,11 +80,11 @@ def target(cfg: Any, env: Env, environ: Mapping[str, str] | None = None) -> Targ
     if not uri.startswith(("mongodb://", "mongodb+srv://")):
         raise InputError(f"{place.uri_env} is not a MongoDB connection string (expected mongodb://...)")
     redact.register(*uri_secrets(uri))
-    return Target(env, config, place, uri, uri_database(uri) or place.database)
+    return Target(place.environment, config, place, uri, uri_database(uri) or place.database)
 
 
 @contextmanager
-def database(where: Target) -> Iterator[Any]:
+def database(where: Target) -> Iterator[MongoDatabase]:
     """An open database of `where`; driver errors become one redacted line (exit 1)."""
     from pymongo.errors import PyMongoError
 
@@ -111,7 +115,7 @@ def files(where: Target) -> list[MigrationFile]:
 
 # -- what tasks call -----------------------------------------------------------------------------
 
-def status(cfg: Any, env: Env) -> tuple[Target, plan.Status]:
+def status(cfg: PlatformConfig, env: Env) -> tuple[Target, plan.Status]:
     env = _name(env)
     where = target(cfg, env)
     found = files(where)
@@ -137,7 +141,7 @@ def format_status(current: plan.Status) -> str:
     return "\n".join(lines)
 
 
-def migrate(cfg: Any, env: Env, out: Any, version: str | None = None, take_backup: bool | None = None) -> list[str]:
+def migrate(cfg: PlatformConfig, env: Env, out: backups.Runner, version: str | None = None, take_backup: bool | None = None) -> list[str]:
     """Apply the pending migrations as one batch, after a backup on staging/production.
 
     `take_backup`: None follows `migrations.backup_before`; True/False forces it.
@@ -158,12 +162,13 @@ def migrate(cfg: Any, env: Env, out: Any, version: str | None = None, take_backu
                               before=before)
 
 
-def _backup_first(where: Target, out: Any, take_backup: bool | None) -> Any:
+def _backup_first(where: Target, out: backups.Runner, take_backup: bool | None
+                  ) -> Callable[[MongoDatabase, list[MigrationFile]], None]:
     """The hook the runner calls under the lock before changing data: a backup of what the
     migrations about to run declare, on the environments that back up (`take_backup` forces it)."""
     wanted = where.place.backup if take_backup is None else take_backup
 
-    def before(db: Any, about_to_run: list[MigrationFile]) -> None:
+    def before(db: MongoDatabase, about_to_run: list[MigrationFile]) -> None:
         if wanted:
             declared = sorted({c for m in about_to_run for c in m.collections})
             backups.backup(db, where.backup_target(), declared, out)
@@ -171,7 +176,7 @@ def _backup_first(where: Target, out: Any, take_backup: bool | None) -> Any:
     return before
 
 
-def verify(cfg: Any, env: Env, out: Any, allow_pending: bool = False) -> int:
+def verify(cfg: PlatformConfig, env: Env, out: backups.Runner, allow_pending: bool = False) -> int:
     """Check that everything is applied, unedited and passes its verify(); returns how many were checked.
 
     `allow_pending`: only check what is applied (the data integrity check after a rollback)."""
@@ -190,7 +195,7 @@ def verify(cfg: Any, env: Env, out: Any, allow_pending: bool = False) -> int:
     return checked
 
 
-def rollback(cfg: Any, env: Env, out: Any, take_backup: bool | None = None) -> list[str]:
+def rollback(cfg: PlatformConfig, env: Env, out: backups.Runner, take_backup: bool | None = None) -> list[str]:
     """Undo the last batch (after a backup on staging/production: down() changes data too)."""
     env = _name(env)
     where = target(cfg, env)
@@ -201,7 +206,7 @@ def rollback(cfg: Any, env: Env, out: Any, take_backup: bool | None = None) -> l
                                before=_backup_first(where, out, take_backup))
 
 
-def rollback_to_version(cfg: Any, env: Env, version: str, out: Any, take_backup: bool | None = None) -> list[str]:
+def rollback_to_version(cfg: PlatformConfig, env: Env, version: str, out: backups.Runner, take_backup: bool | None = None) -> list[str]:
     """Undo every migration applied after application version `version` (newest first).
 
     For `rollback.db --env E --to-version V` and `db.rollback --to-version V`. Refuses, before
@@ -219,7 +224,7 @@ def rollback_to_version(cfg: Any, env: Env, version: str, out: Any, take_backup:
                                before=_backup_first(where, out, take_backup))
 
 
-def backup(cfg: Any, env: Env, out: Any) -> Path:
+def backup(cfg: PlatformConfig, env: Env, out: backups.Runner) -> Path:
     """Back up now: mongodump, else an export of the collections the migrations declare
     (the pending ones', or every migration's when nothing is pending)."""
     env = _name(env)
@@ -232,7 +237,7 @@ def backup(cfg: Any, env: Env, out: Any) -> Path:
         return backups.backup(db, where.backup_target(), declared, out)
 
 
-def restore(cfg: Any, env: Env, out: Any, folder: str | None = None) -> Path:
+def restore(cfg: PlatformConfig, env: Env, out: backups.Runner, folder: str | None = None) -> Path:
     """Restore `folder` (default: the newest backup of `env`), holding the migration lock."""
     env = _name(env)
     where = target(cfg, env)
@@ -244,7 +249,7 @@ def restore(cfg: Any, env: Env, out: Any, folder: str | None = None) -> Path:
             return backups.restore(db, where.backup_target(), chosen, out)
 
 
-def unlock(cfg: Any, env: Env, out: Any) -> str | None:
+def unlock(cfg: PlatformConfig, env: Env, out: backups.Runner) -> str | None:
     """Remove a stale lock (its runner died); returns who held it."""
     env = _name(env)
     where = target(cfg, env)
@@ -258,21 +263,21 @@ def unlock(cfg: Any, env: Env, out: Any) -> str | None:
     return holder
 
 
-def create(cfg: Any, name: str, *, dry: bool = False) -> Path:
+def create(cfg: PlatformConfig, name: str, *, dry: bool = False) -> Path:
     """Write a new migration from the template; with `dry`, the path it would write (nothing written)."""
     return template.create(section.from_config(cfg).directory, name, dry=dry)
 
 
 # -- for other chapters --------------------------------------------------------------------------
 
-def pending_migrations(cfg: Any, env: Env) -> list[str]:
+def pending_migrations(cfg: PlatformConfig, env: Env) -> list[str]:
     """Names of the migrations not yet applied to `env` (for the pre-deploy checklist)."""
     env = _name(env)
     _, current = status(cfg, env)
     return [m.name for m in current.pending]
 
 
-def irreversible_since(cfg: Any, env: Env, version: str) -> list[str]:
+def irreversible_since(cfg: PlatformConfig, env: Env, version: str) -> list[str]:
     """Applied migrations that rolling back to `version` would have to undo but cannot
     (for the application rollback's warning that the data will not go back)."""
     env = _name(env)

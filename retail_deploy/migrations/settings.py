@@ -21,7 +21,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from retail_deploy.config import PlatformConfig
+    from retail_deploy.yamlnode import Node
 
 _KEYS = {"directory", "database", "uri_env", "changelog_collection", "lock_collection", "lock_ttl",
          "server_timeout", "backup_dir", "backup_method", "backup_before"}
@@ -52,7 +56,7 @@ class MigrationSettings:
     backup_method: str = "auto"
     backup_before: tuple[str, ...] = ("staging", "production")
 
-    def for_environment(self, name: str, overrides: Any = None) -> EnvironmentDatabase:
+    def for_environment(self, name: str, overrides: Node | None = None) -> EnvironmentDatabase:
         """`overrides`: the environment's own `migrations:` Node (uri_env, database, backup)."""
         backup = name in self.backup_before
         if overrides is None:
@@ -62,7 +66,7 @@ class MigrationSettings:
                                    overrides.str("database", self.database), overrides.bool("backup", backup))
 
 
-def parse(node: Any, base_dir: Path) -> MigrationSettings:
+def parse(node: Node, base_dir: Path) -> MigrationSettings:
     """Read the section (a config Node); errors name file, line and key."""
     node.unknown_keys(_KEYS)
     lock_ttl = node.duration("lock_ttl", "15m")
@@ -82,18 +86,18 @@ def parse(node: Any, base_dir: Path) -> MigrationSettings:
     )
 
 
-def from_config(cfg: Any) -> MigrationSettings:
+def from_config(cfg: PlatformConfig) -> MigrationSettings:
     return parse(cfg.section("migrations"), cfg.base_dir)
 
 
-def environment_database(cfg: Any, env: str) -> tuple[MigrationSettings, EnvironmentDatabase]:
-    """The section and `env`'s place in it; an unknown environment is refused (InputError)."""
+def environment_database(cfg: PlatformConfig, env: str | None) -> tuple[MigrationSettings, EnvironmentDatabase]:
+    """The section and `env`'s place in it; an unknown (or no) environment is refused (InputError)."""
     environment = cfg.environment(env)
     config = from_config(cfg)
-    return config, config.for_environment(env, environment.raw.section("migrations"))
+    return config, config.for_environment(environment.name, environment.raw.section("migrations"))
 
 
-def validate_section(cfg: Any) -> None:
+def validate_section(cfg: PlatformConfig) -> None:
     """For `config.validate`: the `migrations:` section and every environment's own `migrations:`."""
     settings = from_config(cfg)
     for environment in cfg.environments.values():

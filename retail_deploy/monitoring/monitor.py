@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from retail_deploy.errors import InputError
 from retail_deploy.monitoring.prometheus import PrometheusClient, PrometheusUnreachable, display_url
@@ -124,7 +124,7 @@ class WatchResult:
 
 
 def watch(cfg: PlatformConfig, env: EnvironmentConfig | str, duration_s: float, *,
-          interval_s: float | None = None, on_breach: Callable[[Reading], Any] | None = None,
+          interval_s: float | None = None, on_breach: Callable[[Reading], object] | None = None,
           say: Callable[[str], None] = print, client: PrometheusClient | None = None,
           clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> WatchResult:
     """Poll the rollback triggers for `duration_s`; stop at the first that fires.

@@ -27,7 +27,10 @@ from retail_deploy.commands import cmd
 from retail_deploy.errors import InputError
 
 if TYPE_CHECKING:
+    import requests
+
     from retail_deploy.config import PlatformConfig
+    from retail_deploy.execute import Runner
     from retail_deploy.yamlnode import Node
 
 PAGERDUTY_EVENTS_URL = "https://events.pagerduty.com"
@@ -158,7 +161,7 @@ class Notifier:
 
     def __init__(self, settings: NotificationSettings, *, platform: str = "retail-platform",
                  environ: Mapping[str, str] | None = None, say: Callable[[str], None] = print,
-                 runner: Any = None, session: Any = None) -> None:
+                 runner: Runner | None = None, session: requests.Session | None = None) -> None:
         self.settings = settings
         self.platform = platform
         self.environ = os.environ if environ is None else environ
@@ -242,7 +245,7 @@ def settings_from_config(cfg: PlatformConfig) -> NotificationSettings:
     return parse_notifications(cfg.section("notifications"))
 
 
-def notifier(cfg: PlatformConfig, *, say: Callable[[str], None] = print, runner: Any = None,
+def notifier(cfg: PlatformConfig, *, say: Callable[[str], None] = print, runner: Runner | None = None,
              environ: Mapping[str, str] | None = None) -> Notifier:
     """The Notifier described by a platform config's `notifications:` section."""
     return Notifier(settings_from_config(cfg), platform=cfg.platform, environ=environ,
@@ -252,20 +255,20 @@ def notifier(cfg: PlatformConfig, *, say: Callable[[str], None] = print, runner:
 
 def notify_deploy(cfg: PlatformConfig, environment: str, version: str, *, succeeded: bool = True,
                   details: Mapping[str, Any] | None = None, say: Callable[[str], None] = print,
-                  runner: Any = None) -> list[Delivery]:
+                  runner: Runner | None = None) -> list[Delivery]:
     """Change event (+ Slack) for a deploy; never raises."""
     return _send(cfg, deploy_event(environment, version, succeeded=succeeded, details=details), say, runner)
 
 
 def notify_rollback(cfg: PlatformConfig, environment: str, *, reason: str, automatic: bool,
                     version: str | None = None, details: Mapping[str, Any] | None = None,
-                    say: Callable[[str], None] = print, runner: Any = None) -> list[Delivery]:
+                    say: Callable[[str], None] = print, runner: Runner | None = None) -> list[Delivery]:
     """Change event (+ a critical trigger when automatic) and Slack #alerts for a rollback; never raises."""
     event = rollback_event(environment, reason=reason, automatic=automatic, version=version, details=details)
     return _send(cfg, event, say, runner)
 
 
-def _send(cfg: PlatformConfig, event: Event, say: Callable[[str], None], runner: Any) -> list[Delivery]:
+def _send(cfg: PlatformConfig, event: Event, say: Callable[[str], None], runner: Runner | None) -> list[Delivery]:
     try:
         sender = notifier(cfg, say=say, runner=runner)
     except InputError as error:  # a bad notifications section must not break a deploy or rollback

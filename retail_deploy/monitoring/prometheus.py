@@ -9,11 +9,14 @@ so `inv --list` stays fast.
 from __future__ import annotations
 
 import math
-from typing import Any, Self
+from typing import TYPE_CHECKING, Self
 from urllib.parse import urlsplit, urlunsplit
 
 from retail_deploy.errors import DependencyUnavailable, InputError
 from retail_deploy.monitoring.triggers import Sample
+
+if TYPE_CHECKING:
+    import requests
 
 
 class PrometheusUnreachable(DependencyUnavailable):
@@ -33,7 +36,7 @@ def display_url(url: str) -> str:
     return urlunsplit(parts)
 
 
-def parse_vector(body: Any) -> list[Sample]:
+def parse_vector(body: object) -> list[Sample]:
     """Samples from an `/api/v1/query` JSON answer (vector or scalar); ValueError if malformed."""
     if not isinstance(body, dict) or body.get("status") != "success":
         raise ValueError("not a successful Prometheus answer")
@@ -57,7 +60,7 @@ def _number(text: str) -> float:
 class PrometheusClient:
     """Instant queries against one Prometheus server."""
 
-    def __init__(self, base_url: str, timeout: float = 10.0, session: Any = None) -> None:
+    def __init__(self, base_url: str, timeout: float = 10.0, session: requests.Session | None = None) -> None:
         if not base_url:
             raise InputError("no Prometheus URL: set monitoring.prometheus_url or the environment's prometheus_url")
         parts = urlsplit(base_url)
@@ -71,7 +74,7 @@ class PrometheusClient:
     def display(self) -> str:
         return display_url(self.base_url)
 
-    def _http(self) -> Any:
+    def _http(self) -> requests.Session:
         if self._session is None:
             import requests
 

@@ -451,8 +451,8 @@ def _entries(section: Node, key: str, defaults: Mapping[str, Mapping[str, Any]],
     return result
 
 
-def _pick(entry: Node | None, default: Mapping[str, Any], key: str, kind: str, fallback: Any,
-          required: bool = False) -> Any:
+def _pick(entry: Node | None, default: Mapping[str, Any], key: str, kind: str, fallback: Any,  # noqa: ANN401
+          required: bool = False) -> Any:  # noqa: ANN401 - a str or a float as `kind` says; the fields type it
     """A field from the config entry, else the runbook default, else `fallback`."""
     given = entry.get(key) if entry is not None else None
     if entry is not None and given is not None and given.value is not None:

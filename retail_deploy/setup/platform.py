@@ -4,10 +4,13 @@ which Helm repositories to add, and where the Grafana dashboards are."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from retail_deploy.commands import Command, cloud
 from retail_deploy.errors import InputError
+
+if TYPE_CHECKING:
+    from retail_deploy.config import EnvironmentConfig, PlatformConfig
 
 
 @dataclass(frozen=True)
@@ -22,7 +25,7 @@ class ClusterAccess:
         return cloud.eks_update_kubeconfig(self.name, self.region, alias=context)
 
 
-def cluster_access(env: Any) -> ClusterAccess:
+def cluster_access(env: EnvironmentConfig) -> ClusterAccess:
     node = env.raw.get("cluster")
     if node is None or node.value is None:
         raise InputError(f"environment {env.name} has no cluster: section (provider, name, region) "
@@ -31,12 +34,12 @@ def cluster_access(env: Any) -> ClusterAccess:
     return ClusterAccess(node.choice("provider", ("eks",), "eks"), node.str("name"), node.str("region"))
 
 
-def helm_repositories(cfg: Any) -> dict[str, str]:
+def helm_repositories(cfg: PlatformConfig) -> dict[str, str]:
     """`helm_repositories: {bitnami: https://charts.bitnami.com/bitnami}`."""
     return dict(cfg.root.str_map("helm_repositories", {}))
 
 
-def dashboards(cfg: Any) -> dict[str, str]:
+def dashboards(cfg: PlatformConfig) -> dict[str, str]:
     """`dashboards: {grafana_url: ..., links: {Application Overview: /d/retail-overview}}` -> full URLs."""
     section = cfg.section("dashboards")
     section.unknown_keys({"grafana_url", "links"})
@@ -45,7 +48,7 @@ def dashboards(cfg: Any) -> dict[str, str]:
             for title, path in section.str_map("links", {}).items()}
 
 
-def validate_section(cfg: Any) -> None:
+def validate_section(cfg: PlatformConfig) -> None:
     """For `config.validate`."""
     helm_repositories(cfg)
     dashboards(cfg)

@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from retail_deploy.commands import Command, cmd
 from retail_deploy.errors import CommandFailed, OperationFailed
+
+if TYPE_CHECKING:
+    from retail_deploy.config import PlatformConfig
+    from retail_deploy.execute import Runner
 
 
 @dataclass(frozen=True)
@@ -63,7 +67,7 @@ def judge(tool: Tool, output: str | None) -> Finding:
     return Finding(tool, found, True, f"{found} (needs {tool.minimum}+)")
 
 
-def tools_from_config(cfg: Any) -> tuple[Tool, ...]:
+def tools_from_config(cfg: PlatformConfig) -> tuple[Tool, ...]:
     """`prerequisites: {tools: [{name, command: [...], minimum, pattern}]}`; default: the runbook's."""
     section = cfg.section("prerequisites")
     section.unknown_keys({"tools"})
@@ -82,7 +86,7 @@ def tools_from_config(cfg: Any) -> tuple[Tool, ...]:
     return tuple(tools)
 
 
-def check(runner: Any, tools: tuple[Tool, ...]) -> list[Finding]:
+def check(runner: Runner, tools: tuple[Tool, ...]) -> list[Finding]:
     findings = []
     for tool in tools:
         try:

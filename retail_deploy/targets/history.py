@@ -291,6 +291,7 @@ def last_change(entries: Sequence[Mapping[str, Any]], service: str | None = None
     go back to. A failed, refused, rolled-back or interrupted attempt left the release in place.
     `deploys_only` (automatic rollback): a breach after a manual rollback must not bring back
     the release that rollback removed."""
+    entry: Mapping[str, Any]  # reversed() of a Sequence[Mapping[str, Any]] types its items as Any
     for entry in reversed(entries):
         if entry.get("result") != "succeeded" or (deploys_only and entry.get("action") != "deploy"):
             continue

@@ -14,7 +14,7 @@ import os
 import re
 import sys
 from collections.abc import Callable
-from typing import IO, TYPE_CHECKING, Any, SupportsIndex
+from typing import IO, TYPE_CHECKING, Any, Literal, SupportsIndex
 
 import invoke
 from invoke.exceptions import Exit, UnexpectedExit
@@ -33,6 +33,8 @@ from retail_deploy.errors import (
 )
 
 if TYPE_CHECKING:
+    from contextvars import Token
+
     from retail_deploy.config import EnvironmentConfig, PlatformConfig
 
 class EnvironmentsHelp(str):
@@ -96,7 +98,7 @@ class _Argument(Argument):
     looks like a flag (`--pod=-rf`) never reaches a command, and a number must be finite. Refused
     as bad input (exit 2) through `inv` as well as `retail-deploy`, whose parse errors differ."""
 
-    def set_value(self, value: Any, cast: bool = True) -> None:
+    def set_value(self, value: object, cast: bool = True) -> None:
         option = f"--{(self.names[0])}"
         if isinstance(value, str) and cast:
             if value == "":
@@ -119,7 +121,7 @@ def _refused(message: str) -> Exit:
     return Exit(f"error: {message}", EXIT_BAD_INPUT)
 
 
-def _printable(value: Any) -> str:
+def _printable(value: object) -> str:
     """A value quoted for an error line: control characters escaped, long values cut."""
     text = ascii(value) if isinstance(value, str) and _CONTROL.search(value) else repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
@@ -153,7 +155,8 @@ def debugging() -> bool:
     return logging.getLogger().isEnabledFor(logging.DEBUG) or os.environ.get("RETAIL_DEPLOY_DEBUG") == "1"
 
 
-def task(*args: Any, read_only: bool = False, plans_reads: bool = False, **kwargs: Any) -> Any:
+def task(*args: Any, read_only: bool = False, plans_reads: bool = False,  # noqa: ANN401
+         **kwargs: Any) -> Any:  # noqa: ANN401 - invoke's @task options and result, passed through
     """invoke's `@task`, plus: `help=` required for every option, and failures turned into one
     line on stderr with the contract's exit code (a traceback only with `-d`).
 
@@ -163,7 +166,7 @@ def task(*args: Any, read_only: bool = False, plans_reads: bool = False, **kwarg
     does. `plans_reads=True` gives only the dry-run behaviour (a task that acts, e.g. rollback.undo,
     whose plan depends on reads)."""
 
-    def decorate(body: Callable[..., Any]) -> Any:
+    def decorate(body: Callable[..., object]) -> invoke.Task[Callable[..., object]]:
         help_texts = dict(kwargs.pop("help", {}) or {})
         # The code object names the parameters without inspect.signature's cost (`inv --list` builds
         # every task of every chapter; invoke inspects them again anyway).
@@ -177,7 +180,7 @@ def task(*args: Any, read_only: bool = False, plans_reads: bool = False, **kwarg
             raise TypeError(f"task {body.__name__}: no help= text for {', '.join(missing)}")
 
         @functools.wraps(body)
-        def wrapper(c: Any, *a: Any, **kw: Any) -> Any:
+        def wrapper(c: invoke.Context, *a: object, **kw: object) -> object:
             planning = (read_only or plans_reads) and _dry(c)
             token = _show_reads(True) if planning else None
             try:
@@ -215,14 +218,15 @@ def task(*args: Any, read_only: bool = False, plans_reads: bool = False, **kwarg
                 if token is not None:
                     _show_reads(token)
 
-        return invoke.task(help=help_texts, klass=_Task, **kwargs)(wrapper)
+        made: invoke.Task[Callable[..., object]] = invoke.task(help=help_texts, klass=_Task, **kwargs)(wrapper)
+        return made
 
     if len(args) == 1 and callable(args[0]) and not kwargs:  # bare `@task`
         return decorate(args[0])
     return decorate
 
 
-def _show_reads(change: Any) -> Any:
+def _show_reads(change: Literal[True] | Token[bool]) -> Token[bool] | None:
     """Turn on the printing of reads (`True`; returns the token), or restore it (the token).
     retail_deploy.execute is imported here, not at the top: `inv --list` stays light."""
     from retail_deploy.execute import SHOW_READS
@@ -233,7 +237,7 @@ def _show_reads(change: Any) -> Any:
     return None
 
 
-def _dry(c: Any) -> bool:
+def _dry(c: invoke.Context) -> bool:
     try:
         return bool(c.config.run.dry)
     except AttributeError:
@@ -257,7 +261,7 @@ def one_line(text: str) -> str:
     return "; ".join(line for line in lines if line)
 
 
-def print_json(document: Any) -> None:
+def print_json(document: object) -> None:
     """The one JSON document of a `--json` task, on stdout (progress goes to stderr, see
     `progress`); every string masked first, so no secret appears in any escaped form.
     `document`: an API result (`retail_deploy.api`, its `to_dict()`) or plain data."""

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING
 
 from retail_deploy.errors import InputError
 
 if TYPE_CHECKING:
+    from invoke.context import Context
+
     from retail_deploy.config import EnvironmentConfig, PlatformConfig
     from retail_deploy.execute import Runner
 
@@ -19,7 +21,7 @@ def kubernetes_env(cfg: PlatformConfig, name: str | None, task: str) -> Environm
     return env
 
 
-def runner(c: Any, out: IO[str] | None = None) -> Runner:
+def runner(c: Context, out: IO[str] | None = None) -> Runner:
     from retail_deploy.execute import Runner
 
     return Runner(c, out=out)

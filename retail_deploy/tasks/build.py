@@ -5,11 +5,18 @@ retail_deploy.build.service."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from invoke import Collection
 
 from retail_deploy.tasks._common import load, print_json, progress, task
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from invoke.context import Context
+
+    from retail_deploy.build.service import BuildReport
 
 _HELP = {
     "version": "release version: the image tag, e.g. 1.4.2",
@@ -19,7 +26,7 @@ _HELP = {
 }
 
 
-def _build(c: Any, names: str | None, version: str | None, push: bool, skip_tests: bool,
+def _build(c: Context, names: str | None, version: str | None, push: bool, skip_tests: bool,
            config: str | None, json: bool = False, task_name: str | None = None) -> None:
     from retail_deploy import validate
     from retail_deploy.build.service import build_services
@@ -38,7 +45,7 @@ def _build(c: Any, names: str | None, version: str | None, push: bool, skip_test
                                                            runner=runner))
 
 
-def _reported(json: bool, dry: bool, work: Any) -> None:
+def _reported(json: bool, dry: bool, work: Callable[[], BuildReport]) -> None:
     """Run a build or push; with --json print its images and digests, also when it failed (exit 1)."""
     from retail_deploy.api import BuildResult
     from retail_deploy.build.service import BuildFailed

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from invoke import Collection
 
@@ -12,6 +12,12 @@ from retail_deploy.setup.platform import dashboards
 from retail_deploy.tasks._common import EnvironmentsHelp, confirm, load, print_json, progress, task
 from retail_deploy.tasks._kube import kubernetes_env, runner
 from retail_deploy.tasks.deploy_docker import development
+
+if TYPE_CHECKING:
+    from invoke.context import Context
+
+    from retail_deploy.config import EnvironmentConfig, PlatformConfig
+    from retail_deploy.execute import Runner
 
 SERVICES_HELP = "comma-separated services to deploy (default: all)"
 BUILD_HELP = "build and push the images first (the Build chapter)"
@@ -26,7 +32,7 @@ class Gate:
     notify: bool = False
 
 
-def _deploy(c: Any, env_name: str, version: str, *, strategy: str | None, method: str | None, build: bool,
+def _deploy(c: Context, env_name: str, version: str, *, strategy: str | None, method: str | None, build: bool,
             yes: bool, config: str | None, services: str | None, ask: bool, gate: Gate | None = None,
             json: bool = False) -> None:
     from retail_deploy import validate
@@ -82,7 +88,7 @@ def _deploy(c: Any, env_name: str, version: str, *, strategy: str | None, method
             print(f"monitor the metrics: {title} {url}", file=run.out)
 
 
-def _checklist(run: Any, cfg: Any, env: Any, version: str, gate: Gate) -> str | None:
+def _checklist(run: Runner, cfg: PlatformConfig, env: EnvironmentConfig, version: str, gate: Gate) -> str | None:
     """Run the checklist (exit 2 when not satisfied, unless forced); the forcing reason, if used."""
     if run.dry:
         # The checklist asks the registry, git, Prometheus and the cluster: a plan stays quick.
@@ -98,7 +104,7 @@ def _checklist(run: Any, cfg: Any, env: Any, version: str, gate: Gate) -> str | 
     return None if report.ok else gate.force
 
 
-def _build(run: Any, cfg: Any, services: list[str], version: str) -> None:
+def _build(run: Runner, cfg: PlatformConfig, services: list[str], version: str) -> None:
     from retail_deploy.build.service import build_services
 
     build_services(cfg, [cfg.services[name] for name in services], version, push=True, runner=run)

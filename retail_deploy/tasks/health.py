@@ -6,11 +6,16 @@ healthy, 1 when anything is not (every failure is listed, not only the first), 2
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from invoke import Collection
 
 from retail_deploy.tasks._common import load, print_json, task
+
+if TYPE_CHECKING:
+    from retail_deploy.commands import Command
+    from retail_deploy.config import EnvironmentConfig, PlatformConfig
+    from retail_deploy.health.checks import CheckResult, Endpoint
 
 CHECK_HELP = {
     "json": "print the results as JSON on stdout (for scripts)",
@@ -150,7 +155,7 @@ def _choice(value: str, allowed: tuple[str, ...], option: str) -> None:
         raise InputError(f"{option} {value!r} is not one of: {', '.join(allowed)}")
 
 
-def _limits(timeout: Any, retries: Any) -> tuple[float, int]:
+def _limits(timeout: float | str, retries: int | str) -> tuple[float, int]:
     """--timeout and --retries as numbers, refused (exit 2) before any request when out of range."""
     import math
 
@@ -163,7 +168,7 @@ def _limits(timeout: Any, retries: Any) -> tuple[float, int]:
     return float(timeout), int(retries)
 
 
-def _parse_urls(pairs: list[str] | None, cfg: Any) -> dict[str, str] | None:
+def _parse_urls(pairs: list[str] | None, cfg: PlatformConfig) -> dict[str, str] | None:
     """`--url SERVICE=http://...` (repeatable) -> {service: URL}; unknown services refused."""
     if not pairs:
         return None
@@ -182,7 +187,7 @@ def _parse_urls(pairs: list[str] | None, cfg: Any) -> dict[str, str] | None:
     return urls
 
 
-def _ca_bundle(option: str | None, environment: Any) -> str | None:
+def _ca_bundle(option: str | None, environment: EnvironmentConfig) -> str | None:
     """--ca-bundle, else the environment's `ca_bundle`: a file that must exist, checked before any
     request and in a dry run too (the dry run refuses what the real run refuses)."""
     from retail_deploy import validate
@@ -191,12 +196,12 @@ def _ca_bundle(option: str | None, environment: Any) -> str | None:
     return validate.existing_file(bundle, what="--ca-bundle" if option else "ca_bundle") if bundle else None
 
 
-def _env_ca_bundle(environment: Any) -> str | None:
+def _env_ca_bundle(environment: EnvironmentConfig) -> str | None:
     raw = getattr(environment, "raw", None)
     return raw.str("ca_bundle", None) if raw is not None else None
 
 
-def _curl(endpoint: Any, timeout: float, ca_bundle: str | None) -> Any:
+def _curl(endpoint: Endpoint, timeout: float, ca_bundle: str | None) -> Command:
     from retail_deploy.commands import cmd
 
     return cmd(*endpoint.curl(timeout=timeout, ca_bundle=ca_bundle), read_only=True)
@@ -207,7 +212,7 @@ def display_name(service: str) -> str:
     return " ".join(part.capitalize() for part in service.replace("_", "-").split("-"))
 
 
-def _print_results(results: list[Any], as_json: bool, style: str, environment: str) -> None:
+def _print_results(results: list[CheckResult], as_json: bool, style: str, environment: str) -> None:
     from retail_deploy.health import checks as health
     from retail_deploy.redact import redact
 
@@ -216,7 +221,7 @@ def _print_results(results: list[Any], as_json: bool, style: str, environment: s
                      "results": [r.to_dict() for r in results]})
         return
     if style == "runbook":
-        by_service: dict[str, list[Any]] = {}
+        by_service: dict[str, list[CheckResult]] = {}
         for result in results:
             by_service.setdefault(result.endpoint.service, []).append(result)
         for service, checks in by_service.items():

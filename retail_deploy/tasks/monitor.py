@@ -7,11 +7,17 @@ unknown, never "healthy").
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from invoke import Collection
 
 from retail_deploy.tasks._common import load, print_json, task
+
+if TYPE_CHECKING:
+    from retail_deploy.config import EnvironmentConfig, PlatformConfig
+    from retail_deploy.execute import Runner
+    from retail_deploy.monitoring.monitor import CheckResult
+    from retail_deploy.monitoring.triggers import Reading
 
 
 @task(help={"output": "write the rule file to this path (default: print it), e.g. prometheus/alerts.yaml"})
@@ -67,7 +73,7 @@ def check(c, env=None, config=None, metrics=True, json=False):
         print(f"no rollback trigger is firing in {environment.name}")
 
 
-def _print_check(result: Any, environment: str, metrics: bool) -> None:
+def _print_check(result: CheckResult, environment: str, metrics: bool) -> None:
     from retail_deploy.monitoring.triggers import format_table
 
     print(f"rollback triggers of {environment} (Prometheus {result.prometheus}):")
@@ -105,7 +111,7 @@ def watch(c, env=None, duration=None, rollback=False, interval=None, config=None
     sender = notify.notifier(cfg, say=runner.say, runner=runner)
     outcome: dict[str, Any] = {}
 
-    def roll_back(reading: Any) -> None:
+    def roll_back(reading: Reading) -> None:
         reason = monitor.describe(reading)
         try:
             outcome["summary"] = _rollback(runner, cfg, environment, reason)
@@ -132,7 +138,7 @@ def watch(c, env=None, duration=None, rollback=False, interval=None, config=None
                           f"not rolled back (use --rollback, or retail-deploy rollback.undo --env {environment.name})")
 
 
-def _refuse_if_cannot_roll_back(runner: Any, cfg: Any, environment: Any) -> None:
+def _refuse_if_cannot_roll_back(runner: Runner, cfg: PlatformConfig, environment: EnvironmentConfig) -> None:
     """Exit 2 before watching when the environment's target could not roll back on a breach."""
     from retail_deploy.errors import InputError
     from retail_deploy.targets import target_for
@@ -142,7 +148,7 @@ def _refuse_if_cannot_roll_back(runner: Any, cfg: Any, environment: Any) -> None
         raise InputError(f"--rollback: {environment.name} cannot roll back automatically: {refusal}")
 
 
-def _rollback(runner: Any, cfg: Any, environment: Any, reason: str) -> str:
+def _rollback(runner: Runner, cfg: PlatformConfig, environment: EnvironmentConfig, reason: str) -> str:
     """Back to the recorded previous release, on the environment's target (the deploy seam)."""
     from retail_deploy.kube.rollback import rollback_environment
 

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from invoke import Collection
 
 from retail_deploy.execute import Runner
 from retail_deploy.tasks._common import load, task
 
+if TYPE_CHECKING:
+    from retail_deploy.config import PlatformConfig
+    from retail_deploy.kube.settings import KubeEnv
+
 SERVICE_HELP = "service from the platform config (default: the blue-green service, else the first one)"
 
 
-def _kube(cfg: Any, env: str | None, service: str | None = None) -> tuple[Any, str]:
+def _kube(cfg: PlatformConfig, env: str | None, service: str | None = None) -> tuple[KubeEnv, str]:
     """The environment's Kubernetes settings (context and namespace pinned) and the service meant."""
     from retail_deploy.kube.settings import kube_env
     from retail_deploy.tasks._kube import kubernetes_env

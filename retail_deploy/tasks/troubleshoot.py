@@ -8,7 +8,7 @@ after confirmation (--yes to skip it where there is no terminal).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from invoke import Collection
 
@@ -16,6 +16,8 @@ from retail_deploy.tasks._common import confirm, load, task
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+
+    from invoke.context import Context
 
     from retail_deploy.commands.kubectl import Kube
     from retail_deploy.config import EnvironmentConfig, PlatformConfig, ServiceConfig
@@ -108,7 +110,7 @@ def certs(c, env=None, config=None, days=14, service=None, output=None, fix=Fals
 
 # --- shared flow: resolve, diagnose (read-only), report, save, optionally fix ---------------------
 
-def _run(c: Any, config: str | None, env: str | None, service: str | None, output: str | None, fix: bool,
+def _run(c: Context, config: str | None, env: str | None, service: str | None, output: str | None, fix: bool,
          yes: bool, request_timeout: str | None, diagnose: Diagnosis) -> None:
     from dataclasses import replace
 
@@ -161,7 +163,7 @@ def _run(c: Any, config: str | None, env: str | None, service: str | None, outpu
                               f"see {path or 'the output above'}")
 
 
-def _at_least(value: Any, minimum: int, option: str) -> int:
+def _at_least(value: int | str, minimum: int, option: str) -> int:
     """An integer option, refused (exit 2, before any command) below `minimum`: `--replicas 0` would
     make the scale-up remedy take the service down."""
     if int(value) < minimum:

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from invoke import Collection
 
 from retail_deploy.tasks._common import EnvironmentsHelp, load, print_json, progress, task
 from retail_deploy.tasks._kube import runner
 
+if TYPE_CHECKING:
+    from invoke.context import Context
+
 VERSION_HELP = "the version that should be serving (default: whatever is deployed)"
 ENV_HELP = "environment to verify, any target (default: {})"
 
 
-def _verify(c: Any, env_name: str | None, version: str | None, config: str | None, json: bool = False) -> None:
+def _verify(c: Context, env_name: str | None, version: str | None, config: str | None, json: bool = False) -> None:
     """Verify `env_name` (None: the development default, see PlatformConfig.docker_environment)
     through its target (retail_deploy.targets), whatever the target is."""
     from retail_deploy import validate

@@ -498,11 +498,13 @@ class DbStats:
                 f"{self.objects} document(s), {self.data_size / 1024:.0f} KiB of data, {self.indexes} index(es).")
 
 
-def _stat_number(value: Any) -> float:
+def _stat_number(value: object) -> float:
     """A dbStats number: plain JSON, or Extended JSON ({"$numberLong": "123"}) when a shell prints it so."""
     if isinstance(value, dict):
         value = next((value[k] for k in ("$numberInt", "$numberLong", "$numberDouble", "$numberDecimal")
                       if k in value), None)
+    if not isinstance(value, str | int | float):
+        return 0.0
     try:
         return float(value)
     except (TypeError, ValueError):

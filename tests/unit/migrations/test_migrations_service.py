@@ -170,6 +170,20 @@ def test_restore_of_the_pre_migration_backup_makes_the_migration_pending_again(p
     assert platform.db.migrations_lock.count_documents({}) == 0
 
 
+@pytest.mark.parametrize("text, reason", [
+    ("[1, 2]", "is damaged: not a JSON object"),
+    ('"export"', "is damaged: not a JSON object"),
+    ("{not json", "is damaged: Expecting property name"),
+    ('{"method": "zip"}', "unknown backup method 'zip'"),
+])
+def test_a_damaged_backup_manifest_is_refused_in_one_line(tmp_path: Path, text: str, reason: str) -> None:
+    from retail_deploy.migrations import backups
+
+    (tmp_path / "manifest.json").write_text(text, encoding="utf-8")
+    with pytest.raises(InputError, match=reason):
+        backups.read_manifest(tmp_path)
+
+
 def test_pending_and_irreversible_since_for_other_chapters(platform: Platform) -> None:
     cfg = platform.cfg()
     write_migration(platform.migrations, "2025-02-01-drop-legacy.py", up="db.legacy.drop()", down=None)
