@@ -131,3 +131,27 @@ def test_one_deploy_conversion_for_a_plan_a_verified_deploy_and_a_self_checked_o
                      {"service": "web", "version": "1.1.0", "outcome": "unchanged", "previous": "1.1.0", "url": "",
                       "detail": ""}],
         "strategy": "replace", "colour": ""}
+
+
+def test_a_docker_verification_after_deploying_some_services_expects_the_version_of_those_only(monkeypatch) -> None:
+    from retail_deploy.docker import target as docker_target
+
+    asked: list[str | None] = []
+
+    def engine_verify(runner: Runner, cfg: object, env: object, version: str | None = None) -> Report:
+        asked.append(version)
+        return Report("development", "local engine", "verify", services=[
+            ServiceReport("backend", "1.1.0", "healthy"), ServiceReport("consumer-web", "1.0.0", "healthy"),
+            ServiceReport("admin-web", "1.0.0", "healthy")])
+
+    monkeypatch.setattr(docker_target, "verify", engine_verify)
+    cfg = load_config()
+    with Runner(invoke.Context(), out=io.StringIO()) as runner:
+        target = target_for(runner, cfg, cfg.environment("development"))
+        assert target.verify("1.1.0", services=["backend"]).ok
+        with pytest.raises(VerifyFailed) as raised:
+            target.verify("1.1.0", services=["backend", "admin-web"])
+    assert asked == [None, None]  # the engine checks every service; the version only where deployed
+    assert str(raised.value) == "development: admin-web runs 1.0.0, expected 1.1.0"
+    assert [(s.service, s.status) for s in raised.value.report.services] == [
+        ("backend", "healthy"), ("consumer-web", "healthy"), ("admin-web", "wrong-version")]
