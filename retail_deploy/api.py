@@ -20,14 +20,13 @@ Heavy modules (docker, requests, pymongo, fabric) are imported inside the functi
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import IO, TYPE_CHECKING, Any
 
 from retail_deploy import redact
-from retail_deploy.config import EnvironmentConfig, PlatformConfig
+from retail_deploy.config import PlatformConfig
 from retail_deploy.errors import (
     EXIT_BAD_INPUT,
     EXIT_FAILED,
@@ -47,16 +46,15 @@ from retail_deploy.errors import (
 
 if TYPE_CHECKING:
     from retail_deploy.build.service import BuildReport
-    from retail_deploy.docker.target import Report as DockerReport
-    from retail_deploy.docker.target import ServiceReport as DockerService
     from retail_deploy.execute import Runner
     from retail_deploy.health.checks import CheckResult
     from retail_deploy.health.smoke import SmokeReport
-    from retail_deploy.kube.verify import VerifyReport
     from retail_deploy.migrations.plan import Status
     from retail_deploy.monitoring.monitor import CheckResult as TriggerCheck
     from retail_deploy.monitoring.triggers import Reading
+    from retail_deploy.targets import Report, ServiceReport
     from retail_deploy.targets.history import LockInfo
+    from retail_deploy.targets.policy import Guarded
 
 __all__ = [
     # loading the platform
@@ -164,11 +162,19 @@ class DeployResult(_Result):
         return {"ok": self.ok, **super().to_dict()}
 
     @classmethod
-    def from_docker(cls, report: DockerReport, version: str, *, dry_run: bool) -> DeployResult:
-        states = _states(report.services)
+    def from_report(cls, outcome: Report, *, target: str, dry_run: bool, verified: Report | None = None) -> DeployResult:
+        """The result of any target's deploy (`outcome`, the seam's report); `verified`: the
+        verification that followed it, where the target's deploy does not check each service
+        itself (None: a dry run, or a target whose deploy did)."""
+        states = _states(outcome.services)
         if dry_run:  # the report says what the plan assumed; nothing was deployed
-            states = tuple(ServiceState(s.service, version, "planned", s.previous, s.url) for s in states)
-        return cls(report.env, version, "docker", dry_run, states, "replace")
+            states = tuple(ServiceState(s.service, outcome.version, "planned", s.previous, s.url) for s in states)
+        elif verified is not None:
+            found = {s.service: s.version for s in verified.services}
+            states = tuple(ServiceState(s.service, found.get(s.service) or outcome.version,
+                                        "deployed" if verified.ok else "unverified", s.previous, s.url, s.detail)
+                           for s in states)
+        return cls(outcome.env, outcome.version, target, dry_run, states, outcome.strategy, outcome.colour)
 
 
 @dataclass(frozen=True)
@@ -196,16 +202,11 @@ class VerifyResult(_Result):
         return {"ok": self.ok, **super().to_dict()}
 
     @classmethod
-    def from_docker(cls, report: DockerReport, *, dry_run: bool) -> VerifyResult:
+    def from_report(cls, report: Report, *, dry_run: bool) -> VerifyResult:
+        """The result of any target's verification (the seam's report)."""
         versions = {s.version or "" for s in report.services}
-        return cls(report.env, versions.pop() if len(versions) == 1 else "", dry_run, _states(report.services))
-
-    @classmethod
-    def from_kube(cls, report: VerifyReport, *, dry_run: bool) -> VerifyResult:
-        services = tuple(ServiceState(name, version, "verified" if report.ok else "failed")
-                         for name, version in report.versions.items())
-        checks = tuple(Check(r.check, r.target, r.ok, r.detail) for r in report.rows)
-        return cls(report.env, report.version, dry_run, services, checks)
+        return cls(report.env, versions.pop() if len(versions) == 1 else "", dry_run, _states(report.services),
+                   tuple(Check(c.check, c.target, c.ok, c.detail) for c in report.checks))
 
 
 @dataclass(frozen=True)
@@ -389,7 +390,7 @@ class TriggerReport(_Result):
                    tuple(TriggerReading.from_reading(r) for r in result.metrics))
 
 
-def _states(services: Sequence[DockerService]) -> tuple[ServiceState, ...]:
+def _states(services: Sequence[ServiceReport]) -> tuple[ServiceState, ...]:
     return tuple(ServiceState(s.service, s.version, s.status, s.previous, s.url, s.detail) for s in services)
 
 
@@ -479,120 +480,76 @@ def deploy(*, env: str, version: str, services: Services = None, strategy: str |
     and the previous version serves again, LockHeld (exit 4) when another deploy holds the lock.
     """
     from retail_deploy import validate
+    from retail_deploy.targets.policy import guarded
 
     version = validate.version(version)
     cfg = _platform(config)
     environment = cfg.environment(env)
     chosen = [s.name for s in cfg.select_services(_service_names(services))]
     with _runner(dry_run, out) as runner:
-        if environment.target == "docker":
-            from retail_deploy.targets.policy import guarded
-
-            # lock, audit record and notification: the deploy seam's policy (docs/deploying.md)
-            report = guarded(runner, cfg, environment).deploy(version, services=chosen)
-            return DeployResult.from_docker(report, version, dry_run=dry_run)
-        return _deploy_kube(runner, cfg, environment, version, chosen, strategy, method)
+        return _deploy(guarded(runner, cfg, environment), version, chosen, strategy, method)
 
 
-def _deploy_kube(runner: Runner, cfg: PlatformConfig, environment: EnvironmentConfig, version: str,
-                 chosen: list[str], strategy: str | None, method: str | None) -> DeployResult:
-    from retail_deploy.kube import deployer
-    from retail_deploy.kube import verify as kube_verify
+def _deploy(policy: Guarded, version: str, chosen: list[str], strategy: str | None,
+            method: str | None) -> DeployResult:
+    """On every target through the deploy seam: its policy (lock, audit record, notification,
+    docs/deploying.md "Deploy targets") around its deploy, then its verification where the deploy
+    did not check each service itself (as `deploy.<env>` does)."""
+    from retail_deploy.targets import VerifyFailed
 
-    if method is not None:
-        from retail_deploy import validate
-
-        validate.choice(method, deployer.METHODS, what="method")
-    outcome = deployer.deploy(runner, cfg, environment, version, strategy=strategy, method=method, services=chosen)
-    if runner.dry:
-        return kube_deploy_result(environment.name, chosen, outcome, None)
-    # Some services only: the others keep their version, so verify what runs, then the chosen ones' version.
-    partial = set(chosen) != set(cfg.services)
-    report = kube_verify.verify(runner, cfg, environment, None if partial else version)
-    kube_verify.record(runner, cfg, environment, report)
-    result = VerifyResult.from_kube(report, dry_run=False)
-    wrong = [f"version {name} runs {report.versions.get(name)}" for name in chosen
-             if report.versions.get(name) != version]
-    if not result.ok or wrong:
-        failed = ", ".join([f"{c.check} {c.target}" for c in result.checks if not c.ok] + wrong)
-        raise OperationFailed(f"{version} is deployed to {environment.name} but verification failed: {failed[:300]}; "
-                              f"roll back: inv rollback.undo --env {environment.name}")
-    return kube_deploy_result(environment.name, chosen, outcome, report)
-
-
-def kube_deploy_result(environment: str, services: Sequence[str], outcome: DockerReport,
-                       report: VerifyReport | None) -> DeployResult:
-    """A Kubernetes deploy's result from the deployer's outcome and the verification that followed
-    (None: a dry run, nothing was verified); for `deploy.<env> --json` too. `outcome` is the
-    seam's report (targets.Report, the same type on every target)."""
-    previous = {s.service: s.previous for s in outcome.services}  # versions, read by the deploy seam
-    if report is None:
-        states = tuple(ServiceState(name, outcome.version, "planned", previous.get(name)) for name in services)
-    else:
-        states = tuple(ServiceState(name, report.versions.get(name, outcome.version),
-                                    "deployed" if report.ok else "unverified", previous.get(name))
-                       for name in services)
-    return DeployResult(environment, outcome.version, "kubernetes", report is None, states, outcome.strategy,
-                        outcome.colour)
+    target, name = policy.target, policy.env.name
+    outcome = policy.deploy(version, services=chosen, strategy=strategy, method=method)
+    if policy.runner.dry or target.verified_by_deploy:
+        return DeployResult.from_report(outcome, target=target.kind, dry_run=policy.runner.dry)
+    try:  # some services only: only they are expected at the new version
+        verified = target.verify(version, services=chosen)
+    except VerifyFailed as failed:
+        bad = ", ".join(f"{c.check} {c.target}" for c in failed.report.checks if not c.ok)
+        raise OperationFailed(f"{version} is deployed to {name} but verification failed: {bad[:300]}; "
+                              f"roll back: inv rollback.undo --env {name}") from failed
+    return DeployResult.from_report(outcome, target=target.kind, dry_run=False, verified=verified)
 
 
 def set_image(*, env: str, service: str, version: str, config: Config = None, dry_run: bool = False,
               out: IO[str] | None = None) -> DeployResult:
     """Put `version` of one service on an environment (`kubectl set image`, or its Docker
     container replaced), health-checked like a deploy; the other services are not touched."""
-    return deploy(env=env, version=version, services=[service], strategy=None if _is_docker(env, config)
-                  else "rolling", method=None if _is_docker(env, config) else "kubectl", config=config,
-                  dry_run=dry_run, out=out)
+    from retail_deploy import validate
+    from retail_deploy.targets.policy import guarded
 
-
-def _is_docker(env: str, config: Config) -> bool:
-    return _platform(config).environment(env).target == "docker"
+    version = validate.version(version)
+    cfg = _platform(config)
+    environment = cfg.environment(env)
+    chosen = [s.name for s in cfg.select_services(service)]
+    with _runner(dry_run, out) as runner:
+        policy = guarded(runner, cfg, environment)
+        strategy, method = policy.target.set_image_knobs  # the target says how one image is replaced
+        return _deploy(policy, version, chosen, strategy, method)
 
 
 def verify(*, env: str, version: str | None = None, config: Config = None, check: bool = True,
            out: IO[str] | None = None) -> VerifyResult:
     """`verify.<env>`: every service runs (`version`), its rollout is complete and it is healthy.
 
-    Read-only. With `check` (the default) a failed verification raises OperationFailed (exit 1),
-    as the task exits 1; with `check=False` the result says what failed.
+    Read-only. With `check` (the default) a failed verification raises OperationFailed (exit 1;
+    DependencyUnavailable, exit 5, when the cluster did not answer), as the task exits; with
+    `check=False` the result says what failed.
     """
     from retail_deploy import validate
+    from retail_deploy.targets import VerifyFailed, target_for
 
     if version is not None:
         validate.version(version)
     cfg = _platform(config)
     environment = cfg.environment(env)
     with _runner(False, out) as runner:
-        if environment.target == "docker":
-            from retail_deploy.docker import target as docker_target
-
-            try:
-                return VerifyResult.from_docker(docker_target.verify(runner, cfg, environment, version=version),
-                                                dry_run=False)
-            except docker_target.VerifyFailed as error:
-                if check:
-                    raise
-                return VerifyResult.from_docker(error.report, dry_run=False)
-        from retail_deploy.kube import verify as kube_verify
-
-        kube_report = kube_verify.verify(runner, cfg, environment, version)
-        kube_verify.record(runner, cfg, environment, kube_report)
-    result = VerifyResult.from_kube(kube_report, dry_run=False)
-    if check and not result.ok:
-        failed = ", ".join(f"{c.check} {c.target}" for c in result.checks if not c.ok)
-        raise OperationFailed(f"{environment.name} verification failed: {failed[:300]}")
-    return result
-
-
-def _docker_verify(runner: Runner, cfg: PlatformConfig, environment: EnvironmentConfig,
-                   version: str | None) -> DockerReport:
-    """docker_target.verify's report, also when verification fails (the error carries it)."""
-    from retail_deploy.docker import target as docker_target
-
-    try:
-        return docker_target.verify(runner, cfg, environment, version=version)
-    except docker_target.VerifyFailed as failed:
-        return failed.report
+        try:
+            report = target_for(runner, cfg, environment).verify(version)
+        except VerifyFailed as failed:
+            if check:
+                raise
+            report = failed.report
+    return VerifyResult.from_report(report, dry_run=False)
 
 
 def wait_for_rollout(*, env: str, services: Services = None, timeout: float | None = None, config: Config = None,
@@ -603,6 +560,8 @@ def wait_for_rollout(*, env: str, services: Services = None, timeout: float | No
     Docker: the containers' health checks, polled until they pass or `timeout` (default: the
     environment's rollout timeout) is over.
     """
+    from retail_deploy.targets import target_for
+
     cfg = _platform(config)
     environment = cfg.environment(env)
     chosen = [s.name for s in cfg.select_services(_service_names(services))]
@@ -610,31 +569,8 @@ def wait_for_rollout(*, env: str, services: Services = None, timeout: float | No
     if limit <= 0:
         raise InputError(f"timeout {timeout}: must be more than 0 seconds")
     with _runner(False, out) as runner:
-        if environment.target == "docker":
-            deadline = time.monotonic() + limit
-            while True:
-                report = _docker_verify(runner, cfg, environment, None)
-                wanted = [s for s in report.services if s.service in chosen]
-                result = VerifyResult(environment.name, "", False, _states(wanted))
-                if result.ok or time.monotonic() >= deadline:
-                    break
-                time.sleep(1.0)
-            if not result.ok:
-                bad = "; ".join(f"{s.service}: {s.outcome} {s.detail}".strip() for s in result.services
-                                if s.outcome != "healthy")
-                raise OperationFailed(f"{environment.name} not rolled out within {limit:g}s: {bad}")
-            return result
-        from retail_deploy.commands import kubectl
-        from retail_deploy.kube import probes
-        from retail_deploy.kube.settings import kube_env
-
-        kenv = kube_env(cfg, environment)
-        checks = []
-        for name in chosen:
-            deployment = probes.live_deployment(runner, kenv, name)  # blue-green: the live colour's
-            runner.run(kubectl.rollout_status(kenv.kube, deployment, limit), hide=True)
-            checks.append(Check("rollout", deployment, True, "complete"))
-        return VerifyResult(environment.name, "", False, (), tuple(checks))
+        report = target_for(runner, cfg, environment).wait_for_rollout(chosen, limit)
+    return VerifyResult.from_report(report, dry_run=False)
 
 
 # --------------------------------------------------------------------------------------------

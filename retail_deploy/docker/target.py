@@ -45,7 +45,7 @@ from retail_deploy.docker.plan import (
     service_port,
 )
 from retail_deploy.errors import InputError, Interrupted, LockHeld, OperationFailed, RolledBack
-from retail_deploy.targets import Report, ServiceReport
+from retail_deploy.targets import Report, ServiceReport, VerifyFailed
 from retail_deploy.targets.history import LockInfo, iso, parse_history, utcnow, whoami
 
 __all__ = ["Report", "ServiceReport", "current_versions", "deploy", "docker_settings", "state_of", "undo",
@@ -788,14 +788,6 @@ def undo(runner: Runner, cfg: PlatformConfig, env: EnvironmentConfig, service: s
             client.close()
     _show(runner, report)
     return report
-
-
-class VerifyFailed(OperationFailed):
-    """Verification found a problem (exit 1); `report` says, per service, what runs and what failed."""
-
-    def __init__(self, message: str, report: Report):
-        super().__init__(message)
-        self.report = report
 
 
 def verify(runner: Runner, cfg: PlatformConfig, env: EnvironmentConfig, version: str | None = None) -> Report:

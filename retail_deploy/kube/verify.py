@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from retail_deploy.commands import cmd, kubectl
-from retail_deploy.errors import RetailDeployError, clip
+from retail_deploy.errors import RetailDeployError, clip, says_no_answer
 from retail_deploy.health import verification
 from retail_deploy.kube import probes
 from retail_deploy.kube.settings import KubeEnv, kube_env
-from retail_deploy.targets import history
+from retail_deploy.targets import Check, history
 
 if TYPE_CHECKING:
     from retail_deploy.config import EnvironmentConfig, PlatformConfig
@@ -32,12 +32,7 @@ VERIFY_ROLLOUT_TIMEOUT_S = 120.0
 SHOWN_LOG_LINES = 5
 
 
-@dataclass(frozen=True)
-class Row:
-    check: str
-    target: str
-    ok: bool
-    detail: str
+Row = Check  # one row of the report: the seam's check (retail_deploy.targets)
 
 
 @dataclass
@@ -56,6 +51,15 @@ class VerifyReport:
     @property
     def ok(self) -> bool:
         return all(r.ok for r in self.rows)
+
+    @property
+    def unanswered(self) -> str | None:
+        """What the cluster said when no cluster read got an answer (then nothing is known about
+        the deployments: exit 5, not 1); None when it answered."""
+        cluster = [row for row in self.rows if row.check in ("deployment", "pods", "rollout")]
+        if cluster and all(not row.ok and says_no_answer(row.detail) for row in cluster):
+            return cluster[0].detail
+        return None
 
     def add(self, check: str, target: str, ok: bool, detail: str) -> None:
         self.rows.append(Row(check, target, ok, detail))

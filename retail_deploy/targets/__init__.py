@@ -17,14 +17,15 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from retail_deploy.errors import InputError
+from retail_deploy.errors import DependencyUnavailable, InputError, OperationFailed
 
 if TYPE_CHECKING:
     from retail_deploy.config import EnvironmentConfig, PlatformConfig
     from retail_deploy.execute import Runner
     from retail_deploy.targets.history import LockInfo
 
-__all__ = ["Prepared", "Release", "Report", "ServiceReport", "Serving", "Target", "target_for"]
+__all__ = ["Check", "NotAnswered", "Prepared", "Release", "Report", "ServiceReport", "Serving", "Target",
+           "VerifyFailed", "target_for"]
 
 BAD_STATUSES = frozenset({"failed", "unhealthy", "missing", "wrong-version"})
 
@@ -71,6 +72,17 @@ class ServiceReport:
         return " ".join(parts)
 
 
+@dataclass(frozen=True)
+class Check:
+    """One check a verification made beyond the per-service lines (Kubernetes: deployment, pods,
+    rollout, image, health, version, logs)."""
+
+    check: str
+    target: str
+    ok: bool
+    detail: str
+
+
 @dataclass
 class Report:
     """The outcome of a target operation, the same type on every target."""
@@ -84,10 +96,11 @@ class Report:
     result: str = "succeeded"
     colour: str = ""  # blue-green: the colour serving at the end
     notes: list[str] = field(default_factory=list)
+    checks: list[Check] = field(default_factory=list)  # a verification's checks, where the target makes them
 
     @property
     def ok(self) -> bool:
-        return all(s.status not in BAD_STATUSES for s in self.services)
+        return all(s.status not in BAD_STATUSES for s in self.services) and all(c.ok for c in self.checks)
 
     def lines(self) -> list[str]:
         head = f"{self.action} on {self.env} ({self.engine})"
@@ -105,11 +118,30 @@ class Prepared:
     strategy: str
 
 
+class VerifyFailed(OperationFailed):
+    """A verification found a problem (exit 1); `report` says what runs and what failed, so a
+    caller can still show it (`--json`) before it exits."""
+
+    def __init__(self, message: str, report: Report):
+        super().__init__(message)
+        self.report = report
+
+
+class NotAnswered(VerifyFailed, DependencyUnavailable):
+    """Exit 5, not 1: the target did not answer any read, so nothing is known about what runs
+    (the HTTP checks alone cannot say what is deployed), and nothing was changed."""
+
+
 class Target(Protocol):
     """What every deploy target offers. Methods act WITHOUT policy (no lock, record or
     notification): call them through `policy.Guarded`, which adds those the same way for all."""
 
     kind: str
+    verified_by_deploy: bool
+    """True when `deploy` itself checks every new service before it serves (and puts the old one
+    back otherwise); False when a deploy must be followed by `verify(version, services)`."""
+    set_image_knobs: tuple[str | None, str | None]
+    """(strategy, method) that replace one service's image and leave the others untouched."""
     runner: Runner
     cfg: PlatformConfig
     env: EnvironmentConfig
@@ -128,7 +160,17 @@ class Target(Protocol):
         """Blue-green: colour -> version it runs; {} where the target has no colours."""
         ...
 
-    def verify(self, version: str | None = None) -> Report:
+    def verify(self, version: str | None = None, services: Sequence[str] | None = None) -> Report:
+        """Read-only (its reads run in a dry run too): what each service runs and whether it is
+        healthy, at `version` when given (only `services` at `version`: a deploy of some of them).
+        Shows the report on the runner's output (not in a dry run) and keeps it where the target
+        keeps verifications; raises VerifyFailed carrying the report when a check fails
+        (NotAnswered, exit 5, when the target did not answer at all)."""
+        ...
+
+    def wait_for_rollout(self, services: Sequence[str], timeout_s: float) -> Report:
+        """Wait until each of `services` runs its new version, healthy; OperationFailed after
+        `timeout_s`."""
         ...
 
     # -- act -----------------------------------------------------------------------------

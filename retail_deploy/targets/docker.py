@@ -11,13 +11,14 @@ There are no colours: `switch_to` is refused.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
 from retail_deploy.docker import target as docker_target
-from retail_deploy.errors import InputError
-from retail_deploy.targets import Prepared, Release, Report, Serving
+from retail_deploy.errors import InputError, OperationFailed
+from retail_deploy.targets import Prepared, Release, Report, Serving, VerifyFailed
 from retail_deploy.targets.history import LockInfo
 
 if TYPE_CHECKING:
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
 
 class DockerTarget:
     kind = "docker"
+    verified_by_deploy = True  # each new container passes its checks before it replaces the old one
+    set_image_knobs: tuple[str | None, str | None] = (None, None)  # every deploy replaces containers one by one
 
     def __init__(self, runner: Runner, cfg: PlatformConfig, env: EnvironmentConfig):
         self.runner, self.cfg, self.env = runner, cfg, env
@@ -46,8 +49,35 @@ class DockerTarget:
     def colours(self) -> dict[str, str | None]:
         return {}
 
-    def verify(self, version: str | None = None) -> Report:
-        return docker_target.verify(self.runner, self.cfg, self.env, version=version)
+    def verify(self, version: str | None = None, services: Sequence[str] | None = None) -> Report:
+        """Every service's container and health checks; at `version` only `services` (all: None)."""
+        partial = services is not None and set(services) != set(self.cfg.services)
+        report = docker_target.verify(self.runner, self.cfg, self.env, version=None if partial else version)
+        wrong = [s for s in report.services if partial and version and s.service in (services or ())
+                 and s.version != version]
+        if wrong:
+            for line in wrong:
+                line.status, line.detail = "wrong-version", f"runs {line.version}, expected {version}"
+            raise VerifyFailed(f"{self.env.name}: " + "; ".join(f"{s.service} {s.detail}" for s in wrong), report)
+        return report
+
+    def wait_for_rollout(self, services: Sequence[str], timeout_s: float) -> Report:
+        """The containers' health checks, polled until they pass or `timeout_s` is over."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                report = self.verify()
+            except VerifyFailed as failed:
+                report = failed.report
+            report.services = [s for s in report.services if s.service in services]
+            if report.ok or time.monotonic() >= deadline:
+                break
+            time.sleep(1.0)
+        if not report.ok:
+            bad = "; ".join(f"{s.service}: {s.status} {s.detail}".strip() for s in report.services
+                            if s.status != "healthy")
+            raise OperationFailed(f"{self.env.name} not rolled out within {timeout_s:g}s: {bad}")
+        return report
 
     # -- deploy --------------------------------------------------------------------------
     def prepare_deploy(self, version: str, *, services: Sequence[str] | None, strategy: str | None,
@@ -69,7 +99,7 @@ class DockerTarget:
                method: str | None, pull: bool) -> Report:
         report = docker_target.deploy(self.runner, self.cfg, self.env, version, services=services, pull=pull,
                                       fetched=self._pulled, watch=True)
-        report.version, report.strategy = version, "candidate"
+        report.version, report.strategy = version, "replace"  # the name `--json` documents (docs/json.md)
         return report
 
     # -- rollbacks -----------------------------------------------------------------------

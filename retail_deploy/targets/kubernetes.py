@@ -21,7 +21,17 @@ from retail_deploy.kube.settings import KubeEnv, kube_env
 from retail_deploy.kube.strategies import HEALTH, SWITCH, Plan
 from retail_deploy.kube.strategies.blue_green import plan_switch_back
 from retail_deploy.kube.strategies.rolling import plan_undo, set_image_steps
-from retail_deploy.targets import Prepared, Release, Report, ServiceReport, Serving, history
+from retail_deploy.targets import (
+    Check,
+    NotAnswered,
+    Prepared,
+    Release,
+    Report,
+    ServiceReport,
+    Serving,
+    VerifyFailed,
+    history,
+)
 
 if TYPE_CHECKING:
     from retail_deploy.config import EnvironmentConfig, PlatformConfig
@@ -30,6 +40,8 @@ if TYPE_CHECKING:
 
 class KubeTarget:
     kind = "kubernetes"
+    verified_by_deploy = False  # a rollout is followed by `verify.<env>`
+    set_image_knobs: tuple[str | None, str | None] = ("rolling", "kubectl")  # `kubectl set image` of that deployment alone
 
     def __init__(self, runner: Runner, cfg: PlatformConfig, env: EnvironmentConfig):
         self.runner, self.cfg, self.env = runner, cfg, env
@@ -78,17 +90,37 @@ class KubeTarget:
             out[colour] = probes.image_tag(image) if image else None
         return out
 
-    def verify(self, version: str | None = None) -> Report:
+    def verify(self, version: str | None = None, services: Sequence[str] | None = None) -> Report:
+        """`verify.<env>`: the table of `retail_deploy.kube.verify`, kept in the deploy history (the
+        production checklist asks whether the version was verified on staging)."""
         from retail_deploy.kube import verify as kube_verify
 
-        checked = kube_verify.verify(self.runner, self.cfg, self.env, version)
+        checked = kube_verify.verify(self.runner, self.cfg, self.env, version, services)
         report = Report(self.env.name, self.where, f"verify {version or ''}".strip(), version=version or "")
         if self.runner.dry:
             return report
         kube_verify.record(self.runner, self.cfg, self.env, checked)
-        report.services = [ServiceReport(r.target, version, "healthy" if r.ok else "failed", detail=f"{r.check}: "
-                                         f"{r.detail}") for r in checked.rows]
-        report.notes = checked.render().splitlines()
+        print(checked.render(), file=self.runner.out, flush=True)
+        report.services = [ServiceReport(name, tag, "verified" if checked.ok else "failed")
+                           for name, tag in checked.versions.items()]
+        report.checks = list(checked.rows)
+        if not checked.ok:
+            silent = checked.unanswered
+            if silent is not None:
+                raise NotAnswered(f"the cluster of {self.env.name} did not answer ({silent}); nothing was verified",
+                                  report)
+            failed = ", ".join(f"{c.check} {c.target}" for c in report.checks if not c.ok)
+            raise VerifyFailed(f"{self.env.name} verification failed: {failed[:300]}", report)
+        return report
+
+    def wait_for_rollout(self, services: Sequence[str], timeout_s: float) -> Report:
+        """`kubectl rollout status --timeout` of each service's live deployment (blue-green: the
+        colour the Service selects)."""
+        report = Report(self.env.name, self.where, "rollout")
+        for name in services:
+            deployment = probes.live_deployment(self.runner, self.kenv, name)
+            self.runner.run(kubectl.rollout_status(self.kenv.kube, deployment, timeout_s), hide=True)
+            report.checks.append(Check("rollout", deployment, True, "complete"))
         return report
 
     # -- deploy --------------------------------------------------------------------------

@@ -36,9 +36,9 @@ def _deploy(c: Context, env_name: str, version: str, *, strategy: str | None, me
             yes: bool, config: str | None, services: str | None, ask: bool, gate: Gate | None = None,
             json: bool = False) -> None:
     from retail_deploy import validate
-    from retail_deploy.api import kube_deploy_result
+    from retail_deploy.api import DeployResult
     from retail_deploy.kube import deployer
-    from retail_deploy.kube import verify as kube_verify
+    from retail_deploy.targets import VerifyFailed
     from retail_deploy.targets.policy import guarded
 
     validate.version(version)
@@ -67,21 +67,22 @@ def _deploy(c: Context, env_name: str, version: str, *, strategy: str | None, me
             _build(run, cfg, chosen, version)
         forced = _checklist(run, cfg, env, version, gate) if gate is not None else None
         outcome = policy.deploy(version, strategy=strategy, method=method, services=chosen, forced=forced)
+        kind = policy.target.kind
         if run.dry:
             run.say(f"then: inv {env.task('verify')} --version {version}")
             if json:
-                print_json(kube_deploy_result(env.name, chosen, outcome, None))
+                print_json(DeployResult.from_report(outcome, target=kind, dry_run=True))
             return
-        # Only the services just deployed are expected at the new version (--services).
-        report = kube_verify.verify(run, cfg, env, version, services=chosen)
-        kube_verify.record(run, cfg, env, report)
-        print(report.render(), file=run.out)
-        if json:
-            print_json(kube_deploy_result(env.name, chosen, outcome, report))
         where = f" (traffic on {outcome.colour})" if outcome.colour else ""
-        if not report.ok:
+        try:  # only the services just deployed are expected at the new version (--services)
+            report = policy.target.verify(version, services=chosen)
+        except VerifyFailed as failed:
+            if json:
+                print_json(DeployResult.from_report(outcome, target=kind, dry_run=False, verified=failed.report))
             raise OperationFailed(f"{version} is deployed to {env.name}{where} but verification failed; "
-                                  f"see the report above, or roll back: inv rollback.undo --env {env.name}")
+                                  f"see the report above, or roll back: inv rollback.undo --env {env.name}") from failed
+        if json:
+            print_json(DeployResult.from_report(outcome, target=kind, dry_run=False, verified=report))
         print(f"deployed {version} to {env.name}{where}", file=run.out)
         for title, url in list(dashboards(cfg).items())[:1]:
             print(f"monitor the metrics: {title} {url}", file=run.out)

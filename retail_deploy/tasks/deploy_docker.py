@@ -50,9 +50,9 @@ def development(c, version=None, build=True, services=None, skip_tests=False, en
         # Images just built on the target engine itself need no pull from the registry.
         built_here = build and (settings.host is None or not cfg.registry.host)
         # Lock, audit record and notification: the seam's policy, as on every target.
-        report = guarded(runner, cfg, environment).deploy(version, services=[s.name for s in chosen],
-                                                          pull=not built_here)
+        policy = guarded(runner, cfg, environment)
+        report = policy.deploy(version, services=[s.name for s in chosen], pull=not built_here)
     if json:
         from retail_deploy.api import DeployResult
 
-        print_json(DeployResult.from_docker(report, version, dry_run=runner.dry))
+        print_json(DeployResult.from_report(report, target=policy.target.kind, dry_run=runner.dry))

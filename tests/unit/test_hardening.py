@@ -236,13 +236,15 @@ def test_a_secret_with_a_line_break_is_masked_in_its_shown_form() -> None:
 
 def test_verify_is_exit_5_only_when_no_cluster_read_got_an_answer() -> None:
     from retail_deploy.kube.verify import VerifyReport
-    from retail_deploy.tasks.verify import _if_the_cluster_did_not_answer
+    from retail_deploy.targets import NotAnswered, Report, VerifyFailed
 
     refused = "command exited 1: kubectl get deployment retail-backend (The connection to the server was refused)"
     report = VerifyReport("staging")
     report.add("deployment", "backend", False, refused)
     report.add("health", "https://staging.test/", False, "connection refused")
-    with pytest.raises(DependencyUnavailable, match="the cluster of staging did not answer"):
-        _if_the_cluster_did_not_answer("staging", report)
+    assert report.unanswered == refused
     report.add("deployment", "consumer-web", False, 'Error from server (NotFound): deployments "x" not found')
-    _if_the_cluster_did_not_answer("staging", report)  # an answer: the verification failed (exit 1)
+    assert report.unanswered is None  # an answer: the verification failed (exit 1)
+    silent = NotAnswered("the cluster of staging did not answer", Report("staging", "ctx/ns", "verify"))
+    assert isinstance(silent, DependencyUnavailable) and isinstance(silent, VerifyFailed)
+    assert silent.exit_code == 5 and VerifyFailed("failed", silent.report).exit_code == 1
