@@ -74,3 +74,23 @@ def test_checks_come_often_enough_to_see_the_window() -> None:
     assert check_interval(1, 0.1) == 0.5  # never busier than twice a second
     assert check_interval(45, 0) == 10.0  # no window (trigger off): as before
 
+
+
+def test_dry_run_adds_one_line_saying_the_window() -> None:
+    import io
+
+    from invoke import Config, Context
+
+    from retail_deploy.config import DEFAULT_CONFIG, load_config
+    from retail_deploy.execute import Runner
+    from retail_deploy.health.verification import verification_period
+
+    cfg = load_config(DEFAULT_CONFIG, environ={})
+    out = io.StringIO()
+    runner = Runner(Context(Config(overrides={"run": {"dry": True}})), out=out)
+    verification_period(runner, cfg, cfg.environment("production"), 600, None)
+    assert out.getvalue().splitlines() == [
+        "# no Prometheus for production: health checks for 600s",
+        "# rollback when an endpoint fails every health check for 3m (rollback_triggers.health_check)"
+        " or still fails when the period ends",
+    ]
