@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from retail_deploy.config import EnvironmentConfig, PlatformConfig
     from retail_deploy.execute import Runner
     from retail_deploy.health.checks import CheckResult, Endpoint
+    from retail_deploy.health.window import Breach
 
 HTTP_TIMEOUT_S = 5.0
 HEALTH_RETRIES = 3
@@ -101,7 +102,8 @@ def smoke(runner: Runner, cfg: PlatformConfig, env: EnvironmentConfig, colour: s
 
 def verification_period(runner: Runner, cfg: PlatformConfig, env: EnvironmentConfig, seconds: float, prometheus_url: str | None) -> None:
     """Watch the new version before accepting it: the rollback triggers (monitoring chapter) when
-    Prometheus is configured, else the health checks every few seconds. Raises on a breach."""
+    Prometheus is configured, else the health checks every few seconds, which roll back as the
+    `health_check` trigger does (`_health_loop`). Raises on a breach."""
     if seconds <= 0:
         return
     if prometheus_url:
@@ -121,16 +123,82 @@ def verification_period(runner: Runner, cfg: PlatformConfig, env: EnvironmentCon
             raise OperationFailed(f"rollback trigger fired during the verification period: {monitor.describe(breach)}")
         return
     runner.say(f"no Prometheus for {env.name}: health checks for {round(seconds)}s")
-    if not runner.dry:
-        _health_loop(runner, cfg, env, seconds)
+    if runner.dry:
+        runner.say(_window_rule(_health_window(cfg)))
+        return
+    _health_loop(runner, cfg, env, seconds)
+
+
+def _health_window(cfg: PlatformConfig) -> float:
+    from retail_deploy.monitoring.monitor import health_check_window
+
+    return health_check_window(cfg)
+
+
+def _window_rule(window_s: float) -> str:
+    from retail_deploy.monitoring.triggers import format_duration
+
+    if window_s <= 0:
+        return "rollback on the first failed health check (rollback_triggers.health_check is off)"
+    return (f"rollback when an endpoint fails every health check for {format_duration(window_s)} "
+            "(rollback_triggers.health_check) or still fails when the period ends")
 
 
 def _health_loop(runner: Runner, cfg: PlatformConfig, env: EnvironmentConfig, seconds: float) -> None:
-    deadline = time.monotonic() + seconds
-    interval = min(10.0, max(seconds / 3, 0.5))
+    """Check every endpoint every few seconds for `seconds`; raise once one has failed on every
+    check for the `health_check` trigger's window, or still fails when the period ends (the rule:
+    `health.window`). Says when an endpoint starts failing and when it recovers."""
+    from retail_deploy.health.checks import check_endpoints
+    from retail_deploy.health.window import FailureClock, Observation, check_interval
+
+    window_s = _health_window(cfg)
+    endpoints = health_endpoints(cfg, env)
+    start = time.monotonic()
+    deadline = start + seconds
+    wall_offset = time.time() - start  # monotonic -> wall clock, for the progress lines only
+    interval = check_interval(seconds, window_s)
+    clock = FailureClock(window_s)
+    if seconds > 0:
+        runner.say(_window_rule(window_s))
+
+    def clock_time(at: float) -> str:
+        return time.strftime("%H:%M:%S", time.gmtime(at + wall_offset))
+
     while True:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             return
         time.sleep(min(interval, remaining))
-        check_health(runner, cfg, env, retries=1, quiet=True)
+        at = time.monotonic()
+        results = check_endpoints(endpoints, timeout=HTTP_TIMEOUT_S, retries=1, backoff=0.5)
+        final = time.monotonic() >= deadline  # a release is not accepted while unhealthy
+        breaches: list[tuple[Breach, CheckResult]] = []
+        for result in results:
+            change = clock.observe(Observation(at, result.endpoint.label, result.ok))
+            breach = clock.breach(result.endpoint.label, at, final=final)
+            if breach is not None:
+                breaches.append((breach, result))
+            elif change is not None and change.failing:
+                rollback_at = min(change.since + window_s, deadline)
+                runner.say(f"{change.endpoint} failing since {clock_time(change.since)}; "
+                           f"rollback if it still fails at {clock_time(rollback_at)}; last error: {result.error}")
+            elif change is not None:
+                runner.say(f"{change.endpoint} recovered at {clock_time(change.at)} "
+                           f"(failed for {_seconds(change.at - change.since)})")
+        if breaches:
+            raise OperationFailed("health check failed: " + "; ".join(
+                _describe_breach(breach, result) for breach, result in breaches))
+
+
+def _describe_breach(breach: Breach, result: CheckResult) -> str:
+    from retail_deploy.monitoring.triggers import format_duration
+
+    window = format_duration(breach.window_s)
+    how = (f"still failing when the verification period ended, after {_seconds(breach.failed_for_s)} "
+           f"(window {window})" if breach.at_period_end else
+           f"failed every check for {_seconds(breach.failed_for_s)} (window {window})")
+    return f"{breach.endpoint} ({result.endpoint.url}) {how}: {result.error}"
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.1f}s" if value < 10 else f"{value:.0f}s"

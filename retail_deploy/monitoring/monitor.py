@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from retail_deploy.errors import InputError
 from retail_deploy.monitoring.prometheus import PrometheusClient, PrometheusUnreachable, display_url
 from retail_deploy.monitoring.triggers import (
+    HEALTH_TRIGGER,
     MonitoredService,
     MonitoringSettings,
     Reading,
@@ -46,6 +47,14 @@ def prometheus_url(cfg: PlatformConfig, env: EnvironmentConfig | str,
     env = cfg.environment(env) if isinstance(env, str) else env
     settings = settings or monitoring_settings(cfg)
     return env.prometheus_url or settings.prometheus_url or None
+
+
+def health_check_window(cfg: PlatformConfig, settings: MonitoringSettings | None = None) -> float:
+    """Seconds an endpoint must fail on every check before the verification period's health-check
+    fallback (no Prometheus) rolls back: the `for` of the `health_check` rollback trigger as this
+    config resolves it (runbook: 3m). 0, the first failed check, when that trigger is disabled."""
+    settings = settings or monitoring_settings(cfg)
+    return next((t.window_s for t in settings.triggers if t.name == HEALTH_TRIGGER), 0.0)
 
 
 def client_for(cfg: PlatformConfig, env: EnvironmentConfig | str,

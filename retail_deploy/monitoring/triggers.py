@@ -79,6 +79,8 @@ def service_queries(services: Sequence[MonitoredService]) -> dict[str, str]:
 
 
 # The runbook's "Rollback Triggers" ("Critical security vulnerability discovered" is a human call).
+# HEALTH_TRIGGER's `for` is also the window of the health-check fallback (`monitor.health_check_window`).
+HEALTH_TRIGGER = "health_check"
 DEFAULT_TRIGGERS: dict[str, dict[str, Any]] = {
     "error_rate": {"title": "Error rate", "query": "error_rate", "above": 0.05, "for": "5m", "unit": "ratio"},
     "p95_latency": {"title": "p95 latency", "query": "p95_latency", "above": 0.5, "for": "10m",

@@ -95,11 +95,14 @@ def test_an_error_rate_breach_during_the_verification_period_rolls_the_deploy_ba
 
 
 @contextmanager
-def deploying_into_its_period(platform: Platform, version: str, period: str) -> Iterator[subprocess.Popen[str]]:
+def deploying_into_its_period(platform: Platform, version: str, period: str,
+                              health_window: str = "3m") -> Iterator[subprocess.Popen[str]]:
     """`deploy.development --version V` with `docker.verification_period: period` and no
-    Prometheus (health checks), running until the new release serves and is being watched."""
+    Prometheus (health checks, rolling back once an endpoint fails for `health_window`: the
+    `health_check` trigger's `for`), running until the new release serves and is being watched."""
     data = yaml.safe_load(platform.config.read_text())
     data["environments"]["development"]["docker"]["verification_period"] = period
+    data.setdefault("monitoring", {}).setdefault("rollback_triggers", {})["health_check"] = {"for": health_window}
     platform.config.write_text(yaml.safe_dump(data, sort_keys=False))
     argv = [sys.executable, "-m", "invoke", "--search-root", str(platform.tasks_dir), "deploy.development",
             "--version", version, "--config", str(platform.config)]
@@ -146,7 +149,9 @@ def test_sigterm_during_the_verification_period_puts_the_previous_release_back_a
 def test_a_service_that_stops_answering_during_the_period_rolls_the_deploy_back(platform) -> None:
     assert_ok(platform.deploy("1.0.0"))
     started = time.monotonic()
-    with deploying_into_its_period(platform, "1.0.1", "60s") as deploy:
+    # A window well inside the period: the rollback comes when the backend has failed that long,
+    # not at the period's end (a stopped container is not a blip).
+    with deploying_into_its_period(platform, "1.0.1", "60s", health_window="5s") as deploy:
         # 1.0.1 passed every check and serves; then its backend goes away (a crash, an OOM kill).
         platform.client.containers.get(f"{platform.prefix}retail-backend-development").stop(timeout=1)  # type: ignore[attr-defined]
         rest, stderr = deploy.communicate(timeout=120)
@@ -155,6 +160,8 @@ def test_a_service_that_stops_answering_during_the_period_rolls_the_deploy_back(
     error = stderr.strip()
     assert "1.0.1 failed during its verification period on development (health check failed:" in error
     assert platform.urls["backend"] in error
+    assert "failed every check for " in error and "(window 5s)" in error
+    assert "backend /api/v1/health failing since " in rest  # said when it started failing
     assert "put back backend 1.0.0, consumer-web 1.0.0, admin-web 1.0.0" in error
     assert platform.wait_version() == "1.0.0"
     from retail_deploy.docker import target as docker_target

@@ -128,3 +128,14 @@ def test_notifications_defaults_name_the_runbook_channels() -> None:
     assert (settings.slack_alerts_env, settings.slack_monitoring_env, settings.pagerduty_key_env) == (
         "SLACK_WEBHOOK_URL", "SLACK_MONITORING_WEBHOOK_URL", "PAGERDUTY_ROUTING_KEY")
     assert settings.pagerduty_url == "https://events.pagerduty.com"
+
+
+def test_the_health_check_fallback_window_is_the_health_check_triggers_for(tmp_path: Path) -> None:
+    from retail_deploy.monitoring.monitor import health_check_window
+
+    assert health_check_window(load_config(DEFAULT_CONFIG, environ={})) == 180.0  # the runbook's 3 minutes
+    assert health_check_window(load_config(write(tmp_path, "monitoring: {}\n"), environ={})) == 180.0
+    shortened = "monitoring:\n  rollback_triggers:\n    health_check: {for: 4s}\n"
+    assert health_check_window(load_config(write(tmp_path, shortened), environ={})) == 4.0
+    off = "monitoring:\n  rollback_triggers:\n    health_check: {enabled: false}\n"
+    assert health_check_window(load_config(write(tmp_path, off), environ={})) == 0.0  # the first failed check
