@@ -20,6 +20,7 @@ state is read back from the engine alone: no state file to lose. Pure decisions 
 
 from __future__ import annotations
 
+import signal
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -589,6 +590,8 @@ def deploy(runner: Runner, cfg: PlatformConfig, env: EnvironmentConfig, version:
     targets = [plan_target(cfg, env, svc, version, settings,
                            candidate_port=free_local_port() if local else None) for svc in chosen]
     switched: list[tuple[ServiceTarget, str | None]] = []  # what the verification period watches
+    started: list[ServiceTarget] = []  # candidates running beside the release (step 1)
+    switching: list[ServiceTarget] = []  # services switched, or being switched (step 2)
     try:
         deployer = _Deployer(runner, cfg, env, settings, client)
         for target in targets if not fetched else ():  # pulling changes nothing that runs
@@ -608,25 +611,10 @@ def deploy(runner: Runner, cfg: PlatformConfig, env: EnvironmentConfig, version:
                 continue
             changing.append((target, current, old_version))
 
-        # 1. Every new version beside the old one; nothing switches unless all of them pass.
-        for target, _, old_version in changing:
-            runner.say(f"{target.service}: start {version} beside {old_version or 'nothing'} "
-                       f"on port {target.candidate_port}")
-            deployer.start(target, candidate=True)
-        failed = deployer.wait_all([t for t, _, _ in changing], candidate=True, version=version)
-        for target, _, _ in changing:
-            deployer.remove(target.candidate_name)
-        if failed:
-            service, reason = next(iter(failed.items()))
-            old = {t.service: v for t, _, v in changing}[service]
-            kept = f"{old} keeps serving" if old else "nothing was running"
-            others = f" (also failed: {', '.join(list(failed)[1:])})" if len(failed) > 1 else ""
-            raise RolledBack(f"{service} {version} failed its health check on {env.name} ({reason}){others}: "
-                             f"removed the new containers, {kept}")
-
-        # 2. Switch: the old container stops (kept for undo), the new one takes the stable port.
-        for target, current, _ in changing:
-            _switch(deployer, target, current is not None)
+        try:
+            _start_and_switch(deployer, env, version, changing, started, switching)
+        except KeyboardInterrupt as interrupt:
+            raise _interrupted(deployer, env, version, interrupt, started, switching) from None
         failed = deployer.wait_all([t for t, _, _ in changing], candidate=False, version=version)
         if failed:
             restored = _restore(deployer, [t for t, _, _ in changing])
@@ -637,6 +625,10 @@ def deploy(runner: Runner, cfg: PlatformConfig, env: EnvironmentConfig, version:
             report.services.append(ServiceReport(target.service, version, "deployed", target.name,
                                                  _url(env, target), old_version))
             switched.append((target, old_version))
+    except KeyboardInterrupt as interrupt:  # while checking the switched release: put it all back
+        if not switching:
+            raise
+        raise _interrupted(deployer, env, version, interrupt, started, switching) from None
     finally:
         if client is not None:
             client.close()
@@ -646,6 +638,60 @@ def deploy(runner: Runner, cfg: PlatformConfig, env: EnvironmentConfig, version:
     if switched and watch:
         _verification_period(runner, cfg, env, settings, version, switched)
     return report
+
+
+def _start_and_switch(deployer: _Deployer, env: EnvironmentConfig, version: str,
+                      changing: list[tuple[ServiceTarget, Container | None, str | None]],
+                      started: list[ServiceTarget], switching: list[ServiceTarget]) -> None:
+    """Steps 1 and 2 of a deploy; `started` and `switching` say how far it got (for `_interrupted`).
+
+    Each service's switch (stop, keep as <name>-previous, start on the stable port) runs shielded:
+    a signal in the middle takes effect when that one service is switched, so no service is ever
+    left between its two containers."""
+    from retail_deploy.execute import interruption, shielded
+
+    # 1. Every new version beside the old one; nothing switches unless all of them pass.
+    for target, _, old_version in changing:
+        deployer.runner.say(f"{target.service}: start {version} beside {old_version or 'nothing'} "
+                            f"on port {target.candidate_port}")
+        started.append(target)
+        deployer.start(target, candidate=True)
+    failed = deployer.wait_all([t for t, _, _ in changing], candidate=True, version=version)
+    for target, _, _ in changing:
+        deployer.remove(target.candidate_name)
+    started.clear()
+    if failed:
+        service, reason = next(iter(failed.items()))
+        old = {t.service: v for t, _, v in changing}[service]
+        kept = f"{old} keeps serving" if old else "nothing was running"
+        others = f" (also failed: {', '.join(list(failed)[1:])})" if len(failed) > 1 else ""
+        raise RolledBack(f"{service} {version} failed its health check on {env.name} ({reason}){others}: "
+                         f"removed the new containers, {kept}")
+
+    # 2. Switch: the old container stops (kept for undo), the new one takes the stable port.
+    for target, current, _ in changing:
+        with shielded(f"switching {target.service} to {version} on {env.name}") as guard:
+            switching.append(target)
+            _switch(deployer, target, current is not None)
+        if guard.received:
+            raise interruption(signal.Signals[guard.received[0]])
+
+
+def _interrupted(deployer: _Deployer, env: EnvironmentConfig, version: str, interrupt: BaseException,
+                 started: list[ServiceTarget], switching: list[ServiceTarget]) -> Interrupted:
+    """Ctrl-C/SIGTERM during a deploy: remove the new containers not yet switched in and put back
+    every service already switched (`_restore`), shielded from a second signal, so the release that
+    served before serves again, whole (docs/deploying.md, "Failure handling"). Exit 130."""
+    from retail_deploy.execute import shielded, signal_name
+
+    what = f"interrupted by {signal_name(interrupt)} while deploying {version} on {env.name}"
+    with shielded(f"putting back the release before {version} on {env.name}"):
+        for target in started:
+            deployer.remove(target.candidate_name)
+        restored = _restore(deployer, switching) if switching else []
+    if restored:
+        return Interrupted(f"{what}: put back {', '.join(reversed(restored))}")
+    return Interrupted(f"{what}: nothing was switched; removed the new containers, the running release keeps serving")
 
 
 def _verification_period(runner: Runner, cfg: PlatformConfig, env: EnvironmentConfig, settings: DockerSettings,
