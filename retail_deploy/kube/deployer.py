@@ -161,6 +161,7 @@ class Deploy:
     kenv: KubeEnv
     version: str
     targets: list[ServiceTarget]
+    undone: set[str] = field(default_factory=set)  # deployments this job ran `rollout undo` on
 
     # -- step execution --
     def do(self, step: Step, plan: Plan) -> None:
@@ -171,8 +172,12 @@ class Deploy:
                 return  # kubectl would send nothing and no rollout would start: say so, skip
             runner.run(_command(step))
             self.confirm_image(step)
+        elif step.kind == ROLLOUT_STATUS and step.deployment in self.undone:
+            self.await_rollback(step)
         elif step.kind in (ROLLOUT_STATUS, SCALE, SWITCH, UNDO):
             runner.run(_command(step))
+            if step.kind == UNDO:
+                self.undone.add(step.deployment)
             if step.kind == SWITCH and not runner.dry:
                 self.confirm_colour(step.colour)
         elif step.kind == HELM_UPGRADE:
@@ -256,6 +261,27 @@ class Deploy:
                                   f"on {', '.join(s.deployment for s in changed)} by hand") from exc
         return "rolled back to the previous version, which is serving: " + ", ".join(
             f"{s.deployment} {probes.image_tag(plan.previous.get(s.service) or '?')}" for s in changed)
+
+    def await_rollback(self, step: Step) -> None:
+        """`rollout status` of a deployment just undone. The undone rollout may have left its
+        Progressing condition at ProgressDeadlineExceeded, which the controller keeps until the
+        restored ReplicaSet is complete again (the failed pods gone), and `kubectl rollout status`
+        fails at once while it reads that reason: so that failure is retried, once a second,
+        within the rollout timeout, and any other failure is final."""
+        deadline = time.monotonic() + self.kenv.rollout_timeout_s
+        said = False
+        while True:
+            try:
+                self.runner.run(_command(step))
+                return
+            except CommandFailed as exc:
+                if "exceeded its progress deadline" not in exc.detail or time.monotonic() >= deadline:
+                    raise
+            if not said:
+                self.runner.say(f"{step.deployment} still shows the undone rollout's progress deadline: "
+                                "waiting for the restored ReplicaSet to be complete")
+                said = True
+            time.sleep(1.0)
 
     def _await_observed(self, deployment: str, timeout_s: float = 30.0) -> None:
         """Wait (briefly) until the deployment controller has seen our set image, i.e. made the

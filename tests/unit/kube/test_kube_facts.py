@@ -3,7 +3,10 @@
 import json
 from types import SimpleNamespace
 
+import pytest
+
 from retail_deploy.commands.kubectl import Kube
+from retail_deploy.errors import CommandFailed
 from retail_deploy.kube import deployer
 from retail_deploy.kube.settings import KubeEnv, ServiceTarget
 
@@ -59,3 +62,72 @@ def test_the_deploy_lock_outlives_the_longest_production_deploy():
     staging = kube_env(cfg, cfg.environment("staging"))
     assert deployer.lock_ttl_s(staging, list(staging.services), "rolling", "helm") > 3 * 600  # 10m per upgrade
     assert deployer.lock_ttl_s(ENV, [TARGET], "rolling", "kubectl") == ENV.lock_ttl_s  # short deploys keep it
+
+
+class Scripted:
+    """A runner whose commands answer in order: None succeeds, a string fails with that detail."""
+
+    dry = False
+
+    def __init__(self, answers):
+        self.answers = list(answers)
+        self.ran: list[tuple[str, ...]] = []
+        self.said: list[str] = []
+
+    def run(self, command, **_):
+        from retail_deploy.errors import CommandFailed
+
+        self.ran.append(command.argv[:3])
+        answer = self.answers.pop(0)
+        if answer is not None:
+            raise CommandFailed(command.display(), 1, answer)
+        return SimpleNamespace(ok=True, stdout="", stderr="")
+
+    def say(self, text):
+        self.said.append(text)
+
+
+DEADLINE = 'error: deployment "retail-backend" exceeded its progress deadline'
+
+
+def undo(runner):
+    from retail_deploy.kube.strategies import Plan
+    from retail_deploy.kube.strategies.rolling import plan_undo
+
+    job = deployer.Deploy(runner, None, None, ENV, "1.1.0", [TARGET])
+    for step in plan_undo(ENV, [("backend", "retail-backend")]):
+        job.do(step, Plan("rollback", "", ()))
+
+
+def test_the_undone_rollouts_progress_deadline_is_waited_out(monkeypatch):
+    # Seen on the real control plane: right after `rollout undo` the Deployment still carries the
+    # failed rollout's ProgressDeadlineExceeded until the restored ReplicaSet is complete again, and
+    # `kubectl rollout status` fails at once on it: the rollback was reported as failed.
+    monkeypatch.setattr(deployer.time, "sleep", lambda seconds: None)
+    runner = Scripted([None, DEADLINE, DEADLINE, None])
+    undo(runner)
+    assert runner.ran == [("kubectl", "rollout", "undo")] + [("kubectl", "rollout", "status")] * 3
+    assert [s for s in runner.said if "progress deadline" in s] == [
+        "retail-backend still shows the undone rollout's progress deadline: waiting for the restored "
+        "ReplicaSet to be complete"]
+
+
+def test_any_other_failure_of_the_rollback_wait_is_final(monkeypatch):
+    monkeypatch.setattr(deployer.time, "sleep", lambda seconds: None)
+    runner = Scripted([None, "error: timed out waiting for the condition"])
+    with pytest.raises(CommandFailed):
+        undo(runner)
+    assert runner.ran[-1] == ("kubectl", "rollout", "status") and len(runner.ran) == 2
+
+
+def test_a_forward_rollouts_progress_deadline_fails_at_once(monkeypatch):
+    from retail_deploy.kube.strategies import ROLLOUT_STATUS, Plan
+
+    monkeypatch.setattr(deployer.time, "sleep", lambda seconds: None)
+    runner = Scripted([DEADLINE])
+    job = deployer.Deploy(runner, None, None, ENV, "1.1.0", [TARGET])
+    plan = deployer.make_plan(Cluster(), ENV, [TARGET], "1.1.0", "rolling", "kubectl")
+    status = next(s for s in plan.steps if s.kind == ROLLOUT_STATUS)
+    with pytest.raises(CommandFailed):
+        job.do(status, Plan("rolling", "1.1.0", ()))
+    assert len(runner.ran) == 1
