@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import signal
 import sys
 import threading
@@ -93,6 +94,15 @@ class Terminated(KeyboardInterrupt):
 
 def interruption(signum: int) -> KeyboardInterrupt:
     return Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+def _plain(output: str) -> str:
+    """A command's output without terminal colour codes, stripped: Maven ends its stderr with a
+    bare colour reset, which would otherwise be all an error message quotes of a failed build."""
+    return _ANSI.sub("", output).strip()
 
 
 def signal_name(interrupt: BaseException) -> str:
@@ -405,7 +415,7 @@ class Runner:
         assert raw is not None  # invoke returns None only for a disowned command
         result = Result(raw.stdout or "", raw.stderr or "", int(raw.exited))
         if check and not result.ok:
-            detail = redact.redact(result.stderr.strip() or result.stdout.strip())
+            detail = redact.redact(_plain(result.stderr) or _plain(result.stdout))
             raise CommandFailed(shown, result.exit_code, detail, self.where, read_only=command.read_only)
         return result
 

@@ -61,6 +61,17 @@ def test_failure_raises_one_line_with_exit_status_and_stderr():
     assert caught.value.exit_code == 1
 
 
+def test_a_failure_quotes_words_not_terminal_colour_codes():
+    # Maven's stderr is a bare colour reset; its words are on stdout. The CI log once showed a
+    # failed build as "mvn clean test ([0m)".
+    r, _ = runner()
+    script = r"echo 'Tests run: 9, Failures: 1' ; printf '\033[1;31mBUILD FAILURE\033[0m\n'; printf '\033[0m' >&2; exit 1"
+    with pytest.raises(CommandFailed) as caught:
+        r.run(cmd("sh", "-c", script), hide=True)
+    assert caught.value.detail == "Tests run: 9, Failures: 1\nBUILD FAILURE"
+    assert str(caught.value).endswith("(BUILD FAILURE)")
+
+
 def test_check_false_returns_the_failure():
     r, _ = runner()
     assert r.run(cmd("false"), check=False, hide=True).exit_code == 1

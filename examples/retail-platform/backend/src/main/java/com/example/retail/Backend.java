@@ -83,6 +83,13 @@ public final class Backend {
             Thread.currentThread().interrupt();
             answer = Answer.json(503, "{\"error\":\"shutting down\"}", "UNKNOWN");
         }
+        // Recorded before the answer leaves: a client that scrapes right after its answer arrives
+        // must find its request counted. The scrape itself is not traffic: counting it would
+        // dilute the error rate.
+        if (!"/actuator/prometheus".equals(answer.route())) {
+            metrics.record(exchange.getRequestMethod(), answer.route(), answer.status(),
+                    (System.nanoTime() - started) / 1e9);
+        }
         byte[] body = answer.body().getBytes(StandardCharsets.UTF_8);
         exchange.getResponseHeaders().set("Content-Type", answer.contentType());
         boolean head = "HEAD".equals(exchange.getRequestMethod());
@@ -91,11 +98,6 @@ public final class Backend {
             if (!head) {
                 out.write(body);
             }
-        }
-        // The scrape itself is not traffic: counting it would dilute the error rate.
-        if (!"/actuator/prometheus".equals(answer.route())) {
-            metrics.record(exchange.getRequestMethod(), answer.route(), answer.status(),
-                    (System.nanoTime() - started) / 1e9);
         }
     }
 

@@ -88,8 +88,9 @@ class BackendTest {
         String metrics = get("/actuator/prometheus").body();
         assertTrue(metrics.contains("http_server_requests_duration_bucket{method=\"GET\",uri=\"/api/v1/products\","
                 + "status=\"200\",le=\"0.5\"} 0\n"), metrics);
+        // Above 0.5 s, wherever it lands beyond (a loaded build machine may add to the 0.75 s).
         assertTrue(metrics.contains("http_server_requests_duration_bucket{method=\"GET\",uri=\"/api/v1/products\","
-                + "status=\"200\",le=\"1.0\"} 1\n"), metrics);
+                + "status=\"200\",le=\"+Inf\"} 1\n"), metrics);
         // Health checks stay fast so the version deploys and only the monitoring sees it.
         started = System.nanoTime();
         get("/api/v1/health");
