@@ -159,13 +159,6 @@ def remove_containers(platform: Platform) -> None:
                 client.images.remove(tag, force=True)  # type: ignore[attr-defined]
 
 
-@pytest.fixture
-def platform(tmp_path, docker_engine, registry, monkeypatch, example_build):
-    made = make_platform(tmp_path, docker_engine, registry, monkeypatch, example_build)
-    yield made
-    remove_containers(made)
-
-
 def library_runner():
     import io
 

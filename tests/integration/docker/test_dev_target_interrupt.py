@@ -19,18 +19,9 @@ from tests.integration.docker.test_dev_target import (
     SERVICES,
     assert_ok,
     library_runner,
-    make_platform,
-    remove_containers,
 )
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def platform(tmp_path, docker_engine, registry, monkeypatch, example_build):
-    made = make_platform(tmp_path, docker_engine, registry, monkeypatch, example_build)
-    yield made
-    remove_containers(made)
 
 
 def interrupt_when(platform, version: str, marker: str, signum: int) -> tuple[int, str, str]:

@@ -26,21 +26,12 @@ from tests.integration.docker.test_dev_target import (
     Platform,
     assert_ok,
     library_runner,
-    make_platform,
-    remove_containers,
 )
 from tests.integration.test_example_monitoring_e2e import MONITORING, shoppers
 
 pytestmark = pytest.mark.integration
 
 PERIOD_S = 40
-
-
-@pytest.fixture
-def platform(tmp_path, docker_engine, registry, monkeypatch, example_build):
-    made = make_platform(tmp_path, docker_engine, registry, monkeypatch, example_build)
-    yield made
-    remove_containers(made)
 
 
 def test_an_error_rate_breach_during_the_verification_period_rolls_the_deploy_back(platform,
