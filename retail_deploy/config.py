@@ -494,7 +494,7 @@ def _docker(node: Node | None, target: str, env: Node) -> DockerTargetConfig | N
         if target == "docker":
             return DockerTargetConfig(host="local", network="host", ssh_key=None)
         return None
-    # The Docker target's tuning keys (retail_deploy.docker.target.EXTRA_KEYS) are read there.
+    # The Docker target's tuning keys are read by retail_deploy.docker.plan.docker_settings.
     node.unknown_keys({"host", "network", "ssh_key"} | _DOCKER_TARGET_KEYS)
     host = node.str("host", "local")
     if host != "local" and not host.startswith("ssh://"):

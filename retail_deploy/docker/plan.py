@@ -62,12 +62,6 @@ class DockerSettings:
         return self.network == "host"
 
 
-# Keys of an environment's `docker:` section beyond host/network/ssh_key (config.py accepts them).
-EXTRA_KEYS = frozenset({"publish_address", "use_ssh_client", "name_prefix", "candidate_port_offset",
-                        "health_timeout", "health_interval", "probe", "restart", "stop_timeout",
-                        "verification_period"})
-
-
 def docker_settings(env: EnvironmentConfig) -> DockerSettings:
     """The environment's `docker:` section; bad values raise ConfigError naming file and line."""
     typed = env.docker
