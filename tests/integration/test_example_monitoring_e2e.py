@@ -26,24 +26,9 @@ from tests.integration.docker.test_dev_target import (
     make_platform,
     remove_containers,
 )
+from tests.monitoring_config import error_rate_only
 
 pytestmark = pytest.mark.integration
-
-# Runbook triggers, shortened to seconds; only the error rate is watched.
-MONITORING = """
-monitoring:
-  prometheus_url: {url}
-  poll_interval: 1s
-  query_timeout: 5s
-  rate_window: 3s
-  subquery_step: 1s
-  unreachable_tolerance: 2
-  rollback_triggers:
-    error_rate: {{for: 4s}}
-    p95_latency: {{enabled: false}}
-    health_check: {{enabled: false}}
-    payment_failures: {{enabled: false}}
-"""
 
 
 @pytest.fixture
@@ -82,7 +67,7 @@ def failing_version_watched_by_prometheus(platform: Platform, prometheus_factory
     prometheus = prometheus_factory([platform.urls["backend"].removeprefix("http://")], scrape_interval="1s",
                                     job_name="retail-backend", metrics_path="/actuator/prometheus")
     prometheus.wait_for_targets_up()
-    platform.config.write_text(platform.config.read_text() + MONITORING.format(url=prometheus.url))
+    platform.config.write_text(platform.config.read_text() + error_rate_only(prometheus.url))
 
 
 def cli(platform: Platform, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:

@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.monitoring_config import error_rate_only
 from tests.services import free_port
 
 pytestmark = pytest.mark.integration
@@ -503,20 +504,6 @@ def test_lock_status_and_release_work_on_a_docker_environment(platform) -> None:
     assert name not in platform.containers()
 
 
-NEW_TEAM_MONITORING = """
-monitoring:
-  poll_interval: 1s
-  query_timeout: 5s
-  rate_window: 3s
-  subquery_step: 1s
-  unreachable_tolerance: 2
-  rollback_triggers:
-    error_rate: {for: 4s}
-    p95_latency: {enabled: false}
-    health_check: {enabled: false}
-    payment_failures: {enabled: false}
-"""
-
 
 def test_a_new_team_docker_environment_rolls_back_automatically(tmp_path, docker_engine, registry, monkeypatch,
                                                                 example_build, metrics_exporter,
@@ -545,7 +532,7 @@ def test_a_new_team_docker_environment_rolls_back_automatically(tmp_path, docker
         prometheus = prometheus_factory([metrics_exporter.target], scrape_interval="1s", job_name="catalog")
         dev["prometheus_url"] = prometheus.url
         team = made.root / "team.yaml"
-        team.write_text(yaml.safe_dump(data, sort_keys=False) + NEW_TEAM_MONITORING)
+        team.write_text(yaml.safe_dump(data, sort_keys=False) + error_rate_only())
         made.config = team
         assert_ok(made.inv("deploy.development", "--env", "dev", "--version", "1.0.0"))
         assert_ok(made.inv("deploy.development", "--env", "dev", "--version", "1.1.0"))

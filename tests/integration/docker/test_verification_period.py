@@ -27,7 +27,8 @@ from tests.integration.docker.test_dev_target import (
     assert_ok,
     library_runner,
 )
-from tests.integration.test_example_monitoring_e2e import MONITORING, shoppers
+from tests.integration.test_example_monitoring_e2e import shoppers
+from tests.monitoring_config import error_rate_only
 
 pytestmark = pytest.mark.integration
 
@@ -42,7 +43,7 @@ def test_an_error_rate_breach_during_the_verification_period_rolls_the_deploy_ba
     prometheus.wait_for_targets_up()
     data = yaml.safe_load(platform.config.read_text())
     data["environments"]["development"]["docker"]["verification_period"] = f"{PERIOD_S}s"
-    platform.config.write_text(yaml.safe_dump(data, sort_keys=False) + MONITORING.format(url=prometheus.url))
+    platform.config.write_text(yaml.safe_dump(data, sort_keys=False) + error_rate_only(prometheus.url))
     platform.set_backend_health("ERRORS")  # passes its health checks; only its users see the errors
 
     with shoppers(platform) as answers:

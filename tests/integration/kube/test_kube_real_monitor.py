@@ -13,22 +13,9 @@ import pytest
 from retail_deploy.kube import deployer
 from retail_deploy.targets import history
 from tests.integration.kube_support import REPO
+from tests.monitoring_config import error_rate_only
 
 pytestmark = [pytest.mark.integration, pytest.mark.kube]
-
-MONITORING = """
-monitoring:
-  poll_interval: 1s
-  query_timeout: 5s
-  rate_window: 3s
-  subquery_step: 1s
-  unreachable_tolerance: 2
-  rollback_triggers:
-    error_rate: {for: 4s}
-    p95_latency: {enabled: false}
-    health_check: {enabled: false}
-    payment_failures: {enabled: false}
-"""
 
 
 def test_error_rate_breach_switches_traffic_back_to_blue(real_platform, metrics_exporter, prometheus_factory):
@@ -43,7 +30,7 @@ def test_error_rate_breach_switches_traffic_back_to_blue(real_platform, metrics_
     prometheus = prometheus_factory([metrics_exporter.target], scrape_interval="1s", job_name="retail-backend")
     text = platform.config.read_text().replace(
         "  production:\n", f"  production:\n    prometheus_url: {prometheus.url}\n", 1)
-    platform.config.write_text(text + MONITORING)
+    platform.config.write_text(text + error_rate_only())
 
     result = subprocess.run(
         [sys.executable, "-m", "retail_deploy", "monitor.watch", "--env", "production", "--duration", "60s",
