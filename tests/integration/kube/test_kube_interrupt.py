@@ -6,14 +6,27 @@ from __future__ import annotations
 
 import pytest
 
+from retail_deploy.errors import OperationFailed
 from retail_deploy.kube import deployer
-from retail_deploy.kube.strategies import VERIFIED
+from retail_deploy.kube.strategies import VERIFIED, WATCH
 
 pytestmark = pytest.mark.integration
 
 # backend only, idle colour scaled down: set-image, scale, rollout-status, smoke, switch, health,
 # watch, scale-down (the last one in the verified phase)
 STEPS = 8
+
+
+def breach_in_verification(monkeypatch) -> None:
+    """The rollback trigger fires as the verification period starts (Prometheus is not the point)."""
+    original = deployer.Deploy.do
+
+    def breach(self, step, plan):
+        if step.kind == WATCH:
+            raise OperationFailed("rollback trigger fired during the verification period: Error rate is 9%")
+        return original(self, step, plan)
+
+    monkeypatch.setattr(deployer.Deploy, "do", breach)
 
 
 def test_step_phases_match_the_interrupt_expectations():
@@ -37,17 +50,7 @@ def test_a_breach_switches_traffic_back_first_even_when_an_undo_fails(platform, 
     must go back to blue at once (one patch), not after the front ends' undo and rollout waits;
     and a failing undo must not keep traffic on green. (Without the failing undo:
     test_kube_real_interrupt.py; a real `rollout undo` fails only when the cluster does.)"""
-    from retail_deploy.errors import OperationFailed
-    from retail_deploy.kube.strategies import WATCH
-
-    original = deployer.Deploy.do
-
-    def breach(self, step, plan):
-        if step.kind == WATCH:
-            raise OperationFailed("rollback trigger fired during the verification period: Error rate is 9%")
-        return original(self, step, plan)
-
-    monkeypatch.setattr(deployer.Deploy, "do", breach)
+    breach_in_verification(monkeypatch)
     platform.cluster.inject("fail_command", match="rollout undo deployment/retail-consumer-web",
                             stderr="error: the server is currently unable to handle the request")
     cfg = platform.cfg()

@@ -16,7 +16,7 @@ import time
 import pytest
 
 from retail_deploy.kube import deployer
-from tests.integration.kube.test_kube_interrupt import STEPS
+from tests.integration.kube.test_kube_interrupt import STEPS, breach_in_verification
 from tests.integration.kube_support import REPO
 
 pytestmark = [pytest.mark.integration, pytest.mark.kube]
@@ -144,17 +144,9 @@ def test_a_second_ctrl_c_cannot_stop_the_recovery_after_a_failure(platform, monk
 
 
 def test_a_breach_in_the_verification_period_switches_traffic_back_first(platform, monkeypatch):
-    from retail_deploy.errors import OperationFailed, RolledBack
-    from retail_deploy.kube.strategies import WATCH
+    from retail_deploy.errors import RolledBack
 
-    original = deployer.Deploy.do
-
-    def breach(self, step, plan):
-        if step.kind == WATCH:
-            raise OperationFailed("rollback trigger fired during the verification period: Error rate is 9%")
-        return original(self, step, plan)
-
-    monkeypatch.setattr(deployer.Deploy, "do", breach)
+    breach_in_verification(monkeypatch)
     cfg = platform.cfg()
     with pytest.raises(RolledBack) as info:
         deployer.deploy(platform.runner(), cfg, cfg.environment("production"), "1.1.0")
