@@ -33,12 +33,14 @@ UNHEALTHY = "unhealthy"  # an image tag containing this answers 503 DOWN in the 
 
 # The doubles' fault kinds and why the real control plane cannot take them as injected faults.
 NOT_ON_A_REAL_CLUSTER = {
-    "crashloop": "no kubelet restarts containers here",
+    "crashloop": "a crash loop here is an image whose tag contains `crashloop` (kwok stage), not a fault "
+                 "injected into running pods",
     "helm_pending": "needs a Helm process killed mid-upgrade",
     "helm_fail": "needs a failing Helm release",
     "fail_command": "a real kubectl fails only when the cluster does",
     "hang": "a real kubectl hangs only when the cluster does",
-    "dependency_down": "no container runs to exec into",
+    "dependency_down": "exec runs on this machine (kwok): a dependency is down when the test's own backend "
+                       "says so",
 }
 READ_ONLY = {"get", "describe", "logs", "top", "cluster-info", "version", "config", "status", "list", "history",
              "auth", "wait"}
