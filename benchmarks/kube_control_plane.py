@@ -41,7 +41,8 @@ def main() -> None:
     args = parser.parse_args()
     state = Path(tempfile.mkdtemp(prefix="kube-bench-"))
     env = dict(os.environ, RETAIL_DEPLOY_KUBE_DIR=str(state), RETAIL_DEPLOY_KUBE_ETCD_PORT="24791",
-               RETAIL_DEPLOY_KUBE_API_PORT="27443")
+               RETAIL_DEPLOY_KUBE_API_PORT="27443", RETAIL_DEPLOY_KUBE_KWOK_PORT="27450",
+               RETAIL_DEPLOY_KUBE_METRICS_PORT="27451")
     starts, reuses, seeds = [], [], []
     try:
         for _ in range(args.runs):

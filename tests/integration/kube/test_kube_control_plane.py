@@ -4,14 +4,17 @@ the stand-in data plane following the real Service selector."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
 import subprocess
+import urllib.parse
 from pathlib import Path
 
 import pytest
 import requests
+import yaml
 
 from tests.kube.cluster import REGISTRY
 from tests.kube.fixtures import REPO, ControlPlane
@@ -36,13 +39,42 @@ def test_kube_up_reuses_the_running_control_plane(kube_control_plane):
 def test_every_component_listens_on_loopback_only(kube_control_plane):
     run = kube_control_plane.kubeconfig.parent / "run"
     pids = {p.read_text().strip() for p in run.glob("*.pid")}
-    assert len(pids) == 5, sorted(run.glob("*.pid"))
+    assert len(pids) == 7, sorted(run.glob("*.pid"))
     listening = subprocess.run(["ss", "-Hltnp"], capture_output=True, text=True, check=True).stdout.splitlines()
     ours = [line for line in listening if any(f"pid={pid}," in line for pid in pids)]
     assert ours, listening  # at least etcd and the API server
     for line in ours:
         local = line.split()[3]
         assert local.startswith("127.0.0.1:"), line
+
+
+def test_nodes_are_reached_at_127_0_0_1_and_no_component_is_given_a_name_to_resolve(kube_control_plane):
+    for node in kube_control_plane.api.list("nodes"):
+        assert node["status"]["addresses"] == [{"type": "InternalIP", "address": "127.0.0.1"}], node["metadata"]
+        assert node["status"]["daemonEndpoints"]["kubeletEndpoint"]["Port"] > 0
+    state = kube_control_plane.kubeconfig.parent
+    argv = {pid.stem: (Path("/proc") / pid.read_text().strip() / "cmdline").read_bytes().split(b"\0")
+            for pid in (state / "run").glob("*.pid")}
+    assert {"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "kwok-kubelet",
+            "metrics-server"} <= set(argv)
+    hosts: list[tuple[str, str]] = []
+    for component, args in argv.items():
+        for arg in (a.decode() for a in args):
+            name, _, value = arg.partition("=")
+            if name == "--service-account-issuer":  # an identifier written into tokens, never looked up
+                continue
+            for item in value.split(","):
+                if "://" in item:
+                    hosts.append((f"{component} {name}", urllib.parse.urlsplit(item).hostname or ""))
+                elif name.endswith(("-address", "-ip", "-servers")) and item:
+                    hosts.append((f"{component} {name}", item.rsplit(":", 1)[0] if item.count(":") == 1 else item))
+    assert hosts and all(ipaddress.ip_address(host).is_loopback for _, host in hosts), hosts
+    for component in ("kube-apiserver", "metrics-server"):
+        assert b"--kubelet-preferred-address-types=InternalIP" in argv[component], component
+    kubeconfig = yaml.safe_load(kube_control_plane.kubeconfig.read_text())
+    assert [urllib.parse.urlsplit(c["cluster"]["server"]).hostname for c in kubeconfig["clusters"]] == ["127.0.0.1"]
+    service = kube_control_plane.api.get("services", "kube-system", "metrics-server")
+    assert service["spec"]["externalName"] == "127.0.0.1"  # the metrics API's backend: an address
 
 
 def test_versions_are_stamped(kube_control_plane):

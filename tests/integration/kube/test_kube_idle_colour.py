@@ -4,7 +4,7 @@
 The idle colour gets its new image before it scales up, goes back down after any attempt that did
 not end with traffic on it, verification reads only the serving colour, and the messages say what
 happened to traffic and which versions serve. (Verification reading only the serving colour's
-logs needs container logs, so it stays on the doubles: test_kube_rollback.py.)"""
+logs: test_kube_real_kubelet.py.)"""
 
 from __future__ import annotations
 

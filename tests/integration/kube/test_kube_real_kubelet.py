@@ -13,21 +13,19 @@ the real backend's answer, and parallel tests never share a port.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
-import urllib.parse
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import yaml
 
+from retail_deploy.kube import verify as kube_verify
 from tests.integration.kube_support import REPO, inv
 from tests.kube.cluster import REGISTRY
 
@@ -111,37 +109,6 @@ def roll_staging_backend_to(platform, tag: str, *, completes: bool = True) -> No
                            f"a backend pod at {tag}", 60)
 
 
-# ------------------------------------------------------------------ nothing leaves loopback
-
-def test_nodes_are_reached_at_127_0_0_1_and_no_component_is_given_a_name_to_resolve(kube_control_plane):
-    for node in kube_control_plane.api.list("nodes"):
-        assert node["status"]["addresses"] == [{"type": "InternalIP", "address": "127.0.0.1"}], node["metadata"]
-        assert node["status"]["daemonEndpoints"]["kubeletEndpoint"]["Port"] > 0
-    state = kube_control_plane.kubeconfig.parent
-    argv = {pid.stem: (Path("/proc") / pid.read_text().strip() / "cmdline").read_bytes().split(b"\0")
-            for pid in (state / "run").glob("*.pid")}
-    assert {"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "kwok-kubelet",
-            "metrics-server"} <= set(argv)
-    hosts: list[tuple[str, str]] = []
-    for component, args in argv.items():
-        for arg in (a.decode() for a in args):
-            name, _, value = arg.partition("=")
-            if name == "--service-account-issuer":  # an identifier written into tokens, never looked up
-                continue
-            for item in value.split(","):
-                if "://" in item:
-                    hosts.append((f"{component} {name}", urllib.parse.urlsplit(item).hostname or ""))
-                elif name.endswith(("-address", "-ip", "-servers")) and item:
-                    hosts.append((f"{component} {name}", item.rsplit(":", 1)[0] if item.count(":") == 1 else item))
-    assert hosts and all(ipaddress.ip_address(host).is_loopback for _, host in hosts), hosts
-    for component in ("kube-apiserver", "metrics-server"):
-        assert b"--kubelet-preferred-address-types=InternalIP" in argv[component], component
-    kubeconfig = yaml.safe_load(kube_control_plane.kubeconfig.read_text())
-    assert [urllib.parse.urlsplit(c["cluster"]["server"]).hostname for c in kubeconfig["clusters"]] == ["127.0.0.1"]
-    service = kube_control_plane.api.get("services", "kube-system", "metrics-server")
-    assert service["spec"]["externalName"] == "127.0.0.1"  # the metrics API's backend: an address
-
-
 # ------------------------------------------------------------------ logs: verify, errors, crashloop
 
 def test_verify_passes_on_a_healthy_release_and_fails_on_one_that_logs_errors(platform):
@@ -153,6 +120,31 @@ def test_verify_passes_on_a_healthy_release_and_fails_on_one_that_logs_errors(pl
     assert noisy.returncode == 1, noisy.stdout + noisy.stderr
     assert noisy.stderr.startswith("error: staging verification failed: ") and "logs retail-backend" in noisy.stderr
     assert "MongoTimeoutException" in noisy.stdout  # the first error lines, shown
+
+
+def test_verification_reads_only_the_serving_colour(platform):
+    """A broken idle colour (left up by hand, or by an older release of this tool) must not fail a
+    healthy production's verification, nor may the plain deployment sharing the app label;
+    errors of the serving colour still do."""
+    cluster = platform.cluster
+    cluster.set_image("production", "retail-backend", f"{REGISTRY}/retail-backend:1.0.0-log-errors")
+    cluster.set_image("production", "retail-backend-green", f"{REGISTRY}/retail-backend:1.0.0-crashloop")
+    cluster.api.patch("deployments", cluster.ns("production"), "retail-backend-green", {"spec": {"replicas": 3}})
+    cluster.wait_until(lambda: len([p for p in cluster.pods("production", {"deployment": "green"})
+                                    if p["status"].get("podIP")]) == 3, "3 crash-looping green pods", 60)
+    cluster.wait_rolled_out("production", "retail-backend")
+    cfg = platform.cfg()
+    production = cfg.environment("production")
+    report = kube_verify.verify(platform.runner(), cfg, production, "1.0.0")
+    assert report.ok, report.render()
+    assert [(r.target, r.ok) for r in report.rows if r.check == "logs"] == [("retail-backend-blue", True)]
+    assert "MongoTimeoutException" not in report.render()
+    assert not any("green" in r.target for r in report.rows)
+    cluster.set_image("production", "retail-backend-blue", f"{REGISTRY}/retail-backend:1.0.0-log-errors")
+    cluster.wait_rolled_out("production", "retail-backend-blue")
+    failing = kube_verify.verify(platform.runner(), cfg, production)
+    assert [(r.target, r.ok) for r in failing.rows if r.check == "logs"] == [("retail-backend-blue", False)]
+    assert "MongoTimeoutException" in failing.render()
 
 
 def test_errors_groups_the_real_error_lines(platform, tmp_path):
