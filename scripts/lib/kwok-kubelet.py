@@ -2,7 +2,7 @@
 
 kwok answers the kubelet API (logs, attach, exec, port-forward) from its own objects, but a
 `Logs` object names one fixed file: nothing in kwok makes what a pod logs follow its image. This
-process does, for every pod scheduled on a kwok node:
+process does, for every pod, as soon as it is created:
 
 1. writes the container's log file in the CRI format a kubelet keeps (`<RFC 3339 time> stdout F
    <line>`), whose content follows the image tag (the rule is in scripts/lib/kwok-stages.yaml's
@@ -30,12 +30,18 @@ import os
 import shutil
 import ssl
 import sys
+import threading
 import time
 import urllib.parse
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 SERVED = "kwok-kubelet.retail-deploy.test/logs"
 KWOK = "/apis/kwok.x-k8s.io/v1alpha1"
+# Pods are served in parallel (a rollout's pods wait for this before they become Ready): each
+# worker thread keeps its own keep-alive connection.
+WORKERS = 8
 
 
 class API:
@@ -140,7 +146,7 @@ def content(image: str, container: str, port: int, start: datetime) -> tuple[str
     return cri(startup(container, tag, port, start), start), None
 
 
-def serve(api: API, pod: dict, root: str) -> None:
+def serve(api: API, pod: dict, root: str, create: Callable[..., list[None]]) -> None:
     meta, spec = pod["metadata"], pod["spec"]
     ns, name, uid = meta["namespace"], meta["name"], meta["uid"]
     directory = os.path.join(root, ns, f"{name}_{uid}")
@@ -167,15 +173,20 @@ def serve(api: API, pod: dict, root: str) -> None:
     objects = [("logs", "Logs", {"logs": logs}), ("attaches", "Attach", {"attaches": attaches})]
     if forwards:
         objects.append(("portforwards", "PortForward", {"forwards": forwards}))
-    for plural, kind, body in objects:
-        doc = {"apiVersion": "kwok.x-k8s.io/v1alpha1", "kind": kind,
-               "metadata": {"name": name, "namespace": ns, "ownerReferences": owner}, "spec": body}
-        status, answer = api.request("POST", f"{KWOK}/namespaces/{ns}/{plural}", doc)
-        if status == 409:  # left by an earlier pod of the same name (a StatefulSet's): replace it
-            api.request("DELETE", f"{KWOK}/namespaces/{ns}/{plural}/{name}")
-            status, answer = api.request("POST", f"{KWOK}/namespaces/{ns}/{plural}", doc)
-        if status >= 300 and status != 404:  # 404: the namespace is going away
-            log(f"{kind} {ns}/{name}: HTTP {status} {answer.get('message', '')}")
+
+    def creator(plural: str, kind: str, body: dict) -> Callable[[API], None]:
+        def create_one(conn: API) -> None:
+            doc = {"apiVersion": "kwok.x-k8s.io/v1alpha1", "kind": kind,
+                   "metadata": {"name": name, "namespace": ns, "ownerReferences": owner}, "spec": body}
+            status, answer = conn.request("POST", f"{KWOK}/namespaces/{ns}/{plural}", doc)
+            if status == 409:  # left by an earlier pod of the same name (a StatefulSet's): replace it
+                conn.request("DELETE", f"{KWOK}/namespaces/{ns}/{plural}/{name}")
+                status, answer = conn.request("POST", f"{KWOK}/namespaces/{ns}/{plural}", doc)
+            if status >= 300 and status != 404:  # 404: the namespace is going away
+                log(f"{kind} {ns}/{name}: HTTP {status} {answer.get('message', '')}")
+        return create_one
+
+    create(*[creator(*o) for o in objects])  # at once: a rollout waits for them
     status, answer = api.request("PATCH", f"/api/v1/namespaces/{ns}/pods/{name}",
                                  {"metadata": {"annotations": {SERVED: "served"}, "uid": uid}},
                                  content_type="application/merge-patch+json")
@@ -189,16 +200,57 @@ def forget(pod: dict, root: str) -> None:
 
 
 def wants(pod: dict) -> bool:
+    """Every pod not yet served, from its creation on: serving it while the scheduler places it
+    costs a rollout no time (what it logs does not depend on the node)."""
     meta = pod["metadata"]
-    return (bool(pod["spec"].get("nodeName")) and "deletionTimestamp" not in meta
-            and (meta.get("annotations") or {}).get(SERVED) != "served")
+    return "deletionTimestamp" not in meta and (meta.get("annotations") or {}).get(SERVED) != "served"
 
 
 def log(message: str) -> None:
     print(f"{datetime.now(UTC).isoformat(timespec='seconds')} kwok-kubelet: {message}", file=sys.stderr, flush=True)
 
 
-def run(api: API, watcher: API, root: str) -> None:
+class Workers:
+    """serve() on a pool of threads, at most once at a time per pod."""
+
+    def __init__(self, server: str, pki: str, root: str) -> None:
+        self.server, self.pki, self.root = server, pki, root
+        self.local = threading.local()
+        self.pool = ThreadPoolExecutor(WORKERS)
+        self.objects = ThreadPoolExecutor(3 * WORKERS)  # never waits on self.pool: no deadlock
+        self.busy: set[str] = set()
+        self.lock = threading.Lock()
+
+    def submit(self, pod: dict) -> None:
+        uid = pod["metadata"]["uid"]
+        with self.lock:
+            if uid in self.busy:
+                return
+            self.busy.add(uid)
+        self.pool.submit(self._serve, pod)
+
+    def create(self, *calls: Callable[[API], None]) -> list[None]:
+        """Run each call with a connection of its own thread, all at once; wait for all."""
+        return [f.result() for f in [self.objects.submit(self._with_api, call) for call in calls]]
+
+    def _with_api(self, call: Callable[[API], None]) -> None:
+        if not hasattr(self.local, "api"):
+            self.local.api = API(self.server, self.pki)
+        call(self.local.api)
+
+    def _serve(self, pod: dict) -> None:
+        try:
+            if not hasattr(self.local, "api"):
+                self.local.api = API(self.server, self.pki)
+            serve(self.local.api, pod, self.root, self.create)
+        except Exception as exc:  # noqa: BLE001 - one pod's failure must not stop the others
+            log(f"serving {pod['metadata']['namespace']}/{pod['metadata']['name']}: {type(exc).__name__}: {exc}")
+        finally:
+            with self.lock:
+                self.busy.discard(pod["metadata"]["uid"])
+
+
+def run(api: API, watcher: API, workers: Workers, root: str) -> None:
     """List, then watch from the list's resourceVersion; list again whenever the watch ends."""
     while True:
         try:
@@ -207,7 +259,7 @@ def run(api: API, watcher: API, root: str) -> None:
                 raise OSError(f"listing pods: HTTP {status}")
             for pod in pods["items"]:
                 if wants(pod):
-                    serve(api, pod, root)
+                    workers.submit(pod)
             version = pods["metadata"]["resourceVersion"]
             conn = watcher.connect(timeout=None)
             conn.request("GET", f"/api/v1/pods?watch=1&resourceVersion={version}&timeoutSeconds=600")
@@ -220,7 +272,7 @@ def run(api: API, watcher: API, root: str) -> None:
                 if event["type"] == "DELETED":
                     forget(pod, root)
                 elif wants(pod):
-                    serve(api, pod, root)
+                    workers.submit(pod)
             conn.close()
         except (OSError, ValueError, KeyError, http.client.HTTPException) as exc:
             log(f"{type(exc).__name__}: {exc}; listing again in 1 s")
@@ -235,7 +287,7 @@ def main() -> None:
     args = parser.parse_args()
     os.makedirs(args.logs, exist_ok=True)
     log(f"serving pod logs from {args.logs}")
-    run(API(args.server, args.pki), API(args.server, args.pki), args.logs)
+    run(API(args.server, args.pki), API(args.server, args.pki), Workers(args.server, args.pki, args.logs), args.logs)
 
 
 if __name__ == "__main__":

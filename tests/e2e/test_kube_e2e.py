@@ -20,8 +20,9 @@ import pytest
 CONTEXT = os.environ.get("RETAIL_DEPLOY_E2E_CONTEXT")
 pytestmark = [
     pytest.mark.integration,
-    pytest.mark.skipif(not CONTEXT, reason="limit of this machine: no kubelet can run containers here, so pods "
-                                           "serve no traffic (the control plane in tests/kube simulates nodes); set "
+    pytest.mark.skipif(not CONTEXT, reason="limit of this machine: no container can run here, so no pod runs "
+                                           "the tests/e2e/kube image and no NodePort serves it (the project's "
+                                           "control plane simulates nodes with kwok; README); set "
                                            "RETAIL_DEPLOY_E2E_CONTEXT to a full cluster's context (e.g. kind)"),
 ]
 
