@@ -122,6 +122,17 @@ def test_verify_passes_on_a_healthy_release_and_fails_on_one_that_logs_errors(pl
     assert "MongoTimeoutException" in noisy.stdout  # the first error lines, shown
 
 
+def test_log_tail_0_scans_no_logs(platform):
+    roll_staging_backend_to(platform, "1.0.0-log-errors")
+    data = yaml.safe_load(platform.config.read_text())
+    data["environments"]["staging"]["kube"] = {"log_tail": 0}
+    platform.config.write_text(yaml.safe_dump(data, sort_keys=False))
+    result = inv(platform, "verify.staging")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert not platform.commands_with("logs")  # no `kubectl logs` at all, not a scan of 0 lines
+    assert "logs" not in {line.split()[0] for line in result.stdout.splitlines() if line.strip()}
+
+
 def test_verification_reads_only_the_serving_colour(platform):
     """A broken idle colour (left up by hand, or by an older release of this tool) must not fail a
     healthy production's verification, nor may the plain deployment sharing the app label;
