@@ -1,7 +1,7 @@
 """What the real Kubernetes control plane costs the test suite (scripts/kube-up.sh, tests/kube).
 
 A private instance (its own state dir and loopback ports, so a running one is left alone) is
-started ``--runs`` times from nothing (certificates, fresh etcd, five components, three kwok nodes
+started ``--runs`` times from nothing (certificates, fresh etcd, seven components, three kwok nodes
 Ready), reused once per run (the idempotent path the suite takes), and per run one test's
 namespaces are seeded with the retail platform (8 Deployments, 15 pods, all rolled out).
 Medians are reported. Needs the built binaries (scripts/build-kube.sh; the first build is in README).
@@ -59,7 +59,7 @@ def main() -> None:
     finally:
         kube_up(env, "--down")
     print(f"{'step':<72} median")
-    print(f"{'kube-up.sh from nothing (certificates, etcd, 5 components, nodes Ready)':<72} "
+    print(f"{'kube-up.sh from nothing (certificates, etcd, 7 components, nodes Ready)':<72} "
           f"{statistics.median(starts):6.2f} s")
     print(f"{'kube-up.sh reusing a running one':<72} {statistics.median(reuses):6.2f} s")
     print(f"{'seed one test (2 namespaces, retail platform rolled out)':<72} {statistics.median(seeds):6.2f} s")

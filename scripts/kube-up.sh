@@ -223,11 +223,12 @@ start kube-scheduler "$kube_bin/kube-scheduler" \
     --authorization-kubeconfig="$KUBECONFIG_PATH" \
     --bind-address=127.0.0.1 --secure-port=0 --leader-elect=false
 # The kwok kinds served per pod (kwok-kubelet.py creates them) are CRDs of kwok's own module.
-kwok_crds=(logs attaches portforwards)
-for crd in "${kwok_crds[@]}"; do kubectl apply --filename="$kwok_bin/../crd/kwok.x-k8s.io_$crd.yaml" >/dev/null; done
-for crd in "${kwok_crds[@]}"; do
-    wait_for "the $crd CRD" 30 kubectl wait --for=condition=Established "crd/$crd.kwok.x-k8s.io" --timeout=1s
+crd_files=() crd_names=()
+for crd in logs attaches portforwards; do
+    crd_files+=(--filename="$kwok_bin/../crd/kwok.x-k8s.io_$crd.yaml") crd_names+=("crd/$crd.kwok.x-k8s.io")
 done
+kubectl apply "${crd_files[@]}" >/dev/null
+wait_for "kwok's CRDs" 30 kubectl wait --for=condition=Established "${crd_names[@]}" --timeout=1s
 # A node's address, where the API server and metrics-server reach its kubelet: kwok's server on
 # 127.0.0.1 (self-signed certificate; neither checks a kubelet's certificate here).
 start kwok "$kwok_bin/kwok" --kubeconfig="$KUBECONFIG_PATH" \
