@@ -31,8 +31,10 @@ STATE="${RETAIL_DEPLOY_KUBE_DIR:-/var/lib/retail-deploy/kube}"
 ETCD_PORT="${RETAIL_DEPLOY_KUBE_ETCD_PORT:-23791}"
 ETCD_PEER_PORT=$((ETCD_PORT + 1))
 API_PORT="${RETAIL_DEPLOY_KUBE_API_PORT:-26443}"
-KWOK_PORT="${RETAIL_DEPLOY_KUBE_KWOK_PORT:-26450}"        # kwok's kubelet API (every node's kubelet port)
-METRICS_PORT="${RETAIL_DEPLOY_KUBE_METRICS_PORT:-26451}"  # metrics-server (the metrics.k8s.io API)
+# Next to the API server's by default (26450, 26451), so an instance given only another API port
+# (a second one, a benchmark) meets no other instance's ports.
+KWOK_PORT="${RETAIL_DEPLOY_KUBE_KWOK_PORT:-$((API_PORT + 7))}"        # kwok's kubelet API (every node's kubelet port)
+METRICS_PORT="${RETAIL_DEPLOY_KUBE_METRICS_PORT:-$((API_PORT + 8))}"  # metrics-server (the metrics.k8s.io API)
 # Service IPs are never contacted (no kube-proxy); a benchmarking range (RFC 2544), not a private one.
 SERVICE_CIDR="198.19.0.0/16"
 POD_CIDR="198.18.0.0/16"
