@@ -37,7 +37,7 @@ OPS = (">", "<", ">=", "<=", "==", "!=")
 # Queries that name services (`health`, `cpu_usage`, `memory_usage`) are made from the config's
 # own services by `service_queries`: nothing here names a platform's service.
 DEFAULT_QUERIES: dict[str, str] = {
-    "error_rate": 'sum(rate(http_server_requests_total{status=~"5.."}[$window]))'
+    "error_rate": '(sum(rate(http_server_requests_total{status=~"5.."}[$window])) or vector(0))'
                   ' / sum(rate(http_server_requests_total[$window]))',
     "p95_latency": "histogram_quantile(0.95, sum by (le) (rate(http_server_requests_duration_bucket[$window])))",
     "payment_failures": "sum(increase(payments_failed_total[$window]))",
