@@ -892,22 +892,31 @@ def state_of(runner: Runner, cfg: PlatformConfig, env: EnvironmentConfig) -> dic
             current = _find(client, target.name) if client is not None else None
             previous = _find(client, target.previous_name) if client is not None else None
             running = current is not None and _status(current) == "running"
-            state = (current.attrs.get("State") or {}) if current is not None else {}
-            health = (state.get("Health") or {}).get("Status")
             states[svc.name] = {
                 "current": _container_version(current),
                 "previous": _container_version(previous),
                 "running": running,
                 "container": target.name,
-                "image": str((current.attrs.get("Config") or {}).get("Image") or "") if current is not None else "",
-                "started": _iso_seconds(str(state.get("StartedAt") or "")) if running else "",
-                "ready": running and health in (None, "healthy"),
+                **serving_facts(current, running),
             }
     finally:
         if client is not None:
             client.close()
     return states
 
+
+
+def serving_facts(container: Container | None, running: bool) -> dict[str, Any]:
+    """What `status` shows of a service's container, from the state already read (no extra call):
+    its image, when it started ("" unless running) and whether it is ready (running, and healthy
+    where the container has a health check)."""
+    if container is None:
+        return {"image": "", "started": "", "ready": False}
+    state = container.attrs.get("State") or {}
+    health = (state.get("Health") or {}).get("Status")
+    return {"image": str((container.attrs.get("Config") or {}).get("Image") or ""),
+            "started": _iso_seconds(str(state.get("StartedAt") or "")) if running else "",
+            "ready": running and health in (None, "healthy")}
 
 
 def _iso_seconds(moment: str) -> str:
