@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from retail_deploy.execute import Runner
     from retail_deploy.health.checks import CheckResult
     from retail_deploy.monitoring.monitor import CheckResult as TriggerCheck
+    from retail_deploy.monitoring.triggers import Reading
     from retail_deploy.targets import Serving
     from retail_deploy.targets.history import LockInfo
 
@@ -101,6 +102,7 @@ class TriggerStatus:
     threshold: str
     unit: str
     firing: bool
+    unverified: bool  # nothing says it is healthy (no data, unknown): the verdict cannot be healthy
 
 
 @dataclass(frozen=True)
@@ -222,11 +224,20 @@ def _service_health(results: Sequence[CheckResult] | None, service: str) -> tupl
     return UNHEALTHY, "; ".join(f"{r.name}: {r.error}" for r in failed)
 
 
+def _unverified(reading: Reading) -> bool:
+    """The monitor's own judgement where its reading makes one (`unverified`: no data it does not
+    accept, or an unknown state); otherwise any state but ok that is not firing."""
+    judged = getattr(reading, "unverified", None)
+    if isinstance(judged, bool):
+        return judged
+    return not reading.fired and reading.state.lower() != "ok"
+
+
 def _triggers(check: TriggerCheck | None) -> tuple[TriggerStatus, ...]:
     if check is None:
         return ()
-    return tuple(TriggerStatus(r.name, r.title, r.state, r.value, r.threshold, r.unit, r.fired)
-                 for r in check.triggers)
+    return tuple(TriggerStatus(r.name, r.title, r.state, r.value, r.threshold, r.unit, r.fired,
+                               not r.fired and _unverified(r)) for r in check.triggers)
 
 
 def _lock(info: LockInfo | None, now: Any) -> LockState | None:  # noqa: ANN401 - a datetime, typed lazily
@@ -262,7 +273,7 @@ def decide(environment: str, target: str, where: str, services: Sequence[str], f
     for trigger in triggers:
         if trigger.firing:
             problems.append(f"rollback trigger firing: {trigger.title} ({trigger.threshold})")
-        elif trigger.state.lower() != "ok":
+        elif trigger.unverified:
             unanswered.append(f"trigger {trigger.title}: {trigger.state}")
     verdict = UNHEALTHY if problems else UNKNOWN if unanswered else HEALTHY
     return EnvironmentStatus(

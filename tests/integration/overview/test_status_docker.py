@@ -14,6 +14,7 @@ import json
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 
 import pytest
@@ -66,6 +67,14 @@ def shop(platform: Platform, rounds: int) -> None:
         request = urllib.request.Request(backend + "/api/v1/orders", data=b'{"sku":"RA-1001"}', method="POST")
         with urllib.request.urlopen(request, timeout=5) as answer:
             assert answer.status == 201
+
+
+def get_status(request: urllib.request.Request) -> int:
+    try:
+        with urllib.request.urlopen(request, timeout=5) as answer:
+            return int(answer.status)
+    except urllib.error.HTTPError as error:
+        return int(error.code)
 
 
 def document_once_settled(platform: Platform, timeout: float = 60) -> tuple[int, dict]:
@@ -127,6 +136,19 @@ def test_status_and_the_dashboards_on_the_real_example_backend(platform, prometh
         locked = status(platform, "--json")
     held = json.loads(locked.stdout)["environments"][0]["lock"]
     assert held["version"] == "1.0.1" and held["holder"] and not held["expired"]
+
+    # -- a version whose payments fail: the payment-failure trigger fires on the backend's counter --
+    platform.set_backend_health("ERRORS")  # its health checks pass; its payments fail
+    assert_ok(platform.deploy("1.0.1"))
+    request = urllib.request.Request(platform.urls["backend"] + "/api/v1/orders", data=b"{}", method="POST")
+    assert get_status(request) == 502
+    deadline = time.monotonic() + 30
+    while (failing := status(platform, "--json")).returncode != 1 and time.monotonic() < deadline:
+        time.sleep(1)
+    env = json.loads(failing.stdout)["environments"][0]
+    assert "payment_failures" in env["firing"], json.dumps(env, indent=1)
+    assert "rollback trigger firing: Payment failures (> 0)" in env["problems"]
+    assert next(s for s in env["services"] if s["service"] == "backend")["version"] == "1.0.1"
 
     # -- Prometheus gone: the triggers cannot be read, so the state is unknown (exit 5) ------------
     prometheus.stop()

@@ -109,6 +109,19 @@ def test_a_trigger_without_data_is_not_healthy_but_a_firing_one_wins() -> None:
     assert production(both).verdict == "unhealthy"
 
 
+def test_a_trigger_the_monitor_calls_verified_is_healthy_whatever_its_word() -> None:
+    class Accepted(Reading):  # a monitor that accepts a trigger's no data says so on the reading
+        @property
+        def unverified(self) -> bool:
+            return False
+
+    silent = reading("payments", None)
+    accepted = Accepted(silent.name, silent.title, None, silent.threshold, silent.state)
+    facts = healthy_facts(triggers=TriggerCheck("production", "p", (accepted,)))
+    assert production(facts).verdict == "healthy"
+    assert production(facts).triggers[0].state == silent.state  # shown in the monitor's own word
+
+
 def test_a_deploy_without_a_known_result_reads_in_progress_or_interrupted() -> None:
     records = [{"action": "deploy", "version": "2.0.0", "who": "dave", "start": "2026-12-05T11:59:00Z",
                 "result": "running", "services": []}]
