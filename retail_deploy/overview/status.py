@@ -28,6 +28,8 @@ from retail_deploy import redact
 from retail_deploy.errors import EXIT_FAILED, EXIT_UNAVAILABLE
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from retail_deploy.config import EnvironmentConfig, PlatformConfig
     from retail_deploy.execute import Runner
     from retail_deploy.health.checks import CheckResult
@@ -240,14 +242,14 @@ def _triggers(check: TriggerCheck | None) -> tuple[TriggerStatus, ...]:
                                not r.fired and _unverified(r)) for r in check.triggers)
 
 
-def _lock(info: LockInfo | None, now: Any) -> LockState | None:  # noqa: ANN401 - a datetime, typed lazily
+def _lock(info: LockInfo | None, now: datetime) -> LockState | None:
     if info is None:
         return None
     return LockState(info.holder, info.version, info.acquired, info.expires, info.expired(now))
 
 
 def decide(environment: str, target: str, where: str, services: Sequence[str], facts: Facts,
-           now: Any) -> EnvironmentStatus:  # noqa: ANN401 - a datetime (lock expiry), typed lazily
+           now: datetime) -> EnvironmentStatus:
     """The status of one environment from its facts: pure, tested without any service."""
     records = facts.history or ()
     rows: list[ServiceStatus] = []
