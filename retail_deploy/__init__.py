@@ -21,10 +21,10 @@ _MODULE_NAMES = frozenset({"build", "history", "rollback"})
 __all__ = [
     "load_platform", "PlatformConfig",
     "push", "deploy", "set_image", "wait_for_rollout", "verify", "smoke_test", "health_check",
-    "migrate", "migration_status", "rollback_migrations", "lock_status", "evaluate_triggers",
+    "migrate", "migration_status", "rollback_migrations", "lock_status", "evaluate_triggers", "status", "watch_status",
     "Image", "BuildResult", "ServiceState", "DeployResult", "Check", "VerifyResult", "EndpointResult",
     "HealthResult", "SmokeResult", "AppliedMigration", "MigrationStatus", "MigrationResult",
-    "RollbackResult", "LockStatus", "HistoryEntry", "History", "TriggerReading", "TriggerReport",
+    "RollbackResult", "LockStatus", "HistoryEntry", "History", "TriggerReading", "TriggerReport", "PlatformStatus",
     "RetailDeployError", "OperationFailed", "InputError", "ConfigError", "RolledBack", "LockHeld",
     "DependencyUnavailable", "Interrupted", "EXIT_CODES",
 ]

@@ -43,6 +43,7 @@ from retail_deploy.errors import (
     RetailDeployError,
     RolledBack,
 )
+from retail_deploy.overview.status import PlatformStatus
 
 if TYPE_CHECKING:
     from retail_deploy.build.service import BuildReport
@@ -62,11 +63,12 @@ __all__ = [
     # the primitives, in the runbook's order
     "build", "push", "deploy", "set_image", "wait_for_rollout", "verify", "smoke_test", "health_check",
     "migrate", "migration_status", "rollback_migrations", "rollback", "lock_status", "history",
-    "evaluate_triggers",
+    "evaluate_triggers", "status", "watch_status",
     # results
     "Image", "BuildResult", "ServiceState", "DeployResult", "Check", "VerifyResult", "EndpointResult",
     "HealthResult", "SmokeResult", "AppliedMigration", "MigrationStatus", "MigrationResult",
     "RollbackResult", "LockStatus", "HistoryEntry", "History", "TriggerReading", "TriggerReport",
+    "PlatformStatus",
     # errors: one class per exit code
     "RetailDeployError", "OperationFailed", "InputError", "ConfigError", "RolledBack", "LockHeld",
     "DependencyUnavailable", "Interrupted", "EXIT_CODES",
@@ -750,3 +752,41 @@ def evaluate_triggers(*, env: str, metrics: bool = True, config: Config = None, 
         names = "; ".join(monitor.describe(r) for r in result.fired)
         raise OperationFailed(f"{len(result.fired)} rollback trigger(s) firing in {environment.name}: {names}")
     return TriggerReport.from_check(result)
+
+
+# --------------------------------------------------------------------------------------------
+# Overview
+
+
+def status(*, env: str | None = None, config: Config = None, out: IO[str] | None = None) -> PlatformStatus:
+    """`status`: per environment (`env`, else every one) and service what serves (version,
+    colour, replicas, image, since when), the last deploy, the lock holder, health and the
+    rollback triggers: one concurrent pass of reads through the target seam, the health checks
+    and the monitor. Never raises for what it finds: `result.verdict` is healthy, unhealthy or
+    unknown and `result.exit_code` the task's exit code (0, 1, 5)."""
+    from retail_deploy.overview.status import gather
+
+    cfg = _platform(config)
+    environments = [cfg.environment(env)] if env else list(cfg.environments.values())
+    with _runner(False, out) as runner:
+        return gather(runner, cfg, environments)
+
+
+def watch_status(*, env: str | None = None, interval: float = 5.0, count: int | None = None,
+                 redraw: bool = False, config: Config = None, out: IO[str] | None = None) -> PlatformStatus:
+    """`status --watch`: `status` every `interval` seconds, redrawn in place (`redraw`, a
+    terminal) or as one line per change, for `count` passes (None: until KeyboardInterrupt).
+    Returns the last pass."""
+    import sys
+
+    from retail_deploy.overview import render
+
+    if float(interval) <= 0:
+        raise InputError(f"interval {interval}: must be more than 0 seconds")
+    if count is not None and int(count) < 1:
+        raise InputError(f"count {count}: must be 1 or more")
+    cfg = _platform(config)
+    if env:  # an unknown environment is exit 2 before the first pass
+        cfg.environment(env)
+    return render.watch(lambda: status(env=env, config=cfg, out=sys.stderr), interval_s=float(interval),
+                        out=out or sys.stdout, redraw=redraw, count=count)

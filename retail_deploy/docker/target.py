@@ -882,7 +882,8 @@ def current_versions(runner: Runner, cfg: PlatformConfig, env: EnvironmentConfig
 
 
 def state_of(runner: Runner, cfg: PlatformConfig, env: EnvironmentConfig) -> dict[str, dict[str, Any]]:
-    """{service: {"current", "previous", "running", "container"}} read from container labels."""
+    """{service: {"current", "previous", "running", "container", "image", "started", "ready"}} read
+    from container labels and state (`ready`: running, and healthy where the container has a check)."""
     settings, client = _session(runner, env)
     states: dict[str, dict[str, Any]] = {}
     try:
@@ -890,14 +891,34 @@ def state_of(runner: Runner, cfg: PlatformConfig, env: EnvironmentConfig) -> dic
             target = plan_target(cfg, env, svc, "", settings)
             current = _find(client, target.name) if client is not None else None
             previous = _find(client, target.previous_name) if client is not None else None
+            running = current is not None and _status(current) == "running"
             states[svc.name] = {
                 "current": _container_version(current),
                 "previous": _container_version(previous),
-                "running": current is not None and _status(current) == "running",
+                "running": running,
                 "container": target.name,
+                **serving_facts(current, running),
             }
     finally:
         if client is not None:
             client.close()
     return states
 
+
+
+def serving_facts(container: Container | None, running: bool) -> dict[str, Any]:
+    """What `status` shows of a service's container, from the state already read (no extra call):
+    its image, when it started ("" unless running) and whether it is ready (running, and healthy
+    where the container has a health check)."""
+    if container is None:
+        return {"image": "", "started": "", "ready": False}
+    state = container.attrs.get("State") or {}
+    health = (state.get("Health") or {}).get("Status")
+    return {"image": str((container.attrs.get("Config") or {}).get("Image") or ""),
+            "started": _iso_seconds(str(state.get("StartedAt") or "")) if running else "",
+            "ready": running and health in (None, "healthy")}
+
+
+def _iso_seconds(moment: str) -> str:
+    """Docker's `2026-01-02T03:04:05.123456789Z` as `2026-01-02T03:04:05Z` (the records' form)."""
+    return moment.split(".", 1)[0].rstrip("Z") + "Z" if moment and not moment.startswith("0001-") else ""

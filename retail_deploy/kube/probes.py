@@ -52,6 +52,9 @@ class DeploymentFacts:
     observed_generation: int
     progress_deadline_exceeded: bool
     selector_labels: dict[str, str] = field(default_factory=dict)
+    # When its rollout last progressed (the Progressing condition's lastUpdateTime): once the
+    # rollout is complete, when the running pod template started serving.
+    since: str = ""
 
     def image(self, container: str) -> str | None:
         return self.images.get(container)
@@ -145,8 +148,10 @@ def _deployment(obj: dict[str, Any]) -> DeploymentFacts:
     status = obj.get("status", {}) or {}
     containers = spec.get("template", {}).get("spec", {}).get("containers", [])
     revision = meta.get("annotations", {}).get(REVISION_ANNOTATION)
+    conditions = status.get("conditions", []) or []
     deadline = any(c.get("type") == "Progressing" and c.get("reason") == "ProgressDeadlineExceeded"
-                   for c in status.get("conditions", []) or [])
+                   for c in conditions)
+    since = next((str(c.get("lastUpdateTime") or "") for c in conditions if c.get("type") == "Progressing"), "")
     return DeploymentFacts(
         name=meta.get("name", ""),
         images={c["name"]: c.get("image", "") for c in containers},
@@ -159,6 +164,7 @@ def _deployment(obj: dict[str, Any]) -> DeploymentFacts:
         observed_generation=int(status.get("observedGeneration", 0)),
         progress_deadline_exceeded=deadline,
         selector_labels=dict(spec.get("selector", {}).get("matchLabels", {}) or {}),
+        since=since,
     )
 
 

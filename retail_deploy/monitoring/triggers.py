@@ -37,12 +37,17 @@ OPS = (">", "<", ">=", "<=", "==", "!=")
 # Queries that name services (`health`, `cpu_usage`, `memory_usage`) are made from the config's
 # own services by `service_queries`: nothing here names a platform's service.
 DEFAULT_QUERIES: dict[str, str] = {
-    "error_rate": 'sum(rate(http_server_requests_total{status=~"5.."}[$window]))'
+    "error_rate": '(sum(rate(http_server_requests_total{status=~"5.."}[$window])) or vector(0))'
                   ' / sum(rate(http_server_requests_total[$window]))',
     "p95_latency": "histogram_quantile(0.95, sum by (le) (rate(http_server_requests_duration_bucket[$window])))",
     "payment_failures": "sum(increase(payments_failed_total[$window]))",
     "active_connections": "sum(mongodb_driver_pool_checkedout) / sum(mongodb_driver_pool_size)",
     "order_completion_rate": "sum(rate(orders_completed_total[$window])) / sum(rate(orders_created_total[$window]))",
+    # Read by the dashboards only (monitoring/dashboards.py): business and security panels.
+    "orders_completed": "sum(rate(orders_completed_total[$window]))",
+    "orders_failed": "sum(rate(orders_failed_total[$window]))",
+    "auth_failures": 'sum(rate(http_server_requests_total{status=~"401|403"}[$window]))',
+    "client_errors": 'sum(rate(http_server_requests_total{status=~"4.."}[$window]))',
 }
 
 

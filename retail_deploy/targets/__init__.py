@@ -37,6 +37,12 @@ class Serving:
 
     version: str | None
     colour: str = ""
+    # What `status` shows beside it, read in the same pass where the target has it; never part of
+    # a release's identity (two readings of one release compare equal whatever these say).
+    image: str = field(default="", compare=False)  # the image reference that runs
+    ready: int | None = field(default=None, compare=False)  # replicas (containers) ready to serve
+    desired: int | None = field(default=None, compare=False)  # replicas (containers) wanted
+    since: str = field(default="", compare=False)  # ISO 8601 UTC: when what serves started serving
 
     def describe(self) -> str:
         return f"{self.version or '?'}" + (f" ({self.colour})" if self.colour else "")

@@ -44,7 +44,7 @@ class DockerTarget:
     def serving(self, services: Sequence[str] | None = None) -> dict[str, Serving]:
         states = docker_target.state_of(self.runner, self.cfg, self.env)
         names = list(services) if services else list(states)
-        return {n: Serving(states[n]["current"] if states[n]["running"] else None) for n in names if n in states}
+        return {n: _serving(states[n]) for n in names if n in states}
 
     def colours(self) -> dict[str, str | None]:
         return {}
@@ -164,3 +164,10 @@ class DockerTarget:
             lines.append(f"  {name:<14} current {state['current'] or '-':<12} previous {state['previous'] or '-'}"
                          + ("" if state["running"] else "  (not running)"))
         return lines
+
+
+def _serving(state: Mapping[str, Any]) -> Serving:
+    """One service's container state as the seam's Serving (one container: desired 1)."""
+    running = bool(state["running"])
+    return Serving(state["current"] if running else None, image=str(state.get("image") or ""),
+                   ready=1 if state.get("ready") else 0, desired=1, since=str(state.get("started") or ""))

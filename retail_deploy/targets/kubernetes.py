@@ -75,7 +75,9 @@ class KubeTarget:
             facts = found.get(dep)
             image = facts.image(kenv.service(name).container) if facts else None
             colour = (active or "") if bg is not None and name == bg.service else ""
-            out[name] = Serving(probes.image_tag(image) if image else None, colour)
+            out[name] = Serving(probes.image_tag(image) if image else None, colour, image=image or "",
+                                ready=facts.ready if facts else None, desired=facts.replicas if facts else None,
+                                since=facts.since if facts else "")
         return out
 
     def colours(self) -> dict[str, str | None]:

@@ -16,6 +16,7 @@ from retail_deploy.tasks import (
     ops,
     rollback,
     setup,
+    status,
     troubleshoot,
     verify,
 )
@@ -37,3 +38,4 @@ for chapter in (  # in the runbook's order
     ops,
 ):
     ns.add_collection(chapter.ns)
+ns.add_task(status.status)  # `status` spans every chapter: a root-level task

@@ -14,6 +14,8 @@ from invoke import Collection
 from retail_deploy.tasks._common import load, print_json, task
 
 if TYPE_CHECKING:
+    from invoke import Context
+
     from retail_deploy.config import EnvironmentConfig, PlatformConfig
     from retail_deploy.execute import Runner
     from retail_deploy.monitoring.monitor import CheckResult
@@ -161,18 +163,85 @@ ns.add_task(check)
 ns.add_task(watch)
 
 
-@task
-def dashboards(c, config=None):
-    """The Grafana dashboards to watch (Application Overview, Infrastructure, Business, Security)."""
+@task(plans_reads=True, help={
+    "output": "write the four dashboards as Grafana JSON into this directory (<uid>.json each)",
+    "upload": "upload them to the config's dashboards.grafana_url (token: $GRAFANA_TOKEN)",
+    "grafana_url": "upload them to this Grafana instead, e.g. https://grafana.example.com (token: $GRAFANA_TOKEN)",
+    "folder": "Grafana folder uid to upload into (default: Grafana's General folder)",
+})
+def dashboards(c, output=None, upload=False, grafana_url=None, folder=None, config=None):
+    """The runbook's Grafana dashboards: their links; with --output, as Grafana JSON built from the
+    triggers' definitions; with --upload/--grafana-url, uploaded through Grafana's HTTP API."""
     from retail_deploy.setup import platform as platform_setup
 
-    links = platform_setup.dashboards(load(config))
+    cfg = load(config)
+    if output is None and not upload and grafana_url is None:
+        if folder is not None:
+            from retail_deploy.errors import InputError
+
+            raise InputError("--folder goes with --upload or --grafana-url")
+        _print_links(platform_setup.dashboards(cfg))
+        return
+    _dashboards_as_code(c, cfg, output, upload, grafana_url, folder)
+
+
+def _print_links(links: dict[str, str]) -> None:
     if not links:
         print("no dashboards configured (dashboards: in the platform config)")
         return
     width = max(map(len, links))
     for title, url in links.items():
         print(f"{title:{width}}  {url}")
+
+
+def _dashboards_as_code(c: Context, cfg: PlatformConfig, output: str | None, upload: bool, grafana_url: str | None,
+                        folder: str | None) -> None:
+    """Build the dashboards (monitoring/dashboards.py), write and/or upload them."""
+    import os
+    from pathlib import Path
+
+    from retail_deploy import validate
+    from retail_deploy.commands import cmd
+    from retail_deploy.errors import InputError
+    from retail_deploy.execute import Runner
+    from retail_deploy.monitoring import dashboards as boards
+    from retail_deploy.monitoring.monitor import monitoring_settings
+
+    if output is not None:
+        validate.path(output, what="--output")
+    if folder is not None:
+        validate.name(folder, what="--folder")
+    section = cfg.section("dashboards")
+    url = grafana_url or (section.str("grafana_url", "") if upload else "") or ""
+    if (upload or grafana_url) and not url:
+        raise InputError("--upload needs dashboards.grafana_url in the config, or --grafana-url")
+    if url:
+        url = boards.check_grafana_url(url)
+    token = os.environ.get("GRAFANA_TOKEN", "")
+    if url and not token:
+        raise InputError("no Grafana token: set GRAFANA_TOKEN to a service account token (Editor role)")
+    specs = boards.dashboard_specs(monitoring_settings(cfg), section.str_map("links", {}), cfg.platform)
+    built = [boards.build(spec) for spec in specs]
+    runner = Runner(c)
+    if output is not None:
+        if runner.dry:
+            print(f"# would write {len(specs)} dashboards to {output}: "
+                  + ", ".join(f"{s.uid}.json" for s in specs))
+        else:
+            for path in boards.write(specs, Path(output)):
+                print(f"wrote {path}")
+    if not url:
+        return
+    if runner.dry:
+        for spec in specs:
+            source = f"@{Path(output) / (spec.uid + '.json')}" if output else f"<{spec.uid} dashboard JSON>"
+            runner.announce(cmd("curl", "-fsS", "-X", "POST", "-H", "Content-Type: application/json",
+                                "-H", f"Authorization: Bearer {token}", "--data", source,
+                                url + boards.UPLOAD_PATH, secrets={token}))
+        print('# each body is {"dashboard": <the dashboard JSON>, "overwrite": true} (Grafana: /api/dashboards/db)')
+        return
+    for done in boards.upload(built, url, token, folder_uid=folder):
+        print(f"uploaded {done.uid} (version {done.version if done.version is not None else '?'}): {done.url}")
 
 
 ns.add_task(dashboards)

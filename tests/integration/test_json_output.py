@@ -34,7 +34,7 @@ SECRET_FORMS = (SECRET, json.dumps(SECRET)[1:-1], json.dumps(SECRET, ensure_asci
 # Every task run with --json below (run_json refuses others, so this list cannot claim too much).
 SWEPT = {"deploy.staging", "verify.staging", "lock.status", "rollback.history", "health.check", "health.smoke",
          "health.deps", "build.all", "build.push", "deploy.development", "verify.development", "db.status",
-         "config.show"}
+         "config.show", "status"}
 SWEPT_ELSEWHERE = {"monitor.check": "tests/integration/monitoring/test_monitoring_prometheus.py"}
 # Same task body and result as one swept above: build.<service> is build.all for one service;
 # verify.production and deploy.production run verify.staging's and deploy.staging's code.
@@ -100,6 +100,11 @@ def test_kubernetes_deploy_verify_lock_and_history_as_json(platform: Platform) -
     held, _ = kube_inv(platform, "lock.status", "--env", "production")
     assert held["locked"] is True and held["expired"] is False and held["version"] == "1.0.9"
     assert held["holder"] == "carol@laptop ***" and held["expires"] == "2099-01-01T00:00:00Z"
+    overview, _ = kube_inv(platform, "status", "--env", "production")
+    assert overview["ok"] is True and overview["exit_code"] == 0
+    (production,) = overview["environments"]
+    assert production["lock"]["holder"] == "carol@laptop ***" and production["lock"]["version"] == "1.0.9"
+    assert {s["service"] for s in production["services"]} == {"backend", "consumer-web", "admin-web"}
 
     health, _ = kube_inv(platform, "health.check", "--env", "staging")
     assert health["environment"] == "staging" and health["ok"] is True

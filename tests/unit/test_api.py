@@ -39,13 +39,13 @@ def test_the_package_exports_the_api_except_the_names_of_its_chapter_modules() -
 def test_the_runbook_words_are_function_names() -> None:
     for name in ("build", "push", "set_image", "smoke_test", "migrate", "deploy", "wait_for_rollout",
                  "health_check", "migration_status", "rollback_migrations", "rollback", "lock_status",
-                 "history", "evaluate_triggers", "load_platform"):
+                 "history", "evaluate_triggers", "status", "watch_status", "load_platform"):
         assert callable(getattr(api, name)), name
 
 
 def test_importing_the_api_from_the_package_loads_no_heavy_library() -> None:
     code = ("import sys; from retail_deploy import deploy, health_check, migrate, BuildResult; "
-            "print(sorted(m for m in ('docker', 'fabric', 'paramiko', 'requests', 'pymongo') if m in sys.modules))")
+            "print(sorted(m for m in ('docker', 'fabric', 'paramiko', 'requests', 'pymongo', 'grafana_foundation_sdk') if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"

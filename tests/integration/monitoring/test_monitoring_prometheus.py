@@ -70,7 +70,7 @@ main()
 """
 
 ERROR_RATE = Trigger("error_rate", "Error rate",
-                     'sum(rate(http_server_requests_total{status=~"5.."}[3s]))'
+                     '(sum(rate(http_server_requests_total{status=~"5.."}[3s])) or vector(0))'
                      " / sum(rate(http_server_requests_total[3s]))", "above", 0.05, 6, "ratio")
 
 

@@ -316,3 +316,22 @@ def test_the_period_checks_a_service_without_a_url_on_its_stable_port(tmp_path, 
                 for name in ("backend", "consumer-web")]
     docker_target._verification_period(object(), cfg, env, settings, "1.0.1", switched)  # type: ignore[arg-type]
     assert watched == [({"backend": "http://127.0.0.1:8080", "consumer-web": "http://localhost:13000"}, 30.0, None)]
+
+
+class _Inspected:
+    """A container as the SDK holds it after `reload()`: only its inspect data is read."""
+
+    def __init__(self, attrs: dict) -> None:
+        self.attrs = attrs
+
+
+def test_serving_facts_come_from_the_inspect_data_already_read() -> None:
+    running = _Inspected({"Config": {"Image": "127.0.0.1:5000/retail-backend:1.4.2"},
+                          "State": {"StartedAt": "2026-12-05T10:00:01.123456789Z", "Health": {"Status": "starting"}}})
+    assert docker_target.serving_facts(running, True) == {  # type: ignore[arg-type]
+        "image": "127.0.0.1:5000/retail-backend:1.4.2", "started": "2026-12-05T10:00:01Z", "ready": False}
+    healthy = _Inspected({"Config": {"Image": "x:1"}, "State": {"StartedAt": "2026-12-05T10:00:01Z"}})
+    assert docker_target.serving_facts(healthy, True)["ready"] is True  # type: ignore[arg-type]  # no health check
+    stopped = _Inspected({"Config": {"Image": "x:1"}, "State": {"StartedAt": "0001-01-01T00:00:00Z"}})
+    assert docker_target.serving_facts(stopped, False) == {"image": "x:1", "started": "", "ready": False}  # type: ignore[arg-type]
+    assert docker_target.serving_facts(None, False) == {"image": "", "started": "", "ready": False}

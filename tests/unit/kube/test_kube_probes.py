@@ -20,6 +20,7 @@ def test_deployment_image_replicas_revision():
     assert dep.image("retail-backend") == "registry.example.com/retail-backend:1.4.1"
     assert (dep.replicas, dep.ready, dep.revision) == (3, 3, 4)
     assert dep.complete and not dep.progress_deadline_exceeded
+    assert dep.since == "2026-11-20T10:02:11Z"  # the Progressing condition's last update: what `status` shows
 
 
 def test_deployment_progress_deadline_exceeded():

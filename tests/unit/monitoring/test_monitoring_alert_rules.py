@@ -7,7 +7,7 @@ import yaml
 from retail_deploy.monitoring.alert_rules import alert_definitions, build_rules, render_rules, rule_name
 from retail_deploy.monitoring.triggers import AlertDef, Metric, MonitoringSettings
 
-ERR = 'sum(rate(http_server_requests_total{status=~"5.."}[5m])) / sum(rate(http_server_requests_total[5m]))'
+ERR = '(sum(rate(http_server_requests_total{status=~"5.."}[5m])) or vector(0)) / sum(rate(http_server_requests_total[5m]))'
 HIGH_ERROR = AlertDef("HighErrorRate", ERR, ">", 0.05, 300, "critical", "High error rate detected",
                       "Error rate is {{ $value | humanizePercentage }}")
 SERVICE_DOWN = AlertDef("ServiceDown", 'up{job="retail-backend"}', "==", 0, 60, "critical",

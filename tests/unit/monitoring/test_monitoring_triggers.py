@@ -64,7 +64,7 @@ def test_firing_query_has_the_threshold() -> None:
 
 def test_rate_window_substitution() -> None:
     assert render_query(DEFAULT_QUERIES["error_rate"], 300) == (
-        'sum(rate(http_server_requests_total{status=~"5.."}[5m])) / sum(rate(http_server_requests_total[5m]))'
+        '(sum(rate(http_server_requests_total{status=~"5.."}[5m])) or vector(0)) / sum(rate(http_server_requests_total[5m]))'
     )
     assert "[2s]" in render_query(DEFAULT_QUERIES["p95_latency"], 2)
     # A `$` in a label regex is not a placeholder.

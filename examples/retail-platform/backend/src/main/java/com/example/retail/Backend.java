@@ -9,6 +9,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * The backend's HTTP surface: the endpoints the deployment runbook checks, and one business
@@ -22,6 +23,9 @@ import java.util.concurrent.Executors;
  *   <li>{@code /api/v1/version}: {"version":"...","profile":"..."}</li>
  *   <li>{@code /actuator/prometheus}: {@link Metrics}</li>
  *   <li>{@code /api/v1/products}: a small catalogue (500 in mode ERRORS, slow in mode SLOW)</li>
+ *   <li>{@code POST /api/v1/orders}: place an order: 201 when it is paid and completed; in mode
+ *       ERRORS its payment fails (502), counted as a failed order and a failed payment (slow in
+ *       mode SLOW)</li>
  * </ul>
  */
 public final class Backend {
@@ -32,6 +36,7 @@ public final class Backend {
     private final String version;
     private final String profile;
     private final Metrics metrics = new Metrics();
+    private final AtomicLong orders = new AtomicLong();
     private HttpServer server;
     private ExecutorService executor;
 
@@ -103,6 +108,9 @@ public final class Backend {
 
     /** The answer to METHOD PATH (package-private: the unit tests call it without a socket). */
     Answer route(String method, String path) throws InterruptedException {
+        if ("/api/v1/orders".equals(path)) {
+            return "POST".equals(method) ? order() : Answer.json(405, "{\"error\":\"method not allowed\"}", path);
+        }
         if (!"GET".equals(method) && !"HEAD".equals(method)) {
             return Answer.json(405, "{\"error\":\"method not allowed\"}", path);
         }
@@ -140,6 +148,22 @@ public final class Backend {
                 return Answer.json(404, "{\"error\":\"not found\"}", "NOT_FOUND");
             }
         }
+    }
+
+    private Answer order() throws InterruptedException {
+        String route = "/api/v1/orders";
+        metrics.orderCreated();
+        long number = orders.incrementAndGet();
+        if (mode == Mode.ERRORS) {
+            metrics.orderFailed(true);
+            return Answer.json(502, "{\"order\":" + number + ",\"status\":\"FAILED\",\"error\":\"payment failed\"}",
+                    route);
+        }
+        if (mode == Mode.SLOW) {
+            Thread.sleep(Mode.SLOW_DELAY_MILLIS);
+        }
+        metrics.orderCompleted();
+        return Answer.json(201, "{\"order\":" + number + ",\"status\":\"COMPLETED\"}", route);
     }
 
     private Answer products() throws InterruptedException {

@@ -12,6 +12,12 @@ import java.util.TreeMap;
  * The names are the ones in retail_deploy/monitoring/triggers.py, so the monitoring chapter watches this
  * service unchanged. Synchronized: a handful of requests per second, no contention worth a
  * lock-free design.
+ *
+ * <p>The business counters, named as Micrometer names a counter for Prometheus
+ * ({@code orders.created} becomes {@code orders_created_total}): orders created, completed and
+ * failed, and payments failed. The order-completion-rate metric divides completed by created, the
+ * payment-failure trigger reads the increase of failed payments, and the business dashboard shows
+ * all four. They are exported from the start at 0, so "no failure yet" reads 0, not no data.
  */
 public final class Metrics {
     /** Upper bounds in seconds; the runbook's 0.5 s threshold is one of them. */
@@ -24,6 +30,10 @@ public final class Metrics {
     }
 
     private final Map<String, Series> series = new TreeMap<>();
+    private long ordersCreated;
+    private long ordersCompleted;
+    private long ordersFailed;
+    private long paymentsFailed;
 
     /** Record one finished request. */
     public synchronized void record(String method, String uri, int status, double seconds) {
@@ -35,6 +45,24 @@ public final class Metrics {
             if (seconds <= BUCKETS[i]) {
                 s.buckets[i]++;
             }
+        }
+    }
+
+    /** An order was placed. */
+    public synchronized void orderCreated() {
+        ordersCreated++;
+    }
+
+    /** An order was paid and completed. */
+    public synchronized void orderCompleted() {
+        ordersCompleted++;
+    }
+
+    /** An order failed; {@code paymentFailed}: because its payment failed (counted as that too). */
+    public synchronized void orderFailed(boolean paymentFailed) {
+        ordersFailed++;
+        if (paymentFailed) {
+            paymentsFailed++;
         }
     }
 
@@ -57,7 +85,23 @@ public final class Metrics {
             out.append("http_server_requests_duration_sum{").append(labels).append("} ").append(s.sum).append('\n');
             out.append("http_server_requests_duration_count{").append(labels).append("} ").append(s.count).append('\n');
         });
+        counter(out, "orders_created_total", "Orders placed.", ordersCreated);
+        counter(out, "orders_completed_total", "Orders paid and completed.", ordersCompleted);
+        counter(out, "orders_failed_total", "Orders that failed.", ordersFailed);
+        counter(out, "payments_failed_total", "Payments that failed.", paymentsFailed);
         return out.toString();
+    }
+
+    private static void counter(StringBuilder out, String name, String help, long value) {
+        out.append("# HELP ").append(name).append(' ').append(help).append('\n');
+        out.append("# TYPE ").append(name).append(" counter\n");
+        out.append(name).append(' ').append(value).append('\n');
+    }
+
+    /** The business counters so far, by their exported names: for tests. */
+    public synchronized Map<String, Long> business() {
+        return Map.of("orders_created_total", ordersCreated, "orders_completed_total", ordersCompleted,
+                "orders_failed_total", ordersFailed, "payments_failed_total", paymentsFailed);
     }
 
     /** Requests counted with this status so far (all routes): for tests. */

@@ -14,7 +14,8 @@ public enum Mode {
     UP,
     /** Unhealthy: /api/v1/health and /actuator/health answer 503 {"status":"DOWN"}. */
     DOWN,
-    /** Healthy to its health checks, but the business endpoints answer 500. */
+    /** Healthy to its health checks, but the business endpoints fail: the catalogue answers 500,
+     *  an order's payment fails (502, a failed order and a failed payment). */
     ERRORS,
     /** Healthy, but the business endpoints answer after {@link #SLOW_DELAY_MILLIS}. */
     SLOW;

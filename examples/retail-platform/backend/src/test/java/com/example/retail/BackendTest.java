@@ -20,6 +20,12 @@ class BackendTest {
         return client.send(request, HttpResponse.BodyHandlers.ofString());
     }
 
+    private HttpResponse<String> post(String path) throws Exception {
+        HttpRequest request = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + backend.port() + path))
+                .POST(HttpRequest.BodyPublishers.ofString("{\"sku\":\"RA-1001\"}")).build();
+        return client.send(request, HttpResponse.BodyHandlers.ofString());
+    }
+
     private void start(Mode mode) throws Exception {
         backend = new Backend(mode, "1.4.2", "prod");
         backend.start("127.0.0.1", 0);
@@ -95,6 +101,36 @@ class BackendTest {
         started = System.nanoTime();
         get("/api/v1/health");
         assertTrue((System.nanoTime() - started) / 1e6 < Mode.SLOW_DELAY_MILLIS);
+    }
+
+    @Test
+    void ordersOfAHealthyVersionCompleteAndAreCounted() throws Exception {
+        start(Mode.UP);
+        HttpResponse<String> first = post("/api/v1/orders");
+        assertEquals(201, first.statusCode());
+        assertEquals("{\"order\":1,\"status\":\"COMPLETED\"}\n", first.body());
+        assertEquals(201, post("/api/v1/orders").statusCode());
+        assertEquals(405, get("/api/v1/orders").statusCode());
+        String metrics = get("/actuator/prometheus").body();
+        assertTrue(metrics.contains("\norders_created_total 2\n"), metrics);
+        assertTrue(metrics.contains("\norders_completed_total 2\n"), metrics);
+        assertTrue(metrics.contains("\norders_failed_total 0\n"), metrics);
+        assertTrue(metrics.contains("\npayments_failed_total 0\n"), metrics);
+        assertTrue(metrics.contains(
+                "http_server_requests_total{method=\"POST\",uri=\"/api/v1/orders\",status=\"201\"} 2\n"), metrics);
+    }
+
+    @Test
+    void ordersOfAnErroringVersionFailTheirPayment() throws Exception {
+        start(Mode.ERRORS);
+        HttpResponse<String> order = post("/api/v1/orders");
+        assertEquals(502, order.statusCode());
+        assertTrue(order.body().contains("\"error\":\"payment failed\""), order.body());
+        String metrics = get("/actuator/prometheus").body();
+        assertTrue(metrics.contains("\norders_created_total 1\n"), metrics);
+        assertTrue(metrics.contains("\norders_completed_total 0\n"), metrics);
+        assertTrue(metrics.contains("\norders_failed_total 1\n"), metrics);
+        assertTrue(metrics.contains("\npayments_failed_total 1\n"), metrics);
     }
 
     @Test
