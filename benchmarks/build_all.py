@@ -122,7 +122,7 @@ def remove_images(versions: list[str]) -> None:
     for image in client.images.list():
         for tag in image.tags:
             if tag.rsplit(":", 1)[-1] in versions:
-                client.images.remove(tag, force=True)
+                client.images.remove(tag, force=True, noprune=True)  # the build cache is shared
     client.close()
 
 

@@ -238,6 +238,49 @@ def docker_engine() -> Iterator[DockerEngine]:
         client.close()
 
 
+def unique_prefix() -> str:
+    """A name prefix for what one test creates on the shared engine (containers, volumes, images):
+    the xdist worker and random bytes, so no other test, worker or concurrent run uses it."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw").removeprefix("gw") or "m"
+    return f"t{worker}x{secrets.token_hex(4)}-"
+
+
+def remove_images(client: Any, wanted: Callable[[str], bool]) -> None:
+    """Remove the image tags a test made (`wanted(tag)` is true), and nothing else.
+
+    `noprune=True`: the untagged parents of a built image are the engine's build cache, shared by
+    every build with the same steps (other tests, other runs on the machine). Pruning them while a
+    concurrent build reuses one failed that build ("failed to set parent ...: unknown parent image
+    ID"). The listing is the low-level one: `images.list()` inspects each image and fails when
+    another run removes one meanwhile."""
+    import docker
+
+    for image in client.api.images():
+        for tag in image.get("RepoTags") or ():
+            if wanted(tag):
+                try:
+                    client.images.remove(tag, force=True, noprune=True)
+                except docker.errors.NotFound:
+                    pass  # already gone: a tag of the same image listed twice
+
+
+def remove_prefixed(client: Any, prefix: str) -> None:
+    """Remove the containers, volumes and image tags named `prefix...` (one test's, unique_prefix()).
+    Image tags match on the repository's last part, so `<registry>/<prefix>name:V` goes too."""
+    import docker
+
+    for container in client.containers.list(all=True, ignore_removed=True):  # others remove theirs meanwhile
+        if container.name.startswith(prefix):
+            try:
+                container.remove(force=True)
+            except docker.errors.NotFound:
+                pass
+    for volume in client.volumes.list(filters={"name": prefix}):  # the Docker target's audit records
+        if str(volume.name).startswith(prefix):
+            volume.remove(force=True)
+    remove_images(client, lambda tag: tag.split("/")[-1].startswith(prefix))
+
+
 # --------------------------------------------------------------------------- registry
 
 

@@ -16,7 +16,7 @@ from retail_deploy.config import load_config
 from retail_deploy.errors import OperationFailed
 from retail_deploy.execute import Runner
 from retail_deploy.tasks import build as build_tasks
-from tests.services import unavailable
+from tests.services import remove_images, unavailable
 
 pytestmark = pytest.mark.integration
 
@@ -38,12 +38,7 @@ def platform(tmp_path, registry, docker_engine, monkeypatch, version):
     monkeypatch.setenv("BUILD_TEST_PASSWORD", registry.password)
     monkeypatch.setenv("DOCKER_HOST", docker_engine.base_url)
     yield root
-    # The low-level listing: images.list() inspects each image and fails when another test's
-    # cleanup removes one meanwhile (the engine is shared).
-    for image in docker_engine.client.api.images():
-        for tag in image.get("RepoTags") or ():
-            if tag.endswith(f":{version}"):
-                docker_engine.client.images.remove(tag, force=True, noprune=False)
+    remove_images(docker_engine.client, lambda tag: tag.endswith(f":{version}"))  # this test's only
 
 
 def run_build(root: Path, names, version, *, push=True, out=None):
@@ -67,8 +62,7 @@ def test_build_push_and_pull_back_by_digest_with_the_input_label(platform, regis
 
     client = docker_engine.client
     local_label = images.image_labels(client, f"bt-alpha:{version}")[images.INPUT_DIGEST_LABEL]
-    client.images.remove(f"{registry.address}/bt-alpha:{version}")
-    client.images.remove(f"bt-alpha:{version}")
+    remove_images(client, lambda tag: tag.endswith(f"bt-alpha:{version}"))  # local copies only
     pulled = client.images.pull(f"{registry.address}/bt-alpha@{report.digests['alpha']}",
                                 auth_config=registry.auth_config)
     assert pulled.labels[images.INPUT_DIGEST_LABEL] == local_label
@@ -198,7 +192,4 @@ def test_build_and_push_the_example_platform(tmp_path, registry, docker_engine, 
                                        remove=True, network_mode="host")
         assert assets.decode().startswith("index-") and b".js" in assets
     finally:
-        for image in docker_engine.client.api.images():
-            for tag in image.get("RepoTags") or ():
-                if tag.endswith(f":{version}"):
-                    docker_engine.client.images.remove(tag, force=True)
+        remove_images(docker_engine.client, lambda tag: tag.endswith(f":{version}"))
