@@ -15,7 +15,7 @@ Fixtures (scope) -> object:
 - ``sshd_server`` (session) -> SshServer: .host .port .user .key_filename .url .ssh_config ...
 - ``http_service_factory`` (function) -> factory(routes, tls=False) -> HttpService: .url .ca_file ...
 - ``webhook_receiver`` (function) -> WebhookReceiver: .url .requests .status .wait_for(n)
-- ``jre_image`` (session) -> "retail-jre:17", the backend's base image, made locally
+- ``jre_image`` (session) -> "retail-jre:25", the backend's base image, made locally
 - ``example_build`` (session) -> ExampleBuild: the example platform built for real (mvn, npm) once
   per source state, cached outside the clone; .install(root) puts its outputs into a copy
 """
@@ -1132,13 +1132,13 @@ EXAMPLE_SERVICES = ("backend", "consumer-web", "admin-web")
 # What each service's build steps make that its Dockerfile copies (relative to its source dir).
 EXAMPLE_OUTPUTS = {"backend": "target/retail-backend.jar", "consumer-web": "dist", "admin-web": "dist"}
 EXAMPLE_CACHE = Path(os.environ.get("RETAIL_DEPLOY_EXAMPLE_CACHE", "/var/cache/retail-deploy/example-build"))
-JRE_IMAGE = "retail-jre:17"
+JRE_IMAGE = "retail-jre:25"
 
 
 @dataclass
 class ExampleBuild:
-    """The example platform's build outputs, made by its real build steps (mvn clean test,
-    mvn clean package -DskipTests -Pprod, npm ci, npm test -- --run, npm run build)."""
+    """The example platform's build outputs, made by its real build steps (./mvnw clean test,
+    ./mvnw clean package -DskipTests -Pprod, npm ci, npm test -- --run, npm run build)."""
 
     directory: Path  # <service>/<output> for each service
     key: str
@@ -1154,29 +1154,34 @@ class ExampleBuild:
                 shutil.copy2(source, target)
 
 
-def _example_steps() -> dict[str, list[list[str]]]:
-    import yaml
-
-    data = yaml.safe_load((EXAMPLE_DIR / "retail-platform.yaml").read_text())
-    return {name: [list(step["run"]) for step in data["services"][name]["build_steps"]] for name in EXAMPLE_SERVICES}
+Step = tuple[list[str], dict[str, str]]  # argv, and the variables it runs with (JAVA_HOME for ./mvnw)
 
 
-def _example_key(steps: Mapping[str, list[list[str]]]) -> str:
+def _example_steps() -> dict[str, list[Step]]:
+    from retail_deploy.config import load_config
+
+    cfg = load_config(EXAMPLE_DIR / "retail-platform.yaml")
+    return {name: [(list(step.argv), dict(step.env)) for step in cfg.services[name].build_steps]
+            for name in EXAMPLE_SERVICES}
+
+
+def _example_key(steps: Mapping[str, list[Step]]) -> str:
     """The input digest of every service (the one build.all uses: sources, not target/ node_modules/ dist/)."""
     from retail_deploy.build import images
     from retail_deploy.build import service as build
 
     digests = [images.input_digest(str(EXAMPLE_DIR / name), str(EXAMPLE_DIR / name / "Dockerfile"), version="",
-                                   extra=[" ".join(step) for step in steps[name]],
+                                   extra=[" ".join([*(f"{k}={v}" for k, v in env.items()), *argv])
+                                          for argv, env in steps[name]],
                                    exclude=build.DEFAULT_DIGEST_EXCLUDE) for name in EXAMPLE_SERVICES]
     return hashlib.sha256("".join(digests).encode()).hexdigest()[:16]
 
 
-def _build_example_service(work: Path, name: str, steps: list[list[str]]) -> str | None:
+def _build_example_service(work: Path, name: str, steps: list[Step]) -> str | None:
     """Run one service's build steps in ``work/name``; None on success, else the failure with its output."""
-    for argv in steps:
+    for argv, env in steps:
         done = subprocess.run(argv, cwd=work / name, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                              timeout=900, check=False)
+                              timeout=900, check=False, env={**os.environ, **env})
         if done.returncode != 0:
             return f"{name}: {' '.join(argv)} exited {done.returncode}\n{(done.stdout + done.stderr)[-3000:]}"
     return None
@@ -1184,8 +1189,8 @@ def _build_example_service(work: Path, name: str, steps: list[list[str]]) -> str
 
 @pytest.fixture(scope="session")
 def jre_image(docker_engine: DockerEngine) -> str:
-    """The backend's base image (retail-jre:17), made locally by scripts/make-jre-image.sh (once per machine)."""
-    _require_binary("jlink", "openjdk-17-jdk-headless")
+    """The backend's base image (retail-jre:25), made locally by scripts/make-jre-image.sh (once per machine)
+    from the JDK the backend is built with (the script says which is missing)."""
     _run_script("make-jre-image.sh", timeout=300)
     return JRE_IMAGE
 
@@ -1198,8 +1203,7 @@ def example_build(jre_image: str) -> ExampleBuild:
     import fcntl
     from concurrent.futures import ThreadPoolExecutor
 
-    for tool, package in (("mvn", "maven"), ("npm", "npm")):
-        _require_binary(tool, package)
+    _require_binary("npm", "npm")  # ./mvnw brings its Maven; the configured JAVA_HOME its JDK
     steps = _example_steps()
     key = _example_key(steps)
     done_dir = EXAMPLE_CACHE / key
