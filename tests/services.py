@@ -54,6 +54,8 @@ DOCKER_SOCKET_URL = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.soc
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "integration: needs real services started on 127.0.0.1")
+    config.addinivalue_line("markers", "docker_no_host_ports: uses the Docker engine, but no container of it "
+                                       "listens on a host port (need not share the docker-engine worker)")
 
 
 # --------------------------------------------------------------------------- helpers
@@ -1020,6 +1022,8 @@ class SshServer:
         self.known_hosts = str(workdir / "known_hosts")
         self.ssh_config = str(workdir / "ssh_config")
         self.bin_dir = str(workdir / "bin")
+        # A unix socket path must stay under ~100 bytes: not in the (long) pytest tmp dir.
+        self.control_path = f"/tmp/rd-ssh-{os.getpid()}-{secrets.token_hex(4)}"
         self.config_file = workdir / "sshd_config"
         self._write_files()
         sshd = shutil.which("sshd") or "/usr/sbin/sshd"
@@ -1088,11 +1092,28 @@ class SshServer:
             f"    UserKnownHostsFile {self.known_hosts}",
             "    StrictHostKeyChecking yes",
             "    LogLevel ERROR",
+            # One connection, many sessions: the Docker SDK (use_ssh_client) and CLI start one
+            # `ssh HOST docker system dial-stdio` per API call (0.4-0.7 s each with its own handshake
+            # on a loaded machine); through the master each is a new session on one connection.
+            f"    ControlPath {self.control_path}",
+            "    ControlMaster no",
             "",
         ]))
         wrapper = Path(self.bin_dir) / "ssh"
         wrapper.parent.mkdir(parents=True, exist_ok=True)
-        wrapper.write_text(f'#!/bin/sh\nexec /usr/bin/ssh -F "{self.ssh_config}" "$@"\n')
+        ssh = f'/usr/bin/ssh -F "{self.ssh_config}"'
+        # The master is started apart from the calling command, its output to /dev/null: a master
+        # that inherited the caller's pipes would keep them open and make the caller wait for it.
+        # It lives as long as sshd (stop() ends both) and at most 10 minutes idle.
+        wrapper.write_text("\n".join([
+            "#!/bin/sh",
+            f"if ! {ssh} -O check {self.alias} >/dev/null 2>&1; then",
+            f'    flock "{self.workdir}/master.lock" sh -c \'{ssh} -O check {self.alias} >/dev/null 2>&1 \\',
+            f"        || {ssh} -M -N -f -o ControlPersist=600 {self.alias} </dev/null >/dev/null 2>&1' || true",
+            "fi",
+            f'exec {ssh} "$@"',
+            "",
+        ]))
         wrapper.chmod(0o755)
 
     def _banner(self) -> bool:
@@ -1109,6 +1130,8 @@ class SshServer:
         return self
 
     def stop(self) -> None:
+        subprocess.run(["/usr/bin/ssh", "-F", self.ssh_config, "-O", "exit", self.alias], stdin=subprocess.DEVNULL,
+                       capture_output=True, timeout=10, check=False)  # the shared connection, if one was made
         self.process.stop()
 
 

@@ -8,7 +8,8 @@ import pytest
 
 from tests.services import DockerEngine, Registry, remove_images, unique_prefix
 
-pytestmark = pytest.mark.integration
+# Its Docker tests push, tag and run containers that exit: nothing listens on a host port.
+pytestmark = [pytest.mark.integration, pytest.mark.docker_no_host_ports]
 
 
 def push(engine: DockerEngine, repository: str, tag: str, auth: dict[str, str]) -> list[dict[str, Any]]:

@@ -21,7 +21,8 @@ from retail_deploy.execute import Runner
 from retail_deploy.tasks import build as build_tasks
 from tests.services import remove_images, unavailable
 
-pytestmark = pytest.mark.integration
+# Builds, pushes and containers that print and exit: nothing listens on a host port.
+pytestmark = [pytest.mark.integration, pytest.mark.docker_no_host_ports]
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "build"
 

@@ -8,7 +8,8 @@ from retail_deploy.config import DEFAULT_CONFIG, load_config
 from retail_deploy.errors import DependencyUnavailable
 from tests.services import remove_images
 
-pytestmark = pytest.mark.integration
+# Builds, pushes and containers that print and exit: nothing listens on a host port.
+pytestmark = [pytest.mark.integration, pytest.mark.docker_no_host_ports]
 
 
 @pytest.fixture
