@@ -125,18 +125,23 @@ def requirements(cfg: PlatformConfig) -> tuple[Requirement, ...]:
             needed += ("prerequisites.require",)
         return Requirement(_as_run(tool, maven), needed, would)
 
-    return tuple(need(tool, *uses, would=would) for tool, uses, would in (
-        (RUNBOOK_TOOLS[0], (services and "build.* (docker build)",
-                            docker_envs and f"deploy to {_names(docker_envs)} (Docker target)"), ""),
-        (RUNBOOK_TOOLS[1], (), "nothing configured runs it (the runbook's local stack, outside retail-deploy)"),
-        (RUNBOOK_TOOLS[2], (kube and f"deploy, verify, rollback on {_names(kube)} (Kubernetes)",), ""),
-        (RUNBOOK_TOOLS[3], (kube and f"Helm releases on {_names(kube)}",), ""),
-        (RUNBOOK_TOOLS[4], (), f"setup.cluster --env {' / '.join(clusters)} would run it (cluster: section)"
-         if clusters else "nothing configured runs it"),
-        (RUNBOOK_TOOLS[5], (node_services and f"build of {_names(node_services)} (npm steps)",), ""),
-        (RUNBOOK_TOOLS[6], (maven_services and f"build of {_names(maven_services)} (Maven steps)",), ""),
-        (RUNBOOK_TOOLS[7], (maven_services and f"build of {_names(maven_services)} (Maven steps)",), ""),
-    ))
+    def only(condition: object, text: str) -> str:
+        return text if condition else ""
+
+    maven_use = only(maven_services, f"build of {_names(maven_services)} (Maven steps)")
+    uses: dict[str, tuple[tuple[str, ...], str]] = {  # tool -> (what runs it, what would)
+        "docker": ((only(services, "build.* (docker build)"),
+                    only(docker_envs, f"deploy to {_names(docker_envs)} (Docker target)")), ""),
+        "docker compose": ((), "nothing configured runs it (the runbook's local stack, outside retail-deploy)"),
+        "kubectl": ((only(kube, f"deploy, verify, rollback on {_names(kube)} (Kubernetes)"),), ""),
+        "helm": ((only(kube, f"Helm releases on {_names(kube)}"),), ""),
+        "aws": ((), f"setup.cluster --env {' / '.join(clusters)} would run it (cluster: section)"
+                if clusters else "nothing configured runs it"),
+        "node": ((only(node_services, f"build of {_names(node_services)} (npm steps)"),), ""),
+        "java (JDK)": ((maven_use,), ""),
+        "maven": ((maven_use,), ""),
+    }
+    return tuple(need(tool, *uses[tool.name][0], would=uses[tool.name][1]) for tool in RUNBOOK_TOOLS)
 
 
 def _as_run(tool: Tool, maven: list[tuple[ServiceConfig, BuildStep]]) -> Tool:
