@@ -248,7 +248,9 @@ def unique_prefix() -> str:
 
 
 def remove_images(client: Any, wanted: Callable[[str], bool]) -> None:
-    """Remove the image tags a test made (`wanted(tag)` is true), and nothing else.
+    """Remove the image tags a test made (`wanted(tag)` is true), and nothing else. An image pulled
+    by digest is also named `repo@sha256:...`: such a name goes when `wanted` says so, or when every
+    tag of its image was the test's (else the image stayed behind as `repo:<none>`).
 
     `noprune=True`: the untagged parents of a built image are the engine's build cache, shared by
     every build with the same steps (other tests, other runs on the machine). Pruning them while a
@@ -258,12 +260,15 @@ def remove_images(client: Any, wanted: Callable[[str], bool]) -> None:
     import docker
 
     for image in client.api.images():
-        for tag in image.get("RepoTags") or ():
-            if wanted(tag):
-                try:
-                    client.images.remove(tag, force=True, noprune=True)
-                except docker.errors.NotFound:
-                    pass  # already gone: a tag of the same image listed twice
+        tags = [t for t in image.get("RepoTags") or () if t != "<none>:<none>"]
+        ours = [t for t in tags if wanted(t)]
+        only_ours = bool(ours) and len(ours) == len(tags)
+        digests = [d for d in image.get("RepoDigests") or () if d.split("@")[0] != "<none>"]
+        for reference in ours + [d for d in digests if only_ours or wanted(d)]:
+            try:
+                client.images.remove(reference, force=True, noprune=True)
+            except docker.errors.NotFound:
+                pass  # already gone with an earlier name of the same image
 
 
 def remove_prefixed(client: Any, prefix: str) -> None:

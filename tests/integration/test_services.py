@@ -351,3 +351,19 @@ def test_removing_a_tests_image_keeps_the_build_cache_other_builds_share(docker_
         assert client.api.inspect_image(parent)["Id"] == parent
     finally:
         client.images.remove(parent, noprune=True)  # the cache entry of this test's unique step
+
+
+def test_removing_a_tests_images_removes_what_it_pulled_by_digest_and_keeps_the_base(
+    docker_engine: DockerEngine, registry: Registry,
+) -> None:
+    client = docker_engine.client
+    prefix = unique_prefix()
+    repository = f"{registry.address}/{prefix}base"
+    client.images.get(docker_engine.base_image).tag(repository, tag="1.0.0")
+    assert stream_errors(push(docker_engine, repository, "1.0.0", registry.auth_config)) == []
+    pulled = client.images.pull(repository, tag="1.0.0", auth_config=registry.auth_config)
+    assert [d for d in pulled.attrs["RepoDigests"] if d.startswith(repository + "@sha256:")]  # named by digest too
+    remove_images(client, lambda ref: ref.split("/")[-1].startswith(prefix))
+    names = [n for image in client.api.images() for n in (image.get("RepoTags") or []) + (image.get("RepoDigests") or [])]
+    assert not [n for n in names if prefix in n]
+    assert client.images.get(docker_engine.base_image).tags  # the shared base keeps its name
