@@ -158,6 +158,12 @@ class EnvironmentConfig:
             "production" if self.name == "production" else "staging"
         return f"{chapter}.{procedure}" + ("" if self.name == procedure else f" --env {self.name}")
 
+    @property
+    def tools(self) -> tuple[str, ...]:
+        """The runbook's tools this environment's deploys, checks and rollbacks run (setup.tools):
+        kubectl and Helm on Kubernetes, the Docker engine's client on a Docker target."""
+        return ("docker",) if self.target == "docker" else ("kubectl", "helm")
+
 
 @dataclass(frozen=True)
 class RuntimeVariable:

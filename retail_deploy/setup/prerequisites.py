@@ -115,8 +115,8 @@ def requirements(cfg: PlatformConfig) -> tuple[Requirement, ...]:
     maven_services = list(dict.fromkeys(s.name for s, _ in maven))
     node_services = list(dict.fromkeys(s.name for s, step in steps if Path(step.argv[0]).name in NODE_PROGRAMS))
     envs = list(cfg.environments.values())
-    kube = [e.name for e in envs if e.target != "docker"]
-    docker_envs = [e.name for e in envs if e.target == "docker"]
+    kube = [e.name for e in envs if "kubectl" in e.tools]
+    docker_envs = [e.name for e in envs if "docker" in e.tools]
     clusters = [e.name for e in envs if getattr(e.raw.get("cluster"), "value", None) is not None]
 
     def need(tool: Tool, *uses: str, would: str = "") -> Requirement:
