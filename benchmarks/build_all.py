@@ -19,7 +19,7 @@ version (the version is part of the input digest), and the order of baseline and
 between rounds so neither always finds the other's warm caches.
 
 Needs dockerd (scripts/start-docker.sh), the busybox:1.36 base (scripts/make-base-image.sh),
-docker-registry and htpasswd; with --example also retail-jre:17 (scripts/make-jre-image.sh), mvn, npm. Prints one table; figures go in docs/performance.md under "## Build".
+docker-registry and htpasswd; with --example also retail-jre:25 (scripts/make-jre-image.sh), mvn, npm. Prints one table; figures go in docs/performance.md under "## Build".
 """
 
 from __future__ import annotations
@@ -122,7 +122,7 @@ def remove_images(versions: list[str]) -> None:
     for image in client.images.list():
         for tag in image.tags:
             if tag.rsplit(":", 1)[-1] in versions:
-                client.images.remove(tag, force=True)
+                client.images.remove(tag, force=True, noprune=True)  # the build cache is shared
     client.close()
 
 

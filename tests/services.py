@@ -15,7 +15,7 @@ Fixtures (scope) -> object:
 - ``sshd_server`` (session) -> SshServer: .host .port .user .key_filename .url .ssh_config ...
 - ``http_service_factory`` (function) -> factory(routes, tls=False) -> HttpService: .url .ca_file ...
 - ``webhook_receiver`` (function) -> WebhookReceiver: .url .requests .status .wait_for(n)
-- ``jre_image`` (session) -> "retail-jre:17", the backend's base image, made locally
+- ``jre_image`` (session) -> "retail-jre:25", the backend's base image, made locally
 - ``example_build`` (session) -> ExampleBuild: the example platform built for real (mvn, npm) once
   per source state, cached outside the clone; .install(root) puts its outputs into a copy
 """
@@ -54,6 +54,8 @@ DOCKER_SOCKET_URL = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.soc
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "integration: needs real services started on 127.0.0.1")
+    config.addinivalue_line("markers", "docker_no_host_ports: uses the Docker engine, but no container of it "
+                                       "listens on a host port (need not share the docker-engine worker)")
 
 
 # --------------------------------------------------------------------------- helpers
@@ -236,6 +238,54 @@ def docker_engine() -> Iterator[DockerEngine]:
         yield DockerEngine(base_url=DOCKER_SOCKET_URL, client=client)
     finally:
         client.close()
+
+
+def unique_prefix() -> str:
+    """A name prefix for what one test creates on the shared engine (containers, volumes, images):
+    the xdist worker and random bytes, so no other test, worker or concurrent run uses it."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw").removeprefix("gw") or "m"
+    return f"t{worker}x{secrets.token_hex(4)}-"
+
+
+def remove_images(client: Any, wanted: Callable[[str], bool]) -> None:
+    """Remove the image tags a test made (`wanted(tag)` is true), and nothing else. An image pulled
+    by digest is also named `repo@sha256:...`: such a name goes when `wanted` says so, or when every
+    tag of its image was the test's (else the image stayed behind as `repo:<none>`).
+
+    `noprune=True`: the untagged parents of a built image are the engine's build cache, shared by
+    every build with the same steps (other tests, other runs on the machine). Pruning them while a
+    concurrent build reuses one failed that build ("failed to set parent ...: unknown parent image
+    ID"). The listing is the low-level one: `images.list()` inspects each image and fails when
+    another run removes one meanwhile."""
+    import docker
+
+    for image in client.api.images():
+        tags = [t for t in image.get("RepoTags") or () if t != "<none>:<none>"]
+        ours = [t for t in tags if wanted(t)]
+        only_ours = bool(ours) and len(ours) == len(tags)
+        digests = [d for d in image.get("RepoDigests") or () if d.split("@")[0] != "<none>"]
+        for reference in ours + [d for d in digests if only_ours or wanted(d)]:
+            try:
+                client.images.remove(reference, force=True, noprune=True)
+            except docker.errors.NotFound:
+                pass  # already gone with an earlier name of the same image
+
+
+def remove_prefixed(client: Any, prefix: str) -> None:
+    """Remove the containers, volumes and image tags named `prefix...` (one test's, unique_prefix()).
+    Image tags match on the repository's last part, so `<registry>/<prefix>name:V` goes too."""
+    import docker
+
+    for container in client.containers.list(all=True, ignore_removed=True):  # others remove theirs meanwhile
+        if container.name.startswith(prefix):
+            try:
+                container.remove(force=True)
+            except docker.errors.NotFound:
+                pass
+    for volume in client.volumes.list(filters={"name": prefix}):  # the Docker target's audit records
+        if str(volume.name).startswith(prefix):
+            volume.remove(force=True)
+    remove_images(client, lambda tag: tag.split("/")[-1].startswith(prefix))
 
 
 # --------------------------------------------------------------------------- registry
@@ -977,6 +1027,8 @@ class SshServer:
         self.known_hosts = str(workdir / "known_hosts")
         self.ssh_config = str(workdir / "ssh_config")
         self.bin_dir = str(workdir / "bin")
+        # A unix socket path must stay under ~100 bytes: not in the (long) pytest tmp dir.
+        self.control_path = f"/tmp/rd-ssh-{os.getpid()}-{secrets.token_hex(4)}"
         self.config_file = workdir / "sshd_config"
         self._write_files()
         sshd = shutil.which("sshd") or "/usr/sbin/sshd"
@@ -1045,11 +1097,28 @@ class SshServer:
             f"    UserKnownHostsFile {self.known_hosts}",
             "    StrictHostKeyChecking yes",
             "    LogLevel ERROR",
+            # One connection, many sessions: the Docker SDK (use_ssh_client) and CLI start one
+            # `ssh HOST docker system dial-stdio` per API call (0.4-0.7 s each with its own handshake
+            # on a loaded machine); through the master each is a new session on one connection.
+            f"    ControlPath {self.control_path}",
+            "    ControlMaster no",
             "",
         ]))
         wrapper = Path(self.bin_dir) / "ssh"
         wrapper.parent.mkdir(parents=True, exist_ok=True)
-        wrapper.write_text(f'#!/bin/sh\nexec /usr/bin/ssh -F "{self.ssh_config}" "$@"\n')
+        ssh = f'/usr/bin/ssh -F "{self.ssh_config}"'
+        # The master is started apart from the calling command, its output to /dev/null: a master
+        # that inherited the caller's pipes would keep them open and make the caller wait for it.
+        # It lives as long as sshd (stop() ends both) and at most 10 minutes idle.
+        wrapper.write_text("\n".join([
+            "#!/bin/sh",
+            f"if ! {ssh} -O check {self.alias} >/dev/null 2>&1; then",
+            f'    flock "{self.workdir}/master.lock" sh -c \'{ssh} -O check {self.alias} >/dev/null 2>&1 \\',
+            f"        || {ssh} -M -N -f -o ControlPersist=600 {self.alias} </dev/null >/dev/null 2>&1' || true",
+            "fi",
+            f'exec {ssh} "$@"',
+            "",
+        ]))
         wrapper.chmod(0o755)
 
     def _banner(self) -> bool:
@@ -1066,6 +1135,8 @@ class SshServer:
         return self
 
     def stop(self) -> None:
+        subprocess.run(["/usr/bin/ssh", "-F", self.ssh_config, "-O", "exit", self.alias], stdin=subprocess.DEVNULL,
+                       capture_output=True, timeout=10, check=False)  # the shared connection, if one was made
         self.process.stop()
 
 
@@ -1089,13 +1160,13 @@ EXAMPLE_SERVICES = ("backend", "consumer-web", "admin-web")
 # What each service's build steps make that its Dockerfile copies (relative to its source dir).
 EXAMPLE_OUTPUTS = {"backend": "target/retail-backend.jar", "consumer-web": "dist", "admin-web": "dist"}
 EXAMPLE_CACHE = Path(os.environ.get("RETAIL_DEPLOY_EXAMPLE_CACHE", "/var/cache/retail-deploy/example-build"))
-JRE_IMAGE = "retail-jre:17"
+JRE_IMAGE = "retail-jre:25"
 
 
 @dataclass
 class ExampleBuild:
-    """The example platform's build outputs, made by its real build steps (mvn clean test,
-    mvn clean package -DskipTests -Pprod, npm ci, npm test -- --run, npm run build)."""
+    """The example platform's build outputs, made by its real build steps (./mvnw clean test,
+    ./mvnw clean package -DskipTests -Pprod, npm ci, npm test -- --run, npm run build)."""
 
     directory: Path  # <service>/<output> for each service
     key: str
@@ -1111,29 +1182,34 @@ class ExampleBuild:
                 shutil.copy2(source, target)
 
 
-def _example_steps() -> dict[str, list[list[str]]]:
-    import yaml
-
-    data = yaml.safe_load((EXAMPLE_DIR / "retail-platform.yaml").read_text())
-    return {name: [list(step["run"]) for step in data["services"][name]["build_steps"]] for name in EXAMPLE_SERVICES}
+Step = tuple[list[str], dict[str, str]]  # argv, and the variables it runs with (JAVA_HOME for ./mvnw)
 
 
-def _example_key(steps: Mapping[str, list[list[str]]]) -> str:
+def _example_steps() -> dict[str, list[Step]]:
+    from retail_deploy.config import load_config
+
+    cfg = load_config(EXAMPLE_DIR / "retail-platform.yaml")
+    return {name: [(list(step.argv), dict(step.env)) for step in cfg.services[name].build_steps]
+            for name in EXAMPLE_SERVICES}
+
+
+def _example_key(steps: Mapping[str, list[Step]]) -> str:
     """The input digest of every service (the one build.all uses: sources, not target/ node_modules/ dist/)."""
     from retail_deploy.build import images
     from retail_deploy.build import service as build
 
     digests = [images.input_digest(str(EXAMPLE_DIR / name), str(EXAMPLE_DIR / name / "Dockerfile"), version="",
-                                   extra=[" ".join(step) for step in steps[name]],
+                                   extra=[" ".join([*(f"{k}={v}" for k, v in env.items()), *argv])
+                                          for argv, env in steps[name]],
                                    exclude=build.DEFAULT_DIGEST_EXCLUDE) for name in EXAMPLE_SERVICES]
     return hashlib.sha256("".join(digests).encode()).hexdigest()[:16]
 
 
-def _build_example_service(work: Path, name: str, steps: list[list[str]]) -> str | None:
+def _build_example_service(work: Path, name: str, steps: list[Step]) -> str | None:
     """Run one service's build steps in ``work/name``; None on success, else the failure with its output."""
-    for argv in steps:
+    for argv, env in steps:
         done = subprocess.run(argv, cwd=work / name, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                              timeout=900, check=False)
+                              timeout=900, check=False, env={**os.environ, **env})
         if done.returncode != 0:
             return f"{name}: {' '.join(argv)} exited {done.returncode}\n{(done.stdout + done.stderr)[-3000:]}"
     return None
@@ -1141,8 +1217,8 @@ def _build_example_service(work: Path, name: str, steps: list[list[str]]) -> str
 
 @pytest.fixture(scope="session")
 def jre_image(docker_engine: DockerEngine) -> str:
-    """The backend's base image (retail-jre:17), made locally by scripts/make-jre-image.sh (once per machine)."""
-    _require_binary("jlink", "openjdk-17-jdk-headless")
+    """The backend's base image (retail-jre:25), made locally by scripts/make-jre-image.sh (once per machine)
+    from the JDK the backend is built with (the script says which is missing)."""
     _run_script("make-jre-image.sh", timeout=300)
     return JRE_IMAGE
 
@@ -1155,8 +1231,7 @@ def example_build(jre_image: str) -> ExampleBuild:
     import fcntl
     from concurrent.futures import ThreadPoolExecutor
 
-    for tool, package in (("mvn", "maven"), ("npm", "npm")):
-        _require_binary(tool, package)
+    _require_binary("npm", "npm")  # ./mvnw brings its Maven; the configured JAVA_HOME its JDK
     steps = _example_steps()
     key = _example_key(steps)
     done_dir = EXAMPLE_CACHE / key

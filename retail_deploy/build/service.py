@@ -23,7 +23,7 @@ from typing import IO, TYPE_CHECKING, cast
 
 from retail_deploy import redact, validate
 from retail_deploy.build import images
-from retail_deploy.commands import Command, cmd
+from retail_deploy.commands import Command, cmd, in_directory_argv
 from retail_deploy.commands import docker as docker_cli
 from retail_deploy.docker import client as docker_client
 from retail_deploy.errors import InputError, OperationFailed, RetailDeployError
@@ -116,7 +116,7 @@ def plan_service(cfg: PlatformConfig, service: ServiceConfig, version: str, *, s
         if missing:
             raise InputError(missing)
     steps = tuple(
-        in_directory(source_dir, step.argv) for step in service.build_steps
+        in_directory(source_dir, step.argv, step.env) for step in service.build_steps
         if not (skip_tests and step.is_test)
     )
     return ServicePlan(
@@ -140,9 +140,10 @@ def missing_input(cfg: PlatformConfig, service: ServiceConfig) -> str | None:
     return None
 
 
-def in_directory(directory: Path, argv: Sequence[str]) -> Command:
-    """`env -C DIR ARGV...`: run a build step in the service's directory without a shell string."""
-    return cmd("env", "-C", _shown(directory), *argv)
+def in_directory(directory: Path, argv: Sequence[str], env: Sequence[tuple[str, str]] = ()) -> Command:
+    """`env -C DIR [NAME=VALUE...] ARGV...`: run a build step in the service's directory, with the
+    step's variables (e.g. the JDK Maven builds with), without a shell string."""
+    return cmd(*in_directory_argv(_shown(directory), argv, env))
 
 
 def _shown(path: Path) -> str:

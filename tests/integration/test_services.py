@@ -6,9 +6,10 @@ from typing import Any
 
 import pytest
 
-from tests.services import DockerEngine, Registry
+from tests.services import DockerEngine, Registry, remove_images, unique_prefix
 
-pytestmark = pytest.mark.integration
+# Its Docker tests push, tag and run containers that exit: nothing listens on a host port.
+pytestmark = [pytest.mark.integration, pytest.mark.docker_no_host_ports]
 
 
 def push(engine: DockerEngine, repository: str, tag: str, auth: dict[str, str]) -> list[dict[str, Any]]:
@@ -34,7 +35,7 @@ def test_registry_accepts_push_with_password_and_lists_tag(docker_engine: Docker
     try:
         events = push(docker_engine, repository, "1.0.0", registry.auth_config)
     finally:
-        docker_engine.client.images.remove(f"{repository}:1.0.0")
+        remove_images(docker_engine.client, lambda tag: tag == f"{repository}:1.0.0")
     assert stream_errors(events) == []
     assert registry.tags("services-test/base") == ["1.0.0"]
 
@@ -54,7 +55,7 @@ def test_registry_rejects_wrong_password_on_login_and_push(
     try:
         events = push(docker_engine, repository, "1.0.0", {"username": registry.username, "password": "wrong"})
     finally:
-        docker_engine.client.images.remove(f"{repository}:1.0.0")
+        remove_images(docker_engine.client, lambda tag: tag == f"{repository}:1.0.0")
     errors = stream_errors(events)
     assert errors and any("unauthorized" in error.lower() or "authentication" in error.lower()
                           for error in errors), errors
@@ -76,7 +77,7 @@ def test_registry_down_then_back_keeps_pushed_images(
         private.start()
         assert private.tags("services-test/restart") == ["2.0.0"]
     finally:
-        docker_engine.client.images.remove(f"{repository}:2.0.0")
+        remove_images(docker_engine.client, lambda tag: tag == f"{repository}:2.0.0")
 
 
 # --------------------------------------------------------------------------- prometheus + exporter
@@ -329,3 +330,40 @@ def test_shared_registry_stopped_by_a_test_is_back_for_the_next_one_b(registry: 
 
     assert registry.running
     assert http_status(f"{registry.url}/v2/") == 401
+
+
+def test_removing_a_tests_image_keeps_the_build_cache_other_builds_share(docker_engine: DockerEngine,
+                                                                          tmp_path: Any) -> None:
+    """remove_images drops the test's tag and image, never its untagged parent: that parent is the
+    cached result of a build step, which a concurrent build with the same step reuses as its parent."""
+    client = docker_engine.client
+    prefix = unique_prefix()
+    (tmp_path / "Dockerfile").write_text(f"FROM {docker_engine.base_image}\nCOPY step.txt /step.txt\n")
+    (tmp_path / "step.txt").write_text(prefix)  # this test's own step: its cached image is ours to remove
+    tag = f"{prefix}cache:1.0.0"
+    events = list(client.api.build(path=str(tmp_path), tag=tag, labels={"test": prefix}, rm=True, decode=True))
+    assert not [e for e in events if "error" in e], events
+    parent = client.api.inspect_image(tag)["Parent"]
+    assert parent  # the COPY step's image; the API label made one more step on top
+    try:
+        remove_images(client, lambda t: t == tag)
+        assert not client.images.list(name=f"{prefix}cache")
+        assert client.api.inspect_image(parent)["Id"] == parent
+    finally:
+        client.images.remove(parent, noprune=True)  # the cache entry of this test's unique step
+
+
+def test_removing_a_tests_images_removes_what_it_pulled_by_digest_and_keeps_the_base(
+    docker_engine: DockerEngine, registry: Registry,
+) -> None:
+    client = docker_engine.client
+    prefix = unique_prefix()
+    repository = f"{registry.address}/{prefix}base"
+    client.images.get(docker_engine.base_image).tag(repository, tag="1.0.0")
+    assert stream_errors(push(docker_engine, repository, "1.0.0", registry.auth_config)) == []
+    pulled = client.images.pull(repository, tag="1.0.0", auth_config=registry.auth_config)
+    assert [d for d in pulled.attrs["RepoDigests"] if d.startswith(repository + "@sha256:")]  # named by digest too
+    remove_images(client, lambda ref: ref.split("/")[-1].startswith(prefix))
+    names = [n for image in client.api.images() for n in (image.get("RepoTags") or []) + (image.get("RepoDigests") or [])]
+    assert not [n for n in names if prefix in n]
+    assert client.images.get(docker_engine.base_image).tags  # the shared base keeps its name

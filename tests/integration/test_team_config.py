@@ -8,13 +8,12 @@ build.service builds an image that knows its version (build argument and label),
 from __future__ import annotations
 
 import json
-import secrets
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-from tests.services import free_port
+from tests.services import free_port, remove_prefixed, unique_prefix
 from tests.team_config import SERVICES, run_cli, write_team
 
 pytestmark = pytest.mark.integration
@@ -27,21 +26,11 @@ def served_version(url: str) -> str:
 
 @pytest.fixture
 def team(tmp_path: Path, docker_engine):
-    prefix = f"t{secrets.token_hex(3)}-"
+    prefix = unique_prefix()
     ports = {name: free_port() for name in SERVICES}
     config = write_team(tmp_path, ports, prefix=prefix)
     yield config, {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}, prefix
-    client = docker_engine.client  # the engine is shared by the whole machine: leave nothing behind
-    for container in client.containers.list(all=True, ignore_removed=True):  # others remove theirs meanwhile
-        if container.name.startswith(prefix):
-            container.remove(force=True)
-    for volume in client.volumes.list():  # the audit records the Docker target keeps on the engine
-        if str(volume.name).startswith(prefix):
-            volume.remove(force=True)
-    for image in client.api.images():  # no per-image inspect to race with another run's cleanup
-        for tag in image.get("RepoTags") or []:
-            if tag.startswith(prefix):
-                client.images.remove(tag, force=True)
+    remove_prefixed(docker_engine.client, prefix)  # the engine is shared by the whole machine
 
 
 def ok(done) -> None:

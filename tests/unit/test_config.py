@@ -42,8 +42,9 @@ def test_default_config_holds_the_runbook_values():
     backend = cfg.services["backend"]
     assert [h.path for h in backend.health] == ["/api/v1/health", "/actuator/health"]
     assert backend.health[0].expect_json == {"status": "UP"}
-    assert [s.argv for s in backend.build_steps] == [("mvn", "clean", "test"),
-                                                     ("mvn", "clean", "package", "-DskipTests", "-Pprod")]
+    assert [s.argv for s in backend.build_steps] == [("./mvnw", "clean", "test"),
+                                                     ("./mvnw", "clean", "package", "-DskipTests", "-Pprod")]
+    assert {s.env for s in backend.build_steps} == {(("JAVA_HOME", "/usr/lib/jvm/temurin-25-jdk-amd64"),)}
     assert cfg.runtime_env["JWT_SECRET"].min_length == 32
 
 
@@ -144,3 +145,41 @@ def test_one_image_reference_rule_for_build_push_and_both_targets():
     # an image that already names the registry is not prefixed twice
     assert registry.image_ref("127.0.0.1:5000/catalog", "1.2.3") == "127.0.0.1:5000/catalog:1.2.3"
     assert RegistryConfig("", "U", "P").image_ref("catalog", "1.2.3") == "catalog:1.2.3"
+
+
+def test_the_default_config_finds_the_example_platform_with_no_variable_set(tmp_path, monkeypatch):
+    """A plain clone builds the example platform: the default config's source_root is taken from the
+    config file's directory, not from where the task runs."""
+    monkeypatch.chdir(tmp_path)
+    cfg = load_config(DEFAULT_CONFIG, environ={})
+    example = DEFAULT_CONFIG.parent.parent / "examples" / "retail-platform"
+    assert {name: s.source_dir for name, s in cfg.services.items()} == {
+        name: (example / name).resolve() for name in ("backend", "consumer-web", "admin-web")}
+    assert all((s.source_dir / "Dockerfile").is_file() for s in cfg.services.values())
+    elsewhere = load_config(DEFAULT_CONFIG, environ={"RETAIL_PLATFORM_ROOT": str(tmp_path)})
+    assert elsewhere.services["backend"].source_dir == tmp_path / "backend"
+
+
+def test_a_relative_source_root_is_taken_from_the_config_files_directory(tmp_path, monkeypatch):
+    (tmp_path / "conf").mkdir()
+    config = tmp_path / "conf" / "platform.yaml"
+    config.write_text("version: 1\nsource_root: ../src\nservices:\n  api: {}\n"
+                      "environments:\n  development: {target: docker}\n")
+    monkeypatch.chdir(tmp_path / "conf")
+    assert load_config(config, environ={}).services["api"].source_dir == tmp_path / "src" / "api"
+
+
+def test_a_build_step_runs_with_its_variables_and_they_must_be_names(tmp_path):
+    from retail_deploy.build.service import in_directory
+
+    (tmp_path / "api").mkdir()
+    config = tmp_path / "platform.yaml"
+    config.write_text("version: 1\nservices:\n  api:\n    build_steps:\n"
+                      "      - {run: [./mvnw, -v], env: {JAVA_HOME: /opt/jdk}}\n"
+                      "environments:\n  development: {target: docker}\n")
+    [step] = load_config(config, environ={}).services["api"].build_steps
+    assert in_directory(tmp_path / "api", step.argv, step.env).argv == (
+        "env", "-C", str(tmp_path / "api"), "JAVA_HOME=/opt/jdk", "./mvnw", "-v")
+    config.write_text(config.read_text().replace("JAVA_HOME:", "'JAVA HOME':"))
+    with pytest.raises(ConfigError, match="'JAVA HOME' is not a variable name"):
+        load_config(config, environ={})

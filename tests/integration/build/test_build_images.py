@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import io
+import os
 import shutil
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -16,9 +19,10 @@ from retail_deploy.config import load_config
 from retail_deploy.errors import OperationFailed
 from retail_deploy.execute import Runner
 from retail_deploy.tasks import build as build_tasks
-from tests.services import unavailable
+from tests.services import remove_images, unavailable
 
-pytestmark = pytest.mark.integration
+# Builds, pushes and containers that print and exit: nothing listens on a host port.
+pytestmark = [pytest.mark.integration, pytest.mark.docker_no_host_ports]
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "build"
 
@@ -38,12 +42,7 @@ def platform(tmp_path, registry, docker_engine, monkeypatch, version):
     monkeypatch.setenv("BUILD_TEST_PASSWORD", registry.password)
     monkeypatch.setenv("DOCKER_HOST", docker_engine.base_url)
     yield root
-    # The low-level listing: images.list() inspects each image and fails when another test's
-    # cleanup removes one meanwhile (the engine is shared).
-    for image in docker_engine.client.api.images():
-        for tag in image.get("RepoTags") or ():
-            if tag.endswith(f":{version}"):
-                docker_engine.client.images.remove(tag, force=True, noprune=False)
+    remove_images(docker_engine.client, lambda tag: tag.endswith(f":{version}"))  # this test's only
 
 
 def run_build(root: Path, names, version, *, push=True, out=None):
@@ -67,8 +66,7 @@ def test_build_push_and_pull_back_by_digest_with_the_input_label(platform, regis
 
     client = docker_engine.client
     local_label = images.image_labels(client, f"bt-alpha:{version}")[images.INPUT_DIGEST_LABEL]
-    client.images.remove(f"{registry.address}/bt-alpha:{version}")
-    client.images.remove(f"bt-alpha:{version}")
+    remove_images(client, lambda tag: tag.endswith(f"bt-alpha:{version}"))  # local copies only
     pulled = client.images.pull(f"{registry.address}/bt-alpha@{report.digests['alpha']}",
                                 auth_config=registry.auth_config)
     assert pulled.labels[images.INPUT_DIGEST_LABEL] == local_label
@@ -162,32 +160,58 @@ def test_build_push_pushes_built_images_and_refuses_missing_ones(platform, regis
     assert version in registry.tags("bt-alpha")
 
 
-EXAMPLES = Path(__file__).resolve().parents[3] / "examples" / "retail-platform"
+REPO = Path(__file__).resolve().parents[3]
+EXAMPLES = REPO / "examples" / "retail-platform"
+CLONE_IGNORE = shutil.ignore_patterns(".git", ".venv", "target", "dist", "node_modules", "__pycache__", "*.egg-info",
+                                      ".mypy_cache", ".ruff_cache", ".pytest_cache")
+
+
+def plain_env() -> dict[str, str]:
+    """The environment of someone who just cloned the repository: none of our variables set."""
+    return {k: v for k, v in os.environ.items()
+            if k not in {"RETAIL_PLATFORM_ROOT", "RETAIL_DEPLOY_CONFIG", "PYTHONPATH"}}
+
+
+def test_the_default_config_plans_the_example_build_from_the_repository_root():
+    """`inv --dry build.all --version 1.0.0` from the root of a clone, no variable set: the default
+    config finds the example platform's sources (source_root in config/retail-platform.yaml)."""
+    done = subprocess.run([sys.executable, "-m", "retail_deploy", "--dry", "build.all", "--version", "1.0.0"],
+                          cwd=REPO, env=plain_env(), capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    for name in ("backend", "consumer-web", "admin-web"):
+        assert f"$ docker build -t retail-{name}:1.0.0 " in done.stdout
+        assert f" examples/retail-platform/{name}\n" in done.stdout
+    assert "$ env -C examples/retail-platform/backend " in done.stdout
 
 
 def test_build_and_push_the_example_platform(tmp_path, registry, docker_engine, jre_image, monkeypatch, version):
-    """The one test that runs the example's build steps (mvn, npm) through build_services; the
-    others reuse the session's cached build (tests/services.py example_build)."""
+    """The one test that runs the example's build steps (mvn, npm) for real, the way a new user does:
+    `build.all --version V` from the root of a plain copy of the repository with no variable set
+    (the default config). Then the example config pushes those images and they come back by digest.
+    The other tests reuse the session's cached build (tests/services.py example_build)."""
     if not (EXAMPLES / "backend" / "Dockerfile").exists():
         unavailable("examples/retail-platform (devtarget chapter) is not in this tree")
-    root = tmp_path / "example"
-    shutil.copytree(EXAMPLES, root, ignore=shutil.ignore_patterns("target", "dist", "node_modules"))
-    monkeypatch.setenv("RETAIL_REGISTRY", registry.address)
-    monkeypatch.setenv("REGISTRY_USERNAME", registry.username)
-    monkeypatch.setenv("REGISTRY_PASSWORD", registry.password)
-    cfg = load_config(root / "retail-platform.yaml")
-    out = io.StringIO()
+    clone = tmp_path / "clone"
+    shutil.copytree(REPO, clone, ignore=CLONE_IGNORE)
+    env = {**plain_env(), "PYTHONPATH": str(clone)}  # this copy's package and default config
     try:
-        report = build_services(cfg, list(cfg.services.values()), version, push=True,
-                                runner=Runner(Context(), out=out), out=out)
-        assert [r.result for r in report.results] == ["pushed"] * 3
+        built = subprocess.run([sys.executable, "-m", "retail_deploy", "build.all", "--version", version],
+                               cwd=clone, env=env, capture_output=True, text=True, timeout=900)
+        assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
+        monkeypatch.setenv("RETAIL_REGISTRY", registry.address)
+        monkeypatch.setenv("REGISTRY_USERNAME", registry.username)
+        monkeypatch.setenv("REGISTRY_PASSWORD", registry.password)
+        cfg = load_config(clone / "examples" / "retail-platform" / "retail-platform.yaml")
+        out = io.StringIO()
+        report = push_services(cfg, list(cfg.services.values()), version, runner=Runner(Context(), out=out), out=out)
         client = docker_engine.client
-        for result in report.results:
-            image = cfg.services[result.service].image
+        assert set(report.digests) == set(cfg.services)
+        for name, digest in report.digests.items():
+            image = cfg.services[name].image
             assert version in registry.tags(image)
-            pulled = client.images.pull(f"{registry.address}/{image}@{result.digest}",
-                                        auth_config=registry.auth_config)
-            assert pulled.labels[images.INPUT_DIGEST_LABEL] == result.input_digest
+            local = images.image_labels(client, f"{image}:{version}")
+            pulled = client.images.pull(f"{registry.address}/{image}@{digest}", auth_config=registry.auth_config)
+            assert local and pulled.labels[images.INPUT_DIGEST_LABEL] == local[images.INPUT_DIGEST_LABEL]
         # `mvn clean package -DskipTests -Pprod` made the jar in the image (the prod profile is in it),
         # and `npm run build` the bundle the front ends serve.
         properties = client.containers.run(f"{registry.address}/retail-backend:{version}",
@@ -198,7 +222,4 @@ def test_build_and_push_the_example_platform(tmp_path, registry, docker_engine, 
                                        remove=True, network_mode="host")
         assert assets.decode().startswith("index-") and b".js" in assets
     finally:
-        for image in docker_engine.client.api.images():
-            for tag in image.get("RepoTags") or ():
-                if tag.endswith(f":{version}"):
-                    docker_engine.client.images.remove(tag, force=True)
+        remove_images(docker_engine.client, lambda tag: tag.endswith(f":{version}"))

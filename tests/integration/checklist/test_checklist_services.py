@@ -6,8 +6,10 @@ from retail_deploy.build.registry import manifest_digest
 from retail_deploy.checklist.gate import images_exist, prometheus_ready
 from retail_deploy.config import DEFAULT_CONFIG, load_config
 from retail_deploy.errors import DependencyUnavailable
+from tests.services import remove_images
 
-pytestmark = pytest.mark.integration
+# Builds, pushes and containers that print and exit: nothing listens on a host port.
+pytestmark = [pytest.mark.integration, pytest.mark.docker_no_host_ports]
 
 
 @pytest.fixture
@@ -20,7 +22,7 @@ def pushed(docker_engine, registry):
                                    auth_config={"username": registry.username, "password": registry.password}):
         assert "error" not in line, line
     yield registry
-    client.images.remove(f"{reference}:1.4.2")  # the registry keeps it; the engine need not
+    remove_images(client, lambda tag: tag == f"{reference}:1.4.2")  # the registry keeps it; the engine need not
 
 
 def platform(tmp_path, registry):

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import shutil
 import subprocess
 import sys
@@ -26,7 +25,7 @@ import pytest
 import yaml
 
 from tests.monitoring_config import error_rate_only
-from tests.services import free_port
+from tests.services import free_port, remove_prefixed, unique_prefix
 
 pytestmark = pytest.mark.integration
 
@@ -116,8 +115,7 @@ def make_platform(tmp_path: Path, docker_engine, registry, monkeypatch, example_
     root = tmp_path / "platform"
     shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns("target", "dist", "node_modules"))
     example_build.install(root)
-    token = secrets.token_hex(3)
-    prefix = f"t{token}-"
+    prefix = unique_prefix()
     data = yaml.safe_load((EXAMPLE / "retail-platform.yaml").read_text())
     for service in data["services"].values():
         # Built once for the session (mvn, npm); the image build copies the outputs. backend/HEALTH
@@ -145,19 +143,8 @@ def make_platform(tmp_path: Path, docker_engine, registry, monkeypatch, example_
 
 
 def remove_containers(platform: Platform) -> None:
-    """Remove this test's containers and images (the engine is shared by the whole machine)."""
-    client = platform.client
-    # The engine is shared: another run's container may go between the listing and its inspect.
-    for container in client.containers.list(all=True, ignore_removed=True):  # type: ignore[attr-defined]
-        if container.name.startswith(platform.prefix):
-            container.remove(force=True)
-    for volume in client.volumes.list():  # type: ignore[attr-defined]  # the audit records
-        if str(volume.name).startswith(platform.prefix):
-            volume.remove(force=True)
-    for image in client.api.images():  # type: ignore[attr-defined]  # no per-image inspect to race
-        for tag in image.get("RepoTags") or []:
-            if tag.split("/")[-1].startswith(platform.prefix):
-                client.images.remove(tag, force=True)  # type: ignore[attr-defined]
+    """Remove this test's containers, volumes and images (the engine is shared by the whole machine)."""
+    remove_prefixed(platform.client, platform.prefix)
 
 
 def library_runner():

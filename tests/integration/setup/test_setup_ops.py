@@ -76,22 +76,68 @@ def test_setup_cluster_runs_the_cloud_cli_then_checks_access(platform, tmp_path)
     assert "Kubernetes control plane is running" in result.stdout and "fake-node-1" in result.stdout
 
 
-def test_setup_tools_reports_each_tool(tmp_path):
+TOOLS_CONFIG = """\
+version: 1
+platform: tools-check
+services:
+  api:
+    build_steps:
+      - {name: package, run: [mvn, clean, package]}
+  web:
+    build_steps:
+      - {name: install, run: [npm, ci]}
+environments:
+  development: {target: docker}
+  production:
+    target: kubernetes
+    namespace: production
+    cluster: {provider: eks, name: shop, region: eu-west-1}
+"""
+
+
+def test_setup_tools_fails_on_what_the_config_needs_and_reports_the_rest_as_optional(tmp_path):
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     versions = {"docker": "Docker version 27.1.1, build x", "kubectl": "Client Version: v1.30.1",
-                "helm": "v3.14.2+gc309b6f", "aws": "aws-cli/2.15.0 Python/3.11", "node": "v20.11.0",
+                "helm": "v3.14.2+gc309b6f", "aws": "aws-cli/1.45.11 Python/3.11", "node": "v20.11.0",
                 "javac": "javac 21.0.2", "mvn": "Apache Maven 3.9.6"}
     for name, text in versions.items():
         (bin_dir / name).write_text(f"#!/bin/sh\necho '{text}'\n")
         (bin_dir / name).chmod(0o755)
-    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "HOME": str(tmp_path)}
+    config = tmp_path / "platform.yaml"
+    config.write_text(TOOLS_CONFIG)
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "HOME": str(tmp_path), "RETAIL_DEPLOY_CONFIG": str(config)}
     ok = cli(env, "setup.tools")
     assert ok.returncode == 0, ok.stdout + ok.stderr
-    assert "8 of 8 tools ready" in ok.stdout
+    assert "6 of 6 required tools ready; 2 optional (not needed by this config)" in ok.stdout
+    # the old cloud CLI only setup.cluster would run does not fail the check, and says so
+    assert "[optional] aws" in ok.stdout and "setup.cluster --env production would run it" in ok.stdout
+    assert "maven           3.9.6 (needs 3.9+)  - needed by build of api (Maven steps)" in ok.stdout
     (bin_dir / "mvn").write_text("#!/bin/sh\necho 'Apache Maven 3.8.7'\n")
     (bin_dir / "helm").unlink()
     old = cli(env, "setup.tools")
     assert old.returncode == 1
-    assert "[OLD    ] maven" in old.stdout and "[MISSING] helm" in old.stdout
+    assert "[OLD     ] maven" in old.stdout and "[MISSING ] helm" in old.stdout
     assert old.stderr.strip() == "error: required tools missing or too old: helm, maven (see the table above)"
+    # a team that wants the cloud CLI on this machine says so: then it is required
+    config.write_text(TOOLS_CONFIG + "prerequisites: {require: [aws]}\n")
+    (bin_dir / "mvn").write_text("#!/bin/sh\necho 'Apache Maven 3.9.6'\n")
+    (bin_dir / "helm").write_text("#!/bin/sh\necho 'v3.14.2'\n")
+    (bin_dir / "helm").chmod(0o755)
+    cloud = cli(env, "setup.tools")
+    assert cloud.returncode == 1 and "[OLD     ] aws" in cloud.stdout
+    assert cloud.stderr.strip() == "error: required tools missing or too old: aws (see the table above)"
+
+
+def test_setup_tools_passes_on_this_machine_after_the_readme_commands():
+    """The default config on this machine, as scripts/test.sh or scripts/demo.sh left it: the JDK and
+    the Maven Wrapper the build steps name, node, docker, and kubectl and helm in .venv/bin."""
+    env = {k: v for k, v in os.environ.items() if k not in {"RETAIL_DEPLOY_CONFIG", "RETAIL_JAVA_HOME"}}
+    env["PATH"] = f"{os.path.dirname(sys.executable)}{os.pathsep}{env.get('PATH', '')}"
+    done = cli(env, "setup.tools")
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = {line[13:].split("  ")[0]: line for line in done.stdout.splitlines() if line.startswith("  [")}
+    for tool in ("docker", "kubectl", "helm", "node", "java (JDK)", "maven"):
+        assert lines[tool].startswith("  [ok      ]"), done.stdout
+    assert "(needs 21+)" in lines["java (JDK)"] and "(needs 3.9+)" in lines["maven"]
+    assert done.stdout.splitlines()[-1].startswith("6 of 6 required tools ready")

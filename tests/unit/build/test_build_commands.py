@@ -5,13 +5,13 @@ from retail_deploy.commands import docker, maven, npm
 
 def test_maven_runbook_steps():
     assert [c.display() for c in maven.default_steps()] == [
-        "mvn clean test",
-        "mvn clean package -DskipTests -Pprod",
+        "./mvnw clean test",
+        "./mvnw clean package -DskipTests -Pprod",
     ]
 
 
 def test_maven_package_without_profile_keeps_tests():
-    assert maven.package(None, skip_tests=False).argv == ("mvn", "clean", "package")
+    assert maven.package(None, skip_tests=False).argv == ("./mvnw", "clean", "package")
 
 
 def test_npm_runbook_steps():

@@ -1,12 +1,14 @@
 """The runbook's Prerequisites and Appendix: tool versions, kubeconfig setup, Helm repositories,
 useful commands. Commands are data (compared whole); version judgement is pure."""
 
+import dataclasses
+
 import pytest
 
 from retail_deploy.commands import cloud, helm, kubectl
 from retail_deploy.commands.kubectl import Kube
 from retail_deploy.config import DEFAULT_CONFIG, load_config
-from retail_deploy.errors import ConfigError, InputError
+from retail_deploy.errors import ConfigError, InputError, OperationFailed
 from retail_deploy.setup import platform as platform_setup
 from retail_deploy.setup import prerequisites
 
@@ -76,3 +78,60 @@ def test_custom_tool_list_errors_name_the_line(tmp_path):
     path.write_text(DEFAULT_CONFIG.read_text() + "prerequisites:\n  tools:\n    - {name: x, command: [x], minimum: '1', pattern: '('}\n")
     with pytest.raises(ConfigError, match=r"prerequisites.tools\[0\].pattern: invalid regular expression"):
         prerequisites.tools_from_config(load_config(path, environ={}))
+
+
+def _needs(cfg):
+    return {r.tool.name: (r.required, "; ".join(r.needed_by) or r.would_need) for r in prerequisites.requirements(cfg)}
+
+
+def test_the_default_config_needs_the_build_and_kubernetes_tools_not_compose_or_the_cloud_cli():
+    needs = _needs(load_config(DEFAULT_CONFIG, environ={}))
+    assert {name for name, (required, _) in needs.items() if required} == {
+        "docker", "kubectl", "helm", "node", "java (JDK)", "maven"}
+    assert needs["docker compose"] == (False, "nothing configured runs it (the runbook's local stack, outside "
+                                              "retail-deploy)")
+    assert needs["aws"] == (False, "setup.cluster --env staging / production would run it (cluster: section)")
+    assert needs["maven"] == (True, "build of backend (Maven steps)")
+    assert needs["node"] == (True, "build of consumer-web, admin-web (npm steps)")
+    assert needs["kubectl"] == (True, "deploy, verify, rollback on staging, production (Kubernetes)")
+
+
+def test_the_jdk_and_maven_are_probed_as_the_build_steps_run_them():
+    by_name = {r.tool.name: r.tool for r in prerequisites.requirements(load_config(DEFAULT_CONFIG, environ={}))}
+    jdk = "/usr/lib/jvm/temurin-25-jdk-amd64"
+    backend = DEFAULT_CONFIG.parent.parent / "examples" / "retail-platform" / "backend"
+    assert by_name["java (JDK)"].command == (f"{jdk}/bin/javac", "-version")
+    assert by_name["maven"].command == ("env", "-C", str(backend.resolve()), f"JAVA_HOME={jdk}", "./mvnw", "-v")
+    other = load_config(DEFAULT_CONFIG, environ={"RETAIL_JAVA_HOME": "/opt/jdk-21"})
+    assert {r.tool.name: r.tool for r in prerequisites.requirements(other)}["java (JDK)"].command[0] == \
+        "/opt/jdk-21/bin/javac"
+
+
+def _config(tmp_path, text):
+    path = tmp_path / "p.yaml"
+    path.write_text("version: 1\nservices:\n  api: {}\n" + text)
+    return load_config(path, environ={})
+
+
+def test_what_the_config_configures_decides_what_is_required(tmp_path):
+    docker_only = _needs(_config(tmp_path, "environments:\n  development: {target: docker}\n"))
+    assert {n for n, (required, _) in docker_only.items() if required} == {"docker"}
+    assert docker_only["aws"] == (False, "nothing configured runs it")
+    forced = _needs(_config(tmp_path, "environments:\n  development: {target: docker}\n"
+                                      "prerequisites: {require: [aws, docker compose]}\n"))
+    assert forced["aws"] == (True, "prerequisites.require") and forced["docker compose"][0] is True
+    with pytest.raises(ConfigError, match="prerequisites.require: unknown tool 'gcloud'"):
+        prerequisites.requirements(_config(tmp_path, "environments:\n  development: {target: docker}\n"
+                                                     "prerequisites: {require: [gcloud]}\n"))
+
+
+def test_an_optional_tool_that_fails_is_reported_not_required():
+    old_aws = prerequisites.Finding(prerequisites.RUNBOOK_TOOLS[4], "1.45.11", False, "1.45.11 is older than 2.0",
+                                    required=False, why="setup.cluster would run it")
+    ok = prerequisites.Finding(KUBECTL, "1.32.3", True, "1.32.3 (needs 1.28+)", required=True, why="deploy")
+    text = prerequisites.render([ok, old_aws])
+    assert "[optional] aws      1.45.11 is older than 2.0  - optional: setup.cluster would run it" in text
+    assert text.splitlines()[-1] == "1 of 1 required tools ready; 1 optional (not needed by this config)"
+    prerequisites.require([ok, old_aws])  # does not raise
+    with pytest.raises(OperationFailed, match="required tools missing or too old: aws"):
+        prerequisites.require([ok, dataclasses.replace(old_aws, required=True)])
