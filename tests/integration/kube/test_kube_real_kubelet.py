@@ -21,6 +21,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import yaml
@@ -57,7 +58,9 @@ def backend(example_build, tmp_path) -> Iterator[int]:
     port = free_port()
     jar = example_build.directory / "backend" / "target" / "retail-backend.jar"
     log = (tmp_path / "backend.log").open("w")
-    proc = subprocess.Popen(["java", "-jar", str(jar)], env=dict(os.environ, PORT=str(port), BIND="127.0.0.1",
+    # The jar targets Java 21 (the runbook's JDK): run it on the JDK the build used, not the PATH's.
+    java = Path(os.environ.get("RETAIL_JAVA_HOME", "/usr/lib/jvm/temurin-25-jdk-amd64")) / "bin" / "java"
+    proc = subprocess.Popen([str(java), "-jar", str(jar)], env=dict(os.environ, PORT=str(port), BIND="127.0.0.1",
                                                                 APP_VERSION="1.0.0"),
                             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
     try:
