@@ -357,16 +357,27 @@ class TriggerReading(_Result):
     title: str
     value: float | None  # None: no data
     threshold: str
-    state: str  # FIRING, ok, no data (triggers); critical, warning, ok, no data (metrics)
+    state: str  # a TriggerState: ok, firing, no-data, unknown (triggers); critical, warning, ok, no data (metrics)
     unit: str
+    query: str = ""  # the PromQL asked (triggers)
+    no_data: str = ""  # the trigger's no_data policy: fail or accept (triggers)
+    error: str = ""  # why the state is unknown
 
     @property
     def fired(self) -> bool:
-        return self.state == "FIRING"
+        return self.state == "firing"
+
+    @property
+    def unverified(self) -> bool:
+        return self.state == "unknown" or (self.state == "no-data" and self.no_data != "accept")
 
     @classmethod
-    def from_reading(cls, reading: Reading) -> TriggerReading:
-        return cls(reading.name, reading.title, reading.value, reading.threshold, reading.state, reading.unit)
+    def from_reading(cls, reading: Reading, trigger: bool = True) -> TriggerReading:
+        if not trigger:
+            return cls(reading.name, reading.title, reading.value, reading.threshold, reading.state, reading.unit)
+        return cls(reading.name, reading.title, reading.value, reading.threshold, reading.state, reading.unit,
+                   redact.redact(reading.query), "accept" if reading.no_data_accepted else "fail",
+                   redact.redact(reading.error))
 
 
 @dataclass(frozen=True)
@@ -380,14 +391,22 @@ class TriggerReport(_Result):
     def fired(self) -> tuple[TriggerReading, ...]:
         return tuple(t for t in self.triggers if t.fired)
 
+    @property
+    def unverified(self) -> tuple[TriggerReading, ...]:
+        """No data (not accepted) or unknown: `monitor.check` exits 5 (or 2 for a rejected query)."""
+        return tuple(t for t in self.triggers if t.unverified)
+
     def to_dict(self) -> dict[str, Any]:
-        return {"ok": not self.fired, "fired": [t.name for t in self.fired], **super().to_dict()}
+        metrics = [{k: v for k, v in m.items() if k not in ("query", "no_data", "error")}
+                   for m in super().to_dict()["metrics"]]
+        return {"ok": not self.fired and not self.unverified, "fired": [t.name for t in self.fired],
+                "unverified": [t.name for t in self.unverified], **super().to_dict(), "metrics": metrics}
 
     @classmethod
     def from_check(cls, result: TriggerCheck) -> TriggerReport:
         return cls(result.environment, redact.redact(result.prometheus),
                    tuple(TriggerReading.from_reading(r) for r in result.triggers),
-                   tuple(TriggerReading.from_reading(r) for r in result.metrics))
+                   tuple(TriggerReading.from_reading(r, trigger=False) for r in result.metrics))
 
 
 def _states(services: Sequence[ServiceReport]) -> tuple[ServiceState, ...]:
@@ -738,15 +757,17 @@ def history(*, env: str, config: Config = None) -> History:
 def evaluate_triggers(*, env: str, metrics: bool = True, config: Config = None, check: bool = True) -> TriggerReport:
     """`monitor.check`: evaluate every rollback trigger (and the metrics table) on Prometheus now.
 
-    With `check` a firing trigger raises OperationFailed (exit 1); `check=False` returns the
-    report (`report.fired`). Prometheus not answering is an error, never "no trigger fired".
+    With `check` a firing trigger raises OperationFailed (exit 1), a trigger with no data that
+    does not accept it DependencyUnavailable (exit 5); `check=False` returns the report
+    (`report.fired`, `report.unverified`). Prometheus not answering is an error, never "no
+    trigger fired".
     """
     from retail_deploy.monitoring import monitor
 
     cfg = _platform(config)
     environment = cfg.environment(env)
     result = monitor.check(cfg, environment, include_metrics=metrics)
-    if check and result.fired:
-        names = "; ".join(monitor.describe(r) for r in result.fired)
-        raise OperationFailed(f"{len(result.fired)} rollback trigger(s) firing in {environment.name}: {names}")
+    error = monitor.check_error(result) if check else None
+    if error is not None:
+        raise error
     return TriggerReport.from_check(result)

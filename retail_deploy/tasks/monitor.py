@@ -1,8 +1,8 @@
 """Monitoring & Alerts chapter: `monitor.rules`, `monitor.check`, `monitor.watch`.
 
 Exit codes: 0 no rollback trigger fires · 1 one fires (or the rollback failed) · 2 bad input ·
-3 `--rollback` rolled the environment back · 5 Prometheus cannot be reached (the state is
-unknown, never "healthy").
+3 `--rollback` rolled the environment back · 5 Prometheus cannot be reached, or a trigger has no
+data (the state is unknown, never "healthy"; docs/monitoring.md "No data").
 """
 
 from __future__ import annotations
@@ -51,8 +51,11 @@ def rules(c, output=None, config=None):
 
 @task(read_only=True, help={"metrics": "also show the warning/critical metrics table (--no-metrics to skip)"})
 def check(c, env=None, config=None, metrics=True, json=False):
-    """Evaluate every rollback trigger now: table; exit 0 none fire, 1 one fires, 5 Prometheus unreachable."""
-    from retail_deploy.errors import OperationFailed
+    """Evaluate every rollback trigger now: a table; exit 1 when one fires, 5 when one has no data.
+
+    A trigger with no data is not healthy: exit 5 names it and its query, unless the trigger says
+    `no_data: accept`. A firing trigger wins (exit 1) whatever the others say.
+    """
     from retail_deploy.monitoring import monitor
 
     cfg = load(config)
@@ -64,11 +67,9 @@ def check(c, env=None, config=None, metrics=True, json=False):
         print_json(TriggerReport.from_check(result))
     else:
         _print_check(result, environment.name, metrics)
-    if result.fired:
-        names = "; ".join(monitor.describe(r) for r in result.fired)
-        raise OperationFailed(
-            f"{len(result.fired)} rollback trigger(s) firing in {environment.name}: {names}; "
-            f"roll back: retail-deploy rollback.undo --env {environment.name}")
+    error = monitor.check_error(result)
+    if error is not None:
+        raise error
     if not json:
         print(f"no rollback trigger is firing in {environment.name}")
 
@@ -81,9 +82,9 @@ def _print_check(result: CheckResult, environment: str, metrics: bool) -> None:
     if metrics and result.metrics:
         print()
         print(format_table(result.metrics, heading="metric"))
-    silent = [r.title for r in result.triggers if r.value is None]
+    silent = [r.title for r in result.triggers if r.state == "no-data"]
     if silent:
-        print(f"note: no data for {', '.join(silent)} (window not yet covered, or check the query)")
+        print(f"note: no data for {', '.join(silent)} (metric absent or renamed, or the window not yet covered)")
 
 
 @task(plans_reads=True, help={
@@ -92,7 +93,12 @@ def _print_check(result: CheckResult, environment: str, metrics: bool) -> None:
     "interval": "time between polls, e.g. 30s (default: monitoring.poll_interval)",
 })
 def watch(c, env=None, duration=None, rollback=False, interval=None, config=None):
-    """Poll the rollback triggers for --duration; with --rollback, roll back on the first breach (exit 3)."""
+    """Poll the rollback triggers for --duration; with --rollback, roll back on the first breach.
+
+    A breach is a trigger that fires, or one that had no data for its whole window (or the whole
+    watch, when shorter) unless it says `no_data: accept`. With --rollback either rolls the
+    environment back (exit 3); without it, a firing trigger is exit 1 and no data exit 5.
+    """
     from retail_deploy import validate
     from retail_deploy.errors import InputError, OperationFailed, RolledBack
     from retail_deploy.execute import Runner
@@ -134,6 +140,12 @@ def watch(c, env=None, duration=None, rollback=False, interval=None, config=None
     if rollback:
         raise RolledBack(f"{environment.name} rolled back ({outcome.get('summary', 'done')}): "
                          f"{monitor.describe(result.breach)}")
+    if not result.breach.fired:
+        from retail_deploy.errors import DependencyUnavailable
+
+        raise DependencyUnavailable(
+            f"{environment.name} was not verified: {monitor.describe(result.breach)}; "
+            "check the metric names, or give the trigger no_data: accept")
     raise OperationFailed(f"rollback trigger fired in {environment.name}: {monitor.describe(result.breach)}; "
                           f"not rolled back (use --rollback, or retail-deploy rollback.undo --env {environment.name})")
 
