@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass, field
 from typing import IO, TYPE_CHECKING, Any
 
 from retail_deploy import redact
-from retail_deploy.config import PlatformConfig
+from retail_deploy.config import EnvironmentConfig, PlatformConfig
 from retail_deploy.errors import (
     EXIT_BAD_INPUT,
     EXIT_FAILED,
@@ -489,14 +489,17 @@ def push(*, version: str, service: Services = None, config: Config = None, dry_r
 
 def deploy(*, env: str, version: str, services: Services = None, strategy: str | None = None,
            method: str | None = None, config: Config = None, dry_run: bool = False,
-           out: IO[str] | None = None) -> DeployResult:
+           out: IO[str] | None = None, confirm: str | None = None, acks: Sequence[str] = (),
+           force: str | None = None) -> DeployResult:
     """Deploy `version` to an environment with its target's strategy, under its lock.
 
     Docker target: new containers start beside the old ones and replace them only when healthy.
     Kubernetes: rolling (Helm or kubectl) or blue-green, then the verification `verify.<env>` runs.
-    Unlike the task, no confirmation is asked and the pre-deployment checklist is not run: a
-    script calling this has made that decision. Raises RolledBack (exit 3) when the deploy failed
-    and the previous version serves again, LockHeld (exit 4) when another deploy holds the lock.
+    An environment of the production role gets the task's safeguards: `confirm` must repeat its
+    name (the library's `--yes`; InputError, exit 2, otherwise), then the pre-deployment checklist
+    runs without questions (`acks` confirm items as `--ack` does, `force` is the reason to go on
+    although it is not satisfied, recorded as `forced`). Raises RolledBack (exit 3) when the deploy
+    failed and the previous version serves again, LockHeld (exit 4) when another deploy holds the lock.
     """
     from retail_deploy import validate
     from retail_deploy.targets.policy import guarded
@@ -504,20 +507,36 @@ def deploy(*, env: str, version: str, services: Services = None, strategy: str |
     version = validate.version(version)
     cfg = _platform(config)
     environment = cfg.environment(env)
+    _confirmed(environment, confirm, dry_run)
     chosen = [s.name for s in cfg.select_services(_service_names(services))]
     with _runner(dry_run, out) as runner:
-        return _deploy(guarded(runner, cfg, environment), version, chosen, strategy, method)
+        return _deploy(guarded(runner, cfg, environment), version, chosen, strategy, method,
+                       acks=tuple(acks), force=force)
+
+
+def _confirmed(environment: EnvironmentConfig, confirm: str | None, dry_run: bool) -> None:
+    """A production-role environment changes only when the caller named it (`confirm=`)."""
+    if environment.production and not dry_run and confirm != environment.name:
+        raise InputError(f"{environment.name} has the production role: pass confirm={environment.name!r} "
+                         "to deploy to it (nothing was changed)")
 
 
 def _deploy(policy: Guarded, version: str, chosen: list[str], strategy: str | None,
-            method: str | None) -> DeployResult:
+            method: str | None, *, acks: tuple[str, ...] = (), force: str | None = None) -> DeployResult:
     """On every target through the deploy seam: its policy (lock, audit record, notification,
     docs/deploying.md "Deploy targets") around its deploy, then its verification where the deploy
     did not check each service itself (as `deploy.<env>` does)."""
     from retail_deploy.targets import VerifyFailed
 
     target, name = policy.target, policy.env.name
-    outcome = policy.deploy(version, services=chosen, strategy=strategy, method=method)
+    forced = None
+    if policy.env.production:  # the checklist gate follows the role, as in deploy.production
+        from retail_deploy.checklist.gate import production_gate
+
+        if not policy.runner.dry:
+            policy.ensure_free()  # exit 4 before the slower checklist
+        forced = production_gate(policy.runner, policy.cfg, policy.env, version, acks=acks, force=force)
+    outcome = policy.deploy(version, services=chosen, strategy=strategy, method=method, forced=forced)
     if policy.runner.dry or target.verified_by_deploy:
         return DeployResult.from_report(outcome, target=target.kind, dry_run=policy.runner.dry)
     try:  # some services only: only they are expected at the new version
@@ -530,20 +549,23 @@ def _deploy(policy: Guarded, version: str, chosen: list[str], strategy: str | No
 
 
 def set_image(*, env: str, service: str, version: str, config: Config = None, dry_run: bool = False,
-              out: IO[str] | None = None) -> DeployResult:
+              out: IO[str] | None = None, confirm: str | None = None, acks: Sequence[str] = (),
+              force: str | None = None) -> DeployResult:
     """Put `version` of one service on an environment (`kubectl set image`, or its Docker
-    container replaced), health-checked like a deploy; the other services are not touched."""
+    container replaced), health-checked like a deploy; the other services are not touched.
+    A production-role environment needs `confirm`, `acks` and `force` as `deploy` does."""
     from retail_deploy import validate
     from retail_deploy.targets.policy import guarded
 
     version = validate.version(version)
     cfg = _platform(config)
     environment = cfg.environment(env)
+    _confirmed(environment, confirm, dry_run)
     chosen = [s.name for s in cfg.select_services(service)]
     with _runner(dry_run, out) as runner:
         policy = guarded(runner, cfg, environment)
         strategy, method = policy.target.set_image_knobs  # the target says how one image is replaced
-        return _deploy(policy, version, chosen, strategy, method)
+        return _deploy(policy, version, chosen, strategy, method, acks=tuple(acks), force=force)
 
 
 def verify(*, env: str, version: str | None = None, config: Config = None, check: bool = True,

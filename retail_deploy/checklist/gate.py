@@ -44,6 +44,25 @@ def gate(runner: Runner, cfg: PlatformConfig, env: EnvironmentConfig, version: s
     raise InputError(f"pre-deployment checklist for {version} to {env.name} not satisfied: {summary}")
 
 
+def production_gate(runner: Runner, cfg: PlatformConfig, env: EnvironmentConfig, version: str, *,
+                    acks: tuple[str, ...] = (), notify: bool = False, force: str | None = None,
+                    interactive: bool = False) -> str | None:
+    """The checklist in front of a deploy to a production-role environment, on every path that
+    deploys one (the tasks and the library): exit 2 when not satisfied, unless `force` gives the
+    reason; returns that reason when it was used (the caller records it as `forced`). A dry run
+    names the checklist instead of running it: it asks the registry, git, Prometheus and the
+    cluster, and a plan stays quick and offline."""
+    if force is not None and not force.strip():
+        raise InputError("--force needs a reason, e.g. --force 'hotfix for incident 42'")
+    checklist.check_acks(acks)  # the dry run must refuse what the real run refuses
+    if runner.dry:
+        runner.say(f"first the pre-deployment checklist: inv checklist.pre-deploy --env {env.name} "
+                   f"--version {version}")
+        return None
+    report = gate(runner, cfg, env, version, acks=acks, notify=notify, force=force, interactive=interactive)
+    return None if report.ok else force
+
+
 def _ask_at_terminal(item: checklist.Item) -> bool:
     try:
         return input(f"Confirm: {item.text}? [y/N] ").strip().lower() in ("y", "yes")
@@ -144,8 +163,9 @@ def staging_verified(runner: Runner, cfg: PlatformConfig, version: str) -> tuple
     from retail_deploy.kube.settings import kube_env
     from retail_deploy.targets import history
 
-    name = cfg.section("checklist").str("verified_in", "staging")
-    staging = cfg.environment(name)
+    name = cfg.section("checklist").str("verified_in", None)
+    staging = cfg.environment(name) if name else cfg.environment_of_role(None, ("staging",), "checklist.verified_in")
+    name = staging.name
     entries = [e for e in history.read_history(runner, kube_env(cfg, staging).kube)
                if e.get("action") == "verify" and e.get("version") == version]
     if not entries:
