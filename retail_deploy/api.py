@@ -318,6 +318,8 @@ class HistoryEntry(_Result):
     reason: str = ""
     # service -> {before, after, colour_before, colour_after}, as the deploy seam read them
     release: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    # the --force reason when the pre-deployment checklist was overridden ("" when it was not)
+    forced: str = ""
 
     @classmethod
     def from_record(cls, entry: Mapping[str, Any]) -> HistoryEntry:
@@ -332,7 +334,7 @@ class HistoryEntry(_Result):
                    {str(k): str(v) for k, v in previous.items()} if isinstance(previous, Mapping) else {},
                    str(entry.get("colour", "")), str(entry.get("reason", "")),
                    {str(k): {str(a): str(b) for a, b in v.items()} for k, v in release.items()
-                    if isinstance(v, Mapping)})
+                    if isinstance(v, Mapping)}, str(entry.get("forced") or ""))
 
     def to_dict(self) -> dict[str, Any]:
         data = super().to_dict()

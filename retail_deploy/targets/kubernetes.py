@@ -46,6 +46,10 @@ class KubeTarget:
     def __init__(self, runner: Runner, cfg: PlatformConfig, env: EnvironmentConfig):
         self.runner, self.cfg, self.env = runner, cfg, env
         self.kenv: KubeEnv = kube_env(cfg, env)
+        if self.kenv.kube.context:  # a context that is not in the kubeconfig: exit 2 before anything
+            from retail_deploy.kube.context import require_context
+
+            require_context(runner, self.kenv.kube.context, env.name)
 
     @property
     def where(self) -> str:

@@ -5,6 +5,7 @@ library), and cannot reach it through deploy.staging. Through the CLI and the ku
 from __future__ import annotations
 
 import io
+import json
 import subprocess
 import sys
 
@@ -70,6 +71,12 @@ def test_deploy_production_env_prod_asks_and_runs_the_checklist(team: Platform) 
     cm = team.cluster.configmap("production", history.HISTORY_NAME)
     deploys = [r for r in history.parse_history(cm["data"]) if r.get("action") == "deploy"]
     assert deploys[-1]["forced"] == "hotfix for incident 42"
+    # An audit script sees why the checklist was overridden: --json and the library carry it.
+    listed = cli(team, "rollback.history", "--env", "prod", "--json")
+    assert listed.returncode == 0, listed.stderr
+    entries = [e for e in json.loads(listed.stdout)["entries"] if e["action"] == "deploy"]
+    assert entries[-1]["forced"] == "hotfix for incident 42"
+    assert [e.forced for e in api.history(env="prod").entries if e.action == "deploy"] == ["hotfix for incident 42"]
 
 
 def test_the_library_needs_an_explicit_confirmation_and_runs_the_checklist(team: Platform) -> None:
@@ -87,7 +94,7 @@ def test_the_library_needs_an_explicit_confirmation_and_runs_the_checklist(team:
                       services="backend", out=io.StringIO())
     assert done.ok and team.served_version() == "1.1.0"
     entry = [e for e in api.history(env="prod").entries if e.action == "deploy"][-1]
-    assert entry.version == "1.1.0"
+    assert entry.version == "1.1.0" and entry.forced == "scripted hotfix"
 
 
 def test_config_validate_names_the_roles_and_warns_without_production(team: Platform) -> None:
