@@ -5,7 +5,8 @@ Every fact is read-only, so the checklist also runs in a dry run."""
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Never
 
 from retail_deploy import redact
 from retail_deploy.checklist import items as checklist
@@ -33,6 +34,9 @@ def gate(runner: Runner, cfg: PlatformConfig, env: EnvironmentConfig, version: s
     # Details quote what the facts saw (URLs, error messages): a URL may carry credentials.
     print(redact.redact(checklist.render(report)), file=runner.out, flush=True)
     if report.ok:
+        return report
+    if runner.dry:  # the checklist is the plan: what a real run would stop on, said, exit 0
+        runner.say(f"a real run stops here unless these are settled: {checklist.blocking_summary(report)}")
         return report
     summary = checklist.blocking_summary(report)
     if force:
@@ -87,6 +91,19 @@ def notify_teams(runner: Runner, cfg: PlatformConfig, env: EnvironmentConfig, ve
 
 
 def gather(runner: Runner, cfg: PlatformConfig, env: EnvironmentConfig, version: str) -> checklist.Facts:
+    """The facts, read when asked. A dry run reads only what it prints as a `$` line (git and
+    kubectl reads); the registry, Prometheus and the database are named, never contacted (nor
+    their host names resolved), and their items say so."""
+    if runner.dry:
+        return checklist.Facts(
+            commit_on_branch=lambda: commit_on_branch(runner, cfg, env, version),
+            pending_migrations=_not_in_a_dry_run("the migrations database"),
+            prometheus_ready=(_not_in_a_dry_run(f"Prometheus at {redact.redact(env.prometheus_url)}")
+                              if env.prometheus_url else None),
+            images_exist=_not_in_a_dry_run(f"the registry {cfg.registry.host or '(none configured)'}"),
+            staging_verified=lambda: staging_verified(runner, cfg, version),
+            rollback_plan=lambda: rollback_plan(runner, cfg, env),
+        )
     return checklist.Facts(
         commit_on_branch=lambda: commit_on_branch(runner, cfg, env, version),
         pending_migrations=lambda: pending_migrations(cfg, env),
@@ -95,6 +112,13 @@ def gather(runner: Runner, cfg: PlatformConfig, env: EnvironmentConfig, version:
         staging_verified=lambda: staging_verified(runner, cfg, version),
         rollback_plan=lambda: rollback_plan(runner, cfg, env),
     )
+
+
+def _not_in_a_dry_run(what: str) -> Callable[[], Never]:
+    def fact() -> Never:
+        raise DependencyUnavailable(f"not checked in a dry run (a real run asks {what})")
+
+    return fact
 
 
 def repository(cfg: PlatformConfig) -> str:

@@ -9,7 +9,15 @@ from invoke import Collection
 
 from retail_deploy.errors import InputError, OperationFailed
 from retail_deploy.setup.platform import dashboards
-from retail_deploy.tasks._common import EnvironmentsHelp, confirm, load, print_json, progress, task
+from retail_deploy.tasks._common import (
+    DEPLOY_EXITS,
+    EnvironmentsHelp,
+    confirm,
+    load,
+    print_json,
+    progress,
+    task,
+)
 from retail_deploy.tasks._kube import kubernetes_env, runner
 from retail_deploy.tasks.deploy_docker import development
 
@@ -100,7 +108,7 @@ def _build(run: Runner, cfg: PlatformConfig, services: list[str], version: str) 
     build_services(cfg, [cfg.services[name] for name in services], version, push=True, runner=run)
 
 
-@task(help={"method": "helm or kubectl (default: the environment's method)", "build": BUILD_HELP,
+@task(exits=DEPLOY_EXITS, help={"method": "helm or kubectl (default: the environment's method)", "build": BUILD_HELP,
             "services": SERVICES_HELP,
             "env": EnvironmentsHelp("a Kubernetes environment of the staging (or development) role "
                                     "(default: staging, else the only staging one)"),
@@ -123,7 +131,7 @@ def staging(c, version=None, method=None, build=False, yes=False, config=None, s
             services=services, json=json)
 
 
-@task(iterable=["ack"],
+@task(iterable=["ack"], exits=DEPLOY_EXITS,
       help={"strategy": "blue-green or rolling (default: the environment's strategy)", "build": BUILD_HELP,
             "services": SERVICES_HELP,
             "ack": "confirm a pre-deployment checklist item (repeatable), e.g. --ack load-test",

@@ -6,10 +6,10 @@ Thin: parse options, load the platform config, call `retail_deploy.build.service
 
 from __future__ import annotations
 
-from retail_deploy.tasks._common import EnvironmentsHelp, load, print_json, progress, task
+from retail_deploy.tasks._common import DEPLOY_EXITS, EnvironmentsHelp, load, print_json, progress, task
 
 
-@task(help={
+@task(exits=DEPLOY_EXITS, help={
     "version": "release version: the image tag, e.g. 1.0.0",
     "build": "build and push the images first (default); --no-build deploys images already in the registry",
     "services": "comma-separated services to deploy (default: all)",

@@ -87,7 +87,7 @@ def _print_check(result: CheckResult, environment: str, metrics: bool) -> None:
         print(f"note: no data for {', '.join(silent)} (metric absent or renamed, or the window not yet covered)")
 
 
-@task(plans_reads=True, help={
+@task(plans_reads=True, exits=(0, 1, 2, 3, 5, 130), help={
     "duration": "how long to watch, e.g. 10m or 90s",
     "rollback": "on the first trigger that fires, roll back with the environment's strategy and notify (exit 3)",
     "interval": "time between polls, e.g. 30s (default: monitoring.poll_interval)",
@@ -112,6 +112,9 @@ def watch(c, env=None, duration=None, rollback=False, interval=None, config=None
     environment = cfg.environment(env)
     monitor.monitoring_settings(cfg)  # config errors now, before anything is watched or changed
     runner = Runner(c)
+    if runner.dry:  # a plan never waits and never polls: it says what the watch would do
+        _plan_watch(runner, cfg, environment, duration_s, interval_s, rollback)
+        return
     if rollback:
         _refuse_if_cannot_roll_back(runner, cfg, environment)
     sender = notify.notifier(cfg, say=runner.say, runner=runner)
@@ -148,6 +151,37 @@ def watch(c, env=None, duration=None, rollback=False, interval=None, config=None
             "check the metric names, or give the trigger no_data: accept")
     raise OperationFailed(f"rollback trigger fired in {environment.name}: {monitor.describe(result.breach)}; "
                           f"not rolled back (use --rollback, or retail-deploy rollback.undo --env {environment.name})")
+
+
+def _plan_watch(runner: Runner, cfg: PlatformConfig, environment: EnvironmentConfig, duration_s: float,
+                interval_s: float | None, rollback: bool) -> None:
+    """The dry run of a watch: the polling rule, each trigger's query, and what a breach would do."""
+    from retail_deploy.commands import cmd
+    from retail_deploy.monitoring import monitor
+    from retail_deploy.monitoring.prometheus import display_url
+    from retail_deploy.monitoring.triggers import firing_query, format_duration
+
+    settings = monitor.monitoring_settings(cfg)
+    url = monitor.prometheus_url(cfg, environment, settings)
+    interval = interval_s if interval_s is not None else settings.poll_interval_s
+    where = display_url(url) if url else "no Prometheus configured (a real run stops here, exit 2)"
+    runner.say(f"would watch {len(settings.triggers)} rollback triggers of {environment.name} for "
+               f"{format_duration(duration_s)}: one poll every {format_duration(interval)} ({where})")
+    for trigger in settings.triggers:
+        window = monitor.no_data_window(trigger, duration_s)
+        rule = ("no data accepted" if trigger.no_data == "accept" else
+                f"no data for {format_duration(window)} is a breach" if window > 0 else "no data on a poll is a breach")
+        runner.say(f"{trigger.name}: breach when {trigger.describe_threshold()}; {rule}")
+        if url:
+            query = firing_query(trigger, settings.subquery_step_s)
+            runner.announce(cmd("curl", "-fsS", f"{display_url(url).rstrip('/')}/api/v1/query",
+                                "--data-urlencode", f"query={query}", read_only=True))
+    if rollback:
+        runner.say(f"on the first breach: roll {environment.name} back to the recorded previous release "
+                   f"(as inv rollback.undo --env {environment.name}), notify, exit 3")
+    else:
+        runner.say("on the first breach: stop and exit 1 (a trigger fired) or 5 (no data); nothing is rolled back "
+                   "without --rollback")
 
 
 def _refuse_if_cannot_roll_back(runner: Runner, cfg: PlatformConfig, environment: EnvironmentConfig) -> None:

@@ -6,14 +6,14 @@ from typing import TYPE_CHECKING
 
 from invoke import Collection
 
-from retail_deploy.tasks._common import confirm, load, print_json, task
+from retail_deploy.tasks._common import LOCKING_EXITS, confirm, load, print_json, task
 from retail_deploy.tasks._kube import runner
 
 if TYPE_CHECKING:
     from retail_deploy.targets import Report
 
 
-@task(plans_reads=True, help={"service": "only this service (default: every service the last change touched)",
+@task(plans_reads=True, exits=LOCKING_EXITS, help={"service": "only this service (default: every service the last change touched)",
                               "to_revision": "roll back to this Kubernetes revision (see rollback.history); "
                                              "needs --service"})
 def undo(c, env=None, service=None, to_revision=None, yes=False, config=None):
@@ -80,7 +80,7 @@ def history(c, env=None, config=None, json=False):
         print(rollback.show_history(run, cfg, environment))
 
 
-@task(name="blue-green", plans_reads=True, help={"to_colour": "colour to send traffic to (default: the one not live now)",
+@task(name="blue-green", plans_reads=True, exits=LOCKING_EXITS, help={"to_colour": "colour to send traffic to (default: the one not live now)",
                                "to_version": "switch although that colour does not run the previous release: "
                                              "the version it runs, confirmed"})
 def blue_green(c, env=None, to_colour=None, to_version=None, yes=False, config=None):
@@ -102,7 +102,7 @@ def blue_green(c, env=None, to_colour=None, to_version=None, yes=False, config=N
                   "health checks pass")
 
 
-@task(help={"to_version": "application version whose database schema to return to"})
+@task(exits=LOCKING_EXITS, help={"to_version": "application version whose database schema to return to"})
 def db(c, env=None, to_version=None, yes=False, config=None):
     """Undo the database migrations applied after TO_VERSION (the Migrations chapter)."""
     from retail_deploy import validate
