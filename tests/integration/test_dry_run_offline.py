@@ -83,3 +83,11 @@ def test_the_checklist_contacts_no_registry_prometheus_or_database(desk, tmp_pat
         in out
     assert "not checked in a dry run (a real run asks the migrations database)" in out
     assert "# a real run stops here unless these are settled: failed: " in out
+
+
+def test_a_migration_plan_with_no_database_says_what_it_assumed(desk):
+    environ = dict(desk, MONGODB_URI=f"mongodb://127.0.0.1:{free_port()}/retail")
+    out = dry(environ, "db.migrate", "--env", "production", "--version", "1.4.2")
+    assert "# assuming every migration file is pending: the database could not be read (MongoDB of production" in out
+    assert "# would back up retail first (users)" in out
+    assert "# would apply 2025-01-15-add-user-preferences.py (version 1.4.2)" in out
