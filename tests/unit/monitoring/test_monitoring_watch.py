@@ -185,3 +185,22 @@ def test_check_reads_every_trigger_once(cfg: Any) -> None:
     assert [r.name for r in result.fired] == ["errors"]
     assert client.queries[0].startswith("min_over_time((errors)[5m:30s])")
     assert client.queries[1].startswith("max_over_time((up)[3m:30s])")
+
+
+def test_a_verification_period_fails_on_a_trigger_without_data(cfg: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The deploy's verification period takes the watch's no-data breach as a failed verification
+    # (the deploy then rolls back), as it takes a firing trigger.
+    import io
+
+    from invoke import Context
+
+    from retail_deploy.execute import Runner
+    from retail_deploy.health import verification
+    from retail_deploy.monitoring import monitor
+
+    silent = {"errors": 0.01, "up": None}
+    monkeypatch.setattr(monitor, "watch", lambda cfg_, env, seconds, say: run(cfg_, [silent], duration=seconds)[0])
+    with pytest.raises(OperationFailed, match=r"^no data for a rollback trigger during the verification period: "
+                                              r"Health \(down\) has no data: no series for max_over_time"):
+        verification.verification_period(Runner(Context(), out=io.StringIO()), cfg, cfg.environment("prod"), 10,
+                                         "http://prom.test:9090")
