@@ -45,15 +45,26 @@ class KubeTarget:
 
     def __init__(self, runner: Runner, cfg: PlatformConfig, env: EnvironmentConfig):
         self.runner, self.cfg, self.env = runner, cfg, env
-        self.kenv: KubeEnv = kube_env(cfg, env)
-        if self.kenv.kube.context:  # a context that is not in the kubeconfig: exit 2 before anything
+        self._kenv: KubeEnv = kube_env(cfg, env)
+        self._context_checked = False
+
+    @property
+    def kenv(self) -> KubeEnv:
+        """The environment's Kubernetes settings; the first use that leads to the cluster checks
+        that the kube context is in the kubeconfig (exit 2 before anything, naming it)."""
+        self._check_context()
+        return self._kenv
+
+    def _check_context(self) -> None:
+        if not self._context_checked and self._kenv.kube.context:
             from retail_deploy.kube.context import require_context
 
-            require_context(runner, self.kenv.kube.context, env.name)
+            require_context(self.runner, self._kenv.kube.context, self.env.name)
+        self._context_checked = True
 
     @property
     def where(self) -> str:
-        return f"{self.kenv.kube.context}/{self.kenv.kube.namespace}"
+        return f"{self._kenv.kube.context}/{self._kenv.kube.namespace}"
 
     def _job(self, version: str = "", services: Sequence[str] | None = None) -> deployer.Deploy:
         targets = [self.kenv.service(n) for n in services] if services else list(self.kenv.services)
@@ -122,6 +133,7 @@ class KubeTarget:
         production checklist asks whether the version was verified on staging)."""
         from retail_deploy.kube import verify as kube_verify
 
+        self._check_context()  # exit 2 naming a missing context, before verify reads the cluster
         checked = kube_verify.verify(self.runner, self.cfg, self.env, version, services)
         report = Report(self.env.name, self.where, f"verify {version or ''}".strip(), version=version or "")
         if self.runner.dry:

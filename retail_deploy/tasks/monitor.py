@@ -177,8 +177,13 @@ def _plan_watch(runner: Runner, cfg: PlatformConfig, environment: EnvironmentCon
             runner.announce(cmd("curl", "-fsS", f"{display_url(url).rstrip('/')}/api/v1/query",
                                 "--data-urlencode", f"query={query}", read_only=True))
     if rollback:
+        from retail_deploy.monitoring import notify
+
         runner.say(f"on the first breach: roll {environment.name} back to the recorded previous release "
                    f"(as inv rollback.undo --env {environment.name}), notify, exit 3")
+        # The notifications it would send, as their (masked) CLI equivalents: nothing is sent.
+        notify.notifier(cfg, say=runner.say, runner=runner).send(notify.rollback_event(
+            environment.name, reason="<the trigger that breached>", automatic=True))
     else:
         runner.say("on the first breach: stop and exit 1 (a trigger fired) or 5 (no data); nothing is rolled back "
                    "without --rollback")
