@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass, field
 from typing import IO, TYPE_CHECKING, Any
 
 from retail_deploy import redact
-from retail_deploy.config import PlatformConfig
+from retail_deploy.config import EnvironmentConfig, PlatformConfig
 from retail_deploy.errors import (
     EXIT_BAD_INPUT,
     EXIT_FAILED,
@@ -320,6 +320,8 @@ class HistoryEntry(_Result):
     reason: str = ""
     # service -> {before, after, colour_before, colour_after}, as the deploy seam read them
     release: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    # the --force reason when the pre-deployment checklist was overridden ("" when it was not)
+    forced: str = ""
 
     @classmethod
     def from_record(cls, entry: Mapping[str, Any]) -> HistoryEntry:
@@ -334,7 +336,7 @@ class HistoryEntry(_Result):
                    {str(k): str(v) for k, v in previous.items()} if isinstance(previous, Mapping) else {},
                    str(entry.get("colour", "")), str(entry.get("reason", "")),
                    {str(k): {str(a): str(b) for a, b in v.items()} for k, v in release.items()
-                    if isinstance(v, Mapping)})
+                    if isinstance(v, Mapping)}, str(entry.get("forced") or ""))
 
     def to_dict(self) -> dict[str, Any]:
         data = super().to_dict()
@@ -359,16 +361,27 @@ class TriggerReading(_Result):
     title: str
     value: float | None  # None: no data
     threshold: str
-    state: str  # FIRING, ok, no data (triggers); critical, warning, ok, no data (metrics)
+    state: str  # a TriggerState: ok, firing, no-data, unknown (triggers); critical, warning, ok, no data (metrics)
     unit: str
+    query: str = ""  # the PromQL asked (triggers)
+    no_data: str = ""  # the trigger's no_data policy: fail or accept (triggers)
+    error: str = ""  # why the state is unknown
 
     @property
     def fired(self) -> bool:
-        return self.state == "FIRING"
+        return self.state == "firing"
+
+    @property
+    def unverified(self) -> bool:
+        return self.state == "unknown" or (self.state == "no-data" and self.no_data != "accept")
 
     @classmethod
-    def from_reading(cls, reading: Reading) -> TriggerReading:
-        return cls(reading.name, reading.title, reading.value, reading.threshold, reading.state, reading.unit)
+    def from_reading(cls, reading: Reading, trigger: bool = True) -> TriggerReading:
+        if not trigger:
+            return cls(reading.name, reading.title, reading.value, reading.threshold, reading.state, reading.unit)
+        return cls(reading.name, reading.title, reading.value, reading.threshold, reading.state, reading.unit,
+                   redact.redact(reading.query), "accept" if reading.no_data_accepted else "fail",
+                   redact.redact(reading.error))
 
 
 @dataclass(frozen=True)
@@ -382,14 +395,22 @@ class TriggerReport(_Result):
     def fired(self) -> tuple[TriggerReading, ...]:
         return tuple(t for t in self.triggers if t.fired)
 
+    @property
+    def unverified(self) -> tuple[TriggerReading, ...]:
+        """No data (not accepted) or unknown: `monitor.check` exits 5 (or 2 for a rejected query)."""
+        return tuple(t for t in self.triggers if t.unverified)
+
     def to_dict(self) -> dict[str, Any]:
-        return {"ok": not self.fired, "fired": [t.name for t in self.fired], **super().to_dict()}
+        metrics = [{k: v for k, v in m.items() if k not in ("query", "no_data", "error")}
+                   for m in super().to_dict()["metrics"]]
+        return {"ok": not self.fired and not self.unverified, "fired": [t.name for t in self.fired],
+                "unverified": [t.name for t in self.unverified], **super().to_dict(), "metrics": metrics}
 
     @classmethod
     def from_check(cls, result: TriggerCheck) -> TriggerReport:
         return cls(result.environment, redact.redact(result.prometheus),
                    tuple(TriggerReading.from_reading(r) for r in result.triggers),
-                   tuple(TriggerReading.from_reading(r) for r in result.metrics))
+                   tuple(TriggerReading.from_reading(r, trigger=False) for r in result.metrics))
 
 
 def _states(services: Sequence[ServiceReport]) -> tuple[ServiceState, ...]:
@@ -472,14 +493,17 @@ def push(*, version: str, service: Services = None, config: Config = None, dry_r
 
 def deploy(*, env: str, version: str, services: Services = None, strategy: str | None = None,
            method: str | None = None, config: Config = None, dry_run: bool = False,
-           out: IO[str] | None = None) -> DeployResult:
+           out: IO[str] | None = None, confirm: str | None = None, acks: Sequence[str] = (),
+           force: str | None = None) -> DeployResult:
     """Deploy `version` to an environment with its target's strategy, under its lock.
 
     Docker target: new containers start beside the old ones and replace them only when healthy.
     Kubernetes: rolling (Helm or kubectl) or blue-green, then the verification `verify.<env>` runs.
-    Unlike the task, no confirmation is asked and the pre-deployment checklist is not run: a
-    script calling this has made that decision. Raises RolledBack (exit 3) when the deploy failed
-    and the previous version serves again, LockHeld (exit 4) when another deploy holds the lock.
+    An environment of the production role gets the task's safeguards: `confirm` must repeat its
+    name (the library's `--yes`; InputError, exit 2, otherwise), then the pre-deployment checklist
+    runs without questions (`acks` confirm items as `--ack` does, `force` is the reason to go on
+    although it is not satisfied, recorded as `forced`). Raises RolledBack (exit 3) when the deploy
+    failed and the previous version serves again, LockHeld (exit 4) when another deploy holds the lock.
     """
     from retail_deploy import validate
     from retail_deploy.targets.policy import guarded
@@ -487,20 +511,36 @@ def deploy(*, env: str, version: str, services: Services = None, strategy: str |
     version = validate.version(version)
     cfg = _platform(config)
     environment = cfg.environment(env)
+    _confirmed(environment, confirm, dry_run)
     chosen = [s.name for s in cfg.select_services(_service_names(services))]
     with _runner(dry_run, out) as runner:
-        return _deploy(guarded(runner, cfg, environment), version, chosen, strategy, method)
+        return _deploy(guarded(runner, cfg, environment), version, chosen, strategy, method,
+                       acks=tuple(acks), force=force)
+
+
+def _confirmed(environment: EnvironmentConfig, confirm: str | None, dry_run: bool) -> None:
+    """A production-role environment changes only when the caller named it (`confirm=`)."""
+    if environment.production and not dry_run and confirm != environment.name:
+        raise InputError(f"{environment.name} has the production role: pass confirm={environment.name!r} "
+                         "to deploy to it (nothing was changed)")
 
 
 def _deploy(policy: Guarded, version: str, chosen: list[str], strategy: str | None,
-            method: str | None) -> DeployResult:
+            method: str | None, *, acks: tuple[str, ...] = (), force: str | None = None) -> DeployResult:
     """On every target through the deploy seam: its policy (lock, audit record, notification,
     docs/deploying.md "Deploy targets") around its deploy, then its verification where the deploy
     did not check each service itself (as `deploy.<env>` does)."""
     from retail_deploy.targets import VerifyFailed
 
     target, name = policy.target, policy.env.name
-    outcome = policy.deploy(version, services=chosen, strategy=strategy, method=method)
+    forced = None
+    if policy.env.production:  # the checklist gate follows the role, as in deploy.production
+        from retail_deploy.checklist.gate import production_gate
+
+        if not policy.runner.dry:
+            policy.ensure_free()  # exit 4 before the slower checklist
+        forced = production_gate(policy.runner, policy.cfg, policy.env, version, acks=acks, force=force)
+    outcome = policy.deploy(version, services=chosen, strategy=strategy, method=method, forced=forced)
     if policy.runner.dry or target.verified_by_deploy:
         return DeployResult.from_report(outcome, target=target.kind, dry_run=policy.runner.dry)
     try:  # some services only: only they are expected at the new version
@@ -513,20 +553,23 @@ def _deploy(policy: Guarded, version: str, chosen: list[str], strategy: str | No
 
 
 def set_image(*, env: str, service: str, version: str, config: Config = None, dry_run: bool = False,
-              out: IO[str] | None = None) -> DeployResult:
+              out: IO[str] | None = None, confirm: str | None = None, acks: Sequence[str] = (),
+              force: str | None = None) -> DeployResult:
     """Put `version` of one service on an environment (`kubectl set image`, or its Docker
-    container replaced), health-checked like a deploy; the other services are not touched."""
+    container replaced), health-checked like a deploy; the other services are not touched.
+    A production-role environment needs `confirm`, `acks` and `force` as `deploy` does."""
     from retail_deploy import validate
     from retail_deploy.targets.policy import guarded
 
     version = validate.version(version)
     cfg = _platform(config)
     environment = cfg.environment(env)
+    _confirmed(environment, confirm, dry_run)
     chosen = [s.name for s in cfg.select_services(service)]
     with _runner(dry_run, out) as runner:
         policy = guarded(runner, cfg, environment)
         strategy, method = policy.target.set_image_knobs  # the target says how one image is replaced
-        return _deploy(policy, version, chosen, strategy, method)
+        return _deploy(policy, version, chosen, strategy, method, acks=tuple(acks), force=force)
 
 
 def verify(*, env: str, version: str | None = None, config: Config = None, check: bool = True,
@@ -740,17 +783,19 @@ def history(*, env: str, config: Config = None) -> History:
 def evaluate_triggers(*, env: str, metrics: bool = True, config: Config = None, check: bool = True) -> TriggerReport:
     """`monitor.check`: evaluate every rollback trigger (and the metrics table) on Prometheus now.
 
-    With `check` a firing trigger raises OperationFailed (exit 1); `check=False` returns the
-    report (`report.fired`). Prometheus not answering is an error, never "no trigger fired".
+    With `check` a firing trigger raises OperationFailed (exit 1), a trigger with no data that
+    does not accept it DependencyUnavailable (exit 5); `check=False` returns the report
+    (`report.fired`, `report.unverified`). Prometheus not answering is an error, never "no
+    trigger fired".
     """
     from retail_deploy.monitoring import monitor
 
     cfg = _platform(config)
     environment = cfg.environment(env)
     result = monitor.check(cfg, environment, include_metrics=metrics)
-    if check and result.fired:
-        names = "; ".join(monitor.describe(r) for r in result.fired)
-        raise OperationFailed(f"{len(result.fired)} rollback trigger(s) firing in {environment.name}: {names}")
+    error = monitor.check_error(result) if check else None
+    if error is not None:
+        raise error
     return TriggerReport.from_check(result)
 
 

@@ -40,7 +40,9 @@ def _bad_input() -> Iterator[None]:
         raise Exit(f"error: invalid option value: {error} (see retail-deploy --help TASK)", EXIT_BAD_INPUT) from None
 
 
-_NEEDS_VALUE = re.compile(r"^Flag <\w*Argument: (?P<names>[^>\[]+?)(?: \[\w+\])?(?: [*?]+)?> needed value")
+# invoke's Argument shows as `<Argument: timeout (t) [float]>`; ours (tasks/_common.py) as `--ack ITEM (-a)`.
+_NEEDS_VALUE = re.compile(r"^Flag (?:<\w*Argument: (?P<names>[^>\[]+?)(?: \[\w+\])?(?: [*?]+)?>|--(?P<long>[\w-]+)\b.*?)"
+                          r" needed value")
 _UNKNOWN = re.compile(r"^No idea what '(?P<what>.*)' is!$", re.S)
 _POSITIONAL = re.compile(r"^'(?P<task>[^']+)' did not receive required positional arguments: (?P<names>.+)$")
 
@@ -53,7 +55,7 @@ def parse_message(error: ParseError) -> str:
     task = getattr(context, "name", None)
     where = f"retail-deploy --help {task}" if task else "retail-deploy --help TASK"
     if match := _NEEDS_VALUE.match(text):
-        name = match["names"].split(" (")[0].strip().replace("_", "-")
+        name = (match["long"] or match["names"].split(" (")[0]).strip().replace("_", "-")
         return f"--{name} needs a value (see {where})"
     if match := _UNKNOWN.match(text):
         what = match["what"]

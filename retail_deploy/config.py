@@ -16,7 +16,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, overload
+from typing import Any, Literal, overload
 
 from retail_deploy import redact, validate
 from retail_deploy.errors import InputError
@@ -29,6 +29,10 @@ DEFAULT_CONFIG = REPO_ROOT / "config" / "retail-platform.yaml"
 TARGETS = ("kubernetes", "docker")
 METHODS = ("helm", "kubectl")
 STRATEGIES = ("rolling", "blue-green")
+# What an environment is for: its role decides the procedure and the safeguards (the checklist
+# gate, the confirmation, --force), never its name (docs/configuration.md "Roles").
+Role = Literal["production", "staging", "development"]
+ROLES: tuple[Role, ...] = ("production", "staging", "development")
 COLOURS = ("blue", "green")
 # Environment variables whose names say they hold a secret, even if not declared `secret: true`.
 _SECRET_NAME = re.compile(r"(PASSWORD|SECRET|TOKEN|PRIVATE|CREDENTIAL|API_KEY|ROUTING_KEY|WEBHOOK)", re.I)
@@ -148,14 +152,19 @@ class EnvironmentConfig:
     helm: HelmConfig | None
     docker: DockerTargetConfig | None
     raw: Node = field(repr=False, compare=False)
+    role: Role = "staging"
+
+    @property
+    def production(self) -> bool:
+        """The production procedure and its safeguards apply (the checklist gate, the confirmation)."""
+        return self.role == "production"
 
     def task(self, chapter: str) -> str:
         """The task line that deploys (`chapter="deploy"`) or verifies (`"verify"`) this environment,
-        for hints, which must name tasks that exist: `deploy.development` drives a Docker engine,
-        `deploy.production` the production procedure, `deploy.staging` any other Kubernetes one;
+        for hints, which must name tasks that exist: `deploy.production` for the production role,
+        `deploy.development` for another Docker engine, `deploy.staging` any other Kubernetes one;
         `--env NAME` is added where the name is not the task's default."""
-        procedure = "development" if self.target == "docker" else \
-            "production" if self.name == "production" else "staging"
+        procedure = "production" if self.production else "development" if self.target == "docker" else "staging"
         return f"{chapter}.{procedure}" + ("" if self.name == procedure else f" --env {self.name}")
 
     @property
@@ -205,6 +214,28 @@ class PlatformConfig:
             if len(docker) == 1:
                 return docker[0]
         return self.environment(name or "development")
+
+    def environment_of_role(self, name: str | None, roles: tuple[Role, ...], task: str) -> EnvironmentConfig:
+        """`--env` of a task that applies one role's procedure (`deploy.production`: production):
+        the named environment, which must have one of `roles` (exit 2 naming the task that deploys
+        it otherwise); unnamed, the environment called like the role, else the only one of the role."""
+        if name is None:
+            named = self.environments.get(roles[0])
+            of_role = [env for env in self.environments.values() if env.role in roles]
+            if named is not None and named.role in roles:
+                return named
+            if len(of_role) == 1:
+                return of_role[0]
+            if not of_role:
+                raise InputError(f"{task}: no environment has the {roles[0]} role "
+                                 f"(set environments.<name>.role: {roles[0]})")
+            raise InputError(f"{task}: several environments have the {roles[0]} role: pass --env "
+                             f"({', '.join(env.name for env in of_role)})")
+        env = self.environment(name)
+        if env.role not in roles:
+            raise InputError(f"{task} deploys {' or '.join(roles)} environments; {env.name} has the {env.role} "
+                             f"role: use {env.task('deploy')}")
+        return env
 
     def service(self, name: str) -> ServiceConfig:
         validate.choice(name, self.services, what="service")
@@ -430,7 +461,7 @@ def _health(node: Node) -> HealthEndpoint:
 
 _ENV_KEYS = {
     "target", "branch", "urls", "namespace", "kube_context", "method", "strategy", "rollout_timeout",
-    "confirm", "require_runtime_env", "prometheus_url", "blue_green", "helm", "docker",
+    "confirm", "require_runtime_env", "prometheus_url", "blue_green", "helm", "docker", "role",
     # chapter-owned per-environment settings (read through env.raw by their chapters)
     "deployment_window", "smoke", "migrations", "notifications", "monitoring", "ca_bundle", "cluster", "kube",
 }
@@ -462,7 +493,23 @@ def _environment(name: str, node: Node, services: Mapping[str, ServiceConfig]) -
         helm=_helm(node.get("helm")),
         docker=_docker(node.get("docker"), target, node),
         raw=node,
+        role=_role(node, name, target),
     )
+
+
+def _role(node: Node, name: str, target: str) -> Role:
+    given = node.choice("role", ROLES, default_role(name, target))
+    return next(role for role in ROLES if role == given)
+
+
+def default_role(name: str, target: str) -> Role:
+    """The role of an environment whose config names none: from its name (configs written before
+    roles existed keep their behaviour), else `development` for a Docker engine, else `staging`."""
+    if name in ("production", "prod"):
+        return "production"
+    if name in ("development", "dev") or target == "docker":
+        return "development"
+    return "staging"
 
 
 def _blue_green(node: Node | None, services: Mapping[str, ServiceConfig]) -> BlueGreenConfig | None:

@@ -51,6 +51,7 @@ def validate(cfg: PlatformConfig, env: str | None) -> str:
             target = getattr(target, attribute)
         target(cfg)
     lines = [f"{cfg.source}: valid ({len(cfg.services)} services, {len(cfg.environments)} environments)"]
+    lines.append(roles_line(cfg))
     if env is not None:
         environment = cfg.environment(env)
         if environment.require_runtime_env:
@@ -61,6 +62,16 @@ def validate(cfg: PlatformConfig, env: str | None) -> str:
         else:
             lines.append(f"environment {env}: no runtime variables required ({environment.target} target)")
     return "\n".join(lines)
+
+
+def roles_line(cfg: PlatformConfig) -> str:
+    """Which environments get the production safeguards; a warning when none does."""
+    production = [env.name for env in cfg.environments.values() if env.production]
+    if not production:
+        return ("warning: no environment has the production role, so no deploy gets the checklist gate "
+                "and the confirmation (set environments.<name>.role: production)")
+    roles = ", ".join(f"{env.name}: {env.role}" for env in cfg.environments.values())
+    return f"roles: {roles} (the production safeguards apply to {', '.join(production)})"
 
 
 def _runtime_status(cfg: PlatformConfig) -> dict[str, str]:

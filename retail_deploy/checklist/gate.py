@@ -5,7 +5,8 @@ Every fact is read-only, so the checklist also runs in a dry run."""
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Never
 
 from retail_deploy import redact
 from retail_deploy.checklist import items as checklist
@@ -34,6 +35,9 @@ def gate(runner: Runner, cfg: PlatformConfig, env: EnvironmentConfig, version: s
     print(redact.redact(checklist.render(report)), file=runner.out, flush=True)
     if report.ok:
         return report
+    if runner.dry:  # the checklist is the plan: what a real run would stop on, said, exit 0
+        runner.say(f"a real run stops here unless these are settled: {checklist.blocking_summary(report)}")
+        return report
     summary = checklist.blocking_summary(report)
     if force:
         runner.say(f"checklist not satisfied ({summary}); going on because of --force: {force}")
@@ -42,6 +46,25 @@ def gate(runner: Runner, cfg: PlatformConfig, env: EnvironmentConfig, version: s
         raise DependencyUnavailable(f"pre-deployment checklist for {version} to {env.name} could not be "
                                     f"completed: {summary} (a dependency did not answer; nothing was changed)")
     raise InputError(f"pre-deployment checklist for {version} to {env.name} not satisfied: {summary}")
+
+
+def production_gate(runner: Runner, cfg: PlatformConfig, env: EnvironmentConfig, version: str, *,
+                    acks: tuple[str, ...] = (), notify: bool = False, force: str | None = None,
+                    interactive: bool = False) -> str | None:
+    """The checklist in front of a deploy to a production-role environment, on every path that
+    deploys one (the tasks and the library): exit 2 when not satisfied, unless `force` gives the
+    reason; returns that reason when it was used (the caller records it as `forced`). A dry run
+    names the checklist instead of running it: it asks the registry, git, Prometheus and the
+    cluster, and a plan stays quick and offline."""
+    if force is not None and not force.strip():
+        raise InputError("--force needs a reason, e.g. --force 'hotfix for incident 42'")
+    checklist.check_acks(acks)  # the dry run must refuse what the real run refuses
+    if runner.dry:
+        runner.say(f"first the pre-deployment checklist: inv checklist.pre-deploy --env {env.name} "
+                   f"--version {version}")
+        return None
+    report = gate(runner, cfg, env, version, acks=acks, notify=notify, force=force, interactive=interactive)
+    return None if report.ok else force
 
 
 def _ask_at_terminal(item: checklist.Item) -> bool:
@@ -68,6 +91,19 @@ def notify_teams(runner: Runner, cfg: PlatformConfig, env: EnvironmentConfig, ve
 
 
 def gather(runner: Runner, cfg: PlatformConfig, env: EnvironmentConfig, version: str) -> checklist.Facts:
+    """The facts, read when asked. A dry run reads only what it prints as a `$` line (git and
+    kubectl reads); the registry, Prometheus and the database are named, never contacted (nor
+    their host names resolved), and their items say so."""
+    if runner.dry:
+        return checklist.Facts(
+            commit_on_branch=lambda: commit_on_branch(runner, cfg, env, version),
+            pending_migrations=_not_in_a_dry_run("the migrations database"),
+            prometheus_ready=(_not_in_a_dry_run(f"Prometheus at {redact.redact(env.prometheus_url)}")
+                              if env.prometheus_url else None),
+            images_exist=_not_in_a_dry_run(f"the registry {cfg.registry.host or '(none configured)'}"),
+            staging_verified=lambda: staging_verified(runner, cfg, version),
+            rollback_plan=lambda: rollback_plan(runner, cfg, env),
+        )
     return checklist.Facts(
         commit_on_branch=lambda: commit_on_branch(runner, cfg, env, version),
         pending_migrations=lambda: pending_migrations(cfg, env),
@@ -76,6 +112,13 @@ def gather(runner: Runner, cfg: PlatformConfig, env: EnvironmentConfig, version:
         staging_verified=lambda: staging_verified(runner, cfg, version),
         rollback_plan=lambda: rollback_plan(runner, cfg, env),
     )
+
+
+def _not_in_a_dry_run(what: str) -> Callable[[], Never]:
+    def fact() -> Never:
+        raise DependencyUnavailable(f"not checked in a dry run (a real run asks {what})")
+
+    return fact
 
 
 def repository(cfg: PlatformConfig) -> str:
@@ -144,8 +187,9 @@ def staging_verified(runner: Runner, cfg: PlatformConfig, version: str) -> tuple
     from retail_deploy.kube.settings import kube_env
     from retail_deploy.targets import history
 
-    name = cfg.section("checklist").str("verified_in", "staging")
-    staging = cfg.environment(name)
+    name = cfg.section("checklist").str("verified_in", None)
+    staging = cfg.environment(name) if name else cfg.environment_of_role(None, ("staging",), "checklist.verified_in")
+    name = staging.name
     entries = [e for e in history.read_history(runner, kube_env(cfg, staging).kube)
                if e.get("action") == "verify" and e.get("version") == version]
     if not entries:

@@ -171,7 +171,7 @@ def evaluate(cfg: PlatformConfig, env: EnvironmentConfig, version: str, facts: F
              notified_detail: str = "notified through the configured channels") -> Report:
     """Run every check; `ask` (interactive) confirms what remains, `acks` confirm by key."""
     acknowledged = check_acks(acks)
-    production = env.name == "production" or env.confirm
+    production = env.production or env.confirm
     outcomes = []
     for item in RUNBOOK_ITEMS:
         if item.production_only and not production:

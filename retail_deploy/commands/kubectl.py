@@ -47,6 +47,14 @@ def seconds(duration: float) -> str:
     return f"{round(duration)}s"
 
 
+# --- the kubeconfig (local: never contacts a cluster) ---------------------------------------
+
+def context_exists(context: str) -> Command:
+    """`kubectl config get-contexts NAME -o name`: exit 0 when the kubeconfig has the context,
+    1 with `error: context NAME not found` otherwise. Reads the kubeconfig file only."""
+    return cmd(KUBECTL, "config", "get-contexts", context, "-o", "name", read_only=True, timeout=15)
+
+
 # --- actions -------------------------------------------------------------------------------
 
 def set_image(kube: Kube, deployment: str, container: str, image: str) -> Command:

@@ -120,7 +120,8 @@ def verification_period(runner: Runner, cfg: PlatformConfig, env: EnvironmentCon
             return
         breach = getattr(result, "breach", None)
         if breach is not None:
-            raise OperationFailed(f"rollback trigger fired during the verification period: {monitor.describe(breach)}")
+            what = "rollback trigger fired" if breach.fired else "no data for a rollback trigger"
+            raise OperationFailed(f"{what} during the verification period: {monitor.describe(breach)}")
         return
     runner.say(f"no Prometheus for {env.name}: health checks for {round(seconds)}s")
     if runner.dry:

@@ -11,6 +11,7 @@ notification, and the final HTTP check that each service answers the version res
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from retail_deploy.errors import InputError, OperationFailed
@@ -18,12 +19,50 @@ from retail_deploy.kube import probes
 from retail_deploy.kube.settings import kube_env
 from retail_deploy.kube.strategies.blue_green import plan_switch_back
 from retail_deploy.kube.strategies.rolling import plan_undo
-from retail_deploy.targets import Report
+from retail_deploy.targets import Release, Report, history
 from retail_deploy.targets.policy import guarded
 
 if TYPE_CHECKING:
     from retail_deploy.config import EnvironmentConfig, PlatformConfig
     from retail_deploy.execute import Runner
+
+
+@dataclass(frozen=True)
+class UndoIntent:
+    """What `rollback.undo` will do, read from the audit history before anything changes: the
+    release it restores, what serves now, and whether that goes FORWARD again (the last change was
+    itself a rollback, so undoing it brings back the release that rollback removed)."""
+
+    restore: Release
+    current: Release
+    last_action: str
+    last_start: str
+
+    @property
+    def forward(self) -> bool:
+        return self.last_action.startswith("rollback")
+
+    def line(self, env_name: str) -> str:
+        """'production: rollback.undo restores backend 1.0.0 (blue) (now 1.1.0 (green)), undoing the deploy of ...'."""
+        changes = ", ".join(f"{name} {want.describe()}"
+                            + (f" (now {self.current[name].describe()})" if name in self.current else "")
+                            for name, want in self.restore.items())
+        what = "the rollback" if self.forward else f"the {self.last_action}"
+        ahead = ": this goes FORWARD again, to the release that rollback removed" if self.forward else ""
+        return f"{env_name}: rollback.undo restores {changes}, undoing {what} of {self.last_start or '?'}{ahead}"
+
+
+def undo_intent(runner: Runner, cfg: PlatformConfig, env: EnvironmentConfig,
+                service: str | None = None) -> UndoIntent | None:
+    """The release `undo_report` would restore (None: no recorded release, the target's own undo)."""
+    policy = guarded(runner, cfg, env)
+    last = history.last_change(policy.target.read_history(), service)
+    restore = policy.previous_release(service)
+    if last is None or not restore:
+        return None
+    current = history.recorded_release(last, "after")
+    return UndoIntent(restore, {name: current[name] for name in restore if name in current},
+                      str(last.get("action", "deploy")), str(last.get("start", "")))
 
 
 def undo_report(runner: Runner, cfg: PlatformConfig, env: EnvironmentConfig, *, service: str | None = None,

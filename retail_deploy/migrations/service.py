@@ -102,10 +102,14 @@ def database(where: Target) -> Iterator[MongoDatabase]:
         client.close()
 
 
+class DriverFailure(OperationFailed):
+    """The database could not be read or written (the driver's error, one redacted line)."""
+
+
 def _driver_failure(where: Target, error: Exception) -> OperationFailed:
     # Server selection errors carry a long topology dump: the first sentence says enough.
     detail = redact.redact(str(error)).split(", Timeout:")[0][:300]
-    return OperationFailed(f"MongoDB of {where.where}: {type(error).__name__}: {detail}; "
+    return DriverFailure(f"MongoDB of {where.where}: {type(error).__name__}: {detail}; "
                            f"check {where.place.uri_env} and that the server is reachable")
 
 
@@ -157,9 +161,26 @@ def migrate(cfg: PlatformConfig, env: Env, out: backups.Runner, version: str | N
     out.say(f"migrations of {where.where}")
     if version is None:
         out.say("warning: no --version given: db.rollback --to-version cannot place this batch")
-    with database(where) as db:
-        return runner.migrate(db, found, where.collections, out, version, where.lock_info(f"db.migrate {env}"),
-                              before=before)
+    try:
+        with database(where) as db:
+            return runner.migrate(db, found, where.collections, out, version, where.lock_info(f"db.migrate {env}"),
+                                  before=before)
+    except DriverFailure as error:
+        if not out.dry:
+            raise
+        _unread(where, out, error, take_backup, found, "every migration file is pending")
+        for migration in found:
+            out.say(f"would apply {migration.name} (version {version or 'unknown'})")
+        return [m.name for m in found]
+
+
+def _unread(where: Target, out: backups.Runner, error: DriverFailure, take_backup: bool | None,
+            files_: list[MigrationFile], assumption: str) -> None:
+    """A dry run whose database did not answer: the assumption, and the backup a real run takes first."""
+    out.say(f"assuming {assumption}: the database could not be read ({error})")
+    if where.place.backup if take_backup is None else take_backup:
+        declared = sorted({c for m in files_ for c in m.collections})
+        out.say(f"would back up {where.database} first ({', '.join(declared) or 'every collection'})")
 
 
 def _backup_first(where: Target, out: backups.Runner, take_backup: bool | None
@@ -200,10 +221,17 @@ def rollback(cfg: PlatformConfig, env: Env, out: backups.Runner, take_backup: bo
     env = _name(env)
     where = target(cfg, env)
     found = files(where)
-    with database(where) as db:
-        return runner.rollback(db, found, where.collections, out, plan.last_batch,
-                               "roll back the last batch", where.lock_info(f"db.rollback {env}"),
-                               before=_backup_first(where, out, take_backup))
+    try:
+        with database(where) as db:
+            return runner.rollback(db, found, where.collections, out, plan.last_batch,
+                                   "roll back the last batch", where.lock_info(f"db.rollback {env}"),
+                                   before=_backup_first(where, out, take_backup))
+    except DriverFailure as error:
+        if not out.dry:
+            raise
+        _unread(where, out, error, take_backup, found, "a last batch to undo")
+        out.say("would undo the last batch's migrations, newest first (down()), under the migration lock")
+        return []
 
 
 def rollback_to_version(cfg: PlatformConfig, env: Env, version: str, out: backups.Runner, take_backup: bool | None = None) -> list[str]:
@@ -218,10 +246,19 @@ def rollback_to_version(cfg: PlatformConfig, env: Env, version: str, out: backup
     version = validate.version(version)
     where = target(cfg, env)
     found = files(where)
-    with database(where) as db:
-        return runner.rollback(db, found, where.collections, out, lambda applied: plan.after_version(applied, version),
-                               f"roll back to version {version}", where.lock_info(f"db.rollback {env} {version}"),
-                               before=_backup_first(where, out, take_backup))
+    try:
+        with database(where) as db:
+            return runner.rollback(db, found, where.collections, out,
+                                   lambda applied: plan.after_version(applied, version),
+                                   f"roll back to version {version}", where.lock_info(f"db.rollback {env} {version}"),
+                                   before=_backup_first(where, out, take_backup))
+    except DriverFailure as error:
+        if not out.dry:
+            raise
+        _unread(where, out, error, take_backup, found, f"migrations applied after {version}")
+        out.say(f"would undo every migration applied after version {version}, newest first (down()), "
+                "refusing first if one is irreversible")
+        return []
 
 
 def backup(cfg: PlatformConfig, env: Env, out: backups.Runner) -> Path:

@@ -6,6 +6,12 @@ within one polling interval of the breach being visible in Prometheus). A poll t
 reach Prometheus is tolerated `monitoring.unreachable_tolerance` times in a row; after that,
 or if the period ends without a successful final poll, `PrometheusUnreachable` is raised:
 an unknown state is never reported as healthy.
+
+No data is not healthy either (docs/monitoring.md "No data"): `check` reports a trigger whose
+query answered with no series as `no-data`, and the task exits 5 for it unless the trigger says
+`no_data: accept`. A watch treats a trigger that had no data for its whole window (or for the whole
+watch, when the watch is shorter) as a failed verification: `on_breach` gets that reading. A
+firing trigger always wins over one without data, so a silent trigger never hides a breach.
 """
 
 from __future__ import annotations
@@ -15,18 +21,25 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from retail_deploy.errors import InputError
-from retail_deploy.monitoring.prometheus import PrometheusClient, PrometheusUnreachable, display_url
+from retail_deploy.errors import DependencyUnavailable, InputError, OperationFailed, RetailDeployError
+from retail_deploy.monitoring.prometheus import (
+    PrometheusClient,
+    PrometheusQueryError,
+    PrometheusUnreachable,
+    display_url,
+)
 from retail_deploy.monitoring.triggers import (
     HEALTH_TRIGGER,
     MonitoredService,
     MonitoringSettings,
     Reading,
+    Trigger,
     evaluate_metric,
     evaluate_trigger,
     format_duration,
     format_value,
     parse_monitoring,
+    unknown_trigger,
     windowed_query,
 )
 
@@ -70,9 +83,17 @@ def client_for(cfg: PlatformConfig, env: EnvironmentConfig | str,
 
 
 def evaluate_triggers(client: PrometheusClient, settings: MonitoringSettings) -> list[Reading]:
-    """Every rollback trigger, one windowed query each."""
-    return [evaluate_trigger(t, client.query(windowed_query(t, settings.subquery_step_s)))
-            for t in settings.triggers]
+    """Every rollback trigger, one windowed query each. A query Prometheus rejects makes that
+    trigger `unknown` and the others are still read (one bad query never hides a breach);
+    an unreachable Prometheus raises `PrometheusUnreachable` at once (every query would fail)."""
+    readings = []
+    for trigger in settings.triggers:
+        query = windowed_query(trigger, settings.subquery_step_s)
+        try:
+            readings.append(evaluate_trigger(trigger, client.query(query), query))
+        except PrometheusQueryError as error:
+            readings.append(unknown_trigger(trigger, str(error), query))
+    return readings
 
 
 def evaluate_metrics(client: PrometheusClient, settings: MonitoringSettings) -> list[Reading]:
@@ -90,6 +111,15 @@ class CheckResult:
     @property
     def fired(self) -> list[Reading]:
         return [r for r in self.triggers if r.fired]
+
+    @property
+    def unverified(self) -> list[Reading]:
+        """Triggers with no data (not accepted) or an unknown state: nothing says they are healthy."""
+        return [r for r in self.triggers if r.unverified]
+
+    @property
+    def ok(self) -> bool:
+        return not self.fired and not self.unverified
 
 
 def check(cfg: PlatformConfig, env: EnvironmentConfig | str, *, include_metrics: bool = True,
@@ -109,8 +139,39 @@ def check(cfg: PlatformConfig, env: EnvironmentConfig | str, *, include_metrics:
 
 
 def describe(reading: Reading) -> str:
-    """'Error rate is 7.2% (> 5% for 5m)'."""
+    """'Error rate is 7.2% (> 5% for 5m)'; for a trigger without data or with an unknown state,
+    which trigger and which query."""
+    if reading.state == "no-data":
+        return f"{reading.title} ({reading.name}) has no data: no series for {reading.query}"
+    if reading.state == "unknown":
+        return f"{reading.title} ({reading.name}) is unknown: {reading.error}"
     return f"{reading.title} is {format_value(reading.value, reading.unit)} ({reading.threshold})"
+
+
+def check_error(result: CheckResult) -> RetailDeployError | None:
+    """What `monitor.check` (task and library) raises for a result, None when it is healthy: a firing
+    trigger first (exit 1, whatever the others say), then a query Prometheus rejected (exit 2),
+    then a trigger with no data that does not accept it (exit 5, naming the trigger and its query)."""
+    env = result.environment
+    if result.fired:
+        names = "; ".join(describe(r) for r in result.fired)
+        return OperationFailed(f"{len(result.fired)} rollback trigger(s) firing in {env}: {names}; "
+                               f"roll back: retail-deploy rollback.undo --env {env}")
+    rejected = [r for r in result.unverified if r.state == "unknown"]
+    if rejected:
+        return PrometheusQueryError(rejected[0].error)
+    if result.unverified:
+        return DependencyUnavailable(
+            f"{len(result.unverified)} rollback trigger(s) of {env} cannot say the platform is healthy: "
+            f"{'; '.join(describe(r) for r in result.unverified)} "
+            "(check the metric names, or give the trigger no_data: accept)")
+    return None
+
+
+def no_data_window(trigger: Trigger, duration_s: float) -> float:
+    """Seconds without data after which a watch counts a trigger as failed: its window, or the
+    whole watch when that is shorter (a watch must not end "verified" on a trigger it never read)."""
+    return min(trigger.window_s, duration_s)
 
 
 @dataclass(frozen=True)
@@ -123,7 +184,8 @@ class WatchResult:
     # Seconds from the start of the watch to the poll that saw the breach.
     breach_at_s: float | None = None
     unreachable_polls: int = 0
-    # Triggers that never had data: they could not have fired (wrong metric names?).
+    # Triggers that never had data: they could not have fired (wrong metric names?). A breach
+    # whose state is `no-data` is one of them that stayed silent for its whole window.
     never_had_data: tuple[str, ...] = ()
     last: tuple[Reading, ...] = field(default_factory=tuple)
 
@@ -136,10 +198,11 @@ def watch(cfg: PlatformConfig, env: EnvironmentConfig | str, duration_s: float, 
           interval_s: float | None = None, on_breach: Callable[[Reading], object] | None = None,
           say: Callable[[str], None] = print, client: PrometheusClient | None = None,
           clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> WatchResult:
-    """Poll the rollback triggers for `duration_s`; stop at the first that fires.
+    """Poll the rollback triggers for `duration_s`; stop at the first that fires, or that has had
+    no data for its whole window (`no_data_window`; not for a trigger with `no_data: accept`).
 
     `on_breach(reading)` is called at once on that poll (the caller rolls back there); its
-    exceptions propagate. Returns the result either way; raises `PrometheusUnreachable` when
+    exceptions propagate. A query Prometheus rejects raises `PrometheusQueryError` (exit 2). Returns the result either way; raises `PrometheusUnreachable` when
     Prometheus stayed unreachable beyond the tolerance or at the end of the period.
     """
     env = cfg.environment(env) if isinstance(env, str) else env
@@ -155,10 +218,14 @@ def watch(cfg: PlatformConfig, env: EnvironmentConfig | str, duration_s: float, 
     deadline = start + duration_s
     polls = unreachable = in_a_row = 0
     seen_data: set[str] = set()
+    silent_since: dict[str, float] = {}  # trigger -> first poll of its current run without data
+    by_name = {t.name: t for t in settings.triggers}
+    first_read: float | None = None  # the first poll that read the triggers
     readings: Sequence[Reading] = ()
     try:
         while True:
             polls += 1
+            at = clock()
             try:
                 readings = evaluate_triggers(client, settings)
                 in_a_row = 0
@@ -171,18 +238,30 @@ def watch(cfg: PlatformConfig, env: EnvironmentConfig | str, duration_s: float, 
                         f"{error} ({in_a_row} polls in a row; {env.name} was not verified)") from None
                 readings = ()
             seen_data.update(r.name for r in readings if r.value is not None)
+            if readings and first_read is None:
+                first_read = at
+            final = clock() >= deadline
             fired = [r for r in readings if r.fired]
+            if not fired:
+                fired = _silent_too_long(readings, by_name, silent_since, at, first_read or at, duration_s, final)
             if fired:
-                at = clock() - start
-                say(f"poll {polls}: rollback trigger FIRED: {describe(fired[0])}")
+                elapsed = clock() - start
+                if fired[0].fired:
+                    say(f"poll {polls}: rollback trigger FIRED: {describe(fired[0])}")
+                else:
+                    say(f"poll {polls}: verification FAILED: {describe(fired[0])} "
+                        f"for {format_duration(at - silent_since.get(fired[0].name, at))}")
                 if on_breach is not None:
                     on_breach(fired[0])
-                return WatchResult(env.name, duration_s, interval, polls, fired[0], at, unreachable,
+                return WatchResult(env.name, duration_s, interval, polls, fired[0], elapsed, unreachable,
                                    _missing(settings, seen_data), tuple(readings))
+            rejected = [r for r in readings if r.state == "unknown"]
+            if rejected:  # a query Prometheus refuses is a config error: say so now, not after a window
+                raise PrometheusQueryError(rejected[0].error)
             if readings:
                 say(f"poll {polls}: " + "; ".join(f"{r.title} {format_value(r.value, r.unit)} {r.state}"
                                                   for r in readings))
-            if clock() >= deadline:
+            if final:
                 break
             # Ticks are anchored to the start so slow queries do not stretch the interval.
             next_tick = min(start + polls * interval, deadline)
@@ -195,6 +274,24 @@ def watch(cfg: PlatformConfig, env: EnvironmentConfig | str, duration_s: float, 
             f"the last poll could not reach Prometheus at {client.display}: {env.name} was not verified")
     return WatchResult(env.name, duration_s, interval, polls, None, None, unreachable,
                        _missing(settings, seen_data), tuple(readings))
+
+
+def _silent_too_long(readings: Sequence[Reading], triggers: dict[str, Trigger], silent_since: dict[str, float],
+                     at: float, first_read: float, duration_s: float, final: bool) -> list[Reading]:
+    """Update each trigger's run of polls without data (poll at `at`); the triggers whose run now
+    covers their window, or the whole watch at its final poll (`no_data_window`)."""
+    failed = []
+    for reading in readings:
+        if reading.state != "no-data":
+            silent_since.pop(reading.name, None)
+            continue
+        since = silent_since.setdefault(reading.name, at)
+        if reading.no_data_accepted:
+            continue
+        window = no_data_window(triggers[reading.name], duration_s)
+        if at - since >= window or (final and since <= first_read):
+            failed.append(reading)
+    return failed
 
 
 def _missing(settings: MonitoringSettings, seen: set[str]) -> tuple[str, ...]:

@@ -27,6 +27,14 @@ if TYPE_CHECKING:
     from retail_deploy.yamlnode import Node
 
 Direction = Literal["above", "below"]
+# A trigger's state: `ok`, `firing`, `no-data` (the query answered with no series, or only NaN)
+# or `unknown` (the query failed). No data is never healthy (docs/monitoring.md "No data").
+TriggerState = Literal["ok", "firing", "no-data", "unknown"]
+TRIGGER_STATES: tuple[TriggerState, ...] = ("ok", "firing", "no-data", "unknown")
+# What a trigger's `no_data:` key says about no data: `fail` (default: `monitor.check` exits 5, a
+# watch or verification period rolls back once its whole window had none) or `accept`.
+NoDataPolicy = Literal["fail", "accept"]
+NO_DATA_POLICIES: tuple[NoDataPolicy, ...] = ("fail", "accept")
 UNITS = ("ratio", "seconds", "count")
 OPS = (">", "<", ">=", "<=", "==", "!=")
 
@@ -134,6 +142,7 @@ class Trigger:
     threshold: float
     window_s: float  # 0: one instant sample ("detected")
     unit: str = "ratio"
+    no_data: NoDataPolicy = "fail"
 
     def breaches(self, value: float) -> bool:
         if math.isnan(value):
@@ -296,13 +305,21 @@ class Reading:
     title: str
     value: float | None  # None: no series (no data, or window not yet fully covered)
     threshold: str  # human form, e.g. "> 5% for 5m"
-    state: str  # "FIRING", "ok", "no data" (triggers); "critical", "warning", "ok", "no data" (metrics)
+    state: str  # a TriggerState (triggers); "critical", "warning", "ok", "no data" (metrics)
     labels: Mapping[str, str] = field(default_factory=dict)
     unit: str = "ratio"
+    query: str = ""  # the PromQL that was asked (named when it has no data)
+    error: str = ""  # why the state is `unknown`
+    no_data_accepted: bool = False  # the trigger's `no_data: accept`
 
     @property
     def fired(self) -> bool:
-        return self.state == "FIRING"
+        return self.state == "firing"
+
+    @property
+    def unverified(self) -> bool:
+        """No data (not accepted) or unknown: nothing says this trigger is healthy."""
+        return self.state == "unknown" or (self.state == "no-data" and not self.no_data_accepted)
 
 
 def _worst(samples: Sequence[Sample], direction: Direction) -> Sample | None:
@@ -313,15 +330,23 @@ def _worst(samples: Sequence[Sample], direction: Direction) -> Sample | None:
     return pick(values, key=lambda s: s.value)
 
 
-def evaluate_trigger(trigger: Trigger, samples: Sequence[Sample]) -> Reading:
+def evaluate_trigger(trigger: Trigger, samples: Sequence[Sample], query: str = "") -> Reading:
     """Verdict of a trigger from its windowed query's result (any breaching series fires)."""
     worst = _worst(samples, trigger.direction)
+    state: TriggerState
     if worst is None:
-        state = "no data"
+        state = "no-data"
     else:
-        state = "FIRING" if trigger.breaches(worst.value) else "ok"
+        state = "firing" if trigger.breaches(worst.value) else "ok"
     return Reading(trigger.name, trigger.title, None if worst is None else worst.value,
-                   trigger.describe_threshold(), state, dict(worst.labels) if worst else {}, trigger.unit)
+                   trigger.describe_threshold(), state, dict(worst.labels) if worst else {}, trigger.unit,
+                   query=query or trigger.query, no_data_accepted=trigger.no_data == "accept")
+
+
+def unknown_trigger(trigger: Trigger, error: str, query: str = "") -> Reading:
+    """A trigger whose query failed: its state is unknown, never ok."""
+    return Reading(trigger.name, trigger.title, None, trigger.describe_threshold(), "unknown", {}, trigger.unit,
+                   query=query or trigger.query, error=error, no_data_accepted=trigger.no_data == "accept")
 
 
 def evaluate_metric(metric: Metric, samples: Sequence[Sample]) -> Reading:
@@ -337,11 +362,19 @@ def evaluate_metric(metric: Metric, samples: Sequence[Sample]) -> Reading:
 def format_table(readings: Sequence[Reading], heading: str = "trigger") -> str:
     """Fixed-width table: trigger, value, threshold, state."""
     rows = [(heading, "value", "threshold", "state")]
-    rows += [(r.title, format_value(r.value, r.unit), r.threshold, r.state) for r in readings]
+    rows += [(r.title, format_value(r.value, r.unit), r.threshold, _shown_state(r)) for r in readings]
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def _shown_state(reading: Reading) -> str:
+    if reading.fired:
+        return "FIRING"  # the one state a person must not miss in a table
+    if reading.state == "no-data" and reading.no_data_accepted:
+        return "no-data (accepted)"
+    return reading.state
 
 
 # ---------------------------------------------------------------------------------------------
@@ -352,7 +385,7 @@ _SECTION_KEYS = frozenset({
     "unreachable_tolerance", "rule_group", "rule_for", "runbook_defaults", "queries",
     "rollback_triggers", "metrics", "alerts",
 })
-_TRIGGER_KEYS = frozenset({"title", "query", "above", "below", "for", "unit", "enabled"})
+_TRIGGER_KEYS = frozenset({"title", "query", "above", "below", "for", "unit", "enabled", "no_data"})
 _METRIC_KEYS = frozenset({"title", "query", "direction", "warning", "critical", "unit", "for", "enabled"})
 _ALERT_KEYS = frozenset({"query", "op", "threshold", "for", "severity", "summary", "description", "enabled"})
 
@@ -391,6 +424,7 @@ def parse_monitoring(node: Node, services: Sequence[MonitoredService] = (),
             threshold=threshold,
             window_s=_pick(entry, default, "for", "duration", 0.0),
             unit=_pick(entry, default, "unit", "choice", "ratio"),
+            no_data=_pick(entry, default, "no_data", "no_data", "fail"),
         ))
     rule_for = node.duration("rule_for", "5m")
     metrics = []
@@ -475,6 +509,8 @@ def _pick(entry: Node | None, default: Mapping[str, Any], key: str, kind: str, f
             return entry.choice(key, ("above", "below"))
         if kind == "op":
             return entry.choice(key, OPS)
+        if kind == "no_data":
+            return entry.choice(key, NO_DATA_POLICIES)
         raise AssertionError(kind)
     if key in default:
         return validate.duration(default[key]) if kind == "duration" else default[key]

@@ -15,7 +15,7 @@ from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
 from retail_deploy.commands import kubectl
-from retail_deploy.errors import InputError, OperationFailed, RetailDeployError
+from retail_deploy.errors import CommandFailed, InputError, OperationFailed, RetailDeployError, clip
 from retail_deploy.kube import deployer, probes
 from retail_deploy.kube.settings import KubeEnv, kube_env
 from retail_deploy.kube.strategies import HEALTH, SWITCH, Plan
@@ -45,22 +45,52 @@ class KubeTarget:
 
     def __init__(self, runner: Runner, cfg: PlatformConfig, env: EnvironmentConfig):
         self.runner, self.cfg, self.env = runner, cfg, env
-        self.kenv: KubeEnv = kube_env(cfg, env)
+        self._kenv: KubeEnv = kube_env(cfg, env)
+        self._context_checked = False
+
+    @property
+    def kenv(self) -> KubeEnv:
+        """The environment's Kubernetes settings; the first use that leads to the cluster checks
+        that the kube context is in the kubeconfig (exit 2 before anything, naming it)."""
+        self._check_context()
+        return self._kenv
+
+    def _check_context(self) -> None:
+        if not self._context_checked and self._kenv.kube.context:
+            from retail_deploy.kube.context import require_context
+
+            require_context(self.runner, self._kenv.kube.context, self.env.name)
+        self._context_checked = True
 
     @property
     def where(self) -> str:
-        return f"{self.kenv.kube.context}/{self.kenv.kube.namespace}"
+        return f"{self._kenv.kube.context}/{self._kenv.kube.namespace}"
 
     def _job(self, version: str = "", services: Sequence[str] | None = None) -> deployer.Deploy:
         targets = [self.kenv.service(n) for n in services] if services else list(self.kenv.services)
         return deployer.Deploy(self.runner, self.cfg, self.env, self.kenv, version, targets)
 
     # -- read ----------------------------------------------------------------------------
+    def _assumed(self, error: RetailDeployError, assumption: str) -> None:
+        """A read a dry run could not make: say what the plan assumes instead (a real run raises)."""
+        if not self.runner.dry:
+            raise error
+        while isinstance(error.__cause__, RetailDeployError):  # the command's own words, not a wrapper's
+            error = error.__cause__
+        text = error.detail if isinstance(error, CommandFailed) and error.detail else str(error)
+        said = [line for line in text.splitlines() if line.strip()]
+        self.runner.say(f"assuming {assumption} ({clip(said[-1] if said else type(error).__name__, 200)})")
+
     def _active(self) -> str | None:
         bg = self.kenv.blue_green
         if bg is None:
             return None
-        selector = probes.selector(self.runner, self.kenv.kube, bg.service_name)
+        try:
+            selector = probes.selector(self.runner, self.kenv.kube, bg.service_name)
+        except RetailDeployError as error:
+            first = next(iter(bg.deployments))
+            self._assumed(error, f"{first} is live: the Service {bg.service_name} could not be read")
+            return first
         return probes.active_colour(selector, bg.selector_key, dict(bg.deployments))
 
     def serving(self, services: Sequence[str] | None = None) -> dict[str, Serving]:
@@ -69,7 +99,11 @@ class KubeTarget:
         active = self._active() if bg is not None and bg.service in names else None
         deployments = {n: bg.deployments[active] if bg is not None and n == bg.service and active
                        else kenv.service(n).deployment for n in names}
-        found = probes.deployments(self.runner, kenv.kube, sorted(set(deployments.values())))
+        try:
+            found = probes.deployments(self.runner, kenv.kube, sorted(set(deployments.values())))
+        except RetailDeployError as error:
+            self._assumed(error, f"unknown versions of {', '.join(names)}: their deployments could not be read")
+            found = {}
         out = {}
         for name, dep in deployments.items():
             facts = found.get(dep)
@@ -85,7 +119,11 @@ class KubeTarget:
         if bg is None:
             return {}
         container = self.kenv.service(bg.service).container
-        found = probes.deployments(self.runner, self.kenv.kube, list(bg.deployments.values()))
+        try:
+            found = probes.deployments(self.runner, self.kenv.kube, list(bg.deployments.values()))
+        except RetailDeployError as error:
+            self._assumed(error, "unknown versions on both colours: their deployments could not be read")
+            found = {}
         out: dict[str, str | None] = {}
         for colour, dep in bg.deployments.items():
             image = found[dep].image(container) if dep in found else None
@@ -97,6 +135,7 @@ class KubeTarget:
         production checklist asks whether the version was verified on staging)."""
         from retail_deploy.kube import verify as kube_verify
 
+        self._check_context()  # exit 2 naming a missing context, before verify reads the cluster
         checked = kube_verify.verify(self.runner, self.cfg, self.env, version, services)
         report = Report(self.env.name, self.where, f"verify {version or ''}".strip(), version=version or "")
         if self.runner.dry:
@@ -261,7 +300,7 @@ class KubeTarget:
         if to_revision is not None and to_revision < 1:
             raise InputError(f"--to-revision must be a positive revision number, not {to_revision}")
         names = [service] if service else [t.name for t in kenv.services]
-        pairs = [(n, probes.live_deployment(runner, kenv, n)) for n in names]
+        pairs = [(n, self._live_deployment(n)) for n in names]
         if to_revision is not None and not runner.dry:
             known = [r.revision for r in probes.revisions(runner, kenv.kube, pairs[0][1],
                                                           kenv.service(names[0]).selector)]
@@ -278,6 +317,18 @@ class KubeTarget:
         report.notes.append("rolled back " + ", ".join(dep for _, dep in pairs))
         return report
 
+    def _live_deployment(self, service: str) -> str:
+        """probes.live_deployment; a dry run that cannot read the Service assumes the first colour."""
+        bg = self.kenv.blue_green
+        try:
+            return probes.live_deployment(self.runner, self.kenv, service)
+        except RetailDeployError as error:
+            if bg is None:
+                raise
+            first = next(iter(bg.deployments))
+            self._assumed(error, f"{first} is live: the Service {bg.service_name} could not be read")
+            return bg.deployments[first]
+
     def rollback_refusal(self) -> str | None:
         return None  # set image, rollout undo and the selector patch work on every Kubernetes environment
 
@@ -290,10 +341,19 @@ class KubeTarget:
         return history.read_lock(self.runner, self.kenv.kube)
 
     def force_release(self) -> history.LockInfo | None:
-        return history.force_release(self.runner, self.kenv.kube)
+        try:
+            return history.force_release(self.runner, self.kenv.kube)
+        except RetailDeployError as error:  # a dry run that cannot read the lock plans its removal
+            self._assumed(error, "a lock is held: the lock ConfigMap could not be read")
+            self.runner.run(kubectl.delete_configmap(self.kenv.kube, history.LOCK_NAME))
+            return None
 
     def read_history(self) -> list[dict[str, Any]]:
-        return history.read_history(self.runner, self.kenv.kube)
+        try:
+            return history.read_history(self.runner, self.kenv.kube)
+        except RetailDeployError as error:
+            self._assumed(error, "no recorded release: the deploy history could not be read")
+            return []
 
     def record(self, entry: Mapping[str, Any]) -> None:
         history.record(self.runner, self.kenv.kube, dict(entry))

@@ -18,7 +18,7 @@ from typing import IO, TYPE_CHECKING, Any, Literal, SupportsIndex
 
 import invoke
 from invoke.exceptions import Exit, UnexpectedExit
-from invoke.parser import Argument
+from invoke.parser import Argument, ParserContext
 
 from retail_deploy import redact
 from retail_deploy.errors import (
@@ -86,6 +86,67 @@ SHORT_FLAGS = {
 }
 
 
+# The value placeholder `--help` shows for an option that takes one (`-e ENV, --env=ENV`), so it
+# never reads as a switch. invoke shows STRING/INT for str/int options only, and nothing for a
+# list (`--ack`) or a float (`--timeout`); an option not named here shows its name in capitals.
+PLACEHOLDERS = {
+    "ack": "ITEM", "backup": "DIR", "ca_bundle": "FILE", "config": "FILE", "days": "DAYS",
+    "duration": "DURATION", "env": "ENV", "force": "REASON", "format": "FORMAT", "interval": "DURATION",
+    "method": "METHOD", "mongo_deployment": "DEPLOYMENT", "name": "NAME", "output": "FILE", "pod": "POD",
+    "port": "PORT", "program": "PROGRAM", "redis_deployment": "DEPLOYMENT", "remote_port": "PORT",
+    "replicas": "N", "request_timeout": "DURATION", "retries": "N", "service": "SERVICE", "services": "A,B",
+    "strategy": "STRATEGY", "style": "STYLE", "tail": "LINES", "target": "TARGET", "timeout": "SECONDS",
+    "to_colour": "COLOUR", "to_revision": "N", "to_version": "VERSION", "url": "URL", "version": "VERSION",
+    "via": "VIA",
+}
+
+# What each exit code means (design contract), for the line that ends every task's help.
+EXIT_MEANINGS = {0: "done", 1: "failed", 2: "bad input (nothing changed)", 3: "failed and rolled back",
+                 4: "the lock is held", 5: "a dependency did not answer", 130: "interrupted"}
+DEPLOY_EXITS = (0, 1, 2, 3, 4, 5, 130)
+LOCKING_EXITS = (0, 1, 2, 4, 5, 130)
+DEFAULT_EXITS = (0, 1, 2, 5, 130)
+
+
+def placeholder(argument: Argument) -> str | None:
+    """The `--help` value placeholder of an option; None for a switch."""
+    if argument.kind is bool:
+        return None
+    return PLACEHOLDERS.get(argument.name or "", (argument.name or "value").upper())
+
+
+def _help_for(self: ParserContext, flag: str) -> tuple[str, str]:
+    """invoke's `ParserContext.help_for`, with a placeholder for every option of ours that takes a value."""
+    names, text = _INVOKE_HELP_FOR(self, flag)
+    argument = self.flags[flag]
+    value = placeholder(argument) if isinstance(argument, _Argument) else None
+    if value is None:
+        return names, text
+    shown = []
+    for name in self.names_for(flag):
+        shown.append(f"{name} {value}" if len(name.strip("-")) == 1 else f"{name}={value}")
+    return ", ".join(sorted(shown, key=len)), text
+
+
+_INVOKE_HELP_FOR = ParserContext.help_for
+
+
+def exits_line(codes: tuple[int, ...]) -> str:
+    """'Exit codes: 0 done, 1 failed, ...': the last line of a task's help."""
+    return "Exit codes: " + "; ".join(f"{code} {EXIT_MEANINGS[code]}" for code in codes) + "."
+
+
+def _docstring(doc: str | None, codes: tuple[int, ...]) -> str:
+    """The task's docstring for invoke: its first paragraph on one line (`--list` shows the first
+    line, which must be a whole phrase), then the rest, then the exit codes."""
+    import inspect
+
+    text = inspect.cleandoc(doc or "")
+    first, _, rest = text.partition("\n\n")
+    first = " ".join(first.split())
+    return "\n\n".join(part for part in (first, rest.strip(), exits_line(codes)) if part)
+
+
 # Options whose value is free text that may start with '-' (a reason), not a name or a path.
 _FREE_TEXT = {"force"}
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -97,6 +158,14 @@ class _Argument(Argument):
     newlines (which would split a dry-run line or forge an error line) are refused, a value that
     looks like a flag (`--pod=-rf`) never reaches a command, and a number must be finite. Refused
     as bad input (exit 2) through `inv` as well as `retail-deploy`, whose parse errors differ."""
+
+    def __repr__(self) -> str:
+        """How invoke's parser names the option in its own errors (`inv TASK --ack` with no value:
+        "Flag --ack ITEM (-a) needed value and was not given one!"), read by a person."""
+        short = [f"-{n}" for n in self.names[1:] if len(n) == 1]
+        shown = f"--{self.names[0].replace('_', '-')}"
+        value = placeholder(self)
+        return shown + (f" {value}" if value else "") + (f" ({', '.join(short)})" if short else "")
 
     def set_value(self, value: object, cast: bool = True) -> None:
         option = f"--{(self.names[0])}"
@@ -150,12 +219,18 @@ class _Task(invoke.Task):
         return arguments
 
 
+# Installed once, for the arguments of our tasks only (`_Argument`); any other invoke program's
+# options are shown as invoke shows them.
+ParserContext.help_for = _help_for  # type: ignore[method-assign]
+
+
 def debugging() -> bool:
     """True under invoke's `-d/--debug` (it turns on DEBUG logging) or RETAIL_DEPLOY_DEBUG=1."""
     return logging.getLogger().isEnabledFor(logging.DEBUG) or os.environ.get("RETAIL_DEPLOY_DEBUG") == "1"
 
 
 def task(*args: Any, read_only: bool = False, plans_reads: bool = False,  # noqa: ANN401
+         exits: tuple[int, ...] = DEFAULT_EXITS,
          **kwargs: Any) -> Any:  # noqa: ANN401 - invoke's @task options and result, passed through
     """invoke's `@task`, plus: `help=` required for every option, and failures turned into one
     line on stderr with the contract's exit code (a traceback only with `-d`).
@@ -164,7 +239,8 @@ def task(*args: Any, read_only: bool = False, plans_reads: bool = False,  # noqa
     that did not answer is exit 5 (nothing was changed), and in a dry run every read is printed as
     a `$ ` line and a read that fails becomes a stated assumption, exit 0, as the deploy's dry run
     does. `plans_reads=True` gives only the dry-run behaviour (a task that acts, e.g. rollback.undo,
-    whose plan depends on reads)."""
+    whose plan depends on reads). `exits`: the exit codes the task can return, listed at the end
+    of its help (the docstring's first paragraph becomes its one-line `--list` phrase)."""
 
     def decorate(body: Callable[..., object]) -> invoke.Task[Callable[..., object]]:
         help_texts = dict(kwargs.pop("help", {}) or {})
@@ -218,6 +294,7 @@ def task(*args: Any, read_only: bool = False, plans_reads: bool = False,  # noqa
                 if token is not None:
                     _show_reads(token)
 
+        wrapper.__doc__ = _docstring(body.__doc__, exits)
         made: invoke.Task[Callable[..., object]] = invoke.task(help=help_texts, klass=_Task, **kwargs)(wrapper)
         return made
 

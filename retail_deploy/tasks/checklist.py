@@ -10,6 +10,7 @@ from retail_deploy.tasks._common import load, task
 
 
 @task(
+    plans_reads=True,
     iterable=["ack"],
     help={
         "ack": "confirm a checklist item a person must confirm (repeatable), e.g. --ack code-review",
@@ -17,7 +18,11 @@ from retail_deploy.tasks._common import load, task
     },
 )
 def pre_deploy(c, env=None, version=None, ack=None, notify=False, config=None):
-    """Run the runbook's pre-deployment checklist for a version and environment."""
+    """Run the runbook's pre-deployment checklist for a version and environment.
+
+    A dry run reads only what it prints as `$` lines (git, kubectl): the registry, Prometheus and
+    the database are named and not contacted, and the table ends with what a real run would stop on.
+    """
     from retail_deploy import validate
     from retail_deploy.checklist.gate import gate
     from retail_deploy.execute import Runner

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from invoke import Collection
 
-from retail_deploy.tasks._common import confirm, load, print_json, task
+from retail_deploy.tasks._common import LOCKING_EXITS, confirm, load, print_json, task
 
 
 def _runner(c):
@@ -49,7 +49,7 @@ def status(c, env=None, config=None, json=False):
     print(migrations.format_status(current))
 
 
-@task(help={"version": "application version being deployed (recorded; db.rollback --to-version uses it)",
+@task(exits=LOCKING_EXITS, help={"version": "application version being deployed (recorded; db.rollback --to-version uses it)",
             "skip_backup": "do not back up first (staging and production back up by default)"})
 def migrate(c, env=None, version=None, skip_backup=False, yes=False, config=None):
     """Apply pending migrations as one batch (backup first on staging/production)."""
@@ -70,7 +70,7 @@ def verify(c, env=None, allow_pending=False, config=None):
     migrations.verify(load(config), env, _runner(c), allow_pending)
 
 
-@task(help={"to_version": "undo every migration applied after this application version (default: the last batch)",
+@task(exits=LOCKING_EXITS, help={"to_version": "undo every migration applied after this application version (default: the last batch)",
             "skip_backup": "do not back up first (staging and production back up by default)"})
 def rollback(c, env=None, to_version=None, skip_backup=False, yes=False, config=None):
     """Undo the last batch, or everything applied after --to-version."""
@@ -96,7 +96,7 @@ def backup(c, env=None, config=None):
     print(migrations.backup(load(config), env, _runner(c)))
 
 
-@task(help={"backup": "backup folder to restore (default: the newest backup of the environment)"})
+@task(exits=LOCKING_EXITS, help={"backup": "backup folder to restore (default: the newest backup of the environment)"})
 def restore(c, env=None, backup=None, yes=False, config=None):
     """Restore the newest (or a given) backup of the database."""
     from retail_deploy import migrations, validate

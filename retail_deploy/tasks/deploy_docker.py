@@ -6,10 +6,10 @@ Thin: parse options, load the platform config, call `retail_deploy.build.service
 
 from __future__ import annotations
 
-from retail_deploy.tasks._common import EnvironmentsHelp, load, print_json, progress, task
+from retail_deploy.tasks._common import DEPLOY_EXITS, EnvironmentsHelp, load, print_json, progress, task
 
 
-@task(help={
+@task(exits=DEPLOY_EXITS, help={
     "version": "release version: the image tag, e.g. 1.0.0",
     "build": "build and push the images first (default); --no-build deploys images already in the registry",
     "services": "comma-separated services to deploy (default: all)",
@@ -22,7 +22,8 @@ def development(c, version=None, build=True, services=None, skip_tests=False, en
     """Build, push, then deploy VERSION to the Docker engine of the development environment.
 
     Each new container must pass its health checks before it replaces the running one; if one
-    fails, the old containers keep serving and the task exits 3 with the reason.
+    fails, the old containers keep serving and the task exits 3 with the reason. An environment
+    of the production role is refused (exit 2): deploy.production --env E deploys it.
     """
     from retail_deploy import validate
     from retail_deploy.docker import target as docker_target
@@ -33,6 +34,9 @@ def development(c, version=None, build=True, services=None, skip_tests=False, en
     version = validate.version(version)
     cfg = load(config)
     environment = cfg.docker_environment(env)
+    if environment.production:  # the checklist gate and the confirmation follow the role
+        raise InputError(f"{environment.name} has the production role: deploy it with "
+                         f"{environment.task('deploy')} (checklist and confirmation first)")
     if environment.docker is None:  # the build below needs the engine's docker: section
         raise InputError(f"environment {environment.name} is a {environment.target} target, not a Docker "
                          f"engine: use {environment.task('deploy')}")

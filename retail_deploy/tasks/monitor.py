@@ -1,8 +1,8 @@
 """Monitoring & Alerts chapter: `monitor.rules`, `monitor.check`, `monitor.watch`.
 
 Exit codes: 0 no rollback trigger fires · 1 one fires (or the rollback failed) · 2 bad input ·
-3 `--rollback` rolled the environment back · 5 Prometheus cannot be reached (the state is
-unknown, never "healthy").
+3 `--rollback` rolled the environment back · 5 Prometheus cannot be reached, or a trigger has no
+data (the state is unknown, never "healthy"; docs/monitoring.md "No data").
 """
 
 from __future__ import annotations
@@ -53,8 +53,11 @@ def rules(c, output=None, config=None):
 
 @task(read_only=True, help={"metrics": "also show the warning/critical metrics table (--no-metrics to skip)"})
 def check(c, env=None, config=None, metrics=True, json=False):
-    """Evaluate every rollback trigger now: table; exit 0 none fire, 1 one fires, 5 Prometheus unreachable."""
-    from retail_deploy.errors import OperationFailed
+    """Evaluate every rollback trigger now: a table; exit 1 when one fires, 5 when one has no data.
+
+    A trigger with no data is not healthy: exit 5 names it and its query, unless the trigger says
+    `no_data: accept`. A firing trigger wins (exit 1) whatever the others say.
+    """
     from retail_deploy.monitoring import monitor
 
     cfg = load(config)
@@ -66,11 +69,9 @@ def check(c, env=None, config=None, metrics=True, json=False):
         print_json(TriggerReport.from_check(result))
     else:
         _print_check(result, environment.name, metrics)
-    if result.fired:
-        names = "; ".join(monitor.describe(r) for r in result.fired)
-        raise OperationFailed(
-            f"{len(result.fired)} rollback trigger(s) firing in {environment.name}: {names}; "
-            f"roll back: retail-deploy rollback.undo --env {environment.name}")
+    error = monitor.check_error(result)
+    if error is not None:
+        raise error
     if not json:
         print(f"no rollback trigger is firing in {environment.name}")
 
@@ -83,18 +84,23 @@ def _print_check(result: CheckResult, environment: str, metrics: bool) -> None:
     if metrics and result.metrics:
         print()
         print(format_table(result.metrics, heading="metric"))
-    silent = [r.title for r in result.triggers if r.value is None]
+    silent = [r.title for r in result.triggers if r.state == "no-data"]
     if silent:
-        print(f"note: no data for {', '.join(silent)} (window not yet covered, or check the query)")
+        print(f"note: no data for {', '.join(silent)} (metric absent or renamed, or the window not yet covered)")
 
 
-@task(plans_reads=True, help={
+@task(plans_reads=True, exits=(0, 1, 2, 3, 5, 130), help={
     "duration": "how long to watch, e.g. 10m or 90s",
     "rollback": "on the first trigger that fires, roll back with the environment's strategy and notify (exit 3)",
     "interval": "time between polls, e.g. 30s (default: monitoring.poll_interval)",
 })
 def watch(c, env=None, duration=None, rollback=False, interval=None, config=None):
-    """Poll the rollback triggers for --duration; with --rollback, roll back on the first breach (exit 3)."""
+    """Poll the rollback triggers for --duration; with --rollback, roll back on the first breach.
+
+    A breach is a trigger that fires, or one that had no data for its whole window (or the whole
+    watch, when shorter) unless it says `no_data: accept`. With --rollback either rolls the
+    environment back (exit 3); without it, a firing trigger is exit 1 and no data exit 5.
+    """
     from retail_deploy import validate
     from retail_deploy.errors import InputError, OperationFailed, RolledBack
     from retail_deploy.execute import Runner
@@ -108,6 +114,9 @@ def watch(c, env=None, duration=None, rollback=False, interval=None, config=None
     environment = cfg.environment(env)
     monitor.monitoring_settings(cfg)  # config errors now, before anything is watched or changed
     runner = Runner(c)
+    if runner.dry:  # a plan never waits and never polls: it says what the watch would do
+        _plan_watch(runner, cfg, environment, duration_s, interval_s, rollback)
+        return
     if rollback:
         _refuse_if_cannot_roll_back(runner, cfg, environment)
     sender = notify.notifier(cfg, say=runner.say, runner=runner)
@@ -136,8 +145,50 @@ def watch(c, env=None, duration=None, rollback=False, interval=None, config=None
     if rollback:
         raise RolledBack(f"{environment.name} rolled back ({outcome.get('summary', 'done')}): "
                          f"{monitor.describe(result.breach)}")
+    if not result.breach.fired:
+        from retail_deploy.errors import DependencyUnavailable
+
+        raise DependencyUnavailable(
+            f"{environment.name} was not verified: {monitor.describe(result.breach)}; "
+            "check the metric names, or give the trigger no_data: accept")
     raise OperationFailed(f"rollback trigger fired in {environment.name}: {monitor.describe(result.breach)}; "
                           f"not rolled back (use --rollback, or retail-deploy rollback.undo --env {environment.name})")
+
+
+def _plan_watch(runner: Runner, cfg: PlatformConfig, environment: EnvironmentConfig, duration_s: float,
+                interval_s: float | None, rollback: bool) -> None:
+    """The dry run of a watch: the polling rule, each trigger's query, and what a breach would do."""
+    from retail_deploy.commands import cmd
+    from retail_deploy.monitoring import monitor
+    from retail_deploy.monitoring.prometheus import display_url
+    from retail_deploy.monitoring.triggers import firing_query, format_duration
+
+    settings = monitor.monitoring_settings(cfg)
+    url = monitor.prometheus_url(cfg, environment, settings)
+    interval = interval_s if interval_s is not None else settings.poll_interval_s
+    where = display_url(url) if url else "no Prometheus configured (a real run stops here, exit 2)"
+    runner.say(f"would watch {len(settings.triggers)} rollback triggers of {environment.name} for "
+               f"{format_duration(duration_s)}: one poll every {format_duration(interval)} ({where})")
+    for trigger in settings.triggers:
+        window = monitor.no_data_window(trigger, duration_s)
+        rule = ("no data accepted" if trigger.no_data == "accept" else
+                f"no data for {format_duration(window)} is a breach" if window > 0 else "no data on a poll is a breach")
+        runner.say(f"{trigger.name}: breach when {trigger.describe_threshold()}; {rule}")
+        if url:
+            query = firing_query(trigger, settings.subquery_step_s)
+            runner.announce(cmd("curl", "-fsS", f"{display_url(url).rstrip('/')}/api/v1/query",
+                                "--data-urlencode", f"query={query}", read_only=True))
+    if rollback:
+        from retail_deploy.monitoring import notify
+
+        runner.say(f"on the first breach: roll {environment.name} back to the recorded previous release "
+                   f"(as inv rollback.undo --env {environment.name}), notify, exit 3")
+        # The notifications it would send, as their (masked) CLI equivalents: nothing is sent.
+        notify.notifier(cfg, say=runner.say, runner=runner).send(notify.rollback_event(
+            environment.name, reason="<the trigger that breached>", automatic=True))
+    else:
+        runner.say("on the first breach: stop and exit 1 (a trigger fired) or 5 (no data); nothing is rolled back "
+                   "without --rollback")
 
 
 def _refuse_if_cannot_roll_back(runner: Runner, cfg: PlatformConfig, environment: EnvironmentConfig) -> None:

@@ -6,19 +6,23 @@ from typing import TYPE_CHECKING
 
 from invoke import Collection
 
-from retail_deploy.tasks._common import confirm, load, print_json, task
+from retail_deploy.tasks._common import LOCKING_EXITS, confirm, load, print_json, task
 from retail_deploy.tasks._kube import runner
 
 if TYPE_CHECKING:
     from retail_deploy.targets import Report
 
 
-@task(plans_reads=True, help={"service": "only this service (default: every service the last change touched)",
+@task(plans_reads=True, exits=LOCKING_EXITS, help={"service": "only this service (default: every service the last change touched)",
                               "to_revision": "roll back to this Kubernetes revision (see rollback.history); "
                                              "needs --service"})
 def undo(c, env=None, service=None, to_revision=None, yes=False, config=None):
-    """Back to the recorded previous release (traffic switch included), on any target; then check
-    over HTTP that each service answers the version it was rolled back to."""
+    """Back to the recorded previous release (traffic switch included), on any target.
+
+    It names the release it restores before acting, then checks over HTTP that each service
+    answers that version. Undoing a rollback goes forward again: on a production-role environment
+    that needs --yes or a yes at the terminal naming both versions (refused without one, exit 2).
+    """
     from retail_deploy.errors import InputError
     from retail_deploy.kube import rollback
 
@@ -35,7 +39,15 @@ def undo(c, env=None, service=None, to_revision=None, yes=False, config=None):
     if service is not None:
         cfg.service(service)
     with runner(c) as run:
-        if environment.confirm and not run.dry:
+        intent = rollback.undo_intent(run, cfg, environment, service) if revision is None else None
+        if intent is not None:  # named before anything changes
+            print(intent.line(environment.name), file=run.out, flush=True)
+        if intent is not None and intent.forward and environment.production and not run.dry:
+            # Undoing a rollback re-deploys what was rolled back: never without a yes naming both.
+            now = ", ".join(f"{n} {s.describe()}" for n, s in intent.current.items()) or "the current release"
+            back = ", ".join(f"{n} {s.describe()}" for n, s in intent.restore.items())
+            confirm(f"Undo the rollback in {environment.name}: replace {now} with {back} again?", yes=yes)
+        elif environment.confirm and not run.dry:
             confirm(f"Roll back {service or 'the last change'} in {environment.name}?", yes=yes)
         report = rollback.undo_report(run, cfg, environment, service=service, to_revision=revision)
         if not run.dry:
@@ -68,7 +80,7 @@ def history(c, env=None, config=None, json=False):
         print(rollback.show_history(run, cfg, environment))
 
 
-@task(name="blue-green", plans_reads=True, help={"to_colour": "colour to send traffic to (default: the one not live now)",
+@task(name="blue-green", plans_reads=True, exits=LOCKING_EXITS, help={"to_colour": "colour to send traffic to (default: the one not live now)",
                                "to_version": "switch although that colour does not run the previous release: "
                                              "the version it runs, confirmed"})
 def blue_green(c, env=None, to_colour=None, to_version=None, yes=False, config=None):
@@ -90,7 +102,7 @@ def blue_green(c, env=None, to_colour=None, to_version=None, yes=False, config=N
                   "health checks pass")
 
 
-@task(help={"to_version": "application version whose database schema to return to"})
+@task(exits=LOCKING_EXITS, help={"to_version": "application version whose database schema to return to"})
 def db(c, env=None, to_version=None, yes=False, config=None):
     """Undo the database migrations applied after TO_VERSION (the Migrations chapter)."""
     from retail_deploy import validate

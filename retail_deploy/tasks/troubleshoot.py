@@ -2,7 +2,8 @@
 
 Each task runs the runbook's diagnostic kubectl commands (pinned to the environment's context and
 namespace), prints the likely cause, and saves the full report (every command and its output)
-under ./reports/ or --output. Remedies are printed as exact commands and run only with --fix,
+under ./reports/ or --output. Evidence that could not be read is named ("Could not read: ...");
+with no cause found and evidence unread, the task exits 5: that is never an all-clear. Remedies are printed as exact commands and run only with --fix,
 after confirmation (--yes to skip it where there is no terminal).
 """
 
@@ -161,6 +162,11 @@ def _run(c: Context, config: str | None, env: str | None, service: str | None, o
                                         f"see {path or 'the output above'}")
         raise OperationFailed(f"every diagnostic command failed on {environment.name} (first: {failed[0].command}); "
                               f"see {path or 'the output above'}")
+    if report.inconclusive:  # never a false all-clear: nothing found, and not everything was read
+        from retail_deploy.errors import DependencyUnavailable
+
+        raise DependencyUnavailable(f"troubleshoot.{report.kind} on {environment.name} could not read its evidence "
+                                    f"({report.unread[0]}); no conclusion, see {path or 'the output above'}")
 
 
 def _at_least(value: int | str, minimum: int, option: str) -> int:

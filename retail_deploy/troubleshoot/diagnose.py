@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from retail_deploy.commands import Command
 from retail_deploy.commands import kubectl as k
 from retail_deploy.commands.kubectl import Kube
-from retail_deploy.errors import CommandFailed, OperationFailed, RetailDeployError
+from retail_deploy.errors import CommandFailed, OperationFailed, RetailDeployError, says_no_answer
 from retail_deploy.kube.probes import PodFacts, live_deployment, parse_cpu, parse_memory, parse_pods
 from retail_deploy.redact import redact  # evidence quotes logs, which may print a MONGODB_URI
 
@@ -578,10 +578,18 @@ class Report:
     findings: list[Finding] = field(default_factory=list)
     remedies: list[Command] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # Evidence that could not be read ("what (why)"): a read that got no answer, or that the
+    # diagnosis needed and failed. With no finding, the report concludes nothing (never "no cause").
+    unread: list[str] = field(default_factory=list)
 
     @property
     def likely_cause(self) -> Finding | None:
         return self.findings[0] if self.findings else None
+
+    @property
+    def inconclusive(self) -> bool:
+        """No cause found, and some evidence was not read: not an all-clear (the task exits 5)."""
+        return not self.findings and bool(self.unread)
 
     def summary(self) -> list[str]:
         """The lines printed on the terminal: findings and remedies, not the raw outputs."""
@@ -590,8 +598,11 @@ class Report:
             first, *rest = self.findings
             out.append(f"Likely cause: {first.line()}")
             out += [f"Also seen: {f.line()}" for f in rest]
+        elif self.unread:
+            out.append("No conclusion: the evidence could not be read (this is not an all-clear).")
         else:
             out.append("No known cause found in the evidence; read the collected output in the report.")
+        out += [f"Could not read: {what}" for what in self.unread]
         out += self.notes
         if self.remedies:
             out.append("Remedies (read-only run: apply with --fix, you will be asked to confirm):")
@@ -627,12 +638,19 @@ class _Collector:
         self.probe = probe
         self.report = report
 
-    def run(self, title: str, command: Command) -> ProbeOutput:
+    def run(self, title: str, command: Command, *, needed: bool = False) -> ProbeOutput:
+        """Run one read; a read that got no answer (or, when `needed`, failed at all) is unread evidence."""
         output = self.probe(command)
         text = output.stdout
         if output.stderr.strip():
             text = (text + "\n" if text else "") + output.stderr
         self.report.sections.append(Section(title, command.display(), text, output.exit_code))
+        if output.exit_code != 0 and (needed or output.exit_code is None or says_no_answer(text)):
+            said = [ln for ln in (output.stderr or output.stdout).splitlines() if ln.strip()]
+            # kubectl's last line is its verdict ("The connection to the server ... was refused");
+            # the lines before it are client-side logging.
+            why = "timed out" if output.exit_code is None else _tail(redact(said[-1] if said else "no output"), 160)
+            self.report.unread.append(f"{title} ({why})")
         return output
 
 
@@ -689,13 +707,13 @@ def crashloop(probe: Probe, kube: Kube, environment: str, *, selector: str,
     pods = [pod] if pod else []
     overview: dict[str, PodFacts] = {}
     if not pod:
-        listing = run(f"pods ({selector})", k.get_json(kube, "pods", selector=selector))
+        listing = run(f"pods ({selector})", k.get_json(kube, "pods", selector=selector), needed=True)
         if listing.exit_code == 0:
             failing = crashlooping(parse_pods(listing.stdout))
             pods = [p.name for p in failing[:max_pods]]
             overview = {p.name: p for p in failing}
-        if not pods:
-            report.notes.append(f"No crash-looping or unready pod matches {selector}.")
+            if not pods:  # only a list that was read can say so
+                report.notes.append(f"No crash-looping or unready pod matches {selector}.")
     for name in pods:
         described = run(f"describe pod {name}", k.describe_pod(kube, name))
         if described.exit_code == 0:
@@ -800,7 +818,8 @@ def certs(probe: Probe, kube: Kube, environment: str, *, days: int = 14,
     run = _Collector(probe, report).run
     listing = run("certificates", k.get_json(kube, "certificates"))
     if listing.exit_code != 0:
-        report.notes.append("Could not list certificates (is cert-manager installed in this cluster?).")
+        if not report.unread:  # the cluster answered: no Certificate kind here
+            report.notes.append("Could not list certificates (is cert-manager installed in this cluster?).")
         return report
     statuses = parse_certificates(listing.stdout)
     report.findings = analyse_certificates(statuses, now, days)

@@ -49,7 +49,9 @@ def test_blue_green_deploy_and_its_dry_run_on_production(platform: Platform) -> 
     assert "$ kubectl patch service retail-backend" in out.getvalue()
     assert platform.selector() == "blue" and platform.served_version() == "1.0.0"
 
-    done = api.deploy(env="production", version="1.1.0", services="backend", out=out)
+    # A production-role environment: confirmed by name, its checklist forced (the doubles have no registry).
+    done = api.deploy(env="production", version="1.1.0", services="backend", out=out, confirm="production",
+                      force="test platform: no registry or git tags")
     assert done.colour == "green" and done.ok
     assert [(s.service, s.version, s.previous) for s in done.services] == [("backend", "1.1.0", "1.0.0")]
     assert platform.selector() == "green" and platform.served_version() == "1.1.0"
@@ -67,6 +69,6 @@ def test_lock_status_and_lock_held(platform: Platform) -> None:
     held = api.lock_status(env="production")
     assert (held.locked, held.expired, held.holder, held.version) == (True, False, "carol@laptop", "1.0.9")
     with pytest.raises(api.LockHeld) as raised:
-        api.deploy(env="production", version="1.1.0", out=io.StringIO())
+        api.deploy(env="production", version="1.1.0", out=io.StringIO(), confirm="production")
     assert raised.value.exit_code == 4 and "carol@laptop" in str(raised.value)
     assert platform.served_version() == "1.0.0"

@@ -92,12 +92,14 @@ def test_health_check_dry_run_prints_the_curl_commands_and_checks_nothing() -> N
     assert any("https://api.example.com/api/v1/health" in line for line in lines)
 
 
-def test_lock_status_and_history_reach_each_environment_through_its_target() -> None:
+def test_lock_status_and_history_reach_each_environment_through_its_target(monkeypatch: pytest.MonkeyPatch) -> None:
     # Before, both refused Docker environments; now the deploy seam picks the target that keeps
     # them (on the engine: tests/integration/docker/test_dev_target.py reads them back for real).
     from retail_deploy.execute import Runner
+    from retail_deploy.kube import context
     from retail_deploy.targets import target_for
 
+    monkeypatch.setattr(context, "require_context", lambda runner, name, env: None)  # no kubectl run here
     cfg = api.load_platform()
     runner = Runner(None, dry=True)
     assert [target_for(runner, cfg, cfg.environment(name)).kind for name in ("development", "staging")] == [

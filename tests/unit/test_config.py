@@ -183,3 +183,41 @@ def test_a_build_step_runs_with_its_variables_and_they_must_be_names(tmp_path):
     config.write_text(config.read_text().replace("JAVA_HOME:", "'JAVA HOME':"))
     with pytest.raises(ConfigError, match="'JAVA HOME' is not a variable name"):
         load_config(config, environ={})
+
+
+ROLES = """\
+version: 1
+services: {api: {image: shop-api}}
+environments:
+  prod: {kube_context: c}
+  live: {kube_context: c, role: production}
+  qa: {kube_context: c}
+  laptop: {target: docker}
+  staging: {kube_context: c, role: development}
+"""
+
+
+def test_roles_default_from_the_name_and_the_config_may_name_them(tmp_path):
+    cfg = load_config(write(tmp_path, ROLES), environ={})
+    assert {e.name: e.role for e in cfg.environments.values()} == {
+        "prod": "production", "live": "production", "qa": "staging", "laptop": "development",
+        "staging": "development"}
+    assert cfg.environment("live").task("deploy") == "deploy.production --env live"
+    assert cfg.environment("qa").task("deploy") == "deploy.staging --env qa"
+
+
+def test_a_task_of_one_role_takes_any_environment_of_that_role_and_no_other(tmp_path):
+    cfg = load_config(write(tmp_path, ROLES), environ={})
+    assert cfg.environment_of_role("live", ("production",), "deploy.production").name == "live"
+    assert cfg.environment_of_role(None, ("staging",), "deploy.staging").name == "qa"
+    with pytest.raises(InputError, match="several environments have the production role: pass --env"):
+        cfg.environment_of_role(None, ("production",), "deploy.production")
+    with pytest.raises(InputError, match="deploy.staging deploys staging environments; prod has the production "
+                                         "role: use deploy.production --env prod"):
+        cfg.environment_of_role("prod", ("staging",), "deploy.staging")
+
+
+def test_an_unknown_role_names_file_line_and_key(tmp_path):
+    path = write(tmp_path, ROLES.replace("role: development", "role: prod"))
+    with pytest.raises(ConfigError, match=r"platform.yaml:8: environments.staging.role: 'prod' is not one of"):
+        load_config(path, environ={})

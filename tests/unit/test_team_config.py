@@ -40,7 +40,7 @@ def test_help_lists_the_teams_environments_and_no_retail_names(team, task):
     assert done.returncode == 0, done.stderr
     assert not RETAIL_NAMES.search(done.stdout), done.stdout
     text = " ".join(done.stdout.split())
-    env_help = re.search(r"--env=STRING (.*?)(?= -\w STRING| -\w, |$)", text)
+    env_help = re.search(r"--env=ENV (.*?)(?= -\w(?: [A-Z,]+)?, |$)", text)
     assert env_help and env_help.group(1).endswith(": dev"), text
 
 

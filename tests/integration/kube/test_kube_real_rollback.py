@@ -320,3 +320,26 @@ def test_every_kind_of_record_reads_back_with_the_release_it_left(platform, monk
     assert "rollback-undo" in table and "backend 1.1.0->1.0.0 [green->blue]" in table
     assert "rollback-automatic" in table and "backend 1.0.0 [blue]" in table
 
+
+
+def test_undo_names_the_release_and_going_forward_in_production_needs_a_yes_naming_both(platform):
+    cfg, production = env(platform, "production")
+    deployer.deploy(platform.runner(), cfg, production, "1.1.0", services=["backend"])
+    back = inv(platform, "rollback.undo", "--env", "production", "--yes")
+    assert back.returncode == 0, back.stderr
+    assert back.stdout.splitlines()[0].startswith(
+        "production: rollback.undo restores backend 1.0.0 (blue) (now 1.1.0 (green)), undoing the deploy of ")
+    assert platform.served_version() == "1.0.0"
+
+    # The newest change is now a rollback: undoing it re-deploys 1.1.0. Not without a yes.
+    before = len(platform.mutations())
+    refused = inv(platform, "rollback.undo", "--env", "production")
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "this goes FORWARD again, to the release that rollback removed" in refused.stdout
+    assert refused.stderr.strip() == ("error: Undo the rollback in production: replace backend 1.0.0 (blue) with "
+                                      "backend 1.1.0 (green) again? needs confirmation, and there is no terminal: "
+                                      "pass --yes")
+    assert len(platform.mutations()) == before and platform.served_version() == "1.0.0"
+    forward = inv(platform, "rollback.undo", "--env", "production", "--yes")
+    assert forward.returncode == 0, forward.stderr
+    assert platform.served_version() == "1.1.0"

@@ -73,6 +73,13 @@ ERROR_RATE = Trigger("error_rate", "Error rate",
                      '(sum(rate(http_server_requests_total{status=~"5.."}[3s])) or vector(0))'
                      " / sum(rate(http_server_requests_total[3s]))", "above", 0.05, 6, "ratio")
 
+P95_LATENCY = Trigger("p95_latency", "p95 latency",
+                      "histogram_quantile(0.95, sum by (le) (rate(http_server_requests_duration_bucket[3s])))",
+                      "above", 0.5, 6, "seconds")
+# A trigger whose metric does not exist (renamed, or never exported): the query answers, empty.
+ABSENT = ("    orders_renamed: {title: Orders failing, query: 'sum(rate(orders_failed_renamed_total[$window]))',"
+          " above: 1, for: 3s, unit: count}")
+
 
 @pytest.fixture
 def platform(tmp_path: Path, metrics_exporter: Any, prometheus_factory: Any, webhook_receiver: Any) -> Any:
@@ -116,8 +123,14 @@ def platform(tmp_path: Path, metrics_exporter: Any, prometheus_factory: Any, web
             return list(prometheus.query(windowed_query(ERROR_RATE, 1)))
 
         def wait_until_window_covered(self) -> None:
-            # The trigger's own query: non-empty once 6s of error-rate data exist.
+            # The triggers' own queries: non-empty once 6s of data exist (no trigger without data).
             prometheus.wait_for(windowed_query(ERROR_RATE, 1), timeout=40)
+            prometheus.wait_for(windowed_query(P95_LATENCY, 1), timeout=40)
+
+        def add_trigger(self, line: str) -> None:
+            """One more rollback trigger (a YAML flow mapping line) in the config."""
+            text = config.read_text()
+            config.write_text(text.replace("    health_check: {for: 3s}\n", f"    health_check: {{for: 3s}}\n{line}\n"))
 
         def rollbacks(self) -> list[dict[str, Any]]:
             if not self.rollback_log.exists():
@@ -168,6 +181,7 @@ def test_check_as_json_is_one_document_of_every_reading_and_shows_no_secret(plat
     assert error_rate["state"] == "ok" and error_rate["threshold"] == "> 5% for 6s"
     assert 0.01 < error_rate["value"] < 0.05 and error_rate["unit"] == "ratio"  # a real value, not "no data"
     assert {m["state"] for m in document["metrics"]} <= {"ok", "warning", "critical", "no data"}
+    assert document["unverified"] == [] and {t["state"] for t in document["triggers"]} == {"ok"}
     assert_no_secret(done.stdout, done.stderr)
 
     # The library call behind it: the same readings, typed.
@@ -257,3 +271,63 @@ def test_prometheus_down_is_exit_5_never_healthy(platform: Any) -> None:
         assert "healthy" not in (result.stdout + result.stderr).lower()
         assert "no rollback trigger" not in result.stdout
     assert platform.rollbacks() == []
+
+
+def test_an_absent_metric_is_no_data_exit_5_naming_the_trigger_and_its_query(platform: Any) -> None:
+    platform.wait_until_window_covered()
+    platform.add_trigger(ABSENT)
+    checked = platform.cli("monitor.check", "--env", "production", "--no-metrics")
+    assert checked.returncode == 5, checked.stdout + checked.stderr
+    assert checked.stderr.startswith("error: 1 rollback trigger(s) of production cannot say the platform is healthy: "
+                                     "Orders failing (orders_renamed) has no data: no series for ")
+    assert "orders_failed_renamed_total[3s]" in checked.stderr
+    row = next(line for line in checked.stdout.splitlines() if line.startswith("Orders failing"))
+    assert row.endswith("no-data")
+    assert "no rollback trigger is firing" not in checked.stdout
+
+    as_json = platform.cli("monitor.check", "--env", "production", "--json")
+    assert as_json.returncode == 5, as_json.stdout + as_json.stderr
+    document = json.loads(as_json.stdout)
+    assert document["ok"] is False and document["fired"] == [] and document["unverified"] == ["orders_renamed"]
+    absent = next(t for t in document["triggers"] if t["name"] == "orders_renamed")
+    assert absent["state"] == "no-data" and absent["value"] is None and absent["no_data"] == "fail"
+    assert "orders_failed_renamed_total" in absent["query"]
+
+
+def test_a_trigger_may_accept_no_data(platform: Any) -> None:
+    platform.wait_until_window_covered()
+    platform.add_trigger(ABSENT.replace("unit: count}", "unit: count, no_data: accept}"))
+    checked = platform.cli("monitor.check", "--env", "production", "--no-metrics")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "no-data (accepted)" in checked.stdout
+    watched = platform.cli("monitor.watch", "--env", "production", "--duration", "2s", "--rollback",
+                           "--interval", "1s")
+    assert watched.returncode == 0, watched.stdout + watched.stderr
+    assert platform.rollbacks() == []
+
+
+def test_watch_rolls_back_when_a_trigger_had_no_data_for_the_whole_watch(platform: Any) -> None:
+    platform.wait_until_window_covered()
+    platform.add_trigger(ABSENT)
+    watched = platform.cli("monitor.watch", "--env", "production", "--duration", "2s", "--rollback",
+                           "--interval", "1s")
+    assert watched.returncode == 3, watched.stdout + watched.stderr
+    [rollback] = platform.rollbacks()
+    assert rollback["reason"].startswith("Orders failing (orders_renamed) has no data: no series for ")
+    assert "verification FAILED: Orders failing (orders_renamed) has no data" in watched.stdout
+    assert "no rollback trigger fired" not in watched.stdout
+
+    unwatched = platform.cli("monitor.watch", "--env", "production", "--duration", "1s", "--interval", "1s")
+    assert unwatched.returncode == 5, unwatched.stdout + unwatched.stderr
+    assert unwatched.stderr.startswith("error: production was not verified: Orders failing (orders_renamed) has no data")
+    assert len(platform.rollbacks()) == 1
+
+
+def test_no_data_on_one_trigger_never_hides_a_breach_on_another(platform: Any) -> None:
+    platform.wait_until_window_covered()
+    platform.add_trigger(ABSENT)
+    platform.exporter.set_counter("payments_failed_total", {}, 3)  # "payment failures detected": instant
+    platform.prometheus.wait_for("sum(increase(payments_failed_total[3s])) > 0", timeout=20)
+    checked = platform.cli("monitor.check", "--env", "production", "--no-metrics")
+    assert checked.returncode == 1, checked.stdout + checked.stderr
+    assert checked.stderr.startswith("error: 1 rollback trigger(s) firing in production: Payment failures is ")

@@ -83,22 +83,24 @@ def test_failed_rollback_is_exit_1_and_still_pages(setup: Any, capsys: pytest.Ca
 
 
 def test_dry_run_prints_the_plan_and_sends_nothing(setup: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    # A dry run never waits and never polls (the breaching Prometheus is not asked): it prints the
+    # watch's rule and what a breach would do, the notifications as masked `$ curl` lines.
     path, receiver, fake, calls = setup
 
     def rollback_environment(runner: Any, cfg: Any, env: Any, *, reason: str) -> str:
-        assert runner.dry
         calls.append(reason)
         return "would switch traffic back to blue"
 
     fake.rollback_environment = rollback_environment  # type: ignore[attr-defined]
     ctx = Context(config=Config(overrides={"run": {"dry": True}}))
-    with pytest.raises(Exit) as caught:
-        watch_task(ctx, env="prod", duration="1m", rollback=True, config=str(path))
-    assert caught.value.code == 3
+    watch_task(ctx, env="prod", duration="1m", rollback=True, config=str(path))
     out = capsys.readouterr().out
-    assert receiver.posts == [] and len(calls) == 1
-    curls = [line for line in out.splitlines() if line.startswith("$ curl")]
-    assert len(curls) == 3 and all("***" in line for line in curls)
+    assert out.startswith("# would watch 1 rollback triggers of prod for 1m: one poll every 30s (http://prom.test:9090)")
+    assert "# errors: breach when > 5% for 5m; no data for 1m is a breach" in out
+    assert "# on the first breach: roll prod back to the recorded previous release" in out
+    assert receiver.posts == [] and calls == []
+    curls = [line for line in out.splitlines() if line.startswith("$ curl") and "/api/v1/query" not in line]
+    assert len(curls) == 3 and all("***" in line for line in curls)  # PagerDuty twice, Slack: masked
     assert KEY not in out and "/slack" not in out
 
 

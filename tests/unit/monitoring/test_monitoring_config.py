@@ -139,3 +139,17 @@ def test_the_health_check_fallback_window_is_the_health_check_triggers_for(tmp_p
     assert health_check_window(load_config(write(tmp_path, shortened), environ={})) == 4.0
     off = "monitoring:\n  rollback_triggers:\n    health_check: {enabled: false}\n"
     assert health_check_window(load_config(write(tmp_path, off), environ={})) == 0.0  # the first failed check
+
+
+def test_no_data_policy_is_read_per_trigger(tmp_path: Path) -> None:
+    path = write(tmp_path, """\
+        monitoring:
+          rollback_triggers:
+            payment_failures: {no_data: accept}
+        """)
+    settings = monitoring_settings(load_config(path, environ={}))
+    assert {t.name: t.no_data for t in settings.triggers} == {
+        "error_rate": "fail", "p95_latency": "fail", "health_check": "fail", "payment_failures": "accept"}
+    path.write_text(path.read_text().replace("no_data: accept", "no_data: ignore"))
+    with pytest.raises(ConfigError, match=r"platform.yaml:12: monitoring.rollback_triggers.payment_failures.no_data: 'ignore' is not one of"):
+        monitoring_settings(load_config(path, environ={}))

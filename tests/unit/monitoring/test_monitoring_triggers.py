@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pytest
 from hypothesis import given
@@ -22,6 +23,7 @@ from retail_deploy.monitoring.triggers import (
     format_table,
     format_value,
     render_query,
+    unknown_trigger,
     windowed_query,
 )
 
@@ -101,12 +103,21 @@ def test_below_trigger_fires_when_any_target_stayed_down() -> None:
 def test_no_series_is_no_data_never_firing() -> None:
     # An empty result: metric absent, or the window not yet covered (just after a deploy).
     reading = evaluate_trigger(ERROR_RATE, [])
-    assert reading.state == "no data" and not reading.fired and reading.value is None
+    assert reading.state == "no-data" and not reading.fired and reading.value is None
+    assert reading.unverified and reading.query == ERROR_RATE.query
 
 
 def test_nan_is_not_a_breach() -> None:
     # 0/0 when there is no traffic.
-    assert evaluate_trigger(ERROR_RATE, [Sample({}, math.nan)]).state == "no data"
+    assert evaluate_trigger(ERROR_RATE, [Sample({}, math.nan)]).state == "no-data"
+
+
+def test_a_trigger_may_accept_no_data_but_never_an_unknown_state() -> None:
+    accepting = replace(ERROR_RATE, no_data="accept")
+    assert not evaluate_trigger(accepting, []).unverified
+    assert unknown_trigger(accepting, "rejected").unverified
+    assert format_table([evaluate_trigger(accepting, [])]).splitlines()[2].endswith("no-data (accepted)")
+
 
 
 def test_payment_failures_fire_on_any_failure() -> None:
@@ -135,7 +146,7 @@ def test_table_lists_trigger_value_threshold_state() -> None:
     assert lines[0].split() == ["trigger", "value", "threshold", "state"]
     assert lines[2].startswith("Error rate") and "7.1%" in lines[2] and "> 5% for 5m" in lines[2]
     assert lines[2].endswith("FIRING")
-    assert lines[3].endswith("no data")
+    assert lines[3].endswith("no-data")
 
 
 @given(st.integers(min_value=0, max_value=10 * 86_400_000))

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from retail_deploy.config import load_config
-from retail_deploy.monitoring.monitor import check, watch
+from retail_deploy.errors import DependencyUnavailable, OperationFailed
+from retail_deploy.monitoring.monitor import check, check_error, watch
 from retail_deploy.monitoring.prometheus import PrometheusUnreachable
 from retail_deploy.monitoring.triggers import Sample
 
@@ -124,9 +125,52 @@ def test_period_ending_unreachable_is_not_verified(cfg: Any) -> None:
         run(cfg, [OK, OK, OK, OK, OK, OK, "down"], duration=60)
 
 
-def test_triggers_without_data_are_reported(cfg: Any) -> None:
-    result, *_ = run(cfg, [{"errors": 0.01, "up": None}], duration=10)
+def test_a_trigger_silent_for_the_whole_watch_fails_it(cfg: Any) -> None:
+    # A 10 s watch is shorter than the 3m window: no data all watch long is still not verified.
+    result, _, _, said, breaches = run(cfg, [{"errors": 0.01, "up": None}], duration=10)
+    assert not result.ok and result.never_had_data == ("down",) and result.polls == 2
+    assert result.breach is not None and result.breach.state == "no-data" and breaches == [result.breach]
+    assert said[-1] == "poll 2: verification FAILED: Health (down) has no data: no series for " \
+                       "max_over_time((up)[3m:30s]) and count_over_time((up)[3m:30s]) >= 6 for 10s"
+
+
+def test_no_data_for_a_whole_window_fails_during_a_long_watch(cfg: Any) -> None:
+    # Data, then 3 minutes without: the breach comes at the poll that completes the 3m window.
+    polls = [OK, OK] + [{"errors": 0.01, "up": None}] * 30
+    result, *_ = run(cfg, polls, duration=600)
+    assert result.breach is not None and result.breach.name == "down" and result.breach_at_s == 200.0
+
+
+def test_no_data_that_comes_back_within_the_window_is_tolerated(cfg: Any) -> None:
+    silent = {"errors": 0.01, "up": None}
+    result, *_ = run(cfg, [OK] + [silent] * 10 + [OK], duration=300)
+    assert result.ok and result.breach is None
+
+
+def test_a_firing_trigger_wins_over_one_without_data(cfg: Any) -> None:
+    result, *_ = run(cfg, [{"errors": 0.2, "up": None}], duration=0)
+    assert result.breach is not None and result.breach.name == "errors" and result.breach.fired
+
+
+def test_a_trigger_that_accepts_no_data_never_fails_the_watch(tmp_path: Path) -> None:
+    path = tmp_path / "platform.yaml"
+    path.write_text(CONFIG.replace("for: 3m, unit: count}", "for: 3m, unit: count, no_data: accept}"))
+    result, *_ = run(load_config(path, environ={}), [{"errors": 0.01, "up": None}], duration=10)
     assert result.ok and result.never_had_data == ("down",)
+
+
+def test_check_reports_no_data_and_names_the_query(cfg: Any) -> None:
+    result = check(cfg, "prod", client=ScriptedPrometheus(Clock(), [{"errors": 0.01, "up": None}]))  # type: ignore[arg-type]
+    assert [r.state for r in result.triggers] == ["ok", "no-data"] and not result.ok
+    error = check_error(result)
+    assert isinstance(error, DependencyUnavailable) and error.exit_code == 5
+    assert "Health (down) has no data: no series for max_over_time((up)[3m:30s])" in str(error)
+
+
+def test_check_a_breach_is_reported_even_when_another_trigger_has_no_data(cfg: Any) -> None:
+    result = check(cfg, "prod", client=ScriptedPrometheus(Clock(), [{"errors": 0.2, "up": None}]))  # type: ignore[arg-type]
+    error = check_error(result)
+    assert isinstance(error, OperationFailed) and error.exit_code == 1 and "Error rate is 20%" in str(error)
 
 
 def test_below_trigger_breach(cfg: Any) -> None:
@@ -137,7 +181,26 @@ def test_below_trigger_breach(cfg: Any) -> None:
 def test_check_reads_every_trigger_once(cfg: Any) -> None:
     client = ScriptedPrometheus(Clock(), [BAD])
     result = check(cfg, "prod", client=client)  # type: ignore[arg-type]
-    assert [r.state for r in result.triggers] == ["FIRING", "ok"]
+    assert [r.state for r in result.triggers] == ["firing", "ok"]
     assert [r.name for r in result.fired] == ["errors"]
     assert client.queries[0].startswith("min_over_time((errors)[5m:30s])")
     assert client.queries[1].startswith("max_over_time((up)[3m:30s])")
+
+
+def test_a_verification_period_fails_on_a_trigger_without_data(cfg: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The deploy's verification period takes the watch's no-data breach as a failed verification
+    # (the deploy then rolls back), as it takes a firing trigger.
+    import io
+
+    from invoke import Context
+
+    from retail_deploy.execute import Runner
+    from retail_deploy.health import verification
+    from retail_deploy.monitoring import monitor
+
+    silent = {"errors": 0.01, "up": None}
+    monkeypatch.setattr(monitor, "watch", lambda cfg_, env, seconds, say: run(cfg_, [silent], duration=seconds)[0])
+    with pytest.raises(OperationFailed, match=r"^no data for a rollback trigger during the verification period: "
+                                              r"Health \(down\) has no data: no series for max_over_time"):
+        verification.verification_period(Runner(Context(), out=io.StringIO()), cfg, cfg.environment("prod"), 10,
+                                         "http://prom.test:9090")

@@ -232,3 +232,31 @@ def test_out_of_range_options_are_refused_before_any_kubectl_call(kube, cluster,
     result = kube(*args, "--env", "production")
     assert (result.returncode, result.stderr.strip()) == (2, message)
     assert kubectl_calls(cluster) == []
+
+
+REFUSED = "The connection to the server 127.0.0.1:6443 was refused - did you specify the right host or port?\n"
+
+
+def test_crashloop_that_could_not_list_the_pods_never_says_no_pod_matches(kube, cluster):
+    # The API server is unreachable: no "No crash-looping pod matches", no "No known cause".
+    cluster.inject("fail_command", match="kubectl", exit=1, stderr=REFUSED)
+    result = kube("troubleshoot.crashloop", "--env", "staging")
+    assert result.returncode == 5, result.stdout + result.stderr
+    assert "No crash-looping" not in result.stdout and "No known cause" not in result.stdout
+    assert "No conclusion: the evidence could not be read (this is not an all-clear)." in result.stdout
+    assert "Could not read: pods (app=retail-backend) (The connection to the server 127.0.0.1:6443 was refused" \
+        in result.stdout
+
+
+def test_a_diagnosis_missing_part_of_its_evidence_says_what_and_exits_5(kube, cluster):
+    # The logs do not answer (a kubelet that refuses), the rest reads: nothing found is not "no cause".
+    cluster.inject("fail_command", match=" logs ", exit=1,
+                   stderr="Error from server: Get \"https://10.0.0.5:10250/containerLogs/...\": dial tcp "
+                          "10.0.0.5:10250: connect: connection refused\n")
+    result = kube("troubleshoot.errors", "--env", "staging")
+    assert result.returncode == 5, result.stdout + result.stderr
+    assert "No known cause" not in result.stdout
+    assert any(line.startswith("Could not read: logs (app=retail-backend, last 500 lines per pod) (Error from "
+                               "server") for line in result.stdout.splitlines())
+    assert result.stderr.startswith("error: troubleshoot.errors on staging could not read its evidence (logs ")
+    assert len(result.stderr.splitlines()) == 1
