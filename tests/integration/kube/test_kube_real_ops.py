@@ -53,11 +53,9 @@ def test_errors_reads_the_real_rollout_history(platform, tmp_path):
     report = tmp_path / "errors.txt"
     result = inv(platform, "troubleshoot.errors", "--env", "staging", "--service", "backend",
                  "--output", str(report))
-    # No kubelet answers `kubectl logs` here: the diagnosis says it could not read them and, having
-    # found nothing, concludes nothing (exit 5), never "no known cause".
-    assert result.returncode == 5, result.stdout + result.stderr
-    assert "Could not read: logs (app=retail-backend, last 500 lines per pod)" in result.stdout
-    assert "No known cause" not in result.stdout
+    # kwok answers `kubectl logs`: every piece of evidence was read, so "no known cause" is earned.
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Could not read" not in result.stdout
     text = report.read_text()
     assert "REVISION" in text and "CHANGE-CAUSE" in text  # kubectl rollout history, for real
     assert "Started retail-backend in" in text  # the pods' logs, through kwok's kubelet API
