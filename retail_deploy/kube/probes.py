@@ -52,6 +52,7 @@ class DeploymentFacts:
     observed_generation: int
     progress_deadline_exceeded: bool
     selector_labels: dict[str, str] = field(default_factory=dict)
+    status_replicas: int = 0  # pods of every ReplicaSet (old ones pending termination included)
 
     def image(self, container: str) -> str | None:
         return self.images.get(container)
@@ -86,6 +87,11 @@ class PodFacts:
     last_exit_code: int | None = None
     cpu_limit_millicores: int | None = None  # None unless every container has a limit
     memory_limit_mib: float | None = None
+    labels: dict[str, str] = field(default_factory=dict)  # to filter one namespace list in pure code
+
+    def matches(self, selector: dict[str, str]) -> bool:
+        """The pod carries every label of `selector` (a matchLabels selector)."""
+        return all(self.labels.get(k) == v for k, v in selector.items())
 
     @property
     def problem(self) -> str:
@@ -159,6 +165,7 @@ def _deployment(obj: dict[str, Any]) -> DeploymentFacts:
         observed_generation=int(status.get("observedGeneration", 0)),
         progress_deadline_exceeded=deadline,
         selector_labels=dict(spec.get("selector", {}).get("matchLabels", {}) or {}),
+        status_replicas=int(status.get("replicas", 0)),
     )
 
 
@@ -178,6 +185,14 @@ def parse_deployments(text: str) -> dict[str, DeploymentFacts]:
 def parse_selector(text: str) -> dict[str, str]:
     """`kubectl get service NAME -o json` -> its selector."""
     return dict(_load(text, "service").get("spec", {}).get("selector", {}) or {})
+
+
+def parse_selectors(text: str) -> dict[str, dict[str, str]]:
+    """`kubectl get services -o json` (a List) -> Service name -> its selector."""
+    data = _load(text, "services")
+    items = data.get("items", [data]) if isinstance(data, dict) else []
+    return {item.get("metadata", {}).get("name", ""): dict(item.get("spec", {}).get("selector", {}) or {})
+            for item in items}
 
 
 def active_colour(selector: dict[str, str], key: str, colours: dict[str, str]) -> str | None:
@@ -243,6 +258,7 @@ def parse_pods(text: str) -> list[PodFacts]:
             last_exit_code=last.get("exitCode"),
             cpu_limit_millicores=sum(cpu) if cpu and len(cpu) == len(limits) else None,
             memory_limit_mib=sum(memory) if memory and len(memory) == len(limits) else None,
+            labels=dict(item.get("metadata", {}).get("labels", {}) or {}),
         ))
     return pods
 
@@ -319,10 +335,13 @@ def deployment(runner: ProbeRunner, kube: Kube, name: str) -> DeploymentFacts:
 
 
 def deployments(runner: ProbeRunner, kube: Kube, names: list[str]) -> dict[str, DeploymentFacts]:
-    """Several deployments in one `kubectl get` (fails if one is missing, as kubectl does)."""
+    """The deployments of `names` that exist, from ONE list of the namespace filtered here:
+    `kubectl get deployment a b c` sends one request per name, and kubectl throttles itself after
+    ten (docs/performance.md, "Many services"). A missing name is absent from the result."""
     if not names:
         return {}
-    return parse_deployments(_stdout(runner.probe(kubectl.get_json(kube, "deployment", names=tuple(names)))))
+    found = parse_deployments(_stdout(runner.probe(kubectl.get_json(kube, "deployments"))))
+    return {name: found[name] for name in dict.fromkeys(names) if name in found}
 
 
 def selector(runner: ProbeRunner, kube: Kube, service: str) -> dict[str, str]:
@@ -332,6 +351,17 @@ def selector(runner: ProbeRunner, kube: Kube, service: str) -> dict[str, str]:
 def revisions(runner: ProbeRunner, kube: Kube, deployment_name: str, label_selector: str) -> list[Revision]:
     text = _stdout(runner.probe(kubectl.get_json(kube, "replicasets", selector=label_selector)))
     return parse_revisions(text, deployment_name)
+
+
+def selectors(runner: ProbeRunner, kube: Kube) -> dict[str, dict[str, str]]:
+    """Every Service's selector in the namespace, in one list (the live colours of all blue-green
+    services at once)."""
+    return parse_selectors(_stdout(runner.probe(kubectl.get_json(kube, "services"))))
+
+
+def all_pods(runner: ProbeRunner, kube: Kube) -> list[PodFacts]:
+    """Every pod of the namespace in one list; callers filter with `PodFacts.matches`."""
+    return parse_pods(_stdout(runner.probe(kubectl.get_json(kube, "pods"))))
 
 
 def pods(runner: ProbeRunner, kube: Kube, label_selector: str) -> list[PodFacts]:
