@@ -369,15 +369,42 @@ def pods(runner: ProbeRunner, kube: Kube, label_selector: str) -> list[PodFacts]
 
 
 def live_deployment(runner: ProbeRunner, kenv: KubeEnv, service: str) -> str:
-    """The deployment serving `service`: for the blue-green service, the active colour's."""
+    """The deployment serving `service`: for a blue-green service, the active colour's."""
     bg = kenv.blue_green
-    if bg is None or service != bg.service:
+    member = bg.member(service) if bg is not None else None
+    if bg is None or member is None:
         return kenv.service(service).deployment
     try:
-        found = selector(runner, kenv.kube, bg.service_name)
+        found = selector(runner, kenv.kube, member.service_name)
     except RetailDeployError as exc:
-        raise OperationFailed(f"cannot read Service {bg.service_name}: {exc}") from exc
-    colour = active_colour(found, bg.selector_key, dict(bg.deployments))
+        raise OperationFailed(f"cannot read Service {member.service_name}: {exc}") from exc
+    colour = active_colour(found, bg.selector_key, dict(member.deployments))
     if colour is None:
-        raise OperationFailed(f"Service {bg.service_name} selects {found}: neither colour is live")
-    return bg.deployments[colour]
+        raise OperationFailed(f"Service {member.service_name} selects {found}: neither colour is live")
+    return member.deployments[colour]
+
+
+def live_deployments(runner: ProbeRunner, kenv: KubeEnv) -> dict[str, str | OperationFailed]:
+    """`live_deployment` of every service with at most ONE list of Services (verify reads them all):
+    service -> its deployment, or the error that says why it is not known."""
+    bg = kenv.blue_green
+    out: dict[str, str | OperationFailed] = {t.name: t.deployment for t in kenv.services}
+    if bg is None:
+        return out
+    try:
+        found = selectors(runner, kenv.kube)
+    except RetailDeployError as exc:
+        found, error = {}, str(exc)
+    else:
+        error = ""
+    for member in bg.members:
+        if member.service not in out:
+            continue
+        if member.service_name not in found:
+            out[member.service] = OperationFailed(f"cannot read Service {member.service_name}: "
+                                                  f"{error or 'not found in ' + kenv.kube.namespace}")
+            continue
+        colour = active_colour(found[member.service_name], bg.selector_key, dict(member.deployments))
+        out[member.service] = (member.deployments[colour] if colour is not None else OperationFailed(
+            f"Service {member.service_name} selects {found[member.service_name]}: neither colour is live"))
+    return out

@@ -116,26 +116,34 @@ def wait_rollouts(runner: Runner, kube: Kube, names: Sequence[str], timeout_s: f
     names = list(dict.fromkeys(names))
     if not names:
         return
-    command = poll_command(kube)
     if runner.dry:
-        runner.announce(command)
+        runner.announce(poll_command(kube))
         runner.say(f"poll until {', '.join(names)} rolled out (timeout {round(timeout_s)}s)")
         return
-    show = _progress(runner)
+    states = settle(runner, kube, names, timeout_s, undone=undone, interval_s=interval_s)
+    failed = [s for s in states if s.state != "complete"]
+    if failed:
+        raise OperationFailed("rollout failed: " + "; ".join(
+            f"{s.deployment}: timed out waiting for the condition after {round(timeout_s)}s ({s.message})"
+            if s.state == "timed-out" else f"{s.deployment}: {s.message}" for s in failed))
+
+
+def settle(runner: Runner, kube: Kube, names: Sequence[str], timeout_s: float, *,
+           undone: Collection[str] = (), interval_s: float = POLL_INTERVAL_S, quiet: bool = False) -> list[Rollout]:
+    """Poll (one list each time) until every rollout of `names` is complete, one has failed, or
+    `timeout_s` has passed; returns the last states (verify reports them; `wait_rollouts` raises)."""
+    show = _progress(runner) if not quiet else (lambda states, last: None)
+    command = poll_command(kube)
     deadline = time.monotonic() + timeout_s
     while True:
         timed_out = time.monotonic() >= deadline
         found = probes.parse_deployments(runner.probe(command).stdout)
         states = rollout_states(found, names, timed_out=timed_out, undone=undone)
-        failed = [s for s in states if s.state in ("failed", "timed-out")]
+        failed = any(s.state in ("failed", "timed-out") for s in states)
         done = all(s.state == "complete" for s in states)
-        show(states, done or bool(failed))
-        if failed:
-            raise OperationFailed("rollout failed: " + "; ".join(
-                f"{s.deployment}: {s.message}" + (f" (timed out after {round(timeout_s)}s)"
-                                                   if s.state == "timed-out" else "") for s in failed))
-        if done:
-            return
+        show(states, done or failed)
+        if failed or done:
+            return states
         time.sleep(min(interval_s, max(deadline - time.monotonic(), 0.05)))
 
 

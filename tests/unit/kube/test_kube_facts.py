@@ -125,7 +125,7 @@ def test_the_rollback_wait_ends_at_the_rollout_timeout(monkeypatch):
 
     monkeypatch.setattr(rollouts.time, "sleep", lambda seconds: None)
     runner = Polled([listing(deadline=True, available=0)])
-    with pytest.raises(OperationFailed, match="retail-backend: 0 of 1 updated replicas are available"):
+    with pytest.raises(OperationFailed, match="retail-backend: timed out waiting for the condition after 0s \\(0 of 1 updated replicas are available\\)"):
         undo(runner, replace(ENV, rollout_timeout_s=0))
     assert len(runner.ran) == 2
 
