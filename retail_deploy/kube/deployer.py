@@ -163,6 +163,7 @@ class Deploy:
     undone: set[str] = field(default_factory=set)  # deployments this job ran `rollout undo` on
     settled: set[str] = field(default_factory=set)  # services rolled out or switched so far
     ahead: list[Step] = field(default_factory=list)  # steps already carried out with their batch
+    unconfirmed: dict[str, str] = field(default_factory=dict)  # deployment -> image set, read back next poll
 
     # -- step execution --
     def batch(self, step: Step, seq: Sequence[Step]) -> list[Step]:
@@ -199,10 +200,12 @@ class Deploy:
             # an unchanged one: kubectl would send nothing and no rollout would start (said, skipped)
             todo = [s for s in batch if not s.unchanged]
             rollouts.run_all(runner, [_command(s) for s in todo])
-            rollouts.confirm_images(runner, kube, {s.deployment: s.image for s in todo})
+            # read back by the rollouts' first poll (every plan waits for a set image's rollout)
+            self.unconfirmed.update({s.deployment: s.image for s in todo if not runner.dry})
         elif step.kind == ROLLOUT_STATUS:
+            images, self.unconfirmed = self.unconfirmed, {}
             rollouts.wait_rollouts(runner, kube, [s.deployment for s in batch], self.kenv.rollout_timeout_s,
-                                   undone=self.undone)
+                                   undone=self.undone, images=images)
             if plan.strategy != "blue-green" or step.phase != BEFORE_SWITCH:  # an idle colour serves nothing yet
                 self.settled |= {s.service for s in batch if s.service}
         elif step.kind in (SCALE, SWITCH, UNDO):

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
 State = Literal["complete", "progressing", "failed", "timed-out"]
 
-POLL_INTERVAL_S = 1.0
+POLL_INTERVAL_S = 0.5  # one kubectl list per poll: cheap for the API server, half a second of latency at most
 MAX_PARALLEL_WRITES = 8  # concurrent `kubectl set image`: below kubectl's and the API server's limits
 
 
@@ -109,10 +109,12 @@ def _progress(runner: Runner) -> Callable[[list[Rollout], bool], None]:
 
 
 def wait_rollouts(runner: Runner, kube: Kube, names: Sequence[str], timeout_s: float, *,
-                  undone: Collection[str] = (), interval_s: float = POLL_INTERVAL_S) -> None:
+                  undone: Collection[str] = (), interval_s: float = POLL_INTERVAL_S,
+                  images: Mapping[str, str] | None = None) -> None:
     """Wait until every deployment of `names` has rolled out, with ONE list per poll; raise
     OperationFailed naming each failed (progress deadline) or unfinished (timeout) one, as soon
-    as one fails. A dry run prints the poll once and waits for nothing."""
+    as one fails. `images` (deployment -> image just set) are read back from the first poll
+    (`check_images`): no extra read. A dry run prints the poll once and waits for nothing."""
     names = list(dict.fromkeys(names))
     if not names:
         return
@@ -120,7 +122,7 @@ def wait_rollouts(runner: Runner, kube: Kube, names: Sequence[str], timeout_s: f
         runner.announce(poll_command(kube))
         runner.say(f"poll until {', '.join(names)} rolled out (timeout {round(timeout_s)}s)")
         return
-    states = settle(runner, kube, names, timeout_s, undone=undone, interval_s=interval_s)
+    states = settle(runner, kube, names, timeout_s, undone=undone, interval_s=interval_s, images=images)
     failed = [s for s in states if s.state != "complete"]
     if failed:
         raise OperationFailed("rollout failed: " + "; ".join(
@@ -129,15 +131,22 @@ def wait_rollouts(runner: Runner, kube: Kube, names: Sequence[str], timeout_s: f
 
 
 def settle(runner: Runner, kube: Kube, names: Sequence[str], timeout_s: float, *,
-           undone: Collection[str] = (), interval_s: float = POLL_INTERVAL_S, quiet: bool = False) -> list[Rollout]:
+           undone: Collection[str] = (), interval_s: float = POLL_INTERVAL_S, quiet: bool = False,
+           images: Mapping[str, str] | None = None, first: Mapping[str, DeploymentFacts] | None = None,
+           ) -> list[Rollout]:
     """Poll (one list each time) until every rollout of `names` is complete, one has failed, or
-    `timeout_s` has passed; returns the last states (verify reports them; `wait_rollouts` raises)."""
+    `timeout_s` has passed; returns the last states (verify reports them; `wait_rollouts` raises).
+    `first`: a list just read, used as the first poll."""
     show = _progress(runner) if not quiet else (lambda states, last: None)
     command = poll_command(kube)
     deadline = time.monotonic() + timeout_s
     while True:
         timed_out = time.monotonic() >= deadline
-        found = probes.parse_deployments(runner.probe(command).stdout)
+        found = dict(first) if first is not None else probes.parse_deployments(runner.probe(command).stdout)
+        first = None
+        if images:
+            check_images(found, images)
+            images = None
         states = rollout_states(found, names, timed_out=timed_out, undone=undone)
         failed = any(s.state in ("failed", "timed-out") for s in states)
         done = all(s.state == "complete" for s in states)
@@ -165,12 +174,9 @@ def run_all(runner: Runner, commands: Sequence[Command], workers: int = MAX_PARA
             raise error
 
 
-def confirm_images(runner: Runner, kube: Kube, wanted: Mapping[str, str]) -> None:
-    """Read back every image set (deployment -> image) with ONE list of the namespace, once all
-    the set-image commands have run."""
-    if runner.dry or not wanted:
-        return
-    found = probes.deployments(runner, kube, list(wanted))
+def check_images(found: Mapping[str, DeploymentFacts], wanted: Mapping[str, str]) -> None:
+    """Every image set (deployment -> image) is in the listed deployments (read once, after all
+    the set-image commands ran: the first poll of the rollouts)."""
     wrong = [f"{name} still runs {found[name].images if name in found else 'nothing (not found)'} "
              f"after set image to {image}"
              for name, image in wanted.items() if name not in found or image not in found[name].images.values()]

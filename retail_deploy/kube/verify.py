@@ -119,7 +119,8 @@ def verify(runner: Runner, cfg: PlatformConfig, env: EnvironmentConfig, version:
     if checked and not runner.dry:
         try:
             timeout = min(VERIFY_ROLLOUT_TIMEOUT_S, kenv.rollout_timeout_s)
-            for state in rollouts.settle(runner, kenv.kube, [c[1] for c in checked], timeout, quiet=True):
+            for state in rollouts.settle(runner, kenv.kube, [c[1] for c in checked], timeout, quiet=True,
+                                         first=found):
                 states[state.deployment] = "" if state.state == "complete" else f"{state.state}: {state.message}"
         except RetailDeployError as exc:
             states = dict.fromkeys((c[1] for c in checked), str(exc).splitlines()[0][-120:])
