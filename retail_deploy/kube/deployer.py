@@ -164,6 +164,7 @@ class Deploy:
     settled: set[str] = field(default_factory=set)  # services rolled out or switched so far
     ahead: list[Step] = field(default_factory=list)  # steps already carried out with their batch
     unconfirmed: dict[str, str] = field(default_factory=dict)  # deployment -> image set, read back next poll
+    sequence: Sequence[Step] | None = None  # the steps `do_all` runs (None: the plan's)
 
     # -- step execution --
     def batch(self, step: Step, seq: Sequence[Step]) -> list[Step]:
@@ -177,14 +178,23 @@ class Deploy:
             end += 1
         return list(seq[at:end])
 
-    def do(self, step: Step, plan: Plan, seq: Sequence[Step] | None = None) -> None:
-        """Carry out `step` of `seq` (default: the plan's steps); the first of a batch carries out
-        the whole batch, and the later ones are then skipped."""
+    def do_all(self, steps: Sequence[Step], plan: Plan) -> None:
+        """Carry out the steps of a recovery (undo, switch back, scale down), batched as the plan's."""
+        self.sequence = steps
+        try:
+            for step in steps:
+                self.do(step, plan)
+        finally:
+            self.sequence = None
+
+    def do(self, step: Step, plan: Plan) -> None:
+        """Carry out `step` of the sequence being run (the plan's steps, or those of `do_all`); the
+        first of a batch carries out the whole batch, and the later ones are then skipped."""
         runner = self.runner
         if any(s is step for s in self.ahead):
             self.ahead = [s for s in self.ahead if s is not step]
             return
-        batch = self.batch(step, plan.steps if seq is None else seq)
+        batch = self.batch(step, plan.steps if self.sequence is None else self.sequence)
         self.ahead = batch[1:]
         try:
             for s in batch:
@@ -283,9 +293,7 @@ class Deploy:
         try:
             for s in changed:
                 self._await_observed(s.deployment)
-            steps = plan_undo(self.kenv, [(s.service, s.deployment) for s in changed])
-            for step in steps:
-                self.do(step, plan, steps)
+            self.do_all(plan_undo(self.kenv, [(s.service, s.deployment) for s in changed]), plan)
             # each service must serve its own previous version (they need not share one)
             old = {s.service: probes.image_tag(plan.previous[s.service]) for s in changed if plan.previous.get(s.service)}
             self.health(old, [s.service for s in changed])
@@ -446,8 +454,7 @@ class Deploy:
                     back += [s for s in plan_switch_back(self.kenv, colour, replicas, max(replicas, 1), m)
                              if s.kind != HEALTH]
                 back.sort(key=lambda s: (SCALE, ROLLOUT_STATUS, SWITCH).index(s.kind))  # one batch per kind
-                for step in back:
-                    self.do(step, plan, back)
+                self.do_all(back, plan)
                 notes.append(f"switched traffic back to {colour}" + (
                     f" ({', '.join(m.service_name for m in away)})" if len(bg.members) > 1 else ""))
                 moved = True
@@ -485,9 +492,7 @@ class Deploy:
         dep = ", ".join(m.deployments[idle] for m in bg.members)
         try:
             self.confirm_colour(plan.active_colour)
-            steps = [s for m in bg.members for s in plan_idle_down(self.kenv, idle, m)]
-            for step in steps:
-                self.do(step, plan, steps)
+            self.do_all([s for m in bg.members for s in plan_idle_down(self.kenv, idle, m)], plan)
         except RetailDeployError as exc:
             return (f"{idle} ({dep}) was NOT scaled down ({_short(exc)}); once traffic is on {plan.active_colour}: "
                     f"kubectl scale deployment {dep.replace(', ', ' ')} --replicas=0")
