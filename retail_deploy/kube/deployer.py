@@ -62,7 +62,8 @@ if TYPE_CHECKING:
     from retail_deploy.targets import Report
 
 STRATEGIES = ("rolling", "blue-green")
-BATCHED = (SET_IMAGE, ROLLOUT_STATUS, SCALE, SWITCH, UNDO)  # step kinds carried out together
+WRITES = (SET_IMAGE, SCALE, SWITCH, UNDO)  # one kubectl command per step, run concurrently in a batch
+BATCHED = (*WRITES, ROLLOUT_STATUS)  # step kinds carried out together
 METHODS = ("helm", "kubectl")
 
 
@@ -197,6 +198,11 @@ class Deploy:
         batch = self.batch(step, plan.steps if self.sequence is None else self.sequence)
         self.ahead = batch[1:]
         try:
+            if runner.dry and step.kind in WRITES:  # a plan reads as the runbook: each step, then its command
+                for s in batch:
+                    runner.say(s.text)
+                    self._do([s], plan)
+                return
             for s in batch:
                 runner.say(s.text)
             self._do(batch, plan)
