@@ -213,3 +213,27 @@ def test_services_on_different_colours_are_refused_before_anything_changes():
     cluster.selectors["s01"] = {"deployment": "s01-blue"}  # the deployment's name counts as its colour
     assert rollouts.release_colour(cluster, ENV.kube, bg) == "blue"
     assert cluster.reads() == [("kubectl", "get", "services")] * 2  # one list, whatever the number
+
+
+def test_progress_is_one_line_per_rollout_or_one_rewritten_line_on_a_terminal(monkeypatch):
+    import io
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    states = [rollouts.Rollout("a", "complete", ""), rollouts.Rollout("b", "progressing", "")]
+    plain = Cluster({})
+    show = rollouts._progress(plain)
+    show(states, False)
+    show(states, False)
+    assert plain.said == ["a rolled out"]  # once each, as it completes
+    terminal = Terminal()
+    monkeypatch.setattr(rollouts.sys, "stderr", terminal)
+    on_tty = Cluster({})
+    show = rollouts._progress(on_tty)
+    show(states, False)
+    show([rollouts.Rollout("a", "complete", ""), rollouts.Rollout("b", "complete", "")], True)
+    assert terminal.getvalue() == ("\r\033[Krollouts: 1/2 complete; waiting for b"
+                                   "\r\033[Krollouts: 2/2 complete\n")
+    assert on_tty.said == []
