@@ -180,8 +180,9 @@ class Deploy:
         return list(seq[at:end])
 
     def do_all(self, steps: Sequence[Step], plan: Plan) -> None:
-        """Carry out the steps of a recovery (undo, switch back, scale down), batched as the plan's."""
-        self.sequence = steps
+        """Carry out the steps of a recovery (undo, switch back, scale down), batched as the plan's.
+        The forward images not yet read back are no concern of a recovery's waits."""
+        self.sequence, self.unconfirmed = steps, {}
         try:
             for step in steps:
                 self.do(step, plan)
