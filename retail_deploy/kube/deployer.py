@@ -199,7 +199,7 @@ class Deploy:
         batch = self.batch(step, plan.steps if self.sequence is None else self.sequence)
         self.ahead = batch[1:]
         try:
-            if runner.dry and step.kind in WRITES:  # a plan reads as the runbook: each step, then its command
+            if runner.dry and step.kind in WRITES and step.kind != SCALE:  # each step, then its command
                 for s in batch:
                     runner.say(s.text)
                     self._do([s], plan)
@@ -225,7 +225,9 @@ class Deploy:
                                    undone=self.undone, images=images)
             if plan.strategy != "blue-green" or step.phase != BEFORE_SWITCH:  # an idle colour serves nothing yet
                 self.settled |= {s.service for s in batch if s.service}
-        elif step.kind in (SCALE, SWITCH, UNDO):
+        elif step.kind == SCALE:
+            rollouts.run_all(runner, rollouts.scale_commands(kube, batch))
+        elif step.kind in (SWITCH, UNDO):
             rollouts.run_all(runner, [_command(s) for s in batch])
             if step.kind == UNDO:
                 self.undone |= {s.deployment for s in batch}

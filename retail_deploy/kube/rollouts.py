@@ -30,6 +30,7 @@ from retail_deploy.commands.kubectl import Kube
 from retail_deploy.errors import OperationFailed
 from retail_deploy.kube import probes
 from retail_deploy.kube.probes import DeploymentFacts
+from retail_deploy.kube.strategies import Step
 
 if TYPE_CHECKING:
     from retail_deploy.execute import Runner
@@ -172,6 +173,21 @@ def run_all(runner: Runner, commands: Sequence[Command], workers: int = MAX_PARA
     for error in errors:
         if error is not None:
             raise error
+
+
+def scale_commands(kube: Kube, steps: Sequence[Step]) -> list[Command]:
+    """The scale steps of a batch as few commands: one `kubectl scale deployment a b c --replicas=N`
+    per count (one kubectl start-up instead of one per deployment); a step without a known count
+    keeps its own command."""
+    by_count: dict[int, list[str]] = {}
+    commands: list[Command] = []
+    for step in steps:
+        if step.replicas is None or step.command is None:
+            commands += [step.command] if step.command is not None else []
+        else:
+            by_count.setdefault(step.replicas, []).append(step.deployment)
+    commands += [kubectl.scale(kube, names[0], count, *names[1:]) for count, names in by_count.items()]
+    return commands
 
 
 def check_images(found: Mapping[str, DeploymentFacts], wanted: Mapping[str, str]) -> None:

@@ -64,7 +64,7 @@ def plan_blue_green(env: KubeEnv, targets: Sequence[ServiceTarget], version: str
             if idle_dep in replicas and replicas[idle_dep] < want:
                 steps.append(Step(SCALE, f"scale {idle_dep} up to {want} replicas (it was scaled down)",
                                   kubectl.scale(env.kube, idle_dep, want), service=m.service,
-                                  deployment=idle_dep, colour=idle))
+                                  deployment=idle_dep, colour=idle, replicas=want))
         steps += [s for s in idle_steps if s.kind != SET_IMAGE]
         steps.append(Step(SMOKE, f"smoke tests against {idle}", service=members[0].service, colour=idle))
         for m in members:  # per release: every blue-green service switches now, together
@@ -87,7 +87,7 @@ def plan_blue_green(env: KubeEnv, targets: Sequence[ServiceTarget], version: str
             steps.append(Step(SCALE, f"scale the old colour {active} down" if single
                               else f"scale the old colour {active} ({old}) down",
                               kubectl.scale(env.kube, old, 0), service=m.service, deployment=old, colour=active,
-                              phase=VERIFIED))
+                              phase=VERIFIED, replicas=0))
     notes = (assumption,) if assumption else ()
     previous = {t.name: current.get(t.deployment) or "" for t in others}
     for m in members:
@@ -97,7 +97,7 @@ def plan_blue_green(env: KubeEnv, targets: Sequence[ServiceTarget], version: str
 
 def _phase(step: Step, phase: str) -> Step:
     return Step(step.kind, step.text, step.command, step.service, step.deployment, step.colour, step.image,
-                step.unchanged, step.seconds, phase)
+                step.unchanged, step.seconds, phase, step.replicas)
 
 
 def plan_switch_back(env: KubeEnv, to_colour: str, replicas_now: int, want_replicas: int,
@@ -110,7 +110,8 @@ def plan_switch_back(env: KubeEnv, to_colour: str, replicas_now: int, want_repli
     steps = []
     if replicas_now < want_replicas:
         steps.append(Step(SCALE, f"scale {dep} back up to {want_replicas} replicas",
-                          kubectl.scale(env.kube, dep, want_replicas), deployment=dep, colour=to_colour))
+                          kubectl.scale(env.kube, dep, want_replicas), deployment=dep, colour=to_colour,
+                          replicas=want_replicas))
         steps.append(Step(ROLLOUT_STATUS, f"wait for {dep} to be ready",
                           kubectl.rollout_status(env.kube, dep, env.rollout_timeout_s), deployment=dep))
     steps.append(Step(SWITCH, f"switch traffic back to {to_colour}",
@@ -128,4 +129,4 @@ def plan_idle_down(env: KubeEnv, colour: str, member: BlueGreen | None = None) -
     assert bg is not None
     dep = bg.deployments[colour]
     return [Step(SCALE, f"scale {colour} ({dep}) back down to 0: it does not serve",
-                 kubectl.scale(env.kube, dep, 0), deployment=dep, colour=colour)]
+                 kubectl.scale(env.kube, dep, 0), deployment=dep, colour=colour, replicas=0)]

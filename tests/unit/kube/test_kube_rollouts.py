@@ -237,3 +237,14 @@ def test_progress_is_one_line_per_rollout_or_one_rewritten_line_on_a_terminal(mo
     assert terminal.getvalue() == ("\r\033[Krollouts: 1/2 complete; waiting for b"
                                    "\r\033[Krollouts: 2/2 complete\n")
     assert on_tty.said == []
+
+
+def test_the_old_colours_scale_down_in_one_kubectl_and_a_dry_run_prints_that_command():
+    env = bg_env(3)
+    plan = plan_blue_green(env, list(TARGETS[:3]), "1.1.0", active="blue", replicas={}, current={},
+                           verification_s=0)
+    downs = [s for s in plan.steps if s.kind == "scale"]
+    assert [s.replicas for s in downs] == [0, 0, 0]
+    [command] = rollouts.scale_commands(ENV.kube, downs)
+    assert command.argv[:6] == ("kubectl", "scale", "deployment", "s00-blue", "s01-blue", "s02-blue")
+    assert "--replicas=0" in command.argv
