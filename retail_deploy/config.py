@@ -104,8 +104,21 @@ class RegistryConfig:
 
 
 @dataclass(frozen=True)
+class ColourPair:
+    """One more service deployed blue-green (`blue_green.services`): its Service and colours."""
+
+    service: str
+    service_name: str
+    deployments: Mapping[str, str]
+    colour_urls: Mapping[str, str]
+
+
+@dataclass(frozen=True)
 class BlueGreenConfig:
-    """Blue-green for one service: two deployments behind one Service, switched by selector."""
+    """Blue-green: two deployments behind one Service, switched by selector. The fields name the
+    first service (`service`, as the single-service config always did); `more` the others of
+    `blue_green.services`, which share the selector key and the periods and switch with it, per
+    release (docs/deploying.md, "Blue-green with several services")."""
 
     service: str
     service_name: str
@@ -114,6 +127,7 @@ class BlueGreenConfig:
     colour_urls: Mapping[str, str]
     verification_period: float
     scale_down_delay: float
+    more: tuple[ColourPair, ...] = ()
 
     def idle(self, active: str) -> str:
         return "green" if active == "blue" else "blue"
@@ -516,25 +530,52 @@ def _blue_green(node: Node | None, services: Mapping[str, ServiceConfig]) -> Blu
     if node is None or node.value is None:
         return None
     node.unknown_keys({"service", "service_name", "selector_key", "deployments", "colour_urls",
-                       "verification_period", "scale_down_delay"})
-    service = node.str("service")
+                       "verification_period", "scale_down_delay", "services"})
+    pairs: list[ColourPair] = []
+    if node.get("service") is not None or node.get("services") is None:
+        pairs.append(_colour_pair(node, node.str("service"), services, node.require("service")))
+    more = node.get("services")
+    if more is not None and more.value is not None:
+        if isinstance(more.value, list):  # [orders, payments]: colours named after each deployment
+            entries = [(Node(None, e.file, e.path, e.line), e, str(e.value)) for e in more.elements()]
+        else:
+            entries = [(sub, sub, name) for name, sub in more.items()]
+        for sub, where, name in entries:
+            if any(p.service == name for p in pairs):
+                raise where.error(f"{name!r} is deployed blue-green twice")
+            if sub.value is not None:
+                sub.unknown_keys({"service_name", "deployments", "colour_urls"})
+            pairs.append(_colour_pair(sub, name, services, where))
+    first = pairs[0]
+    return BlueGreenConfig(
+        service=first.service,
+        service_name=first.service_name,
+        selector_key=_token(node, "selector_key", "deployment"),
+        deployments=first.deployments,
+        colour_urls=first.colour_urls,
+        verification_period=node.duration("verification_period", "10m"),
+        scale_down_delay=node.duration("scale_down_delay", "10m"),
+        more=tuple(pairs[1:]),
+    )
+
+
+def _colour_pair(node: Node, service: str, services: Mapping[str, ServiceConfig], where: Node) -> ColourPair:
+    """One blue-green service (`node`: its keys; null for all defaults). Without `deployments` its
+    colours are `<deployment>-blue/-green` behind the Service `<deployment>` (the design's
+    retail-backend-blue/green behind retail-backend)."""
     if service not in services:
-        raise node.require("service").error(f"unknown service {service!r}")
-    deployments = node.str_map("deployments")
+        raise where.error(f"unknown service {service!r}")
+    base = services[service].deployment
+    named = {c: f"{base}-{c}" for c in COLOURS}
+    if node.value is None:
+        return ColourPair(service, base, named, {})
+    deployments = node.str_map("deployments", named)
     if set(deployments) != set(COLOURS):
         raise node.require("deployments").error("needs exactly the colours blue and green")
     colour_urls = node.str_map("colour_urls", {})
     if set(colour_urls) - set(COLOURS):
         raise node.require("colour_urls").error("only the colours blue and green")
-    return BlueGreenConfig(
-        service=service,
-        service_name=_token(node, "service_name", services[service].deployment),
-        selector_key=_token(node, "selector_key", "deployment"),
-        deployments=deployments,
-        colour_urls=colour_urls,
-        verification_period=node.duration("verification_period", "10m"),
-        scale_down_delay=node.duration("scale_down_delay", "10m"),
-    )
+    return ColourPair(service, _token(node, "service_name", base), deployments, colour_urls)
 
 
 def _helm(node: Node | None) -> HelmConfig | None:

@@ -91,8 +91,10 @@ def patch_selector(kube: Kube, service: str, key: str, value: str) -> Command:
     return _k(kube, "patch", "service", service, "-p", patch)
 
 
-def scale(kube: Kube, deployment: str, replicas: int) -> Command:
-    return _k(kube, "scale", "deployment", deployment, f"--replicas={replicas}")
+def scale(kube: Kube, deployment: str, replicas: int, *more: str) -> Command:
+    """`kubectl scale deployment NAME [NAME...] --replicas=N`: several deployments to the same
+    count in one kubectl process (a request each, but one start-up: docs/performance.md)."""
+    return _k(kube, "scale", "deployment", deployment, *more, f"--replicas={replicas}")
 
 
 def create_configmap(kube: Kube, name: str, data: dict[str, str]) -> Command:

@@ -16,7 +16,7 @@ the environment back.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -34,9 +34,10 @@ from retail_deploy.errors import (  # Interrupted is re-exported: deployer.Inter
 )
 from retail_deploy.execute import shielded, signal_name
 from retail_deploy.health import verification
-from retail_deploy.kube import probes
+from retail_deploy.kube import probes, rollouts
 from retail_deploy.kube.settings import KubeEnv, ServiceTarget, kube_env
 from retail_deploy.kube.strategies import (
+    BEFORE_SWITCH,
     HEALTH,
     HELM_UPGRADE,
     ROLLOUT_STATUS,
@@ -61,6 +62,8 @@ if TYPE_CHECKING:
     from retail_deploy.targets import Report
 
 STRATEGIES = ("rolling", "blue-green")
+WRITES = (SET_IMAGE, SCALE, SWITCH, UNDO)  # one kubectl command per step, run concurrently in a batch
+BATCHED = (*WRITES, ROLLOUT_STATUS)  # step kinds carried out together
 METHODS = ("helm", "kubectl")
 
 
@@ -120,10 +123,7 @@ def gather(runner: Runner, kenv: KubeEnv, deployments: Sequence[str], *, with_co
     if with_colour and kenv.blue_green is not None:
         bg = kenv.blue_green
         try:
-            selector = probes.selector(runner, kenv.kube, bg.service_name)
-            facts.active = probes.active_colour(selector, bg.selector_key, dict(bg.deployments))
-            if facts.active is None:
-                facts.active = selector.get(bg.selector_key, "")
+            facts.active = rollouts.release_colour(runner, kenv.kube, bg)
         except (CommandFailed, OperationFailed) as exc:
             if not runner.dry:
                 raise OperationFailed(f"cannot read Service {bg.service_name}: {exc}") from exc
@@ -162,70 +162,121 @@ class Deploy:
     version: str
     targets: list[ServiceTarget]
     undone: set[str] = field(default_factory=set)  # deployments this job ran `rollout undo` on
+    settled: set[str] = field(default_factory=set)  # services rolled out or switched so far
+    ahead: list[Step] = field(default_factory=list)  # steps already carried out with their batch
+    unconfirmed: dict[str, str] = field(default_factory=dict)  # deployment -> image set, read back next poll
+    sequence: Sequence[Step] | None = None  # the steps `do_all` runs (None: the plan's)
 
     # -- step execution --
+    def batch(self, step: Step, seq: Sequence[Step]) -> list[Step]:
+        """`step` and the steps of the same kind right after it in `seq`: they are carried out
+        together (kubectl commands concurrently, waits in one poll loop; rollouts.py)."""
+        at = next((i for i, s in enumerate(seq) if s is step), None)
+        if at is None or step.kind not in BATCHED:
+            return [step]
+        end = at + 1
+        while end < len(seq) and seq[end].kind == step.kind:
+            end += 1
+        return list(seq[at:end])
+
+    def do_all(self, steps: Sequence[Step], plan: Plan) -> None:
+        """Carry out the steps of a recovery (undo, switch back, scale down), batched as the plan's.
+        The forward images not yet read back are no concern of a recovery's waits."""
+        self.sequence, self.unconfirmed = steps, {}
+        try:
+            for step in steps:
+                self.do(step, plan)
+        finally:
+            self.sequence = None
+
     def do(self, step: Step, plan: Plan) -> None:
+        """Carry out `step` of the sequence being run (the plan's steps, or those of `do_all`); the
+        first of a batch carries out the whole batch, and the later ones are then skipped."""
         runner = self.runner
-        runner.say(step.text)
+        if any(s is step for s in self.ahead):
+            self.ahead = [s for s in self.ahead if s is not step]
+            return
+        batch = self.batch(step, plan.steps if self.sequence is None else self.sequence)
+        self.ahead = batch[1:]
+        try:
+            if runner.dry and step.kind in WRITES and step.kind != SCALE:  # each step, then its command
+                for s in batch:
+                    runner.say(s.text)
+                    self._do([s], plan)
+                return
+            for s in batch:
+                runner.say(s.text)
+            self._do(batch, plan)
+        except BaseException:
+            self.ahead = []
+            raise
+
+    def _do(self, batch: list[Step], plan: Plan) -> None:
+        runner, kube, step = self.runner, self.kenv.kube, batch[0]
         if step.kind == SET_IMAGE:
-            if step.unchanged:
-                return  # kubectl would send nothing and no rollout would start: say so, skip
-            runner.run(_command(step))
-            self.confirm_image(step)
-        elif step.kind == ROLLOUT_STATUS and step.deployment in self.undone:
-            self.await_rollback(step)
-        elif step.kind in (ROLLOUT_STATUS, SCALE, SWITCH, UNDO):
-            runner.run(_command(step))
+            # an unchanged one: kubectl would send nothing and no rollout would start (said, skipped)
+            todo = [s for s in batch if not s.unchanged]
+            rollouts.run_all(runner, [_command(s) for s in todo])
+            # read back by the rollouts' first poll (every plan waits for a set image's rollout)
+            self.unconfirmed.update({s.deployment: s.image for s in todo if not runner.dry})
+        elif step.kind == ROLLOUT_STATUS:
+            images, self.unconfirmed = self.unconfirmed, {}
+            rollouts.wait_rollouts(runner, kube, [s.deployment for s in batch], self.kenv.rollout_timeout_s,
+                                   undone=self.undone, images=images)
+            if plan.strategy != "blue-green" or step.phase != BEFORE_SWITCH:  # an idle colour serves nothing yet
+                self.settled |= {s.service for s in batch if s.service}
+        elif step.kind == SCALE:
+            rollouts.run_all(runner, rollouts.scale_commands(kube, batch))
+        elif step.kind in (SWITCH, UNDO):
+            rollouts.run_all(runner, [_command(s) for s in batch])
             if step.kind == UNDO:
-                self.undone.add(step.deployment)
-            if step.kind == SWITCH and not runner.dry:
-                self.confirm_colour(step.colour)
+                self.undone |= {s.deployment for s in batch}
+            if step.kind == SWITCH:
+                if not runner.dry:
+                    self.confirm_colour(step.colour, [s.service for s in batch])
+                self.settled |= {s.service for s in batch if s.service}
         elif step.kind == HELM_UPGRADE:
             runner.run(_command(step))
         elif step.kind == SMOKE:
             verification.smoke(runner, self.cfg, self.env, step.colour, self.version)
         elif step.kind == HEALTH:
-            self.health(self.version)
+            # blue-green: a version is checked only once its service was switched or rolled
+            self.health(self.version, versioned=self.settled if plan.strategy == "blue-green" else None)
         elif step.kind == WATCH:
             verification.verification_period(runner, self.cfg, self.env, step.seconds, self.kenv.prometheus_url)
         elif step.kind == WAIT and not runner.dry:
             time.sleep(step.seconds)
 
-    def confirm_image(self, step: Step) -> None:
-        if self.runner.dry:
-            return
-        dep = probes.deployment(self.runner, self.kenv.kube, step.deployment)
-        if step.image not in dep.images.values():
-            raise OperationFailed(f"{step.deployment} still runs {dep.images} after set image to {step.image}")
-
-    def confirm_colour(self, colour: str) -> None:
+    def confirm_colour(self, colour: str, services: Sequence[str] | None = None) -> None:
+        """Every blue-green Service (of `services`, default all) selects `colour`: one list."""
         bg = self.kenv.blue_green
         assert bg is not None
-        selector = probes.selector(self.runner, self.kenv.kube, bg.service_name)
-        now = probes.active_colour(selector, bg.selector_key, dict(bg.deployments))
-        if now != colour:
-            raise OperationFailed(f"Service {bg.service_name} selects {selector}, expected {colour}")
+        rollouts.confirm_colours(self.runner, self.kenv.kube, bg, colour, services)
 
-    def health(self, version: str | Mapping[str, str] | None, services: list[str] | None = None) -> None:
+    def health(self, version: str | Mapping[str, str] | None, services: list[str] | None = None, *,
+               versioned: Collection[str] | None = None) -> None:
         """Public URLs healthy, and every service with a version endpoint reports `version`
-        (one for all, or service -> version)."""
+        (one for all, or service -> version); `versioned`: only these services' versions."""
         verification.check_health(self.runner, self.cfg, self.env, services=services)
         if not version:
             return
+        checks = []
         for target in self.targets:
             want = version.get(target.name) if isinstance(version, Mapping) else version
             path = getattr(self.cfg.services[target.name], "version_path", None)
             base = self.kenv.urls.get(target.name)
-            if want and path and base and (services is None or target.name in services):
-                verification.check_version(self.runner, base, want, path)
+            if (want and path and base and (services is None or target.name in services)
+                    and (versioned is None or target.name in versioned)):
+                checks.append((base, want, path))
+        verification.check_versions(self.runner, checks)
 
     # -- rolling / kubectl staging --
     def run_rolling(self, plan: Plan) -> Outcome:
         changed: list[Step] = []  # set-image steps attempted (a Ctrl-C may land mid-command)
         try:
             for step in plan.steps:
-                if step.kind == SET_IMAGE and not step.unchanged:
-                    changed.append(step)
+                if step.kind == SET_IMAGE:  # the whole batch: it is carried out with its first step
+                    changed += [s for s in self.batch(step, plan.steps) if not s.unchanged and s not in changed]
                 self.do(step, plan)
         except KeyboardInterrupt:
             with sigint_shielded("rolling back"):
@@ -251,8 +302,7 @@ class Deploy:
         try:
             for s in changed:
                 self._await_observed(s.deployment)
-            for step in plan_undo(self.kenv, [(s.service, s.deployment) for s in changed]):
-                self.do(step, plan)
+            self.do_all(plan_undo(self.kenv, [(s.service, s.deployment) for s in changed]), plan)
             # each service must serve its own previous version (they need not share one)
             old = {s.service: probes.image_tag(plan.previous[s.service]) for s in changed if plan.previous.get(s.service)}
             self.health(old, [s.service for s in changed])
@@ -261,27 +311,6 @@ class Deploy:
                                   f"on {', '.join(s.deployment for s in changed)} by hand") from exc
         return "rolled back to the previous version, which is serving: " + ", ".join(
             f"{s.deployment} {probes.image_tag(plan.previous.get(s.service) or '?')}" for s in changed)
-
-    def await_rollback(self, step: Step) -> None:
-        """`rollout status` of a deployment just undone. The undone rollout may have left its
-        Progressing condition at ProgressDeadlineExceeded, which the controller keeps until the
-        restored ReplicaSet is complete again (the failed pods gone), and `kubectl rollout status`
-        fails at once while it reads that reason: so that failure is retried, once a second,
-        within the rollout timeout, and any other failure is final."""
-        deadline = time.monotonic() + self.kenv.rollout_timeout_s
-        said = False
-        while True:
-            try:
-                self.runner.run(_command(step))
-                return
-            except CommandFailed as exc:
-                if "exceeded its progress deadline" not in exc.detail or time.monotonic() >= deadline:
-                    raise
-            if not said:
-                self.runner.say(f"{step.deployment} still shows the undone rollout's progress deadline: "
-                                "waiting for the restored ReplicaSet to be complete")
-                said = True
-            time.sleep(1.0)
 
     def _await_observed(self, deployment: str, timeout_s: float = 30.0) -> None:
         """Wait (briefly) until the deployment controller has seen our set image, i.e. made the
@@ -378,7 +407,7 @@ class Deploy:
         bg = self.kenv.blue_green
         assert bg is not None
         active, idle = plan.active_colour, plan.idle_colour
-        idle_dep = bg.deployments.get(idle, "")
+        idle_deps = {m.deployments.get(idle, "") for m in bg.members}
         switched = verified = touched = False
         rolled: list[Step] = []
         step = plan.steps[0]
@@ -388,10 +417,11 @@ class Deploy:
                     verified = True
                 if step.kind == SWITCH:
                     switched = True  # set before acting: an interrupted patch may have landed
-                if step.deployment == idle_dep and not verified:
+                if step.deployment in idle_deps and not verified:
                     touched = True  # likewise: an interrupted set image or scale may have landed
-                if step.kind == SET_IMAGE and step.service != bg.service and not step.unchanged:
-                    rolled.append(step)
+                if step.kind == SET_IMAGE:  # the whole batch: it is carried out with its first step
+                    rolled += [s for s in self.batch(step, plan.steps)
+                               if s.service not in bg.services and not s.unchanged and s not in rolled]
                 self.do(step, plan)
         except KeyboardInterrupt as interrupt:
             keep = idle if verified else active
@@ -423,13 +453,19 @@ class Deploy:
         notes = []
         moved = colour != plan.active_colour
         if switched and not self.runner.dry:
-            selector = probes.selector(self.runner, self.kenv.kube, bg.service_name)
-            if probes.active_colour(selector, bg.selector_key, dict(bg.deployments)) != colour:
-                dep = probes.deployment(self.runner, self.kenv.kube, bg.deployments[colour])
-                for step in plan_switch_back(self.kenv, colour, dep.replicas, max(dep.replicas, 1)):
-                    if step.kind != HEALTH:
-                        self.do(step, plan)
-                notes.append(f"switched traffic back to {colour}")
+            away = rollouts.not_on(self.runner, self.kenv.kube, bg, colour)  # every switched service
+            if away:
+                found = probes.deployments(self.runner, self.kenv.kube, [m.deployments[colour] for m in away])
+                back: list[Step] = []
+                for m in away:
+                    dep = found.get(m.deployments[colour])
+                    replicas = dep.replicas if dep is not None else 0
+                    back += [s for s in plan_switch_back(self.kenv, colour, replicas, max(replicas, 1), m)
+                             if s.kind != HEALTH]
+                back.sort(key=lambda s: (SCALE, ROLLOUT_STATUS, SWITCH).index(s.kind))  # one batch per kind
+                self.do_all(back, plan)
+                notes.append(f"switched traffic back to {colour}" + (
+                    f" ({', '.join(m.service_name for m in away)})" if len(bg.members) > 1 else ""))
                 moved = True
         if not moved:
             notes.append(f"traffic never left {colour}")
@@ -461,22 +497,22 @@ class Deploy:
         select the other one: it must not run a rejected or stale release beside production."""
         bg = self.kenv.blue_green
         assert bg is not None
-        idle, dep = plan.idle_colour, bg.deployments[plan.idle_colour]
+        idle = plan.idle_colour
+        dep = ", ".join(m.deployments[idle] for m in bg.members)
         try:
             self.confirm_colour(plan.active_colour)
-            for step in plan_idle_down(self.kenv, idle):
-                self.do(step, plan)
+            self.do_all([s for m in bg.members for s in plan_idle_down(self.kenv, idle, m)], plan)
         except RetailDeployError as exc:
             return (f"{idle} ({dep}) was NOT scaled down ({_short(exc)}); once traffic is on {plan.active_colour}: "
-                    f"kubectl scale deployment {dep} --replicas=0")
+                    f"kubectl scale deployment {dep.replace(', ', ' ')} --replicas=0")
         return f"{idle} scaled back down to 0"
 
     def serving(self, colour: str) -> str:
         """The version each deployed service runs now ("backend 1.0.0, consumer-web 1.0.0"), read
         from the deployments behind the traffic; "" when they cannot be read."""
         bg = self.kenv.blue_green
-        deployments = {t.name: bg.deployments[colour] if bg is not None and t.name == bg.service else t.deployment
-                       for t in self.targets}
+        colours = {m.service: m.deployments[colour] for m in bg.members} if bg is not None else {}
+        deployments = {t.name: colours.get(t.name, t.deployment) for t in self.targets}
         try:
             found = probes.deployments(self.runner, self.kenv.kube, list(deployments.values()))
         except RetailDeployError:
@@ -570,17 +606,18 @@ def make_plan(runner: Runner, kenv: KubeEnv, targets: list[ServiceTarget], versi
     bg = kenv.blue_green
     verification_s = bg.verification_period_s if bg else 0.0
     if strategy == "blue-green" and bg is not None:
-        containers = {t.deployment: t.container for t in targets if t.name != bg.service}
-        containers.update({dep: kenv.service(bg.service).container for dep in bg.deployments.values()})
+        containers = {t.deployment: t.container for t in targets if t.name not in bg.services}
+        for m in bg.members:
+            containers.update({dep: kenv.service(m.service).container for dep in m.deployments.values()})
         facts = gather(runner, kenv, list(containers), with_colour=True, containers=containers)
         plan = plan_blue_green(kenv, targets, version, active=facts.active, replicas=facts.replicas,
                                current=facts.current, verification_s=verification_s)
     else:
         live: dict[str, str] = {}
-        if bg is not None and any(t.name == bg.service for t in targets):
+        if bg is not None and any(t.name in bg.services for t in targets):
             facts = gather(runner, kenv, [], with_colour=True)
             if facts.active is not None and facts.active in bg.deployments:
-                live[bg.service] = bg.deployments[facts.active]
+                live.update({m.service: m.deployments[facts.active] for m in bg.members})
             notes = facts.notes
         else:
             notes = []

@@ -55,6 +55,7 @@ class DeploymentFacts:
     # When its rollout last progressed (the Progressing condition's lastUpdateTime): once the
     # rollout is complete, when the running pod template started serving.
     since: str = ""
+    status_replicas: int = 0  # pods of every ReplicaSet (old ones pending termination included)
 
     def image(self, container: str) -> str | None:
         return self.images.get(container)
@@ -89,6 +90,11 @@ class PodFacts:
     last_exit_code: int | None = None
     cpu_limit_millicores: int | None = None  # None unless every container has a limit
     memory_limit_mib: float | None = None
+    labels: dict[str, str] = field(default_factory=dict)  # to filter one namespace list in pure code
+
+    def matches(self, selector: dict[str, str]) -> bool:
+        """The pod carries every label of `selector` (a matchLabels selector)."""
+        return all(self.labels.get(k) == v for k, v in selector.items())
 
     @property
     def problem(self) -> str:
@@ -165,6 +171,7 @@ def _deployment(obj: dict[str, Any]) -> DeploymentFacts:
         progress_deadline_exceeded=deadline,
         selector_labels=dict(spec.get("selector", {}).get("matchLabels", {}) or {}),
         since=since,
+        status_replicas=int(status.get("replicas", 0)),
     )
 
 
@@ -184,6 +191,14 @@ def parse_deployments(text: str) -> dict[str, DeploymentFacts]:
 def parse_selector(text: str) -> dict[str, str]:
     """`kubectl get service NAME -o json` -> its selector."""
     return dict(_load(text, "service").get("spec", {}).get("selector", {}) or {})
+
+
+def parse_selectors(text: str) -> dict[str, dict[str, str]]:
+    """`kubectl get services -o json` (a List) -> Service name -> its selector."""
+    data = _load(text, "services")
+    items = data.get("items", [data]) if isinstance(data, dict) else []
+    return {item.get("metadata", {}).get("name", ""): dict(item.get("spec", {}).get("selector", {}) or {})
+            for item in items}
 
 
 def active_colour(selector: dict[str, str], key: str, colours: dict[str, str]) -> str | None:
@@ -249,6 +264,7 @@ def parse_pods(text: str) -> list[PodFacts]:
             last_exit_code=last.get("exitCode"),
             cpu_limit_millicores=sum(cpu) if cpu and len(cpu) == len(limits) else None,
             memory_limit_mib=sum(memory) if memory and len(memory) == len(limits) else None,
+            labels=dict(item.get("metadata", {}).get("labels", {}) or {}),
         ))
     return pods
 
@@ -325,10 +341,13 @@ def deployment(runner: ProbeRunner, kube: Kube, name: str) -> DeploymentFacts:
 
 
 def deployments(runner: ProbeRunner, kube: Kube, names: list[str]) -> dict[str, DeploymentFacts]:
-    """Several deployments in one `kubectl get` (fails if one is missing, as kubectl does)."""
+    """The deployments of `names` that exist, from ONE list of the namespace filtered here:
+    `kubectl get deployment a b c` sends one request per name, and kubectl throttles itself after
+    ten (docs/performance.md, "Many services"). A missing name is absent from the result."""
     if not names:
         return {}
-    return parse_deployments(_stdout(runner.probe(kubectl.get_json(kube, "deployment", names=tuple(names)))))
+    found = parse_deployments(_stdout(runner.probe(kubectl.get_json(kube, "deployments"))))
+    return {name: found[name] for name in dict.fromkeys(names) if name in found}
 
 
 def selector(runner: ProbeRunner, kube: Kube, service: str) -> dict[str, str]:
@@ -340,20 +359,58 @@ def revisions(runner: ProbeRunner, kube: Kube, deployment_name: str, label_selec
     return parse_revisions(text, deployment_name)
 
 
+def selectors(runner: ProbeRunner, kube: Kube) -> dict[str, dict[str, str]]:
+    """Every Service's selector in the namespace, in one list (the live colours of all blue-green
+    services at once)."""
+    return parse_selectors(_stdout(runner.probe(kubectl.get_json(kube, "services"))))
+
+
+def all_pods(runner: ProbeRunner, kube: Kube) -> list[PodFacts]:
+    """Every pod of the namespace in one list; callers filter with `PodFacts.matches`."""
+    return parse_pods(_stdout(runner.probe(kubectl.get_json(kube, "pods"))))
+
+
 def pods(runner: ProbeRunner, kube: Kube, label_selector: str) -> list[PodFacts]:
     return parse_pods(_stdout(runner.probe(kubectl.get_json(kube, "pods", selector=label_selector))))
 
 
 def live_deployment(runner: ProbeRunner, kenv: KubeEnv, service: str) -> str:
-    """The deployment serving `service`: for the blue-green service, the active colour's."""
+    """The deployment serving `service`: for a blue-green service, the active colour's."""
     bg = kenv.blue_green
-    if bg is None or service != bg.service:
+    member = bg.member(service) if bg is not None else None
+    if bg is None or member is None:
         return kenv.service(service).deployment
     try:
-        found = selector(runner, kenv.kube, bg.service_name)
+        found = selector(runner, kenv.kube, member.service_name)
     except RetailDeployError as exc:
-        raise OperationFailed(f"cannot read Service {bg.service_name}: {exc}") from exc
-    colour = active_colour(found, bg.selector_key, dict(bg.deployments))
+        raise OperationFailed(f"cannot read Service {member.service_name}: {exc}") from exc
+    colour = active_colour(found, bg.selector_key, dict(member.deployments))
     if colour is None:
-        raise OperationFailed(f"Service {bg.service_name} selects {found}: neither colour is live")
-    return bg.deployments[colour]
+        raise OperationFailed(f"Service {member.service_name} selects {found}: neither colour is live")
+    return member.deployments[colour]
+
+
+def live_deployments(runner: ProbeRunner, kenv: KubeEnv) -> dict[str, str | OperationFailed]:
+    """`live_deployment` of every service with at most ONE list of Services (verify reads them all):
+    service -> its deployment, or the error that says why it is not known."""
+    bg = kenv.blue_green
+    out: dict[str, str | OperationFailed] = {t.name: t.deployment for t in kenv.services}
+    if bg is None:
+        return out
+    try:
+        found = selectors(runner, kenv.kube)
+    except RetailDeployError as exc:
+        found, error = {}, str(exc)
+    else:
+        error = ""
+    for member in bg.members:
+        if member.service not in out:
+            continue
+        if member.service_name not in found:
+            out[member.service] = OperationFailed(f"cannot read Service {member.service_name}: "
+                                                  f"{error or 'not found in ' + kenv.kube.namespace}")
+            continue
+        colour = active_colour(found[member.service_name], bg.selector_key, dict(member.deployments))
+        out[member.service] = (member.deployments[colour] if colour is not None else OperationFailed(
+            f"Service {member.service_name} selects {found[member.service_name]}: neither colour is live"))
+    return out

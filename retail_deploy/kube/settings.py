@@ -69,9 +69,24 @@ class BlueGreen:
     verification_period_s: float = 300.0
     scale_down_delay_s: float = 30.0
     colour_urls: Mapping[str, str] = field(default_factory=dict)
+    more: tuple[BlueGreen, ...] = ()  # the other blue-green services (`blue_green.services`)
 
     def other(self, colour: str) -> str:
         return next(c for c in self.deployments if c != colour)
+
+    @property
+    def members(self) -> tuple[BlueGreen, ...]:
+        """Every blue-green service, the first one included; they switch together, per release."""
+        return (BlueGreen(self.service_name, self.selector_key, self.deployments, self.service,
+                          self.verification_period_s, self.scale_down_delay_s, self.colour_urls),) + self.more
+
+    @property
+    def services(self) -> frozenset[str]:
+        return frozenset(m.service for m in self.members)
+
+    def member(self, service: str) -> BlueGreen | None:
+        """The colours of `service`, or None when it is not deployed blue-green."""
+        return next((m for m in self.members if m.service == service), None)
 
 
 @dataclass(frozen=True)
@@ -135,9 +150,13 @@ def _helm(helm: HelmConfig | None, per_service: Mapping[str, Mapping[str, str]])
 def _blue_green(bg: BlueGreenConfig | None) -> BlueGreen | None:
     if bg is None:
         return None
+    more = tuple(BlueGreen(service_name=p.service_name, selector_key=bg.selector_key, deployments=dict(p.deployments),
+                           service=p.service, verification_period_s=bg.verification_period,
+                           scale_down_delay_s=bg.scale_down_delay, colour_urls=dict(p.colour_urls))
+                 for p in bg.more)
     return BlueGreen(service_name=bg.service_name, selector_key=bg.selector_key, deployments=dict(bg.deployments),
                      service=bg.service, verification_period_s=bg.verification_period,
-                     scale_down_delay_s=bg.scale_down_delay, colour_urls=dict(bg.colour_urls))
+                     scale_down_delay_s=bg.scale_down_delay, colour_urls=dict(bg.colour_urls), more=more)
 
 
 def kube_env(cfg: PlatformConfig, env: EnvironmentConfig) -> KubeEnv:

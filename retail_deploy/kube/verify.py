@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING
 from retail_deploy.commands import cmd, kubectl
 from retail_deploy.errors import RetailDeployError, clip, says_no_answer
 from retail_deploy.health import verification
-from retail_deploy.kube import probes
-from retail_deploy.kube.settings import KubeEnv, kube_env
+from retail_deploy.kube import probes, rollouts
+from retail_deploy.kube.settings import KubeEnv, ServiceTarget, kube_env
 from retail_deploy.targets import Check, history
 
 if TYPE_CHECKING:
@@ -86,36 +86,62 @@ def verify(runner: Runner, cfg: PlatformConfig, env: EnvironmentConfig, version:
     report = VerifyReport(kenv.name)
     expected: dict[str, str | None] = {}
     serving: dict[str, tuple[str, str]] = {}  # service -> (serving deployment, its pods' label selector)
+    # The reads of every service at once (docs/performance.md, "Many services"): one list of
+    # Services (live colours), one of deployments, one of pods, one poll loop for the rollouts.
+    live = probes.live_deployments(runner, kenv)
+    try:
+        found = probes.deployments(runner, kenv.kube, [d for d in live.values() if isinstance(d, str)])
+        read_error = ""
+    except RetailDeployError as exc:
+        found, read_error = {}, str(exc).splitlines()[0][:200]
+    checked: list[tuple[ServiceTarget, str, probes.DeploymentFacts, str]] = []  # target, deployment, facts, image
     for target in kenv.services:
         want = version if services is None or target.name in services else None
-        try:
-            name = probes.live_deployment(runner, kenv, target.name)
-            dep = probes.deployment(runner, kenv.kube, name)
-        except RetailDeployError as exc:
-            report.add("deployment", target.name, False, str(exc).splitlines()[0][:200])
+        name = live[target.name]
+        if isinstance(name, Exception) or read_error or name not in found:
+            detail = (str(name) if isinstance(name, Exception) else read_error
+                      or f"deployment {name} not found in {kenv.kube.namespace}")
+            report.add("deployment", target.name, False, detail.splitlines()[0][:200])
             continue
+        dep = found[name]
         image = dep.image(target.container) or next(iter(dep.images.values()), "")
         expected[target.name] = want or probes.image_tag(image)
         labels = ",".join(f"{k}={v}" for k, v in sorted(dep.selector_labels.items())) or target.selector
         serving[target.name] = (name, labels)
+        checked.append((target, name, dep, image))
+    pods: list[probes.PodFacts] | RetailDeployError = []
+    if checked:
         try:
-            pods = probes.pods(runner, kenv.kube, labels)
-            bad = [f"{p.name} {p.problem}" for p in pods if p.problem]
-            ready = sum(p.ready for p in pods)
-            report.add("pods", name, bool(pods) and not bad and ready >= dep.replicas,
+            pods = probes.all_pods(runner, kenv.kube)
+        except RetailDeployError as exc:
+            pods = exc
+    states: dict[str, str] = {}  # deployment -> "" when rolled out, else why not
+    if checked and not runner.dry:
+        try:
+            timeout = min(VERIFY_ROLLOUT_TIMEOUT_S, kenv.rollout_timeout_s)
+            for state in rollouts.settle(runner, kenv.kube, [c[1] for c in checked], timeout, quiet=True,
+                                         first=found):
+                states[state.deployment] = "" if state.state == "complete" else f"{state.state}: {state.message}"
+        except RetailDeployError as exc:
+            states = dict.fromkeys((c[1] for c in checked), str(exc).splitlines()[0][-120:])
+    for target, name, dep, image in checked:
+        want = version if services is None or target.name in services else None
+        if isinstance(pods, RetailDeployError):
+            report.add("pods", name, False, str(pods).splitlines()[0][:200])
+        else:
+            selector = dict(dep.selector_labels) or {"app": target.app_label}
+            mine = [p for p in pods if p.matches(selector)]
+            bad = [f"{p.name} {p.problem}" for p in mine if p.problem]
+            ready = sum(p.ready for p in mine)
+            report.add("pods", name, bool(mine) and not bad and ready >= dep.replicas,
                        f"{ready}/{dep.replicas} ready" + (f"; {', '.join(bad)[:80]}" if bad else ""))
-        except RetailDeployError as exc:
-            report.add("pods", name, False, str(exc).splitlines()[0][:200])
-        try:
-            runner.run(kubectl.rollout_status(kenv.kube, name, min(VERIFY_ROLLOUT_TIMEOUT_S, kenv.rollout_timeout_s)),
-                       hide=True)
-            report.add("rollout", name, True, f"complete ({probes.image_tag(image)})")
-        except RetailDeployError as exc:
-            report.add("rollout", name, False, str(exc).splitlines()[0][-120:])
+        why = states.get(name, "")
+        report.add("rollout", name, not why, f"complete ({probes.image_tag(image)})" if not why else why[:120])
         if want and probes.image_tag(image) != want:
             report.add("image", name, False, f"runs {image}, expected tag {want}")
     report.versions = {name: tag for name, tag in expected.items() if tag}
     _health(runner, cfg, env, report)
+    versions = []
     for target in kenv.services:
         path = getattr(cfg.services[target.name], "version_path", None)
         base = kenv.urls.get(target.name)
@@ -123,9 +149,14 @@ def verify(runner: Runner, cfg: PlatformConfig, env: EnvironmentConfig, version:
         if not (path and base and want):
             continue
         runner.announce(cmd("curl", "-fsS", base.rstrip("/") + path, read_only=True))
-        if not runner.dry:
-            got = verification.served_version(base, path)
-            report.add("version", base.rstrip("/") + path, got == want, f"{got!r} (expected {want!r})")
+        versions.append((base.rstrip("/") + path, base, path, want))
+    if versions and not runner.dry:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=min(16, len(versions)), thread_name_prefix="version") as pool:
+            got = list(pool.map(lambda v: verification.served_version(v[1], v[2]), versions))
+        for (url, _, _, want), answer in zip(versions, got, strict=True):
+            report.add("version", url, answer == want, f"{answer!r} (expected {want!r})")
     _scan_logs(runner, kenv, report, serving)
     return report
 

@@ -96,9 +96,9 @@ class KubeTarget:
     def serving(self, services: Sequence[str] | None = None) -> dict[str, Serving]:
         kenv, bg = self.kenv, self.kenv.blue_green
         names = list(services) if services else [t.name for t in kenv.services]
-        active = self._active() if bg is not None and bg.service in names else None
-        deployments = {n: bg.deployments[active] if bg is not None and n == bg.service and active
-                       else kenv.service(n).deployment for n in names}
+        active = self._active() if bg is not None and bg.services & set(names) else None
+        colours = {m.service: m.deployments[active] for m in bg.members} if bg is not None and active else {}
+        deployments = {n: colours.get(n, kenv.service(n).deployment) for n in names}
         try:
             found = probes.deployments(self.runner, kenv.kube, sorted(set(deployments.values())))
         except RetailDeployError as error:
@@ -108,7 +108,7 @@ class KubeTarget:
         for name, dep in deployments.items():
             facts = found.get(dep)
             image = facts.image(kenv.service(name).container) if facts else None
-            colour = (active or "") if bg is not None and name == bg.service else ""
+            colour = (active or "") if bg is not None and name in bg.services else ""
             out[name] = Serving(probes.image_tag(image) if image else None, colour, image=image or "",
                                 ready=facts.ready if facts else None, desired=facts.replicas if facts else None,
                                 since=facts.since if facts else "")

@@ -40,6 +40,7 @@ class Step:
     unchanged: bool = False  # set-image with the image already set: nothing to send
     seconds: float = 0.0
     phase: str = BEFORE_SWITCH
+    replicas: int | None = None  # a scale step's count (scale steps of one count run as one command)
 
 
 @dataclass(frozen=True)

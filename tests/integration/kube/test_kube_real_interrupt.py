@@ -17,6 +17,7 @@ import pytest
 
 from retail_deploy.kube import deployer
 from tests.integration.kube.test_kube_interrupt import STEPS, breach_in_verification
+from tests.integration.kube.test_kube_signals import polling
 from tests.integration.kube_support import REPO
 
 pytestmark = [pytest.mark.integration, pytest.mark.kube]
@@ -62,7 +63,7 @@ def test_ctrl_c_at_each_step(platform, monkeypatch, index, when):
 
 def test_real_sigint_during_the_idle_rollout(platform):
     """A real Ctrl-C (SIGINT to the process group, as a terminal sends it) while the real kubectl
-    waits for green's rollout, which cannot finish: its pods never become Ready."""
+    polls green's rollout, which cannot finish: its pods never become Ready."""
     proc = subprocess.Popen([sys.executable, "-m", "invoke", "-r", str(REPO), "deploy.production",
                              "--version", "1.1.0-never-ready", "--yes", "--services", "backend",
                              # the pre-deployment checklist (registry, staging record) cannot pass here
@@ -72,11 +73,11 @@ def test_real_sigint_during_the_idle_rollout(platform):
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            if platform.commands_with("rollout", "status"):
+            if polling([c["argv"] for c in platform.cluster.calls("kubectl")]):
                 break
             time.sleep(0.2)
         else:
-            pytest.fail("the deploy never reached rollout status")
+            pytest.fail("the deploy never reached the idle rollout's wait")
         time.sleep(1.0)
         assert proc.poll() is None, "the rollout should still be waiting"
         os.killpg(proc.pid, signal.SIGINT)

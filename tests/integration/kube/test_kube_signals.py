@@ -1,6 +1,6 @@
 """Real SIGINT and SIGTERM, sent to the deploy process alone (as a CI runner or a supervisor sends
-them) or to its process group (a terminal's Ctrl-C), while `kubectl rollout status` waits on the
-idle colour: the wait is stopped at once, traffic stays on one healthy colour, the idle colour goes
+them) or to its process group (a terminal's Ctrl-C), while the deploy polls the idle colour's
+rollout (one `kubectl get deployments` per poll, kube/rollouts.py): the wait is stopped at once, traffic stays on one healthy colour, the idle colour goes
 back down, the lock is released, an "interrupted" record is kept, exit 130. A second signal
 during that recovery is reported and does not stop it. On the REAL control plane (scripts/kube-up.sh):
 the idle colour's pods never become Ready (image tag `never-ready`), so the real kubectl waits."""
@@ -22,7 +22,13 @@ pytestmark = [pytest.mark.integration, pytest.mark.kube]
 
 STALLS = "1.1.0-never-ready"  # its pods run but never become Ready: the real kubectl waits
 
-WAITING = ("rollout", "status", "deployment/retail-backend-green")
+SET_GREEN = ("set", "image", "deployment/retail-backend-green")
+
+
+def polling(calls: list[list[str]]) -> bool:
+    """The deploy polls the idle colour's rollout: a list of deployments after green's set image."""
+    at = next((i for i, argv in enumerate(calls) if all(w in argv for w in SET_GREEN)), None)
+    return at is not None and any(argv[:2] == ["get", "deployments"] for argv in calls[at + 1:])
 
 
 @pytest.fixture
@@ -39,7 +45,7 @@ def start_deploy(platform: Platform) -> subprocess.Popen[str]:
                              "--force", "test: a signal during the idle rollout"],
                             cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
-    wait_for(platform, proc, lambda argv: all(w in argv for w in WAITING), "the deploy never reached rollout status")
+    wait_for(platform, proc, polling, "the deploy never reached the idle rollout's wait")
     time.sleep(0.5)
     return proc
 
@@ -47,7 +53,7 @@ def start_deploy(platform: Platform) -> subprocess.Popen[str]:
 def wait_for(platform: Platform, proc: subprocess.Popen[str], match, what: str, timeout: float = 90) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and proc.poll() is None:
-        if any(match(c["argv"]) for c in platform.cluster.calls("kubectl")):
+        if match([c["argv"] for c in platform.cluster.calls("kubectl")]):
             return
         time.sleep(0.1)
     proc.kill()

@@ -6,8 +6,8 @@ from types import SimpleNamespace
 import pytest
 
 from retail_deploy.commands.kubectl import Kube
-from retail_deploy.errors import CommandFailed
-from retail_deploy.kube import deployer
+from retail_deploy.errors import OperationFailed
+from retail_deploy.kube import deployer, rollouts
 from retail_deploy.kube.settings import KubeEnv, ServiceTarget
 
 TARGET = ServiceTarget("backend", "retail-backend", "retail-backend", "r/retail-backend", "retail-backend",
@@ -64,38 +64,47 @@ def test_the_deploy_lock_outlives_the_longest_production_deploy():
     assert deployer.lock_ttl_s(ENV, [TARGET], "rolling", "kubectl") == ENV.lock_ttl_s  # short deploys keep it
 
 
-class Scripted:
-    """A runner whose commands answer in order: None succeeds, a string fails with that detail."""
+def listing(*, updated=1, available=1, replicas=1, deadline=False, observed=2):
+    """`kubectl get deployments -o json` with retail-backend in the given rollout state."""
+    status = {"observedGeneration": observed, "updatedReplicas": updated, "availableReplicas": available,
+              "readyReplicas": available, "replicas": replicas}
+    if deadline:
+        status["conditions"] = [{"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded"}]
+    item = {"metadata": {"name": "retail-backend", "generation": 2},
+            "spec": {"replicas": 1, "template": {"spec": {"containers": [
+                {"name": "retail-backend", "image": "r/retail-backend:1.0.0"}]}}},
+            "status": status}
+    return json.dumps({"kind": "List", "items": [item]})
+
+
+class Polled:
+    """A runner whose actions succeed and whose reads answer the listings given, in order."""
 
     dry = False
 
-    def __init__(self, answers):
-        self.answers = list(answers)
+    def __init__(self, listings):
+        self.listings = list(listings)
         self.ran: list[tuple[str, ...]] = []
         self.said: list[str] = []
 
     def run(self, command, **_):
-        from retail_deploy.errors import CommandFailed
-
         self.ran.append(command.argv[:3])
-        answer = self.answers.pop(0)
-        if answer is not None:
-            raise CommandFailed(command.display(), 1, answer)
         return SimpleNamespace(ok=True, stdout="", stderr="")
+
+    def probe(self, command, **_):
+        self.ran.append(command.argv[:3])
+        return SimpleNamespace(ok=True, stdout=self.listings.pop(0), stderr="")
 
     def say(self, text):
         self.said.append(text)
 
 
-DEADLINE = 'error: deployment "retail-backend" exceeded its progress deadline'
-
-
-def undo(runner):
+def undo(runner, env=ENV):
     from retail_deploy.kube.strategies import Plan
     from retail_deploy.kube.strategies.rolling import plan_undo
 
-    job = deployer.Deploy(runner, None, None, ENV, "1.1.0", [TARGET])
-    for step in plan_undo(ENV, [("backend", "retail-backend")]):
+    job = deployer.Deploy(runner, None, None, env, "1.1.0", [TARGET])
+    for step in plan_undo(env, [("backend", "retail-backend")]):
         job.do(step, Plan("rollback", "", ()))
 
 
@@ -103,31 +112,32 @@ def test_the_undone_rollouts_progress_deadline_is_waited_out(monkeypatch):
     # Seen on the real control plane: right after `rollout undo` the Deployment still carries the
     # failed rollout's ProgressDeadlineExceeded until the restored ReplicaSet is complete again, and
     # `kubectl rollout status` fails at once on it: the rollback was reported as failed.
-    monkeypatch.setattr(deployer.time, "sleep", lambda seconds: None)
-    runner = Scripted([None, DEADLINE, DEADLINE, None])
+    monkeypatch.setattr(rollouts.time, "sleep", lambda seconds: None)
+    runner = Polled([listing(deadline=True, updated=0), listing(deadline=True, available=0),
+                     listing(deadline=True)])
     undo(runner)
-    assert runner.ran == [("kubectl", "rollout", "undo")] + [("kubectl", "rollout", "status")] * 3
-    assert [s for s in runner.said if "progress deadline" in s] == [
-        "retail-backend still shows the undone rollout's progress deadline: waiting for the restored "
-        "ReplicaSet to be complete"]
+    assert runner.ran == [("kubectl", "rollout", "undo")] + [("kubectl", "get", "deployments")] * 3
+    assert "retail-backend rolled out" in runner.said
 
 
-def test_any_other_failure_of_the_rollback_wait_is_final(monkeypatch):
-    monkeypatch.setattr(deployer.time, "sleep", lambda seconds: None)
-    runner = Scripted([None, "error: timed out waiting for the condition"])
-    with pytest.raises(CommandFailed):
-        undo(runner)
-    assert runner.ran[-1] == ("kubectl", "rollout", "status") and len(runner.ran) == 2
+def test_the_rollback_wait_ends_at_the_rollout_timeout(monkeypatch):
+    from dataclasses import replace
+
+    monkeypatch.setattr(rollouts.time, "sleep", lambda seconds: None)
+    runner = Polled([listing(deadline=True, available=0)])
+    with pytest.raises(OperationFailed, match="retail-backend: timed out waiting for the condition after 0s \\(0 of 1 updated replicas are available\\)"):
+        undo(runner, replace(ENV, rollout_timeout_s=0))
+    assert len(runner.ran) == 2
 
 
 def test_a_forward_rollouts_progress_deadline_fails_at_once(monkeypatch):
     from retail_deploy.kube.strategies import ROLLOUT_STATUS, Plan
 
-    monkeypatch.setattr(deployer.time, "sleep", lambda seconds: None)
-    runner = Scripted([DEADLINE])
+    monkeypatch.setattr(rollouts.time, "sleep", lambda seconds: None)
+    runner = Polled([listing(deadline=True, available=0)])
     job = deployer.Deploy(runner, None, None, ENV, "1.1.0", [TARGET])
     plan = deployer.make_plan(Cluster(), ENV, [TARGET], "1.1.0", "rolling", "kubectl")
     status = next(s for s in plan.steps if s.kind == ROLLOUT_STATUS)
-    with pytest.raises(CommandFailed):
+    with pytest.raises(OperationFailed, match="exceeded its progress deadline"):
         job.do(status, Plan("rolling", "1.1.0", ()))
     assert len(runner.ran) == 1

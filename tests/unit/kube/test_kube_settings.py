@@ -132,3 +132,52 @@ def test_the_deploy_watches_the_triggers_with_the_monitoring_sections_prometheus
     cfg = load_config(path)
     qa = kube_env(cfg, cfg.environment("qa"))
     assert qa.prometheus_url == "http://127.0.0.1:9090"
+
+
+def _with_blue_green(tmp_path, block: str):
+    import re
+
+    text = open("config/retail-platform.yaml").read()
+    start = text.index("    blue_green:\n")
+    end = text.index("\n\n", start)
+    path = tmp_path / "platform.yaml"
+    path.write_text(text[:start] + re.sub(r"^", "    ", block.strip("\n"), flags=re.M) + text[end:])
+    cfg = load_config(path)
+    return kube_env(cfg, cfg.environment("production")).blue_green
+
+
+def test_the_single_service_blue_green_config_stays_one_member():
+    bg = kube_env(load_config(), load_config().environment("production")).blue_green
+    assert bg is not None and [m.service_name for m in bg.members] == ["retail-backend"]
+    assert bg.services == {"backend"} and bg.member("consumer-web") is None
+
+
+def test_more_blue_green_services_by_the_naming_rule_or_spelled_out(tmp_path):
+    bg = _with_blue_green(tmp_path, """
+blue_green:
+  service: backend
+  deployments: {blue: retail-backend-blue, green: retail-backend-green}
+  services:
+    consumer-web: ~
+    admin-web: {service_name: admin, deployments: {blue: admin-b, green: admin-g}}
+  scale_down_delay: 0s
+""")
+    assert [(m.service, m.service_name, dict(m.deployments)) for m in bg.members] == [
+        ("backend", "retail-backend", {"blue": "retail-backend-blue", "green": "retail-backend-green"}),
+        ("consumer-web", "retail-consumer-web",
+         {"blue": "retail-consumer-web-blue", "green": "retail-consumer-web-green"}),
+        ("admin-web", "admin", {"blue": "admin-b", "green": "admin-g"})]
+    assert all(m.scale_down_delay_s == 0 and m.selector_key == "deployment" for m in bg.members)
+    listed = _with_blue_green(tmp_path, "blue_green:\n  services: [consumer-web, backend]\n")
+    assert [m.service for m in listed.members] == ["consumer-web", "backend"]
+    assert listed.service_name == "retail-consumer-web"
+
+
+@pytest.mark.parametrize(("block", "message"), [
+    ("blue_green:\n  services: [payments]\n", "unknown service 'payments'"),
+    ("blue_green:\n  service: backend\n  services: [backend]\n", "'backend' is deployed blue-green twice"),
+    ("blue_green:\n  services: {backend: {colour: x}}\n", "unknown key"),
+])
+def test_a_wrong_blue_green_service_is_refused_with_its_line(tmp_path, block, message):
+    with pytest.raises(ConfigError, match=message):
+        _with_blue_green(tmp_path, block)
