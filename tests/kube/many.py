@@ -60,7 +60,7 @@ def config(cluster: RealCluster, http: ClusterHTTP, dest: Path, n: int, blue_gre
             "method": "kubectl", "strategy": "rolling" if env == "staging" else "blue-green",
             "rollout_timeout": rollout_timeout, "require_runtime_env": False,
             "urls": {name: http.service_url(env, name) for name in names(n)},
-            "kube": {"log_tail": 0},  # nothing runs, so no pod has logs to scan
+            "kube": {"log_tail": 0},  # the scan has its own tests (test_kube_real_kubelet.py): none here
         }
     envs["production"]["confirm"] = True
     # the first with the URLs the smoke suite reaches each colour at; the others by the naming rule
