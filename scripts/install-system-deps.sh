@@ -10,9 +10,11 @@ set -euo pipefail
 PACKAGES=(docker.io docker-registry prometheus openssh-server busybox-static apache2-utils
           python3-venv git curl openssl jq
           # The example platform's toolchain (mvn, jlink for scripts/make-jre-image.sh).
-          openjdk-17-jdk-headless maven)
+          openjdk-17-jdk-headless maven
+          # The Docker target's proxy (its image is made from these binaries: docs/development-target.md).
+          haproxy socat)
 # Services the packages above may start from their postinst scripts.
-SERVICES=(docker docker-registry prometheus prometheus-node-exporter ssh)
+SERVICES=(docker docker-registry prometheus prometheus-node-exporter ssh haproxy)
 
 export DEBIAN_FRONTEND=noninteractive
 

@@ -33,10 +33,12 @@ BAD_STATUSES = frozenset({"failed", "unhealthy", "missing", "wrong-version"})
 @dataclass(frozen=True)
 class Serving:
     """What one service serves at one moment: its version (the image tag) and, for the service
-    deployed blue-green, the colour that receives its traffic."""
+    deployed blue-green, the colour that receives its traffic; where the target knows it, the
+    container (or deployment) that receives it (Docker: the one the proxy sends traffic to)."""
 
     version: str | None
     colour: str = ""
+    container: str = ""
 
     def describe(self) -> str:
         return f"{self.version or '?'}" + (f" ({self.colour})" if self.colour else "")

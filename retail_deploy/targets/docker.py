@@ -3,7 +3,8 @@ seam (docs/deploying.md "Deploy targets").
 
 Its lock is a never-started container named after the environment (an atomic create on any
 engine), its audit history one labelled volume per record, both on the engine itself, so every
-machine that deploys to the engine sees them. Rollback by release: a service whose kept
+machine that deploys to the engine sees them. A proxy on the engine owns every stable port and
+switches traffic between containers (docs/development-target.md, "The proxy"). Rollback by release: a service whose kept
 `<name>-previous` container runs the recorded version is swapped back (seconds, no pull); any
 other is deployed at that version from the registry, beside the running one as every deploy.
 There are no colours: `switch_to` is refused.
@@ -44,7 +45,8 @@ class DockerTarget:
     def serving(self, services: Sequence[str] | None = None) -> dict[str, Serving]:
         states = docker_target.state_of(self.runner, self.cfg, self.env)
         names = list(services) if services else list(states)
-        return {n: Serving(states[n]["current"] if states[n]["running"] else None) for n in names if n in states}
+        return {n: Serving(states[n]["current"] if states[n]["running"] else None, container=states[n]["serving"])
+                for n in names if n in states}
 
     def colours(self) -> dict[str, str | None]:
         return {}
@@ -162,5 +164,6 @@ class DockerTarget:
             if services and name not in services:
                 continue
             lines.append(f"  {name:<14} current {state['current'] or '-':<12} previous {state['previous'] or '-'}"
-                         + ("" if state["running"] else "  (not running)"))
+                         + ("" if state["running"] else "  (not running)")
+                         + (f"  serving: {state['serving']}" if state["serving"] else "  serving: nothing"))
         return lines
