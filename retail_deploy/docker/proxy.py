@@ -20,23 +20,25 @@ from retail_deploy.commands import docker_engine as dcli
 from retail_deploy.docker import proxy_image
 from retail_deploy.docker.plan import DockerSettings, container_port, plan_target
 from retail_deploy.docker.proxy_plan import (
-    CONFIG,
     ENTRYPOINT,
     LABEL_PROXY,
     SOCKET,
+    STATE_DIR,
     Listener,
     ServerState,
     backend,
     cli_error,
     config,
+    config_file,
     current_sessions,
+    digest,
     parse_servers_state,
     proxy_labels,
     proxy_name,
     server,
     server_line,
 )
-from retail_deploy.docker.session import engine_name, find, logs_tail, select, status
+from retail_deploy.docker.session import engine, engine_name, find, logs_tail, select, status
 from retail_deploy.errors import OperationFailed
 
 if TYPE_CHECKING:
@@ -46,7 +48,7 @@ if TYPE_CHECKING:
     from retail_deploy.execute import Runner
 
 CLIENT = f'printf "%s\\n" "$1" | socat -t 5 - UNIX-CONNECT:{SOCKET}'
-SAVE = f'printf "%s" "$1" > {CONFIG}.new && mv {CONFIG}.new {CONFIG}'
+SAVE = 'printf "%s" "$1" > "$2.new" && mv "$2.new" "$2"'
 
 
 class Proxy:
@@ -56,6 +58,7 @@ class Proxy:
         self.name = proxy_name(settings, env.name)
         self.targets = {svc.name: plan_target(cfg, env, svc, "", settings) for svc in select(cfg, None)}
         self.listeners = [Listener.of(t, settings) for t in self.targets.values()]
+        self.file = config_file(digest(self.listeners, settings))
 
     @property
     def live(self) -> bool:
@@ -73,15 +76,32 @@ class Proxy:
         return answer or ""
 
     def _exec(self, command: str) -> str:
-        container = find(self.client, self.name)
-        if container is None:
-            raise OperationFailed(f"the proxy {self.name} is gone from {engine_name(self.settings)}")
-        done = container.exec_run(["sh", "-c", CLIENT, "sh", command])
-        text = done.output.decode("utf-8", "replace") if isinstance(done.output, bytes) else ""
-        problem = "socat failed" if done.exit_code else cli_error(command, text)
+        code, text = self._inside(["sh", "-c", CLIENT, "sh", command])
+        problem = "socat failed" if code else cli_error(command, text)
         if problem:
             raise OperationFailed(f"the proxy {self.name} refused `{command}`: {problem.strip()[:200]}")
         return text
+
+    def _inside(self, argv: list[str]) -> tuple[int, str]:
+        """Run `argv` beside HAProxy, with its state volume: `docker exec` on the local engine;
+        on a remote one a short-lived container of the proxy's image sharing the volume, because
+        the SDK's exec cannot read its answer over an SSH transport (docs/development-target.md)."""
+        import docker
+
+        container = find(self.client, self.name)
+        if container is None:
+            raise OperationFailed(f"the proxy {self.name} is gone from {engine_name(self.settings)}")
+        if self.settings.host is None:
+            done = container.exec_run(argv)
+            output = done.output.decode("utf-8", "replace") if isinstance(done.output, bytes) else ""
+            return int(done.exit_code or 0), output
+        image = container.image
+        try:
+            out = engine(self.client).containers.run(str(image.id) if image is not None else "", argv, remove=True,
+                                                     network_mode="none", volumes_from=[self.name])
+        except docker.errors.ContainerError as error:
+            return int(error.exit_status or 1), str(error.stderr or "")
+        return 0, out.decode("utf-8", "replace") if isinstance(out, bytes) else ""
 
     def servers(self) -> list[ServerState]:
         """What HAProxy has now (read-only; [] when there is no proxy to ask)."""
@@ -96,10 +116,9 @@ class Proxy:
     def add(self, service: str, port: int) -> None:
         """Send `service`'s traffic to the container on `port` too (it already passed its checks)."""
         where = f"{backend(service)}/{server(port)}"
-        if not self.live or not any(s.backend == backend(service) and s.port == port for s in self.servers()):
-            self.cli(f"add server {backend(service)}/{server_line(port, self.settings)}")
-        self.cli(f"enable health {where}")
-        self.cli(f"enable server {where}")
+        known = self.live and any(s.backend == backend(service) and s.port == port for s in self.servers())
+        add = "" if known else f"add server {backend(service)}/{server_line(port, self.settings)}; "
+        self.cli(f"{add}enable health {where}; enable server {where}")  # one round trip
         self._save()
 
     def retire(self, service: str, port: int) -> None:
@@ -144,10 +163,7 @@ class Proxy:
                 service = next((s for s in self.targets if backend(s) == state.backend), None)
                 if service:
                     serving.setdefault(service, []).append(state.port)
-        text = config(self.listeners, serving, self.settings)
-        container = find(self.client, self.name)
-        if container is not None:
-            container.exec_run(["sh", "-c", SAVE, "sh", text])
+        self._inside(["sh", "-c", SAVE, "sh", config(self.listeners, serving, self.settings), self.file])
 
     # -- supervision -------------------------------------------------------------------------
     def serving_ports(self) -> dict[str, int]:
@@ -195,7 +211,8 @@ class Proxy:
     def _run(self, image: str, text: str, labels: dict[str, str]) -> None:
         assert self.client is not None
         spec: dict[str, Any] = {"name": self.name, "labels": labels, "detach": True, "network_mode": "host",
-                                "environment": {"HAPROXY_CONFIG": text},
+                                "environment": {"HAPROXY_CONFIG": text, "HAPROXY_FILE": self.file},
+                                "volumes": {self.name: {"bind": STATE_DIR, "mode": "rw"}},
                                 "restart_policy": {"Name": self.settings.restart}}
         self.client.containers.run(image, ENTRYPOINT, **spec)
 

@@ -22,12 +22,17 @@ if TYPE_CHECKING:
     from retail_deploy.docker.plan import DockerSettings
 
 LABEL_PROXY = f"{LABEL_PREFIX}.proxy"  # the digest of the proxy's listeners: a new one means a new proxy
-SOCKET = "/run/haproxy.sock"
-CONFIG = "/run/haproxy.cfg"
-# The container's command: the config file (kept across restarts of the container, rewritten
-# with the live servers after every change) is made from $HAPROXY_CONFIG only the first time.
-ENTRYPOINT = ["sh", "-c", f'[ -s {CONFIG} ] || printf "%s" "$HAPROXY_CONFIG" > {CONFIG}; '
-                          f"exec haproxy -W -db -f {CONFIG}"]
+STATE_DIR = "/run/retail-deploy"  # a named volume: the admin socket and the config file
+SOCKET = f"{STATE_DIR}/haproxy.sock"
+# The container's command: the config file ($HAPROXY_FILE, named after the listeners' digest; kept
+# across restarts, rewritten with the live servers after every change) is made from
+# $HAPROXY_CONFIG only the first time.
+ENTRYPOINT = ["sh", "-c", '[ -s "$HAPROXY_FILE" ] || printf "%s" "$HAPROXY_CONFIG" > "$HAPROXY_FILE"; '
+                          'exec haproxy -W -db -f "$HAPROXY_FILE"']
+
+
+def config_file(digest_value: str) -> str:
+    return f"{STATE_DIR}/haproxy-{digest_value}.cfg"
 
 
 def proxy_name(settings: DockerSettings, env_name: str) -> str:
