@@ -38,7 +38,7 @@ from retail_deploy.docker.proxy_plan import (
     server,
     server_line,
 )
-from retail_deploy.docker.session import engine, engine_name, find, logs_tail, select, status
+from retail_deploy.docker.session import engine_name, find, logs_tail, select, status
 from retail_deploy.errors import OperationFailed
 
 if TYPE_CHECKING:
@@ -83,25 +83,22 @@ class Proxy:
         return text
 
     def _inside(self, argv: list[str]) -> tuple[int, str]:
-        """Run `argv` beside HAProxy, with its state volume: `docker exec` on the local engine;
-        on a remote one a short-lived container of the proxy's image sharing the volume, because
-        the SDK's exec cannot read its answer over an SSH transport (docs/development-target.md)."""
-        import docker
+        """Run `argv` inside the proxy container: the SDK's exec on the local engine and over the
+        built-in SSH client; through the `ssh` binary (`use_ssh_client`) the SDK cannot read an
+        exec's answer, so the docker CLI does it there (`docker -H ssh://... exec`), over the same
+        `ssh` and its ~/.ssh/config (docs/development-target.md, "The proxy")."""
+        if self.settings.host is not None and self.settings.use_ssh_client:
+            from retail_deploy.commands import cmd
 
+            shown = dcli.exec_(self.name, argv, host=self.settings.host)
+            answer = self.runner.probe(cmd(*shown.argv, read_only=True), check=False, timeout=60)
+            return answer.exit_code, answer.stdout
         container = find(self.client, self.name)
         if container is None:
             raise OperationFailed(f"the proxy {self.name} is gone from {engine_name(self.settings)}")
-        if self.settings.host is None:
-            done = container.exec_run(argv)
-            output = done.output.decode("utf-8", "replace") if isinstance(done.output, bytes) else ""
-            return int(done.exit_code or 0), output
-        image = container.image
-        try:
-            out = engine(self.client).containers.run(str(image.id) if image is not None else "", argv, remove=True,
-                                                     network_mode="none", volumes_from=[self.name])
-        except docker.errors.ContainerError as error:
-            return int(error.exit_status or 1), str(error.stderr or "")
-        return 0, out.decode("utf-8", "replace") if isinstance(out, bytes) else ""
+        done = container.exec_run(argv)
+        output = done.output.decode("utf-8", "replace") if isinstance(done.output, bytes) else ""
+        return int(done.exit_code or 0), output
 
     def servers(self) -> list[ServerState]:
         """What HAProxy has now (read-only; [] when there is no proxy to ask)."""
