@@ -115,7 +115,13 @@ class Proxy:
         where = f"{backend(service)}/{server(port)}"
         known = self.live and any(s.backend == backend(service) and s.port == port for s in self.servers())
         add = "" if known else f"add server {backend(service)}/{server_line(port, self.settings)}; "
-        self.cli(f"{add}enable health {where}; enable server {where}")  # one round trip
+        try:
+            self.cli(f"{add}enable health {where}; enable server {where}")  # one round trip
+        except OperationFailed:
+            # The answer can be lost while the command took effect: look before trying once more.
+            known = any(s.backend == backend(service) and s.port == port for s in self.servers())
+            add = "" if known else f"add server {backend(service)}/{server_line(port, self.settings)}; "
+            self.cli(f"{add}enable health {where}; enable server {where}")
         self._save()
 
     def retire(self, service: str, port: int) -> None:
