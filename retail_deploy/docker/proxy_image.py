@@ -122,9 +122,12 @@ def ensure(runner: Runner, client: DockerClient | None, where: str) -> str:
     """The proxy image's reference on the engine, imported there first when it is missing."""
     import docker
 
+    if client is None:  # a dry run without an engine: the plan names the image, nothing is made
+        try:
+            return image_tag(runner)[0]
+        except OperationFailed:
+            return f"{REPOSITORY}:<made from this machine's haproxy>"
     tag, files = image_tag(runner)
-    if client is None:
-        return tag
     try:
         client.images.get(tag)
         return tag
