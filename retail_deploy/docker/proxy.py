@@ -137,8 +137,7 @@ class Proxy:
                 if not current_sessions(self.cli("show stat", show=False), name, server(port)):
                     break
                 time.sleep(0.05)
-        self.cli(f"set server {where} state maint")
-        self.cli(f"shutdown sessions server {where}")
+        self.cli(f"set server {where} state maint; shutdown sessions server {where}")  # one round trip
         self._delete(where)
         self._save()
 
