@@ -8,7 +8,9 @@ measures, for a fresh copy of examples/retail-platform with unique image and con
   `curl -sf` until the health endpoint answers (no candidate, no rollback: downtime included);
 - ours cold:  `retail-deploy deploy.development --version V` on new sources (build, push, deploy);
 - baseline warm / ours warm: the same command again with nothing changed;
-- ours bump: a new version of unchanged sources (images rebuilt from cache, containers replaced).
+- ours bump: a new version of unchanged sources (images rebuilt from cache, containers replaced);
+- lost per bump: during the baseline's and our version bump, a loop asks the backend's URL every
+  20 ms; requests without a 200 are lost (ours: the proxy switches traffic, budget 0).
 
 Figures are medians over the rounds; the ratio is ours / baseline for the same situation.
 
@@ -26,7 +28,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import urllib.request
 from pathlib import Path
 
 import yaml
@@ -75,6 +79,34 @@ def run(argv: list[str], env: dict[str, str], cwd: Path | None = None) -> float:
         raise SystemExit(f"{' '.join(argv[:4])}... failed ({done.returncode}):\n{done.stdout[-2000:]}\n"
                          f"{done.stderr[-2000:]}")
     return elapsed
+
+
+class Load:
+    """GET `url` every 20 ms in a thread while the block runs; `lost` counts requests without a 200."""
+
+    def __init__(self, url: str):
+        self.url, self.sent, self.lost = url, 0, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self) -> None:
+        deadline = time.monotonic() + 600
+        while not self._stop.is_set() and time.monotonic() < deadline:
+            self.sent += 1
+            try:
+                with urllib.request.urlopen(self.url, timeout=5) as response:
+                    self.lost += response.status != 200
+            except OSError:
+                self.lost += 1
+            self._stop.wait(0.02)
+
+    def __enter__(self) -> Load:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
 
 
 def one_round(workdir: Path, registry: Registry) -> dict[str, float]:
@@ -133,7 +165,12 @@ def one_round(workdir: Path, registry: Registry) -> dict[str, float]:
         figures["baseline warm"] = run(["sh", str(script)], base_env)
         figures["ours cold"] = run([*ours, "1.0.0"], env)
         figures["ours warm"] = run([*ours, "1.0.0"], env)
-        figures["ours bump"] = run([*ours, "1.0.1"], env)
+        with Load(f"http://127.0.0.1:{ports['backend']}/api/v1/health") as load:
+            figures["ours bump"] = run([*ours, "1.0.1"], env)
+        figures["ours lost"] = load.lost
+        with Load(f"http://127.0.0.1:{base_ports['backend']}/api/v1/health") as load:
+            figures["baseline bump"] = run(["sh", str(script)], {**base_env, "VERSION": "1.0.1"})
+        figures["baseline lost"] = load.lost
     finally:
         names = [f"{prefix}b-base-{n}" for n in SERVICES]
         subprocess.run(["docker", "rm", "-f", *names], capture_output=True)
@@ -167,7 +204,10 @@ def main() -> None:
     for situation in ("cold", "warm"):
         base, ours = median[f"baseline {situation}"], median[f"ours {situation}"]
         print(f"{situation:16} {base:10.2f} {ours:8.2f} {ours / base:6.2f}")
-    print(f"{'version bump':16} {'':>10} {median['ours bump']:8.2f}")
+    print(f"{'version bump':16} {median['baseline bump']:10.2f} {median['ours bump']:8.2f} "
+          f"{median['ours bump'] / median['baseline bump']:6.2f}")
+    print(f"requests lost per version bump (one every 20 ms to the backend): baseline "
+          f"{median['baseline lost']:g}, ours {median['ours lost']:g} (budget 0)")
 
 
 if __name__ == "__main__":

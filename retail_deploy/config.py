@@ -592,7 +592,7 @@ def _helm(node: Node | None) -> HelmConfig | None:
 
 _DOCKER_TARGET_KEYS = {"publish_address", "use_ssh_client", "name_prefix", "candidate_port_offset",
                        "health_timeout", "health_interval", "probe", "restart", "stop_timeout",
-                       "verification_period"}
+                       "verification_period", "drain_timeout", "proxy_timeout", "proxy_connect_timeout"}
 
 
 def _docker(node: Node | None, target: str, env: Node) -> DockerTargetConfig | None:

@@ -12,9 +12,11 @@ PACKAGES=(docker.io docker-registry prometheus openssh-server busybox-static apa
           # The example backend's Maven Wrapper (./mvnw) unpacks the pinned Maven zip it checked.
           # Its JDK (21+, runbook) is the machine's Temurin JDK 25 (/usr/lib/jvm/temurin-25-jdk-amd64,
           # RETAIL_JAVA_HOME; Debian 12 has no JDK 21): the build steps and make-jre-image.sh use it.
-          unzip)
+          unzip
+          # The Docker target's proxy (its image is made from these binaries: docs/development-target.md).
+          haproxy socat)
 # Services the packages above may start from their postinst scripts.
-SERVICES=(docker docker-registry prometheus prometheus-node-exporter ssh)
+SERVICES=(docker docker-registry prometheus prometheus-node-exporter ssh haproxy)
 
 export DEBIAN_FRONTEND=noninteractive
 

@@ -70,6 +70,11 @@ def rename(container: str, new_name: str, *, host: str | None = None) -> Command
     return cmd(*_docker(host), "rename", container, new_name)
 
 
+def update_restart(container: str, policy: str, *, host: str | None = None) -> Command:
+    """`docker update --restart POLICY CONTAINER`: a switched-in container restarts as the old did."""
+    return cmd(*_docker(host), "update", "--restart", policy, container)
+
+
 def pull(reference: str, *, host: str | None = None) -> Command:
     return cmd(*_docker(host), "pull", reference)
 

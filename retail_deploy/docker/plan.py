@@ -26,6 +26,7 @@ LABEL_SERVICE = f"{LABEL_PREFIX}.service"
 LABEL_VERSION = f"{LABEL_PREFIX}.version"
 LABEL_ENV = f"{LABEL_PREFIX}.environment"
 LABEL_IMAGE = f"{LABEL_PREFIX}.image"
+LABEL_PORT = f"{LABEL_PREFIX}.port"  # the container's own port, where the proxy sends its traffic
 
 PREVIOUS_SUFFIX = "-previous"
 CANDIDATE_SUFFIX = "-candidate"
@@ -45,8 +46,8 @@ class DockerSettings:
     publish_address: str = "127.0.0.1"
     use_ssh_client: bool = False     # ssh:// through the `ssh` binary instead of paramiko
     name_prefix: str = ""            # prepended to container names (several platforms on one engine)
-    # The candidate's port on a remote engine: the stable port + this offset. On the local engine
-    # the kernel picks a free port instead (nothing can collide).
+    # A new container's own port on a remote engine: the stable port + this offset (or + offset + 1
+    # when the serving container has that one). On the local engine the kernel picks a free port.
     candidate_port_offset: int = 10000
     health_timeout: float = 60.0     # seconds a new container has to pass its health checks
     health_interval: float = 0.5
@@ -56,6 +57,10 @@ class DockerSettings:
     # After every switched service answers its health checks, watch the new release this long
     # (the rollback triggers, else health checks) before the deploy succeeds; 0: no watch.
     verification_period: float = 0.0
+    # The proxy that owns each stable port (docs/development-target.md, "The proxy").
+    drain_timeout: float = 30.0      # the longest an old container keeps its open requests
+    proxy_timeout: float = 60.0      # HAProxy's client and server timeouts (a request's longest idle)
+    proxy_connect_timeout: float = 2.0
 
     @property
     def host_network(self) -> bool:
@@ -82,6 +87,9 @@ def docker_settings(env: EnvironmentConfig) -> DockerSettings:
         restart=node.str("restart", d.restart),
         stop_timeout=int(node.duration("stop_timeout", d.stop_timeout)),
         verification_period=float(node.duration("verification_period", d.verification_period)),
+        drain_timeout=float(node.duration("drain_timeout", d.drain_timeout)),
+        proxy_timeout=float(node.duration("proxy_timeout", d.proxy_timeout)),
+        proxy_connect_timeout=float(node.duration("proxy_connect_timeout", d.proxy_connect_timeout)),
     )
 
 
@@ -116,7 +124,7 @@ class ServiceTarget:
 
     def labels(self) -> dict[str, str]:
         return {LABEL_SERVICE: self.service, LABEL_VERSION: self.version, LABEL_ENV: self.env,
-                LABEL_IMAGE: self.image}
+                LABEL_IMAGE: self.image, LABEL_PORT: str(self.candidate_port)}
 
 
 def service_port(env: EnvironmentConfig, service: ServiceConfig) -> int:
@@ -132,13 +140,39 @@ def service_port(env: EnvironmentConfig, service: ServiceConfig) -> int:
                      f"give urls.{service.name} a port (e.g. http://127.0.0.1:8080)")
 
 
+def own_port(target: ServiceTarget, serving_port: int | None) -> int:
+    """A new container's own port on a remote engine: stable + offset, or the next one when the
+    serving container listens there (so the two run side by side during the switch)."""
+    first = target.candidate_port
+    return first + 1 if serving_port == first else first
+
+
+def container_port(labels: Mapping[str, str] | None) -> int | None:
+    """The own port a container was started on (its label), None for one without."""
+    value = (labels or {}).get(LABEL_PORT, "")
+    return int(value) if value.isdigit() else None
+
+
+LOCAL_PORTS = (20000, 32767)  # below Linux's ephemeral range: no outgoing connection holds one
+
+
 def free_local_port() -> int:
-    """A port free on 127.0.0.1 right now (bind port 0: the kernel chooses)."""
+    """A port free on 127.0.0.1 now, for a new container on the local engine. Not one the kernel
+    picks (bind to port 0): those come from the ephemeral range, where the proxy's health checks
+    and every outgoing connection on the machine take ports too, and the container would find
+    its port taken by the time it binds."""
+    import random
     import socket
 
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    for _ in range(200):
+        port = random.randint(*LOCAL_PORTS)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise OSError(f"no free port on 127.0.0.1 between {LOCAL_PORTS[0]} and {LOCAL_PORTS[1]}")
 
 
 def plan_target(cfg: PlatformConfig, env: EnvironmentConfig, service: ServiceConfig, version: str,

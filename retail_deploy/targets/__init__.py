@@ -33,7 +33,8 @@ BAD_STATUSES = frozenset({"failed", "unhealthy", "missing", "wrong-version"})
 @dataclass(frozen=True)
 class Serving:
     """What one service serves at one moment: its version (the image tag) and, for the service
-    deployed blue-green, the colour that receives its traffic."""
+    deployed blue-green, the colour that receives its traffic; where the target knows it, the
+    container (or deployment) that receives it (Docker: the one the proxy sends traffic to)."""
 
     version: str | None
     colour: str = ""
@@ -43,6 +44,7 @@ class Serving:
     ready: int | None = field(default=None, compare=False)  # replicas (containers) ready to serve
     desired: int | None = field(default=None, compare=False)  # replicas (containers) wanted
     since: str = field(default="", compare=False)  # ISO 8601 UTC: when what serves started serving
+    container: str = field(default="", compare=False)  # which container serves (Docker: the proxy's server)
 
     def describe(self) -> str:
         return f"{self.version or '?'}" + (f" ({self.colour})" if self.colour else "")

@@ -3,7 +3,8 @@ seam (docs/deploying.md "Deploy targets").
 
 Its lock is a never-started container named after the environment (an atomic create on any
 engine), its audit history one labelled volume per record, both on the engine itself, so every
-machine that deploys to the engine sees them. Rollback by release: a service whose kept
+machine that deploys to the engine sees them. A proxy on the engine owns every stable port and
+switches traffic between containers (docs/development-target.md, "The proxy"). Rollback by release: a service whose kept
 `<name>-previous` container runs the recorded version is swapped back (seconds, no pull); any
 other is deployed at that version from the registry, beside the running one as every deploy.
 There are no colours: `switch_to` is refused.
@@ -162,7 +163,8 @@ class DockerTarget:
             if services and name not in services:
                 continue
             lines.append(f"  {name:<14} current {state['current'] or '-':<12} previous {state['previous'] or '-'}"
-                         + ("" if state["running"] else "  (not running)"))
+                         + ("" if state["running"] else "  (not running)")
+                         + (f"  serving: {state['serving']}" if state["serving"] else "  serving: nothing"))
         return lines
 
 
@@ -170,4 +172,5 @@ def _serving(state: Mapping[str, Any]) -> Serving:
     """One service's container state as the seam's Serving (one container: desired 1)."""
     running = bool(state["running"])
     return Serving(state["current"] if running else None, image=str(state.get("image") or ""),
-                   ready=1 if state.get("ready") else 0, desired=1, since=str(state.get("started") or ""))
+                   ready=1 if state.get("ready") else 0, desired=1, since=str(state.get("started") or ""),
+                   container=str(state.get("serving") or ""))

@@ -98,11 +98,15 @@ def test_error_rate_of_the_real_backend_fires_the_trigger_and_undo_restores_the_
 # Automatic rollback (`monitor.watch --rollback`) on a Docker environment is being made on another
 # branch; until it is merged, the watch fires but cannot roll a Docker environment back.
 def test_monitor_watch_rolls_the_docker_target_back_on_an_error_rate_breach(platform, prometheus_factory) -> None:
+    from tests.integration.docker.test_zero_downtime import load
+
     failing_version_watched_by_prometheus(platform, prometheus_factory)
-    with shoppers(platform) as answers:
+    with shoppers(platform) as answers, load(platform.urls["backend"] + "/api/v1/version") as seen:
         done = cli(platform, "monitor.watch", "--env", "development", "--duration", "60s", "--rollback")
         time.sleep(0.5)
     assert done.returncode == 3, done.stdout + done.stderr
     assert "Error rate" in done.stdout + done.stderr
     assert platform.version() == "1.0.0"
     assert answers[-1] == 200
+    # The rollback went through the proxy: no request lost, from 1.0.1 to 1.0.0.
+    assert seen.lost == [] and seen.answers[0][1] == "1.0.1" and seen.answers[-1][1] == "1.0.0"

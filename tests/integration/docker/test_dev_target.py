@@ -147,6 +147,12 @@ def remove_containers(platform: Platform) -> None:
     remove_prefixed(platform.client, platform.prefix)
 
 
+def serving_alone(platform: Platform) -> list[str]:
+    """The containers of a platform that serves one release: one per service, and the proxy."""
+    return sorted([f"{platform.prefix}retail-{n}-development" for n in SERVICES]
+                  + [f"{platform.prefix}retail-deploy-proxy-development"])
+
+
 def library_runner():
     import io
 
@@ -193,7 +199,7 @@ def test_deploy_builds_pushes_and_serves_every_endpoint_with_the_version(platfor
     runner, _ = library_runner()
     assert docker_target.current_versions(runner, cfg, cfg.environment("development")) == {
         name: "1.0.0" for name in SERVICES}
-    assert platform.containers() == sorted(f"{platform.prefix}retail-{n}-development" for n in SERVICES)
+    assert platform.containers() == serving_alone(platform)
     # The Health chapter's tasks work on the development environment too.
     assert_ok(platform.inv("health.check", "--env", "development"))
     assert_ok(platform.inv("health.deps", "--env", "development", "--via", "direct"))
@@ -230,7 +236,7 @@ def test_unhealthy_version_is_removed_the_old_one_keeps_serving_and_exit_code_is
     assert answers and set(answers) == {200}
     assert platform.version() == "1.0.0"
     # The new containers are gone; no service was switched, not even the healthy front ends.
-    assert platform.containers() == sorted(f"{platform.prefix}retail-{n}-development" for n in SERVICES)
+    assert platform.containers() == serving_alone(platform)
     assert running_ids(platform) == before
     from retail_deploy.docker import target as docker_target
 
@@ -355,35 +361,36 @@ def test_remote_engine_with_the_built_in_ssh_client_and_a_configured_key(tmp_pat
         remove_containers(made)
 
 
-def test_a_failure_after_the_switch_puts_every_service_back(platform) -> None:
-    import socket
-    from urllib.parse import urlsplit
-
-    assert_ok(platform.deploy("1.0.0"))
-    # A stray process takes admin-web's stable port while 1.0.1 is deployed: the candidates pass
-    # on their own ports, the switched admin-web cannot bind, so the whole release goes back.
-    admin = platform.client.containers.get(f"{platform.prefix}retail-admin-web-development")
-    admin.stop(timeout=5)
-    stray = socket.socket()
-    stray.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    stray.bind(("127.0.0.1", urlsplit(platform.urls["admin-web"]).port))
-    stray.listen()
-    try:
-        done = platform.deploy("1.0.1")
-    finally:
-        stray.close()
-    assert done.returncode == 3, done.stderr
-    assert "admin-web 1.0.1 failed its health check after the switch" in done.stderr
-    assert "Address already in use" in done.stderr
-    assert "put back" in done.stderr
-    assert platform.wait_version() == "1.0.0"  # backend 1.0.1 was switched, then put back
+def test_a_failure_after_the_switch_puts_every_service_back(platform, monkeypatch) -> None:
+    from retail_deploy.docker import deploy as docker_deploy
     from retail_deploy.docker import target as docker_target
+    from retail_deploy.errors import RolledBack
 
+    assert_ok(platform.deploy("1.0.1"))  # built and pushed; the release that serves is 1.0.0:
+    assert_ok(platform.deploy("1.0.0"))
+    # admin-web 1.0.1 passes its checks and takes the traffic, then crashes (killed for real, as
+    # an OOM kill would): the check after the switch sees it, and the whole release goes back.
+    switch = docker_deploy.switch
+
+    def switch_then_crash(deployer, proxy, target, current) -> None:
+        switch(deployer, proxy, target, current)
+        if target.service == "admin-web":
+            platform.client.containers.get(target.name).kill()  # type: ignore[attr-defined]
+
+    monkeypatch.setattr(docker_deploy, "switch", switch_then_crash)
     cfg = platform.load()
-    runner, _ = library_runner()
-    states = docker_target.state_of(runner, cfg, cfg.environment("development"))
+    env = cfg.environment("development")
+    runner, out = library_runner()
+    with pytest.raises(RolledBack, match="admin-web 1.0.1 failed its health check after the switch") as failed:
+        docker_target.deploy(runner, cfg, env, "1.0.1", pull=True)
+    assert "put back" in str(failed.value) and "exited" in str(failed.value)
+    assert platform.wait_version() == "1.0.0"  # backend 1.0.1 was switched, then put back
+    states = docker_target.state_of(runner, cfg, env)
     assert {name: state["current"] for name, state in states.items()} == {name: "1.0.0" for name in SERVICES}
-    assert states["backend"]["running"] and states["consumer-web"]["running"]
+    assert all(state["running"] for state in states.values())
+    assert {name: state["serving"] for name, state in states.items()} == {
+        name: f"{platform.prefix}retail-{name}-development" for name in SERVICES}
+    assert get(platform.urls["admin-web"] + "/")[0] == 200
 
 
 def test_another_deploy_holding_the_environment_lock_means_exit_4_and_no_change(platform, docker_engine) -> None:

@@ -27,6 +27,7 @@ from tests.integration.docker.test_dev_target import (
     assert_ok,
     library_runner,
 )
+from tests.integration.docker.test_zero_downtime import load
 from tests.integration.test_example_monitoring_e2e import shoppers
 from tests.monitoring_config import error_rate_only
 
@@ -46,10 +47,12 @@ def test_an_error_rate_breach_during_the_verification_period_rolls_the_deploy_ba
     platform.config.write_text(yaml.safe_dump(data, sort_keys=False) + error_rate_only(prometheus.url))
     platform.set_backend_health("ERRORS")  # passes its health checks; only its users see the errors
 
-    with shoppers(platform) as answers:
+    with shoppers(platform) as answers, load(platform.urls["backend"] + "/api/v1/version") as seen:
         done = platform.deploy("1.0.1")
         time.sleep(0.5)
     out = done.stdout + done.stderr
+    # The switch to 1.0.1 and the automatic rollback went through the proxy: no request lost.
+    assert seen.lost == [] and seen.versions() == {"1.0.0", "1.0.1"} and seen.answers[-1][1] == "1.0.0"
     assert done.returncode == 3, out[-4000:]
     # The release was switched (every health check passed), then watched by the rollback triggers.
     assert f"watching 1 rollback triggers of development for {PERIOD_S}s" in done.stdout

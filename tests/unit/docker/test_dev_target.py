@@ -266,8 +266,8 @@ def test_dry_run_prints_the_verification_period_as_one_line_after_the_switch(tmp
     lines = dry_deploy(tmp_path, monkeypatch, "{verification_period: 45s}", prometheus=True)
     watch = "$ inv monitor.watch --env development --duration 45s"
     assert lines.count(watch) == 1
-    # after the new container took the stable port and passed its checks, as the last action
-    switch = next(i for i, line in enumerate(lines) if line.startswith("$ docker run") and "-candidate" not in line)
+    # after the proxy sent the stable port's traffic to the new container, as the last action
+    switch = next(i for i, line in enumerate(lines) if line.startswith("$ docker exec") and "add server svc_backend/" in line)
     assert lines.index(watch) > switch
     assert [line for line in lines if line.startswith("$ ")][-1] == watch
     # without Prometheus the period is health checks, said on one comment line
@@ -335,3 +335,16 @@ def test_serving_facts_come_from_the_inspect_data_already_read() -> None:
     stopped = _Inspected({"Config": {"Image": "x:1"}, "State": {"StartedAt": "0001-01-01T00:00:00Z"}})
     assert docker_target.serving_facts(stopped, False) == {"image": "x:1", "started": "", "ready": False}  # type: ignore[arg-type]
     assert docker_target.serving_facts(None, False) == {"image": "", "started": "", "ready": False}
+
+
+def test_the_dry_run_plan_starts_the_proxy_then_switches_through_it(tmp_path, monkeypatch) -> None:
+    lines = dry_deploy(tmp_path, monkeypatch, "{}", prometheus=False)
+    shown = [line for line in lines if line.startswith("$ ")]
+    proxy = next(i for i, line in enumerate(shown) if line.startswith("$ docker run -d --name retail-deploy-proxy-development"))
+    candidate = next(i for i, line in enumerate(shown) if "--name retail-backend-development-candidate" in line)
+    add = next(i for i, line in enumerate(shown) if "add server svc_backend/p" in line)
+    assert proxy < candidate < add
+    assert "-e 'HAPROXY_CONFIG=<the config>'" in shown[proxy] and "--restart unless-stopped" in shown[proxy]
+    assert shown[add].startswith("$ docker exec retail-deploy-proxy-development sh -c ")
+    assert any(line.endswith("docker rename retail-backend-development-candidate retail-backend-development")
+               for line in shown)

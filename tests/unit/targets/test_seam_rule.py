@@ -22,6 +22,7 @@ ALLOWED = {
     "config.py": "hints name the task of the environment's target; docker_environment's default",
     # config.validate: each target package checks its own config section
     "docker/target.py": "validate_config checks the docker: section of the Docker environments",
+    "docker/session.py": "require_docker_env: the Docker target's functions refuse another target's environment",
     "kube/settings.py": "validate_section checks the kube: section of the Kubernetes environments",
     # the documented Kubernetes-only chapters (and a default)
     "tasks/_kube.py": "kubernetes_env: the Kubernetes-only tasks (ops, lock via kubectl) refuse other targets",
