@@ -22,9 +22,10 @@ from retail_deploy.errors import OperationFailed
 from retail_deploy.targets import Report, ServiceReport, VerifyFailed
 
 if TYPE_CHECKING:
+    from docker.models.containers import Container
+
     from retail_deploy.config import EnvironmentConfig, PlatformConfig
     from retail_deploy.execute import Runner
-    from docker.models.containers import Container
 
 
 def undo(runner: Runner, cfg: PlatformConfig, env: EnvironmentConfig, service: str | None = None) -> Report:
