@@ -47,6 +47,7 @@ class KubeTarget:
         self.runner, self.cfg, self.env = runner, cfg, env
         self._kenv: KubeEnv = kube_env(cfg, env)
         self._context_checked = False
+        self._assumptions: set[str] = set()  # each said once, however often the plan reads it
 
     @property
     def kenv(self) -> KubeEnv:
@@ -79,7 +80,9 @@ class KubeTarget:
             error = error.__cause__
         text = error.detail if isinstance(error, CommandFailed) and error.detail else str(error)
         said = [line for line in text.splitlines() if line.strip()]
-        self.runner.say(f"assuming {assumption} ({clip(said[-1] if said else type(error).__name__, 200)})")
+        if assumption not in self._assumptions:
+            self._assumptions.add(assumption)
+            self.runner.say(f"assuming {assumption} ({clip(said[-1] if said else type(error).__name__, 200)})")
 
     def _active(self) -> str | None:
         bg = self.kenv.blue_green

@@ -37,7 +37,7 @@ def test_rollback_undo_prints_its_whole_plan_offline(desk):
     for line in ("$ kubectl create configmap retail-deploy-lock ",
                  "$ kubectl rollout undo deployment/retail-backend-blue ",
                  "$ kubectl rollout undo deployment/retail-consumer-web ",
-                 "$ kubectl rollout status deployment/retail-backend-blue ",
+                 "# poll until retail-backend-blue rolled out",
                  "$ curl -fsS --max-time 5 https://api.example.com/api/v1/health",
                  "$ kubectl delete configmap retail-deploy-lock "):
         assert line in out, line
@@ -61,7 +61,9 @@ def test_read_only_tasks_print_the_reads_they_would_make(desk):
     assert "$ kubectl get configmap retail-deploy-history -o json --namespace production" in history
     assert "$ kubectl rollout history deployment/retail-backend-blue " in history
     verify = dry(desk, "verify.production")
-    assert "$ kubectl get service retail-backend -o json --namespace production" in verify
+    # one list per kind (services, deployments), whatever the number of services
+    assert "$ kubectl get services -o json --namespace production" in verify
+    assert "$ kubectl get deployments -o json --namespace production" in verify
     assert "$ curl -fsS --max-time 5 https://api.example.com/api/v1/version" in verify or \
         "$ curl -fsS --max-time 5 https://api.example.com/api/v1/health" in verify
 
