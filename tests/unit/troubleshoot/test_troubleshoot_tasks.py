@@ -251,8 +251,8 @@ def test_crashloop_that_could_not_list_the_pods_never_says_no_pod_matches(kube, 
 def test_a_diagnosis_missing_part_of_its_evidence_says_what_and_exits_5(kube, cluster):
     # The logs do not answer (a kubelet that refuses), the rest reads: nothing found is not "no cause".
     cluster.inject("fail_command", match=" logs ", exit=1,
-                   stderr="Error from server: Get \"https://10.0.0.5:10250/containerLogs/...\": dial tcp "
-                          "10.0.0.5:10250: connect: connection refused\n")
+                   stderr="Error from server: Get \"https://127.0.0.1:10250/containerLogs/...\": dial tcp "
+                          "127.0.0.1:10250: connect: connection refused\n")
     result = kube("troubleshoot.errors", "--env", "staging")
     assert result.returncode == 5, result.stdout + result.stderr
     assert "No known cause" not in result.stdout
